@@ -1,0 +1,279 @@
+import { OuzoError } from "../core/errors.js";
+import { type EapiFeatures, eapiFeatures, LATEST_EAPI } from "./eapi.js";
+import { Version, VERSION_PATTERN, compareVersions, globMatches } from "./version.js";
+
+export type Operator = "<" | "<=" | "=" | "=*" | "~" | ">=" | ">";
+export type Blocker = "!" | "!!";
+export type SlotOperator = "=" | "*";
+
+/** One `[...]` USE dependency token (PMS 8.3.4). */
+export interface UseDep {
+  readonly text: string;
+  readonly flag: string;
+  /** `enabled` [x], `disabled` [-x], `equal` [x=], `opposite` [!x=], `ifEnabled` [x?], `ifDisabled` [!x?] */
+  readonly kind: "enabled" | "disabled" | "equal" | "opposite" | "ifEnabled" | "ifDisabled";
+  /** `(+)` or `(-)`: what to assume when the target lacks the flag in IUSE. */
+  readonly missing: "+" | "-" | undefined;
+}
+
+/** What an atom is matched against. */
+export interface PackageRef {
+  readonly category: string;
+  readonly package: string;
+  readonly version: Version;
+  readonly slot?: string;
+  readonly subslot?: string;
+  readonly repo?: string;
+  /** Effective USE of the package, for USE deps. */
+  readonly use?: ReadonlySet<string>;
+  /** IUSE (without +/-) of the package, for USE dep defaults. */
+  readonly iuse?: ReadonlySet<string>;
+}
+
+export const CATEGORY_PATTERN = "[A-Za-z0-9_][A-Za-z0-9+_.-]*";
+export const PACKAGE_PATTERN = "[A-Za-z0-9_][A-Za-z0-9+_-]*";
+const SLOT_NAME = "[A-Za-z0-9_][A-Za-z0-9+_.-]*";
+const REPO_NAME = "[A-Za-z0-9_][A-Za-z0-9_-]*";
+
+// One regex does the lexing; semantic checks follow. Groups:
+// 1 blocker, 2 operator, 3 category, 4 package, 5 version, 6 glob *, 7 slot part, 8 repo, 9 use
+const ATOM_RE = new RegExp(
+  `^(!!?)?(<=|>=|=|~|<|>)?(${CATEGORY_PATTERN})/(${PACKAGE_PATTERN}?)(?:-(${VERSION_PATTERN}))?(\\*)?` +
+    `(?::([^:\\[]*))?(?:::(${REPO_NAME}))?(?:\\[([^\\]]*)\\])?$`,
+);
+const SLOT_PART_RE = new RegExp(`^(?:(${SLOT_NAME})(?:/(${SLOT_NAME}))?)?(=|\\*)?$`);
+const USE_TOKEN_RE = /^(!|-)?([A-Za-z0-9][A-Za-z0-9+_@-]*)(\([+-]\))?([=?])?$/;
+const PACKAGE_ENDS_IN_VERSION = new RegExp(`-(${VERSION_PATTERN})$`);
+
+export class Atom {
+  constructor(
+    readonly blocker: Blocker | undefined,
+    readonly operator: Operator | undefined,
+    readonly category: string,
+    readonly package_: string,
+    readonly version: Version | undefined,
+    readonly slot: string | undefined,
+    readonly subslot: string | undefined,
+    readonly slotOperator: SlotOperator | undefined,
+    readonly useDeps: readonly UseDep[],
+    readonly repo: string | undefined,
+  ) {}
+
+  /** `category/package`. */
+  get cp(): string {
+    return `${this.category}/${this.package_}`;
+  }
+
+  /** Parse an atom, validating it against an EAPI's features. Throws OuzoError naming the problem. */
+  static parse(text: string, eapi: EapiFeatures | string = LATEST_EAPI): Atom {
+    const features = typeof eapi === "string" ? eapiFeatures(eapi) : eapi;
+    if (!features) throw new OuzoError("BAD_EAPI", `unsupported EAPI '${eapi}'`);
+    const m = ATOM_RE.exec(text);
+    if (!m) throw new OuzoError("BAD_ATOM", `invalid atom '${text}': ${diagnose(text)}`);
+    const [, blocker, op, category, pkg, ver, glob, slotPart, repo, use] = m;
+    const bad = (why: string): never => {
+      throw new OuzoError("BAD_ATOM", `invalid atom '${text}': ${why}`);
+    };
+    if (PACKAGE_ENDS_IN_VERSION.test(pkg!) && !ver) bad(`package name '${pkg}' ends in a version`);
+    if (blocker === "!!" && !features.strongBlockers) bad(`'!!' blockers need EAPI 2 or later (EAPI ${features.name})`);
+    let operator: Operator | undefined = op as Operator | undefined;
+    if (glob) {
+      if (op !== "=") bad("'*' is only allowed with the '=' operator");
+      if (!ver) bad("'*' needs a version");
+      operator = "=*";
+    }
+    if (ver && !operator) bad("a version needs an operator such as '=' or '>='");
+    if (operator && !ver) bad(`operator '${operator}' needs a version`);
+    const version = ver ? Version.parse(ver) : undefined;
+    let slot: string | undefined;
+    let subslot: string | undefined;
+    let slotOperator: SlotOperator | undefined;
+    if (slotPart !== undefined) {
+      if (!features.slotDeps) bad(`slot dependencies need EAPI 1 or later (EAPI ${features.name})`);
+      const s = SLOT_PART_RE.exec(slotPart);
+      if (!s || slotPart === "") bad(`invalid slot dependency ':${slotPart}'`);
+      slot = s![1];
+      subslot = s![2];
+      slotOperator = s![3] as SlotOperator | undefined;
+      if ((subslot || slotOperator) && !features.slotOperators) bad(`sub-slots and slot operators need EAPI 5 or later (EAPI ${features.name})`);
+      if (slotOperator === "*" && slot) bad("':*' cannot name a slot");
+      if (blocker && slotOperator) bad("a blocker cannot use a slot operator");
+    }
+    if (repo !== undefined && !features.repoDeps) bad(`'::${repo}' repository dependencies are not allowed in EAPI ${features.name}`);
+    let useDeps: UseDep[] = [];
+    if (use !== undefined) {
+      if (!features.useDeps) bad(`USE dependencies need EAPI 2 or later (EAPI ${features.name})`);
+      useDeps = parseUseDeps(use, features, bad);
+    }
+    return new Atom(blocker as Blocker | undefined, operator, category!, pkg!, version, slot, subslot, slotOperator, useDeps, repo);
+  }
+
+  static tryParse(text: string, eapi: EapiFeatures | string = LATEST_EAPI): Atom | undefined {
+    try {
+      return Atom.parse(text, eapi);
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Canonical form; parsing it again yields the same atom. */
+  toString(): string {
+    let s = (this.blocker ?? "") + (this.operator === "=*" ? "=" : (this.operator ?? "")) + this.category + "/" + this.package_;
+    if (this.version) s += "-" + this.version.text + (this.operator === "=*" ? "*" : "");
+    if (this.slot !== undefined || this.slotOperator) {
+      s += ":" + (this.slot ?? "") + (this.subslot !== undefined ? "/" + this.subslot : "") + (this.slotOperator ?? "");
+    }
+    if (this.repo !== undefined) s += "::" + this.repo;
+    if (this.useDeps.length) s += "[" + this.useDeps.map((u) => u.text).join(",") + "]";
+    return s;
+  }
+
+  /** The same atom without the blocker. */
+  unblocked(): Atom {
+    return new Atom(undefined, this.operator, this.category, this.package_, this.version, this.slot, this.subslot, this.slotOperator, this.useDeps, this.repo);
+  }
+
+  /** Version, slot and repository match (no USE deps). */
+  matchesIgnoringUse(p: PackageRef): boolean {
+    if (p.package !== this.package_ || p.category !== this.category) return false;
+    if (this.version && !versionMatches(this.operator!, this.version, p.version)) return false;
+    if (this.slot !== undefined && p.slot !== undefined && this.slot !== p.slot) return false;
+    if (this.subslot !== undefined && p.subslot !== undefined && this.subslot !== (p.subslot || p.slot)) return false;
+    if (this.repo !== undefined && p.repo !== undefined && this.repo !== p.repo) return false;
+    return true;
+  }
+
+  /**
+   * Full match (PMS 8.3): version, slot, repository and USE deps. `parentUse` is the USE of the
+   * package whose dependency this atom is, for conditional USE deps.
+   */
+  matches(p: PackageRef, parentUse?: ReadonlySet<string>): boolean {
+    if (!this.matchesIgnoringUse(p)) return false;
+    if (!this.useDeps.length) return true;
+    return useDepsSatisfied(this.useDeps, p, parentUse);
+  }
+}
+
+function versionMatches(op: Operator, want: Version, have: Version): boolean {
+  switch (op) {
+    case "=":
+      return compareVersions(have, want) === 0;
+    case "=*":
+      return globMatches(want, have);
+    case "~":
+      return compareVersions(stripRev(have), stripRev(want)) === 0;
+    case "<":
+      return compareVersions(have, want) < 0;
+    case "<=":
+      return compareVersions(have, want) <= 0;
+    case ">":
+      return compareVersions(have, want) > 0;
+    case ">=":
+      return compareVersions(have, want) >= 0;
+  }
+}
+
+function stripRev(v: Version): Version {
+  return v.hasRevision ? Version.parse(v.withoutRevision) : v;
+}
+
+function parseUseDeps(body: string, features: EapiFeatures, bad: (why: string) => never): UseDep[] {
+  if (body === "") bad("empty USE dependency '[]'");
+  return body.split(",").map((text) => {
+    const m = USE_TOKEN_RE.exec(text);
+    if (!m) bad(`invalid USE dependency '${text}'`);
+    const [, prefix, flag, dflt, suffix] = m!;
+    if (dflt && !features.useDepDefaults) bad(`USE dependency defaults need EAPI 4 or later in '${text}'`);
+    let kind: UseDep["kind"];
+    if (prefix === "-") {
+      if (suffix) bad(`'-' cannot combine with '${suffix}' in '${text}'`);
+      kind = "disabled";
+    } else if (prefix === "!") {
+      if (!suffix) bad(`'!' needs '?' or '=' in '${text}'`);
+      kind = suffix === "?" ? "ifDisabled" : "opposite";
+    } else {
+      kind = suffix === "?" ? "ifEnabled" : suffix === "=" ? "equal" : "enabled";
+    }
+    return { text, flag: flag!, kind, missing: dflt ? (dflt[1] as "+" | "-") : undefined };
+  });
+}
+
+function useDepsSatisfied(deps: readonly UseDep[], p: PackageRef, parentUse?: ReadonlySet<string>): boolean {
+  for (const d of deps) {
+    const has = targetFlag(d, p);
+    if (has === undefined) return false;
+    const parentHas = parentUse?.has(d.flag) ?? false;
+    switch (d.kind) {
+      case "enabled":
+        if (!has) return false;
+        break;
+      case "disabled":
+        if (has) return false;
+        break;
+      case "equal":
+        if (has !== parentHas) return false;
+        break;
+      case "opposite":
+        if (has === parentHas) return false;
+        break;
+      case "ifEnabled":
+        if (parentHas && !has) return false;
+        break;
+      case "ifDisabled":
+        if (!parentHas && has) return false;
+        break;
+    }
+  }
+  return true;
+}
+
+/** The target's state of a flag, or undefined when it lacks the flag and no default is given. */
+function targetFlag(d: UseDep, p: PackageRef): boolean | undefined {
+  if (p.iuse && !p.iuse.has(d.flag)) return d.missing === undefined ? undefined : d.missing === "+";
+  return p.use?.has(d.flag) ?? false;
+}
+
+function diagnose(text: string): string {
+  if (text === "") return "empty";
+  if (!text.includes("/")) return "missing 'category/'";
+  if (/\s/.test(text)) return "contains white space";
+  const open = text.indexOf("[");
+  if (open >= 0 && !text.endsWith("]")) return "unterminated '['";
+  const body = text.replace(/^!!?/, "").replace(/^(<=|>=|=|~|<|>)/, "");
+  const slash = body.indexOf("/");
+  const cat = body.slice(0, slash);
+  if (!new RegExp(`^${CATEGORY_PATTERN}$`).test(cat)) return `invalid category '${cat}'`;
+  const rest = body.slice(slash + 1).split(/[:[]/)[0]!;
+  if (!rest) return "missing package name";
+  const pkg = rest.replace(/\*$/, "");
+  if (/^[<>=~]/.test(body) && !new RegExp(`-${VERSION_PATTERN}$`).test(pkg)) return `operator without a valid version in '${pkg}'`;
+  if (!new RegExp(`^${PACKAGE_PATTERN}(-${VERSION_PATTERN})?$`).test(pkg)) return `invalid package name or version '${pkg}'`;
+  return "unexpected characters";
+}
+
+/** Parse `category/PF` (a cpv) into its parts. */
+export interface Cpv {
+  readonly category: string;
+  readonly package: string;
+  readonly version: Version;
+  readonly cpv: string;
+}
+
+const CPV_RE = new RegExp(`^(${CATEGORY_PATTERN})/(${PACKAGE_PATTERN}?)-(${VERSION_PATTERN})$`);
+
+export function parseCpv(text: string): Cpv {
+  const m = CPV_RE.exec(text);
+  if (!m) throw new OuzoError("BAD_CPV", `invalid package version '${text}'`);
+  return { category: m[1]!, package: m[2]!, version: Version.parse(m[3]!), cpv: text };
+}
+
+export function tryParseCpv(text: string): Cpv | undefined {
+  const m = CPV_RE.exec(text);
+  return m ? { category: m[1]!, package: m[2]!, version: Version.parse(m[3]!), cpv: text } : undefined;
+}
+
+/** Split an ebuild file's `PN-PV` (without `.ebuild`) given its package directory name. */
+export function splitPf(pn: string, pf: string): Version | undefined {
+  if (!pf.startsWith(pn + "-")) return undefined;
+  return Version.tryParse(pf.slice(pn.length + 1));
+}
