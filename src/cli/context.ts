@@ -1,0 +1,38 @@
+import * as path from "node:path";
+import { Config } from "../config/Config.js";
+import { Output, type ColorMode } from "../ui/Output.js";
+
+/** Options every command accepts. */
+export interface GlobalArgs {
+  root?: string;
+  configRoot?: string;
+  json?: boolean;
+  quiet?: boolean;
+  verbose?: boolean;
+  color?: ColorMode;
+}
+
+export function makeOutput(args: GlobalArgs): Output {
+  return new Output({ json: !!args.json, quiet: !!args.quiet, verbose: !!args.verbose, color: args.color ?? "auto" });
+}
+
+export function rootOf(args: GlobalArgs): string {
+  return path.resolve(args.root ?? process.env.ROOT ?? "/");
+}
+
+export function configRootOf(args: GlobalArgs): string {
+  return path.resolve(args.configRoot ?? process.env.PORTAGE_CONFIGROOT ?? rootOf(args));
+}
+
+/** Environment layer of the configuration: only the variables Portage reads from the environment. */
+export function configEnv(): Record<string, string | undefined> {
+  const out: Record<string, string | undefined> = {};
+  for (const k of ["USE", "ACCEPT_KEYWORDS", "ACCEPT_LICENSE", "FEATURES", "PYTHON_TARGETS", "PYTHON_SINGLE_TARGET", "L10N", "VIDEO_CARDS", "INPUT_DEVICES", "CPU_FLAGS_X86"]) {
+    if (process.env[k] !== undefined) out[k] = process.env[k];
+  }
+  return out;
+}
+
+export function loadConfig(args: GlobalArgs, out: Output): Config {
+  return new Config({ root: rootOf(args), configRoot: configRootOf(args), env: configEnv(), reporter: out });
+}

@@ -1,0 +1,96 @@
+import yargs, { type Argv } from "yargs";
+import { OuzoError } from "../core/errors.js";
+import { makeOutput, type GlobalArgs } from "./context.js";
+
+const VERSION = "0.1.0";
+
+type Handler = (args: GlobalArgs & Record<string, unknown>) => Promise<number> | number;
+
+/** Wrap a command so every error ends as one line on stderr with a meaningful exit code. */
+function run(handler: Handler) {
+  return async (args: GlobalArgs & Record<string, unknown>) => {
+    process.exitCode = await handler(args);
+  };
+}
+
+function reportFailure(e: unknown, args: GlobalArgs): number {
+  const out = makeOutput(args);
+  if (e instanceof OuzoError) {
+    out.error(e.describe());
+    return e.exitCode;
+  }
+  const err = e as Error;
+  out.error(`internal error: ${err?.message ?? String(e)}`);
+  if (args.verbose && err?.stack) process.stderr.write(err.stack + "\n");
+  return 1;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  // Fast paths: answering --version must not load the whole CLI.
+  if (argv.length === 1 && (argv[0] === "--version" || argv[0] === "-V")) {
+    process.stdout.write(VERSION + "\n");
+    return;
+  }
+  let parsedArgs: GlobalArgs = {};
+  const cli: Argv = yargs(argv)
+    .scriptName("ouzo")
+    .version(VERSION)
+    .strict()
+    .recommendCommands()
+    .demandCommand(1, "ouzo needs a command; see 'ouzo --help'")
+    .option("root", { type: "string", describe: "install into this ROOT (Portage's ROOT)", global: true })
+    .option("config-root", { type: "string", describe: "read /etc/portage from here (PORTAGE_CONFIGROOT)", global: true })
+    .option("json", { type: "boolean", describe: "print one JSON document", global: true })
+    .option("quiet", { alias: "q", type: "boolean", describe: "print less", global: true })
+    .option("verbose", { alias: "v", type: "boolean", describe: "print more", global: true })
+    .option("color", { choices: ["auto", "always", "never"] as const, default: "auto" as const, describe: "colour output", global: true })
+    .middleware((a) => {
+      parsedArgs = a as GlobalArgs;
+    })
+    .command(
+      "vercmp [a] [b]",
+      "compare two versions: prints <, = or >",
+      (y) => y.positional("a", { type: "string" }).positional("b", { type: "string" }).option("stdin", { type: "boolean", describe: "read 'A B' pairs, one per line" }),
+      run(async (a) => (await import("./commands/pms.js")).vercmpCommand(a as never, makeOutput(a))),
+    )
+    .command(
+      "atom <atoms..>",
+      "parse and validate atoms",
+      (y) => y.positional("atoms", { type: "string", array: true }).option("eapi", { type: "string", default: "8", describe: "EAPI to validate against ('user' for /etc/portage syntax)" }),
+      run(async (a) => (await import("./commands/pms.js")).atomCommand(a as never, makeOutput(a))),
+    )
+    .command("profile", "show or change the profile", (y) =>
+      y
+        .command(
+          "show",
+          "the resolved profile stack and settings",
+          () => {},
+          run(async (a) => {
+            const out = makeOutput(a);
+            const { loadConfig } = await import("./context.js");
+            return (await import("./commands/profile.js")).profileShow(loadConfig(a, out), out);
+          }),
+        )
+        .demandCommand(1, "profile needs a subcommand; see 'ouzo profile --help'"),
+    )
+    .command(
+      "demo",
+      "run ouzo's main job on the bundled demo kits in a throwaway ROOT",
+      (y) => y.option("keep", { type: "boolean", describe: "keep the throwaway ROOT" }),
+      run(async (a) => (await import("./commands/demo.js")).demoCommand(a as never, makeOutput(a))),
+    )
+    .fail((msg, err) => {
+      if (err) throw err;
+      const out = makeOutput(parsedArgs);
+      out.error(msg);
+      process.stderr.write("see 'ouzo --help'\n");
+      process.exit(2);
+    })
+    .help()
+    .wrap(Math.min(110, process.stdout.columns || 100));
+  try {
+    await cli.parseAsync();
+  } catch (e) {
+    process.exitCode = reportFailure(e, parsedArgs);
+  }
+}

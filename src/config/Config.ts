@@ -1,0 +1,770 @@
+import * as path from "node:path";
+import { fileURLToPath } from "node:url";
+import { OuzoError } from "../core/errors.js";
+import { exists, isDirectory, listConfigDir, readFileIfExists } from "../core/fsutil.js";
+import type { Reporter } from "../core/reporter.js";
+import { silentReporter } from "../core/reporter.js";
+import { Atom } from "../pms/atom.js";
+import { USER_CONFIG_EAPI, eapiFeatures, isSupportedEapi, type EapiFeatures } from "../pms/eapi.js";
+import { parseLicense, parsePlainTokens, reduce, unacceptedLicenses, type DepNode } from "../pms/depspec.js";
+import type { Version } from "../pms/version.js";
+import { type AtomLine, type ConfigLine, indexByCp, parseAtomLines, readConfigLines, specificity, stackTokens } from "./configFiles.js";
+import { buildProfileStack, type ProfileEntry } from "./profileStack.js";
+import { loadRepositories, type Repository, type RepositorySet } from "./repositories.js";
+import { type Assignment, readShellVars, tokens } from "./shellVars.js";
+
+/** ouzo's own defaults (what Portage keeps in make.globals). */
+export const OUZO_PROFILES_DIR = fileURLToPath(new URL("../../profiles/", import.meta.url));
+
+/** Incremental variables of MARK's Portage, plus Funtoo's TRACK_KEYWORDS and DENY_KEYWORDS. */
+export const INCREMENTALS = new Set([
+  "ACCEPT_KEYWORDS", "CONFIG_PROTECT", "CONFIG_PROTECT_MASK", "ENV_UNSET", "FEATURES", "IUSE_IMPLICIT", "PRELINK_PATH",
+  "PRELINK_PATH_MASK", "PROFILE_ONLY_VARIABLES", "USE", "USE_EXPAND", "USE_EXPAND_HIDDEN", "USE_EXPAND_IMPLICIT",
+  "USE_EXPAND_UNPREFIXED", "TRACK_KEYWORDS", "DENY_KEYWORDS",
+]);
+/** Stacked like incrementals but kept as ordered token lists, evaluated per package. */
+const ORDERED_LISTS = new Set(["ACCEPT_LICENSE", "ACCEPT_PROPERTIES", "ACCEPT_RESTRICT"]);
+/** Read from the profile layer only. */
+const PROFILE_LAYER_ONLY = new Set(["TRACK_KEYWORDS", "DENY_KEYWORDS"]);
+
+export interface ConfigOptions {
+  /** Where packages are installed (Portage's ROOT). */
+  readonly root?: string;
+  /** Where /etc/portage is read from (Portage's PORTAGE_CONFIGROOT). */
+  readonly configRoot?: string;
+  /** The environment layer (USE, ACCEPT_KEYWORDS, …); the process environment is not read unless passed. */
+  readonly env?: Readonly<Record<string, string | undefined>>;
+  readonly reporter?: Reporter;
+  /** Use these repositories instead of reading repos.conf. */
+  readonly repositories?: RepositorySet;
+}
+
+/** What configuration needs to know about a package to decide its USE and visibility. */
+export interface PackageInput {
+  readonly category: string;
+  readonly package: string;
+  readonly version: Version;
+  readonly slot: string;
+  readonly subslot?: string;
+  readonly repo: string;
+  readonly eapi: string;
+  /** IUSE tokens as written (`+flag`, `-flag`, `flag`). */
+  readonly iuse: readonly string[];
+  readonly keywords: readonly string[];
+  readonly license: string;
+  readonly properties?: string;
+  readonly restrict?: string;
+}
+
+export type MaskReason =
+  | { readonly kind: "package.mask"; readonly file: string; readonly line: number; readonly atom: string }
+  | { readonly kind: "profile-packages"; readonly file: string; readonly line: number }
+  | { readonly kind: "keyword"; readonly keywords: readonly string[]; readonly detail: string }
+  | { readonly kind: "license"; readonly licenses: readonly string[] }
+  | { readonly kind: "eapi"; readonly eapi: string }
+  | { readonly kind: "properties" | "restrict"; readonly tokens: readonly string[] };
+
+export interface UseState {
+  /** Effective USE restricted to IUSE and implicit flags, sorted. */
+  readonly enabled: readonly string[];
+  readonly disabled: readonly string[];
+  readonly masked: readonly string[];
+  readonly forced: readonly string[];
+  /** Every enabled flag including implicit ones (arch, USE_EXPAND_IMPLICIT). */
+  readonly all: ReadonlySet<string>;
+}
+
+interface EntryFiles {
+  entry: ProfileEntry;
+  useTokens: string[];
+  useMask: string[];
+  useForce: string[];
+  useStableMask: string[];
+  useStableForce: string[];
+  packageUse: Map<string, AtomLine[]>;
+  packageUseMask: Map<string, AtomLine[]>;
+  packageUseForce: Map<string, AtomLine[]>;
+  packageUseStableMask: Map<string, AtomLine[]>;
+  packageUseStableForce: Map<string, AtomLine[]>;
+  packageKeywords: Map<string, AtomLine[]>;
+  packageAcceptKeywords: Map<string, AtomLine[]>;
+}
+
+interface RepoLevel {
+  /** master lines then own lines, `-atom` applied: restricted to this repository. */
+  masks: AtomLine[];
+  unmasks: AtomLine[];
+  useMask: string[];
+  useForce: string[];
+  packageUseMask: Map<string, AtomLine[]>;
+  packageUseForce: Map<string, AtomLine[]>;
+  useTokens: string[];
+  packageUse: Map<string, AtomLine[]>;
+  licenseGroups: Map<string, string[]>;
+}
+
+/**
+ * The whole configuration as Portage evaluates it: make.globals, the profile stack, make.conf,
+ * the environment and /etc/portage's package files. Pure values after construction.
+ */
+export class Config {
+  readonly root: string;
+  readonly configRoot: string;
+  readonly portageDir: string;
+  readonly repos: RepositorySet;
+  readonly stack: readonly ProfileEntry[];
+  /** Effective variable values (incrementals joined by spaces). */
+  readonly vars: ReadonlyMap<string, string>;
+  readonly useExpand: readonly string[];
+  /** Effective global USE (sorted). */
+  readonly globalUse: readonly string[];
+  readonly globalUseMask: readonly string[];
+  readonly globalUseForce: readonly string[];
+  readonly system: readonly Atom[];
+  readonly userSets: ReadonlyMap<string, readonly Atom[]>;
+  readonly warnings: string[] = [];
+
+  private readonly reporter: Reporter;
+  private readonly entries: EntryFiles[] = [];
+  private readonly layerVars: { globals: Map<string, string[]>; profile: Map<string, string[]>[]; conf: Map<string, string[]>; env: Map<string, string[]> };
+  private readonly repoLevel = new Map<string, RepoLevel & { ownMaskCount: number }>();
+  private readonly profileMasks: AtomLine[] = [];
+  private readonly profileUnmasks: AtomLine[] = [];
+  private readonly profilePackages: AtomLine[] = [];
+  private readonly userMasks: AtomLine[] = [];
+  private readonly userUnmasks: AtomLine[] = [];
+  private readonly maskIndex: Map<string, AtomLine[]>;
+  private readonly unmaskIndex: Map<string, AtomLine[]>;
+  private readonly packagesIndex: Map<string, AtomLine[]>;
+  private readonly userPackageUse: Map<string, AtomLine[]>;
+  private readonly userAcceptKeywords: Map<string, AtomLine[]>;
+  private readonly userLicense: Map<string, AtomLine[]>;
+  private readonly userPackageEnv: Map<string, AtomLine[]>;
+  private readonly confUseTokens: string[];
+  private readonly envUseTokens: string[];
+  private readonly acceptKeywords: readonly string[];
+  private readonly trackKeywords: ReadonlySet<string>;
+  private readonly denyKeywords: ReadonlySet<string>;
+  private readonly implicitFlags: Set<string>;
+
+  constructor(opts: ConfigOptions = {}) {
+    this.root = path.resolve(opts.root ?? "/");
+    this.configRoot = path.resolve(opts.configRoot ?? this.root);
+    this.portageDir = path.join(this.configRoot, "etc", "portage");
+    this.reporter = opts.reporter ?? silentReporter;
+    const warn = (message: string, file: string, line: number) => {
+      const text = `${file}:${line}: ${message}`;
+      this.warnings.push(text);
+      this.reporter.report({ kind: "warning", code: "PROFILE_LINE", message: text });
+    };
+
+    this.repos = opts.repositories ?? loadRepositories(path.join(this.portageDir, "repos.conf"));
+
+    // Variables: make.globals < each make.defaults < make.conf < environment.
+    const scope = new Map<string, string>();
+    for (const a of readEnvFile(path.join(this.configRoot, "etc", "profile.env"))) scope.set(a.name, a.value);
+    const globals = readShellVars(path.join(OUZO_PROFILES_DIR, "make.globals"), { scope });
+
+    const makeProfile = path.join(this.portageDir, "make.profile");
+    if (!exists(makeProfile)) throw new OuzoError("NO_PROFILE", "no profile selected: make.profile does not exist", { file: makeProfile });
+    this.stack = buildProfileStack(makeProfile, path.join(this.portageDir, "profile"), this.repos);
+
+    const defaultsByDir = new Map<string, Assignment[]>();
+    const profileLayers: Assignment[][] = [];
+    for (const e of this.stack) {
+      const file = path.join(e.dir, "make.defaults");
+      let assigns = defaultsByDir.get(file);
+      // Re-read at each position: expansion sees the scope as it is at that point of the stack.
+      if (exists(file)) assigns = readShellVars(file, { scope });
+      else assigns = [];
+      defaultsByDir.set(file, assigns);
+      profileLayers.push(assigns);
+    }
+    const confPath = path.join(this.portageDir, "make.conf");
+    const conf = isDirectory(confPath)
+      ? readConfigDirShell(confPath, scope)
+      : exists(confPath)
+        ? readShellVars(confPath, { scope, allowSource: true })
+        : [];
+    const env = new Map<string, string[]>();
+    for (const [k, v] of Object.entries(opts.env ?? {})) if (v !== undefined) env.set(k, [v]);
+
+    const toMap = (as: Assignment[]) => {
+      const m = new Map<string, string[]>();
+      for (const a of as) {
+        const arr = m.get(a.name) ?? [];
+        arr.push(a.value);
+        m.set(a.name, arr);
+      }
+      return m;
+    };
+    this.layerVars = { globals: toMap(globals), profile: profileLayers.map(toMap), conf: toMap(conf), env };
+
+    const profileOnly = new Set(this.stackIncremental("PROFILE_ONLY_VARIABLES", false));
+    const vars = new Map<string, string>();
+    const names = new Set<string>([...this.layerVars.globals.keys(), ...this.layerVars.conf.keys(), ...env.keys()]);
+    for (const m of this.layerVars.profile) for (const k of m.keys()) names.add(k);
+    for (const name of names) {
+      if (INCREMENTALS.has(name)) vars.set(name, this.stackIncremental(name, PROFILE_LAYER_ONLY.has(name) || profileOnly.has(name)).join(" "));
+      else if (ORDERED_LISTS.has(name)) vars.set(name, this.orderedList(name).join(" "));
+      else {
+        const v = this.lastValue(name, profileOnly.has(name));
+        if (v !== undefined) vars.set(name, v);
+      }
+    }
+    this.useExpand = this.stackIncremental("USE_EXPAND", false);
+    const unprefixed = this.stackIncremental("USE_EXPAND_UNPREFIXED", false);
+    this.acceptKeywords = this.stackIncremental("ACCEPT_KEYWORDS", false);
+    this.trackKeywords = new Set(this.stackIncremental("TRACK_KEYWORDS", true));
+    this.denyKeywords = new Set(this.stackIncremental("DENY_KEYWORDS", true));
+
+    // Profile files, parsed once per directory and applied at each position.
+    const parsed = new Map<string, EntryFiles>();
+    this.stack.forEach((e, idx) => {
+      const cached = parsed.get(e.dir);
+      const files = cached ? { ...cached, entry: e } : this.readEntry(e, warn);
+      files.useTokens = this.profileUseTokens(profileLayers[idx]!, unprefixed);
+      parsed.set(e.dir, files);
+      this.entries.push(files);
+      const atomEapi = e.allowRepoAtoms ? { ...e.eapi, repoDeps: true } : e.eapi;
+      const onBad = e.user ? ("error" as const) : warn;
+      this.profileMasks.push(...parseAtomLines(readConfigLines(path.join(e.dir, "package.mask"), e.allowDirectories), atomEapi, onBad, true));
+      this.profileUnmasks.push(...parseAtomLines(readConfigLines(path.join(e.dir, "package.unmask"), e.allowDirectories), atomEapi, onBad, true));
+      this.profilePackages.push(...this.readPackagesFile(e, warn));
+    });
+
+    // User configuration (/etc/portage): bad lines are errors.
+    const user = (name: string, negation = false) =>
+      parseAtomLines(readConfigLines(path.join(this.portageDir, name), true), USER_CONFIG_EAPI, "error", negation);
+    this.userMasks = user("package.mask");
+    this.userUnmasks = user("package.unmask");
+    this.userPackageUse = indexByCp(user("package.use"));
+    this.userAcceptKeywords = indexByCp([...user("package.keywords"), ...user("package.accept_keywords")]);
+    this.userLicense = indexByCp(user("package.license"));
+    this.userPackageEnv = indexByCp(user("package.env"));
+    this.userSets = this.readUserSets();
+
+    const masks = applyNegations(this.profileMasks);
+    const unmasks = applyNegations(this.profileUnmasks);
+    this.maskIndex = indexByCp([...masks, ...this.userMasks]);
+    this.unmaskIndex = indexByCp([...unmasks, ...this.userUnmasks]);
+    const packages = applyNegations(this.profilePackages);
+    this.packagesIndex = indexByCp(packages);
+    this.system = packages.filter((l) => l.tokens.includes("*")).map((l) => l.atom);
+
+    this.confUseTokens = this.nonProfileUseTokens(this.layerVars.conf);
+    this.envUseTokens = this.nonProfileUseTokens(env);
+
+    const arch = vars.get("ARCH");
+    this.implicitFlags = new Set([...this.stackIncremental("IUSE_IMPLICIT", false), ...(arch ? [arch] : [])]);
+
+    // Global view (no package): defaults, conf, env; then force, arch, mask.
+    const use = new Set<string>();
+    if (tokens(vars.get("FEATURES")).includes("test")) use.add("test");
+    for (const e of this.entries) applyUse(use, e.useTokens);
+    applyUse(use, this.confUseTokens);
+    applyUse(use, this.envUseTokens);
+    const mainRepo = this.repos.mainRepo ? this.repos.get(this.repos.mainRepo) : undefined;
+    const repoLevel = mainRepo ? this.repoLevelOf(mainRepo) : undefined;
+    const force = new Set<string>(repoLevel?.useForce ?? []);
+    const mask = new Set<string>(repoLevel?.useMask ?? []);
+    for (const e of this.entries) {
+      stackTokens(force, e.useForce);
+      stackTokens(mask, e.useMask);
+    }
+    for (const f of force) use.add(f);
+    if (arch) use.add(arch);
+    for (const f of mask) use.delete(f);
+    this.globalUse = [...use].sort();
+    this.globalUseMask = [...mask].sort();
+    this.globalUseForce = [...force].sort();
+
+    // USE_EXPAND variables are regenerated from the final USE, as Portage shows them.
+    for (const v of this.useExpand) {
+      const prefix = v.toLowerCase() + "_";
+      const values = [...use].filter((f) => f.startsWith(prefix)).map((f) => f.slice(prefix.length));
+      if (values.length || vars.has(v)) vars.set(v, values.join(" "));
+    }
+    vars.set("USE", this.globalUse.join(" "));
+    this.vars = vars;
+  }
+
+  get arch(): string | undefined {
+    return this.vars.get("ARCH");
+  }
+
+  /** Every mask atom in effect (repository-level lines of each repository, profile, user). */
+  maskCount(): number {
+    let n = 0;
+    for (const r of this.repos.repos) n += this.repoLevelOf(r).ownMaskCount;
+    return n + applyNegations(this.profileMasks).length + this.userMasks.length;
+  }
+
+  /** Effective USE of a package with masked and forced flags (Portage USE_ORDER). */
+  useFor(pkg: PackageInput): UseState {
+    const cp = `${pkg.category}/${pkg.package}`;
+    const repo = this.repos.get(pkg.repo);
+    const level = repo ? this.repoLevelOf(repo) : undefined;
+    const iuseNames = pkg.iuse.map((f) => (f.startsWith("+") || f.startsWith("-") ? f.slice(1) : f));
+    const iuseSet = new Set(iuseNames);
+    const ctx = { iuse: iuseNames };
+    const use = new Set<string>();
+    if (level) {
+      applyUse(use, level.useTokens, ctx);
+      for (const l of matching(level.packageUse, cp, pkg)) applyUse(use, l.tokens, ctx);
+    }
+    if (tokens(this.vars.get("FEATURES")).includes("test") && iuseSet.has("test")) use.add("test");
+    for (const f of pkg.iuse) {
+      if (f.startsWith("+")) use.add(f.slice(1));
+      else if (f.startsWith("-")) use.delete(f.slice(1));
+    }
+    for (const e of this.entries) {
+      applyUse(use, e.useTokens, ctx);
+      for (const l of matching(e.packageUse, cp, pkg)) applyUse(use, l.tokens, ctx);
+    }
+    applyUse(use, this.confUseTokens, ctx);
+    for (const l of matching(this.userPackageEnv, cp, pkg)) {
+      for (const file of l.tokens) {
+        const vars = readShellVars(path.join(this.portageDir, "env", file), { scope: new Map(this.vars) });
+        for (const a of vars) if (a.name === "USE") applyUse(use, tokens(a.value), ctx);
+      }
+    }
+    for (const l of matching(this.userPackageUse, cp, pkg)) applyUse(use, expandUserUseExpand(l.tokens, this.useExpand), ctx);
+    applyUse(use, this.envUseTokens, ctx);
+
+    const stable = this.isStable(pkg);
+    const force = new Set<string>();
+    const mask = new Set<string>();
+    if (level) {
+      stackTokens(force, level.useForce);
+      for (const l of matching(level.packageUseForce, cp, pkg)) stackTokens(force, l.tokens);
+      stackTokens(mask, level.useMask);
+      for (const l of matching(level.packageUseMask, cp, pkg)) stackTokens(mask, l.tokens);
+    }
+    for (const e of this.entries) {
+      stackTokens(force, e.useForce);
+      if (stable) stackTokens(force, e.useStableForce);
+      for (const l of matching(e.packageUseForce, cp, pkg)) stackTokens(force, l.tokens);
+      if (stable) for (const l of matching(e.packageUseStableForce, cp, pkg)) stackTokens(force, l.tokens);
+      stackTokens(mask, e.useMask);
+      if (stable) stackTokens(mask, e.useStableMask);
+      for (const l of matching(e.packageUseMask, cp, pkg)) stackTokens(mask, l.tokens);
+      if (stable) for (const l of matching(e.packageUseStableMask, cp, pkg)) stackTokens(mask, l.tokens);
+    }
+    for (const f of force) use.add(f);
+    if (this.arch) use.add(this.arch);
+    for (const f of mask) use.delete(f);
+
+    const relevant = (f: string) => iuseSet.has(f);
+    return {
+      enabled: [...use].filter(relevant).sort(),
+      disabled: iuseNames.filter((f) => !use.has(f)).sort(),
+      masked: [...mask].filter(relevant).sort(),
+      forced: [...force].filter(relevant).sort(),
+      all: new Set([...use].filter((f) => relevant(f) || this.implicitFlags.has(f) || this.isImplicitExpand(f))),
+    };
+  }
+
+  /** Why a package is not visible (empty when it is), in the order Portage checks. */
+  visibility(pkg: PackageInput, use?: ReadonlySet<string>): MaskReason[] {
+    const reasons: MaskReason[] = [];
+    if (!isSupportedEapi(pkg.eapi)) return [{ kind: "eapi", eapi: pkg.eapi }];
+    const cp = `${pkg.category}/${pkg.package}`;
+    const mask = this.maskedBy(pkg, cp);
+    if (mask) reasons.push({ kind: "package.mask", file: mask.file, line: mask.line, atom: mask.atom.toString() });
+    const pp = this.packagesIndex.get(cp);
+    if (pp && !pp.some((l) => l.atom.matches(ref(pkg)))) reasons.push({ kind: "profile-packages", file: pp[0]!.file, line: pp[0]!.line });
+    const kw = this.keywordCheck(pkg, this.acceptedKeywordsFor(pkg));
+    if (kw) reasons.push(kw);
+    const useSet = use ?? this.useFor(pkg).all;
+    const lic = this.unacceptedLicenses(pkg, useSet);
+    if (lic.length) reasons.push({ kind: "license", licenses: lic });
+    const props = this.unacceptedTokens(pkg.properties ?? "", "PROPERTIES", "ACCEPT_PROPERTIES", useSet);
+    if (props.length) reasons.push({ kind: "properties", tokens: props });
+    const restrict = this.unacceptedTokens(pkg.restrict ?? "", "RESTRICT", "ACCEPT_RESTRICT", useSet);
+    if (restrict.length) reasons.push({ kind: "restrict", tokens: restrict });
+    return reasons;
+  }
+
+  /** Accepted keywords for a package: ACCEPT_KEYWORDS plus matching profile and user package.accept_keywords. */
+  acceptedKeywordsFor(pkg: PackageInput): Set<string> {
+    const cp = `${pkg.category}/${pkg.package}`;
+    const accepted = new Set(this.acceptKeywords);
+    const add = (l: AtomLine) => {
+      if (l.tokens.length === 0) for (const k of this.acceptKeywords) if (!k.startsWith("~") && !k.startsWith("-")) accepted.add("~" + k);
+      stackTokens(accepted, l.tokens);
+    };
+    for (const e of this.entries) for (const l of matching(e.packageAcceptKeywords, cp, pkg)) add(l);
+    for (const l of matching(this.userAcceptKeywords, cp, pkg)) add(l);
+    return accepted;
+  }
+
+  effectiveKeywords(pkg: PackageInput): string[] {
+    const cp = `${pkg.category}/${pkg.package}`;
+    const kws = [...pkg.keywords];
+    for (const e of this.entries) {
+      for (const l of matching(e.packageKeywords, cp, pkg)) {
+        for (const t of l.tokens) {
+          if (t === "-*") kws.length = 0;
+          else if (t.startsWith("-")) {
+            const k = t.slice(1);
+            for (const x of [k, "~" + k]) {
+              const i = kws.indexOf(x);
+              if (i >= 0) kws.splice(i, 1);
+            }
+          } else if (!kws.includes(t)) kws.push(t);
+        }
+      }
+    }
+    return kws;
+  }
+
+  /** Keyword decision of MARK's Portage, with Funtoo's DENY_KEYWORDS and TRACK_KEYWORDS. */
+  private keywordCheck(pkg: PackageInput, accepted: ReadonlySet<string>): MaskReason | undefined {
+    const kws = this.effectiveKeywords(pkg);
+    if (kws.some((k) => this.denyKeywords.has(k))) return { kind: "keyword", keywords: kws, detail: `denied by DENY_KEYWORDS (${[...this.denyKeywords].join(" ")})` };
+    if (kws.includes("*")) return undefined;
+    for (const k of kws) {
+      if (accepted.has(k)) return undefined;
+      if (k === "~*" && [...accepted].some((a) => a.startsWith("~"))) return undefined;
+      if (k.startsWith("~") && accepted.has("~*")) return undefined;
+      if (!k.startsWith("~") && !k.startsWith("-") && accepted.has("*")) return undefined;
+    }
+    if (accepted.has("**")) return undefined;
+    if (kws.length === 0) return { kind: "keyword", keywords: kws, detail: "missing keyword (no KEYWORDS; accept '**' to use it)" };
+    if (kws.some((k) => this.trackKeywords.has(k))) return undefined;
+    return { kind: "keyword", keywords: kws, detail: `missing keyword (accepted: ${[...accepted].join(" ")})` };
+  }
+
+  private isStable(pkg: PackageInput): boolean {
+    const stableOnly = new Set([...this.acceptedKeywordsFor(pkg)].filter((k) => !k.startsWith("~") && k !== "**"));
+    return this.keywordCheck(pkg, stableOnly) === undefined;
+  }
+
+  private maskedBy(pkg: PackageInput, cp: string): AtomLine | undefined {
+    const r = ref(pkg);
+    const repo = this.repos.get(pkg.repo);
+    const level = repo ? this.repoLevelOf(repo) : undefined;
+    const unmasked = () =>
+      (this.unmaskIndex.get(cp) ?? []).some((l) => l.atom.matches(r)) || (level?.unmasks ?? []).some((l) => l.atom.cp === cp && l.atom.matches(r));
+    const hit = (level?.masks ?? []).find((l) => l.atom.cp === cp && l.atom.matches(r)) ?? (this.maskIndex.get(cp) ?? []).find((l) => l.atom.matches(r));
+    if (hit && !unmasked()) return hit;
+    return undefined;
+  }
+
+  /** ACCEPT_LICENSE evaluation with license groups; returns the names that are not accepted. */
+  unacceptedLicenses(pkg: PackageInput, use: ReadonlySet<string>): string[] {
+    let spec: DepNode<string>[];
+    try {
+      spec = parseLicense(pkg.license);
+    } catch (e) {
+      throw new OuzoError("BAD_LICENSE", (e as Error).message, { pkg: `${pkg.category}/${pkg.package}-${pkg.version.text}` });
+    }
+    const cp = `${pkg.category}/${pkg.package}`;
+    const toks = [...this.orderedList("ACCEPT_LICENSE")];
+    for (const l of matching(this.userLicense, cp, pkg)) toks.push(...l.tokens);
+    const repo = this.repos.get(pkg.repo);
+    const groups = repo ? this.repoLevelOf(repo).licenseGroups : new Map<string, string[]>();
+    const accepted = (name: string) => {
+      let ok = false;
+      for (const t of toks) {
+        const neg = t.startsWith("-");
+        const body = neg ? t.slice(1) : t;
+        if (body === "*" || body === name || (body.startsWith("@") && expandGroup(groups, body.slice(1)).has(name))) ok = !neg;
+      }
+      return ok;
+    };
+    return unacceptedLicenses(spec, use, accepted);
+  }
+
+  private unacceptedTokens(value: string, what: "PROPERTIES" | "RESTRICT", accept: string, use: ReadonlySet<string>): string[] {
+    if (!value.trim()) return [];
+    const toks = this.orderedList(accept);
+    if (!toks.length) return [];
+    const out: string[] = [];
+    for (const n of reduce(parsePlainTokens(value, what), use)) {
+      if (n.kind !== "leaf") continue;
+      let ok = false;
+      for (const t of toks) {
+        const neg = t.startsWith("-");
+        const body = neg ? t.slice(1) : t;
+        if (body === "*" || body === n.value) ok = !neg;
+      }
+      if (!ok) out.push(n.value);
+    }
+    return out;
+  }
+
+  /** Per-package environment files from package.env (names under /etc/portage/env). */
+  packageEnvFiles(pkg: PackageInput): string[] {
+    return matching(this.userPackageEnv, `${pkg.category}/${pkg.package}`, pkg).flatMap((l) => l.tokens.map((t) => path.join(this.portageDir, "env", t)));
+  }
+
+  private isImplicitExpand(flag: string): boolean {
+    return this.useExpand.some((v) => flag.startsWith(v.toLowerCase() + "_"));
+  }
+
+  // --- construction helpers ---
+
+  private stackIncremental(name: string, profileOnly: boolean): string[] {
+    const out: string[] = [];
+    const apply = (m: Map<string, string[]>) => {
+      for (const v of m.get(name) ?? []) stackTokens(out, tokens(v));
+    };
+    if (!profileOnly || !PROFILE_LAYER_ONLY.has(name)) apply(this.layerVars.globals);
+    for (const m of this.layerVars.profile) apply(m);
+    if (!profileOnly) {
+      apply(this.layerVars.conf);
+      apply(this.layerVars.env);
+    }
+    return out;
+  }
+
+  private orderedList(name: string): string[] {
+    const all: string[] = [];
+    const layers = [this.layerVars.globals, ...this.layerVars.profile, this.layerVars.conf, this.layerVars.env];
+    for (const m of layers) for (const v of m.get(name) ?? []) all.push(...tokens(v));
+    const star = all.lastIndexOf("-*");
+    return star >= 0 ? all.slice(star + 1) : all;
+  }
+
+  private lastValue(name: string, profileOnly: boolean): string | undefined {
+    const layers = profileOnly
+      ? [this.layerVars.globals, ...this.layerVars.profile]
+      : [this.layerVars.globals, ...this.layerVars.profile, this.layerVars.conf, this.layerVars.env];
+    let v: string | undefined;
+    for (const m of layers) {
+      const vals = m.get(name);
+      if (vals?.length) v = vals[vals.length - 1];
+    }
+    return v;
+  }
+
+  /** USE tokens of one make.defaults: USE_EXPAND values first (prefixed, incremental), then USE. */
+  private profileUseTokens(layer: Assignment[], unprefixed: readonly string[]): string[] {
+    const out: string[] = [];
+    for (const a of layer) {
+      if (!this.useExpand.includes(a.name) && !unprefixed.includes(a.name)) continue;
+      const prefix = unprefixed.includes(a.name) ? "" : a.name.toLowerCase() + "_";
+      for (const t of tokens(a.value)) {
+        if (t === "-*") out.push(`-${prefix}*`);
+        else if (t.startsWith("-")) out.push("-" + prefix + t.slice(1));
+        else out.push(prefix + t);
+      }
+    }
+    for (const a of layer) if (a.name === "USE") out.push(...tokens(a.value));
+    return out;
+  }
+
+  /** USE tokens of make.conf or the environment: a USE_EXPAND variable replaces its whole prefix. */
+  private nonProfileUseTokens(layer: Map<string, string[]>): string[] {
+    const out: string[] = [];
+    for (const v of this.useExpand) {
+      const vals = layer.get(v);
+      if (!vals?.length) continue;
+      const prefix = v.toLowerCase() + "_";
+      out.push(`-${prefix}*`);
+      for (const t of tokens(vals[vals.length - 1])) {
+        if (t.startsWith("-")) {
+          this.warnings.push(`${v}: '-' values are not allowed outside profiles ('${t}' ignored)`);
+          continue;
+        }
+        out.push(prefix + t);
+      }
+    }
+    for (const v of layer.get("USE") ?? []) out.push(...tokens(v));
+    return out;
+  }
+
+  private readEntry(e: ProfileEntry, warn: (m: string, f: string, l: number) => void): EntryFiles {
+    const read = (name: string) => readConfigLines(path.join(e.dir, name), e.allowDirectories);
+    const flags = (name: string) => read(name).flatMap((l) => l.text.split(/\s+/));
+    const atomEapi = e.allowRepoAtoms ? { ...e.eapi, repoDeps: true } : e.eapi;
+    const onBad = e.user ? ("error" as const) : warn;
+    const pkgFile = (name: string) => indexByCp(parseAtomLines(read(name), atomEapi, onBad, false));
+    const stableOk = e.eapi.stableMaskFiles || e.user;
+    const empty = new Map<string, AtomLine[]>();
+    return {
+      entry: e,
+      useTokens: [],
+      useMask: flags("use.mask"),
+      useForce: flags("use.force"),
+      useStableMask: stableOk ? flags("use.stable.mask") : [],
+      useStableForce: stableOk ? flags("use.stable.force") : [],
+      packageUse: pkgFile("package.use"),
+      packageUseMask: pkgFile("package.use.mask"),
+      packageUseForce: pkgFile("package.use.force"),
+      packageUseStableMask: stableOk ? pkgFile("package.use.stable.mask") : empty,
+      packageUseStableForce: stableOk ? pkgFile("package.use.stable.force") : empty,
+      packageKeywords: pkgFile("package.keywords"),
+      packageAcceptKeywords: pkgFile("package.accept_keywords"),
+    };
+  }
+
+  private readPackagesFile(e: ProfileEntry, warn: (m: string, f: string, l: number) => void): AtomLine[] {
+    const out: AtomLine[] = [];
+    for (const l of readConfigLines(path.join(e.dir, "packages"), e.allowDirectories)) {
+      let t = l.text;
+      let negated = false;
+      if (t.startsWith("-")) {
+        negated = true;
+        t = t.slice(1);
+      }
+      const star = t.startsWith("*");
+      if (star) t = t.slice(1);
+      try {
+        out.push({ atom: Atom.parse(t, e.eapi), negated, tokens: star ? ["*"] : [], file: l.file, line: l.line });
+      } catch (err) {
+        if (e.user) throw new OuzoError("BAD_ATOM", (err as Error).message, { file: l.file, line: l.line });
+        warn((err as Error).message, l.file, l.line);
+      }
+    }
+    return out;
+  }
+
+  private readUserSets(): Map<string, Atom[]> {
+    const dir = path.join(this.portageDir, "sets");
+    const sets = new Map<string, Atom[]>();
+    if (!isDirectory(dir)) return sets;
+    for (const l of readConfigLines(dir, true)) {
+      const name = path.basename(l.file);
+      const arr = sets.get(name) ?? [];
+      try {
+        arr.push(Atom.parse(l.text, USER_CONFIG_EAPI));
+      } catch (e) {
+        throw new OuzoError("BAD_ATOM", (e as Error).message, { file: l.file, line: l.line });
+      }
+      sets.set(name, arr);
+    }
+    return sets;
+  }
+
+  private repoLevelOf(repo: Repository): RepoLevel & { ownMaskCount: number } {
+    const cached = this.repoLevel.get(repo.name);
+    if (cached) return cached;
+    const prof = path.join(repo.location, "profiles");
+    const eapiName = readFileIfExists(path.join(prof, "eapi"))?.split("\n")[0]?.trim() || "0";
+    const eapi: EapiFeatures = eapiFeatures(eapiName) ?? eapiFeatures("8")!;
+    const allowDirs = repo.profileFormats.includes("portage-1") || repo.profileFormats.includes("portage-2") || eapi.profileFileDirectories;
+    const warn = (m: string, f: string, l: number) => this.warnings.push(`${f}:${l}: ${m}`);
+    const lines = (r: Repository, name: string): ConfigLine[] => readConfigLines(path.join(r.location, "profiles", name), allowDirs);
+    const atoms = (r: Repository, name: string, neg: boolean) => parseAtomLines(lines(r, name), { ...eapi, repoDeps: true }, warn, neg);
+    const masters = repo.masters.map((m) => this.repos.get(m)).filter((r): r is Repository => !!r);
+    const own = applyNegations(atoms(repo, "package.mask", true));
+    const masks = applyNegations([...masters.flatMap((m) => atoms(m, "package.mask", true)), ...atoms(repo, "package.mask", true)]);
+    const chain = [...masters, repo];
+    const flagsOf = (name: string) => {
+      const out: string[] = [];
+      for (const r of chain) stackTokens(out, lines(r, name).flatMap((l) => l.text.split(/\s+/)));
+      return out;
+    };
+    const pkgOf = (name: string) => indexByCp(chain.flatMap((r) => atoms(r, name, false)));
+    const defaults = path.join(prof, "make.defaults");
+    const useTokens = exists(defaults) ? readShellVars(defaults, { scope: new Map(this.vars ?? []) }).filter((a) => a.name === "USE").flatMap((a) => tokens(a.value)) : [];
+    const groups = new Map<string, string[]>();
+    for (const r of [...masters, repo]) {
+      for (const l of lines(r, "license_groups")) {
+        const [name, ...members] = l.text.split(/\s+/);
+        groups.set(name!, members);
+      }
+    }
+    const level = {
+      masks,
+      unmasks: atoms(repo, "package.unmask", false),
+      useMask: flagsOf("use.mask"),
+      useForce: flagsOf("use.force"),
+      packageUseMask: pkgOf("package.use.mask"),
+      packageUseForce: pkgOf("package.use.force"),
+      useTokens,
+      packageUse: indexByCp(atoms(repo, "package.use", false)),
+      licenseGroups: groups,
+      ownMaskCount: own.length,
+    };
+    this.repoLevel.set(repo.name, level);
+    return level;
+  }
+}
+
+function ref(pkg: PackageInput) {
+  return { category: pkg.category, package: pkg.package, version: pkg.version, slot: pkg.slot, subslot: pkg.subslot, repo: pkg.repo };
+}
+
+/** Lines of an index matching a package, less specific first, file order kept within a rank. */
+function matching(index: Map<string, AtomLine[]>, cp: string, pkg: PackageInput): AtomLine[] {
+  const lines = index.get(cp);
+  if (!lines) return [];
+  const r = ref(pkg);
+  const hits = lines.filter((l) => l.atom.matchesIgnoringUse(r));
+  if (hits.length < 2) return hits;
+  return hits.map((l, i) => ({ l, i, s: specificity(l.atom) })).sort((a, b) => a.s - b.s || a.i - b.i).map((x) => x.l);
+}
+
+/** Apply stacked `-atom` removals to a list of atom lines. */
+function applyNegations(lines: readonly AtomLine[]): AtomLine[] {
+  const out: AtomLine[] = [];
+  for (const l of lines) {
+    if (l.negated) {
+      const key = l.atom.toString();
+      for (let i = out.length - 1; i >= 0; i--) if (out[i]!.atom.toString() === key) out.splice(i, 1);
+    } else out.push(l);
+  }
+  return out;
+}
+
+/** Apply USE tokens: `-*`, `-flag`, `-prefix_*`, `prefix_*` (expanded over IUSE), `flag`. */
+function applyUse(use: Set<string>, toks: readonly string[], ctx?: { iuse: readonly string[] }): void {
+  for (const t of toks) {
+    if (t === "-*") use.clear();
+    else if (t.startsWith("-")) {
+      const f = t.slice(1);
+      if (f.endsWith("*")) {
+        const prefix = f.slice(0, -1);
+        for (const u of [...use]) if (u.startsWith(prefix)) use.delete(u);
+      } else use.delete(f);
+    } else if (t.endsWith("*") && t.length > 1) {
+      const prefix = t.slice(0, -1);
+      const hits = ctx?.iuse.filter((f) => f.startsWith(prefix)) ?? [];
+      if (hits.length) for (const h of hits) use.add(h);
+      else use.add(t);
+    } else use.add(t.startsWith("+") ? t.slice(1) : t);
+  }
+}
+
+/** In /etc/portage/package.use, `PYTHON_TARGETS: a b` style USE_EXPAND sections. */
+function expandUserUseExpand(toks: readonly string[], useExpand: readonly string[]): string[] {
+  const out: string[] = [];
+  let prefix = "";
+  for (const t of toks) {
+    if (t.endsWith(":") && useExpand.includes(t.slice(0, -1).toUpperCase())) {
+      prefix = t.slice(0, -1).toLowerCase() + "_";
+      continue;
+    }
+    if (!prefix) out.push(t);
+    else out.push(t.startsWith("-") ? "-" + prefix + t.slice(1) : prefix + t);
+  }
+  return out;
+}
+
+function expandGroup(groups: Map<string, string[]>, name: string, seen = new Set<string>()): Set<string> {
+  const out = new Set<string>();
+  if (seen.has(name)) return out;
+  seen.add(name);
+  for (const m of groups.get(name) ?? []) {
+    if (m.startsWith("@")) for (const x of expandGroup(groups, m.slice(1), seen)) out.add(x);
+    else out.add(m);
+  }
+  return out;
+}
+
+function readEnvFile(file: string): Assignment[] {
+  if (!exists(file)) return [];
+  try {
+    return readShellVars(file, { scope: new Map() });
+  } catch {
+    return [];
+  }
+}
+
+function readConfigDirShell(dir: string, scope: Map<string, string>): Assignment[] {
+  return listConfigDir(dir).flatMap((f) => readShellVars(f, { scope, allowSource: true }));
+}

@@ -1,0 +1,135 @@
+import * as fs from "node:fs";
+import { OuzoError } from "../core/errors.js";
+import { isDirectory, listConfigDir } from "../core/fsutil.js";
+import { Atom } from "../pms/atom.js";
+import type { EapiFeatures } from "../pms/eapi.js";
+
+/** A non-blank, comment-stripped line of a configuration file, with where it came from. */
+export interface ConfigLine {
+  readonly text: string;
+  readonly file: string;
+  readonly line: number;
+}
+
+/** An atom with the line that stated it (for "masked by … line N" explanations). */
+export interface AtomLine {
+  readonly atom: Atom;
+  /** `-atom` in an incremental file. */
+  readonly negated: boolean;
+  readonly tokens: readonly string[];
+  readonly file: string;
+  readonly line: number;
+}
+
+/** Read a config file, or every file of a config directory in name order (when allowed). */
+export function readConfigLines(p: string, allowDirectory: boolean): ConfigLine[] {
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(p);
+  } catch {
+    return [];
+  }
+  if (st.isDirectory()) {
+    if (!allowDirectory) return [];
+    return listConfigDir(p).flatMap((f) => (isDirectory(f) ? readConfigLines(f, true) : readConfigLines(f, false)));
+  }
+  const out: ConfigLine[] = [];
+  fs.readFileSync(p, "utf8")
+    .split("\n")
+    .forEach((raw, i) => {
+      const hash = raw.indexOf("#");
+      const text = (hash >= 0 ? raw.slice(0, hash) : raw).trim();
+      if (text) out.push({ text, file: p, line: i + 1 });
+    });
+  return out;
+}
+
+export type BadLinePolicy = "error" | ((message: string, file: string, line: number) => void);
+
+/**
+ * Parse `[-]atom [token …]` lines. In user configuration a bad atom is an error; in profiles it is
+ * reported and skipped, as Portage does.
+ */
+export function parseAtomLines(lines: ConfigLine[], eapi: EapiFeatures, onBad: BadLinePolicy, allowNegation: boolean): AtomLine[] {
+  const out: AtomLine[] = [];
+  for (const l of lines) {
+    const parts = l.text.split(/\s+/);
+    let first = parts[0]!;
+    let negated = false;
+    if (allowNegation && first.startsWith("-") && first.length > 1) {
+      negated = true;
+      first = first.slice(1);
+    }
+    let atom: Atom;
+    try {
+      atom = Atom.parse(first, eapi);
+      if (atom.blocker) throw new OuzoError("BAD_ATOM", `blockers are not allowed here: '${first}'`);
+    } catch (e) {
+      if (!(e instanceof OuzoError)) throw e;
+      if (onBad === "error") throw new OuzoError(e.code, e.message, { file: l.file, line: l.line });
+      onBad(e.message, l.file, l.line);
+      continue;
+    }
+    out.push({ atom, negated, tokens: parts.slice(1), file: l.file, line: l.line });
+  }
+  return out;
+}
+
+/** Apply `-*`/`-x`/`x` tokens to an ordered set. `+x` is treated as x. */
+export function stackTokens(target: string[] | Set<string>, tokens: readonly string[]): void {
+  const set = target instanceof Set ? target : undefined;
+  const list = target instanceof Set ? undefined : target;
+  for (let t of tokens) {
+    if (t === "-*") {
+      if (set) set.clear();
+      else list!.length = 0;
+    } else if (t.startsWith("-")) {
+      t = t.slice(1);
+      if (set) set.delete(t);
+      else {
+        const i = list!.indexOf(t);
+        if (i >= 0) list!.splice(i, 1);
+      }
+    } else {
+      if (t.startsWith("+")) t = t.slice(1);
+      if (set) set.add(t);
+      else if (!list!.includes(t)) list!.push(t);
+    }
+  }
+}
+
+/** Rank of an atom's specificity: less specific lines are applied first (Portage orders package.use this way). */
+export function specificity(a: Atom): number {
+  let r = 0;
+  switch (a.operator) {
+    case "=":
+      r = 50;
+      break;
+    case "~":
+      r = 40;
+      break;
+    case "=*":
+      r = 30;
+      break;
+    case undefined:
+      r = 0;
+      break;
+    default:
+      r = 20;
+  }
+  if (a.slot !== undefined) r += 5;
+  if (a.repo !== undefined) r += 2;
+  return r;
+}
+
+/** Group atom lines by `category/package` for fast per-package lookup. */
+export function indexByCp(lines: readonly AtomLine[]): Map<string, AtomLine[]> {
+  const m = new Map<string, AtomLine[]>();
+  for (const l of lines) {
+    const cp = l.atom.cp;
+    let arr = m.get(cp);
+    if (!arr) m.set(cp, (arr = []));
+    arr.push(l);
+  }
+  return m;
+}

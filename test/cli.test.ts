@@ -1,0 +1,91 @@
+import { describe, expect, it } from "vitest";
+import { ouzo } from "./helpers.js";
+
+describe("ouzo vercmp", () => {
+  it("prints <, = or >", () => {
+    expect(ouzo(["vercmp", "1.0", "1.0_rc1"]).stdout).toBe(">\n");
+    expect(ouzo(["vercmp", "1.0-r0", "1.0"]).stdout).toBe("=\n");
+    expect(ouzo(["vercmp", "1.9", "1.10"]).stdout).toBe("<\n");
+  });
+  it("prints JSON with --json", () => {
+    expect(JSON.parse(ouzo(["vercmp", "--json", "2", "10"]).stdout)).toEqual({ a: "2", b: "10", cmp: -1 });
+  });
+  it("reads pairs from stdin", () => {
+    const r = ouzo(["vercmp", "--stdin"], { input: "1 2\n3 3\n\n1.0_p1 1.0\n" });
+    expect(r.stdout).toBe("<\n=\n>\n");
+    const j = ouzo(["vercmp", "--stdin", "--json"], { input: "1 2\n" });
+    expect(j.stdout.trim().split("\n").map((l) => JSON.parse(l))).toEqual([{ a: "1", b: "2", cmp: -1 }]);
+  });
+  it("fails with exit 1 on an invalid version, naming it", () => {
+    const r = ouzo(["vercmp", "1.0", "x"]);
+    expect(r.code).toBe(1);
+    expect(r.stderr.trim()).toBe("ouzo: invalid version 'x'");
+  });
+  it("exits 2 on a usage error", () => {
+    expect(ouzo(["vercmp", "1.0"]).code).toBe(2);
+    expect(ouzo(["no-such-command"]).code).toBe(2);
+  });
+});
+
+describe("ouzo atom", () => {
+  it("prints exactly the documented keys", () => {
+    const r = ouzo(["atom", "--json", ">=dev-lang/python-3.11-r1:3.11/3.11=[sqlite,-tk(+)]", "bad atom"]);
+    expect(r.code).toBe(1);
+    const [good, bad] = JSON.parse(r.stdout);
+    expect(good).toEqual({
+      input: ">=dev-lang/python-3.11-r1:3.11/3.11=[sqlite,-tk(+)]",
+      valid: true,
+      error: null,
+      canonical: ">=dev-lang/python-3.11-r1:3.11/3.11=[sqlite,-tk(+)]",
+      blocker: null,
+      operator: ">=",
+      category: "dev-lang",
+      package: "python",
+      version: "3.11-r1",
+      revision: "1",
+      slot: "3.11",
+      subslot: "3.11",
+      slotOperator: "=",
+      use: ["sqlite", "-tk(+)"],
+      repo: null,
+    });
+    expect(Object.keys(bad)).toEqual(Object.keys(good));
+    expect(bad.valid).toBe(false);
+    expect(bad.error).toContain("'bad atom'");
+  });
+  it("validates against --eapi", () => {
+    expect(ouzo(["atom", "--eapi", "4", "dev-libs/a:="]).code).toBe(1);
+    expect(ouzo(["atom", "--eapi", "5", "dev-libs/a:="]).code).toBe(0);
+    expect(JSON.parse(ouzo(["atom", "--json", "=dev-libs/a-1*"]).stdout)[0]).toMatchObject({ operator: "=*", version: "1" });
+  });
+});
+
+describe("ouzo --version and --help", () => {
+  it("answers", () => {
+    expect(ouzo(["--version"]).stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/);
+    const help = ouzo(["--help"]);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toContain("vercmp");
+    expect(help.stdout).toContain("--config-root");
+  });
+});
+
+describe("ouzo profile show", () => {
+  it("prints the stack, vars, USE, masks and @system as JSON", async () => {
+    const { installDemoConfig } = await import("../src/cli/demoTree.js");
+    const { tmpdir } = await import("./helpers.js");
+    const root = tmpdir();
+    installDemoConfig(root);
+    const r = ouzo(["profile", "show", "--json", "--root", root]);
+    expect(r.code).toBe(0);
+    const j = JSON.parse(r.stdout);
+    expect(Object.keys(j)).toEqual(["profiles", "vars", "use", "usemask", "useforce", "system", "package_mask"]);
+    expect(j.profiles).toHaveLength(31);
+    expect(j.vars.ARCH).toBe("amd64");
+    expect(j.vars.TRACK_KEYWORDS).toBe("next");
+    expect(j.vars.PYTHON_SINGLE_TARGET).toBe("python3_11");
+    expect(j.use).toEqual([...j.use].sort());
+    expect(j.system).toContain(">=dev-lang/python-3");
+    expect(j.package_mask).toEqual({ count: 4 });
+  });
+});

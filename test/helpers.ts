@@ -1,0 +1,40 @@
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { spawnSync } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { afterEach } from "vitest";
+
+export const REPO_ROOT = fileURLToPath(new URL("../", import.meta.url));
+const made: string[] = [];
+
+/** A temporary directory removed after the test. */
+export function tmpdir(prefix = "ouzo-test-"): string {
+  const d = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  made.push(d);
+  return d;
+}
+
+afterEach(() => {
+  while (made.length) fs.rmSync(made.pop()!, { recursive: true, force: true });
+});
+
+/** Write files given as { "relative/path": "content" }. */
+export function writeTree(base: string, files: Record<string, string>): void {
+  for (const [rel, content] of Object.entries(files)) {
+    const p = path.join(base, rel);
+    fs.mkdirSync(path.dirname(p), { recursive: true });
+    fs.writeFileSync(p, content);
+  }
+}
+
+/** Run the real CLI (compiled in dist/) and capture what it prints. */
+export function ouzo(args: string[], opts: { input?: string; env?: Record<string, string> } = {}) {
+  const r = spawnSync(process.execPath, [path.join(REPO_ROOT, "bin", "ouzo.js"), ...args], {
+    input: opts.input ?? "",
+    encoding: "utf8",
+    env: { ...process.env, NO_COLOR: "1", ...opts.env },
+    timeout: 120_000,
+  });
+  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
