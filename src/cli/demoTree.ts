@@ -1,8 +1,8 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { fileURLToPath } from "node:url";
+import { packagePath } from "../core/paths.js";
 
-export const DEMO_FIXTURES = fileURLToPath(new URL("../../fixtures/demo/", import.meta.url));
+export const DEMO_FIXTURES = packagePath("fixtures", "demo");
 export const DEMO_KITS = ["core-kit", "dev-kit", "gnome-kit", "python-kit"] as const;
 
 /**

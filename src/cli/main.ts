@@ -1,4 +1,4 @@
-import yargs, { type Argv } from "yargs";
+import type { Argv } from "yargs";
 import { OuzoError } from "../core/errors.js";
 import { makeOutput, type GlobalArgs } from "./context.js";
 
@@ -31,6 +31,7 @@ export async function main(argv: string[]): Promise<void> {
     process.stdout.write(VERSION + "\n");
     return;
   }
+  const { default: yargs } = await import("yargs");
   let parsedArgs: GlobalArgs = {};
   const cli: Argv = yargs(argv)
     .scriptName("ouzo")

@@ -1,20 +1,20 @@
 import * as path from "node:path";
-import { fileURLToPath } from "node:url";
 import { OuzoError } from "../core/errors.js";
 import { exists, isDirectory, listConfigDir, readFileIfExists } from "../core/fsutil.js";
 import type { Reporter } from "../core/reporter.js";
 import { silentReporter } from "../core/reporter.js";
+import { packagePath } from "../core/paths.js";
 import { Atom } from "../pms/atom.js";
 import { USER_CONFIG_EAPI, eapiFeatures, isSupportedEapi, type EapiFeatures } from "../pms/eapi.js";
 import { parseLicense, parsePlainTokens, reduce, unacceptedLicenses, type DepNode } from "../pms/depspec.js";
 import type { Version } from "../pms/version.js";
-import { type AtomLine, type ConfigLine, indexByCp, parseAtomLines, readConfigLines, specificity, stackTokens } from "./configFiles.js";
+import { type AtomLine, type ConfigLine, DirCache, indexByCp, parseAtomLines, readConfigLines, specificity, stackTokens } from "./configFiles.js";
 import { buildProfileStack, type ProfileEntry } from "./profileStack.js";
 import { loadRepositories, type Repository, type RepositorySet } from "./repositories.js";
 import { type Assignment, readShellVars, tokens } from "./shellVars.js";
 
 /** ouzo's own defaults (what Portage keeps in make.globals). */
-export const OUZO_PROFILES_DIR = fileURLToPath(new URL("../../profiles/", import.meta.url));
+const ouzoProfilesDir = () => packagePath("profiles");
 
 /** Incremental variables of MARK's Portage, plus Funtoo's TRACK_KEYWORDS and DENY_KEYWORDS. */
 export const INCREMENTALS = new Set([
@@ -88,6 +88,21 @@ interface EntryFiles {
   packageUseStableForce: Map<string, AtomLine[]>;
   packageKeywords: Map<string, AtomLine[]>;
   packageAcceptKeywords: Map<string, AtomLine[]>;
+  packageMask: AtomLine[];
+  packageUnmask: AtomLine[];
+  packages: AtomLine[];
+}
+
+interface RepoFiles {
+  masks: AtomLine[];
+  unmasks: AtomLine[];
+  useMask: string[];
+  useForce: string[];
+  packageUseMask: AtomLine[];
+  packageUseForce: AtomLine[];
+  packageUse: AtomLine[];
+  useTokens: string[];
+  licenseGroups: string[][];
 }
 
 interface RepoLevel {
@@ -125,9 +140,11 @@ export class Config {
   readonly warnings: string[] = [];
 
   private readonly reporter: Reporter;
+  private readonly dirs = new DirCache();
   private readonly entries: EntryFiles[] = [];
   private readonly layerVars: { globals: Map<string, string[]>; profile: Map<string, string[]>[]; conf: Map<string, string[]>; env: Map<string, string[]> };
-  private readonly repoLevel = new Map<string, RepoLevel & { ownMaskCount: number }>();
+  private readonly repoLevel = new Map<string, RepoLevel>();
+  private readonly repoFiles = new Map<string, RepoFiles>();
   private readonly profileMasks: AtomLine[] = [];
   private readonly profileUnmasks: AtomLine[] = [];
   private readonly profilePackages: AtomLine[] = [];
@@ -163,22 +180,20 @@ export class Config {
     // Variables: make.globals < each make.defaults < make.conf < environment.
     const scope = new Map<string, string>();
     for (const a of readEnvFile(path.join(this.configRoot, "etc", "profile.env"))) scope.set(a.name, a.value);
-    const globals = readShellVars(path.join(OUZO_PROFILES_DIR, "make.globals"), { scope });
+    const globals = readShellVars(path.join(ouzoProfilesDir(), "make.globals"), { scope });
 
     const makeProfile = path.join(this.portageDir, "make.profile");
     if (!exists(makeProfile)) throw new OuzoError("NO_PROFILE", "no profile selected: make.profile does not exist", { file: makeProfile });
     this.stack = buildProfileStack(makeProfile, path.join(this.portageDir, "profile"), this.repos);
 
-    const defaultsByDir = new Map<string, Assignment[]>();
+    const defaultsText = new Map<string, string>();
     const profileLayers: Assignment[][] = [];
     for (const e of this.stack) {
+      // Re-evaluated at each position: expansion sees the scope as it is at that point of the stack.
       const file = path.join(e.dir, "make.defaults");
-      let assigns = defaultsByDir.get(file);
-      // Re-read at each position: expansion sees the scope as it is at that point of the stack.
-      if (exists(file)) assigns = readShellVars(file, { scope });
-      else assigns = [];
-      defaultsByDir.set(file, assigns);
-      profileLayers.push(assigns);
+      let text = defaultsText.get(file);
+      if (text === undefined) defaultsText.set(file, (text = this.dirs.mayExist(file) ? (readFileIfExists(file) ?? "") : ""));
+      profileLayers.push(text ? readShellVars(file, { scope }, text) : []);
     }
     const confPath = path.join(this.portageDir, "make.conf");
     const conf = isDirectory(confPath)
@@ -226,11 +241,9 @@ export class Config {
       files.useTokens = this.profileUseTokens(profileLayers[idx]!, unprefixed);
       parsed.set(e.dir, files);
       this.entries.push(files);
-      const atomEapi = e.allowRepoAtoms ? { ...e.eapi, repoDeps: true } : e.eapi;
-      const onBad = e.user ? ("error" as const) : warn;
-      this.profileMasks.push(...parseAtomLines(readConfigLines(path.join(e.dir, "package.mask"), e.allowDirectories), atomEapi, onBad, true));
-      this.profileUnmasks.push(...parseAtomLines(readConfigLines(path.join(e.dir, "package.unmask"), e.allowDirectories), atomEapi, onBad, true));
-      this.profilePackages.push(...this.readPackagesFile(e, warn));
+      this.profileMasks.push(...files.packageMask);
+      this.profileUnmasks.push(...files.packageUnmask);
+      this.profilePackages.push(...files.packages);
     });
 
     // User configuration (/etc/portage): bad lines are errors.
@@ -296,7 +309,7 @@ export class Config {
   /** Every mask atom in effect (repository-level lines of each repository, profile, user). */
   maskCount(): number {
     let n = 0;
-    for (const r of this.repos.repos) n += this.repoLevelOf(r).ownMaskCount;
+    for (const r of this.repos.repos) n += applyNegations(this.repoFilesOf(r).masks).length;
     return n + applyNegations(this.profileMasks).length + this.userMasks.length;
   }
 
@@ -577,7 +590,7 @@ export class Config {
   }
 
   private readEntry(e: ProfileEntry, warn: (m: string, f: string, l: number) => void): EntryFiles {
-    const read = (name: string) => readConfigLines(path.join(e.dir, name), e.allowDirectories);
+    const read = (name: string) => readConfigLines(path.join(e.dir, name), e.allowDirectories, this.dirs);
     const flags = (name: string) => read(name).flatMap((l) => l.text.split(/\s+/));
     const atomEapi = e.allowRepoAtoms ? { ...e.eapi, repoDeps: true } : e.eapi;
     const onBad = e.user ? ("error" as const) : warn;
@@ -598,12 +611,15 @@ export class Config {
       packageUseStableForce: stableOk ? pkgFile("package.use.stable.force") : empty,
       packageKeywords: pkgFile("package.keywords"),
       packageAcceptKeywords: pkgFile("package.accept_keywords"),
+      packageMask: parseAtomLines(read("package.mask"), atomEapi, onBad, true),
+      packageUnmask: parseAtomLines(read("package.unmask"), atomEapi, onBad, true),
+      packages: this.readPackagesFile(e, warn),
     };
   }
 
   private readPackagesFile(e: ProfileEntry, warn: (m: string, f: string, l: number) => void): AtomLine[] {
     const out: AtomLine[] = [];
-    for (const l of readConfigLines(path.join(e.dir, "packages"), e.allowDirectories)) {
+    for (const l of readConfigLines(path.join(e.dir, "packages"), e.allowDirectories, this.dirs)) {
       let t = l.text;
       let negated = false;
       if (t.startsWith("-")) {
@@ -639,46 +655,58 @@ export class Config {
     return sets;
   }
 
-  private repoLevelOf(repo: Repository): RepoLevel & { ownMaskCount: number } {
-    const cached = this.repoLevel.get(repo.name);
+  /** A repository's own top-level profiles/ files, parsed once. */
+  private repoFilesOf(repo: Repository): RepoFiles {
+    const cached = this.repoFiles.get(repo.name);
     if (cached) return cached;
     const prof = path.join(repo.location, "profiles");
     const eapiName = readFileIfExists(path.join(prof, "eapi"))?.split("\n")[0]?.trim() || "0";
-    const eapi: EapiFeatures = eapiFeatures(eapiName) ?? eapiFeatures("8")!;
+    const eapi: EapiFeatures = { ...(eapiFeatures(eapiName) ?? eapiFeatures("8")!), repoDeps: true };
     const allowDirs = repo.profileFormats.includes("portage-1") || repo.profileFormats.includes("portage-2") || eapi.profileFileDirectories;
     const warn = (m: string, f: string, l: number) => this.warnings.push(`${f}:${l}: ${m}`);
-    const lines = (r: Repository, name: string): ConfigLine[] => readConfigLines(path.join(r.location, "profiles", name), allowDirs);
-    const atoms = (r: Repository, name: string, neg: boolean) => parseAtomLines(lines(r, name), { ...eapi, repoDeps: true }, warn, neg);
+    const lines = (name: string): ConfigLine[] => readConfigLines(path.join(prof, name), allowDirs, this.dirs);
+    const atoms = (name: string, neg: boolean) => parseAtomLines(lines(name), eapi, warn, neg);
+    const flags = (name: string) => lines(name).flatMap((l) => l.text.split(/\s+/));
+    const defaults = path.join(prof, "make.defaults");
+    const files: RepoFiles = {
+      masks: atoms("package.mask", true),
+      unmasks: atoms("package.unmask", false),
+      useMask: flags("use.mask"),
+      useForce: flags("use.force"),
+      packageUseMask: atoms("package.use.mask", false),
+      packageUseForce: atoms("package.use.force", false),
+      packageUse: atoms("package.use", false),
+      useTokens: this.dirs.mayExist(defaults) ? readShellVars(defaults, { scope: new Map(this.vars ?? []) }).filter((a) => a.name === "USE").flatMap((a) => tokens(a.value)) : [],
+      licenseGroups: lines("license_groups").map((l) => l.text.split(/\s+/)),
+    };
+    this.repoFiles.set(repo.name, files);
+    return files;
+  }
+
+  /** Repository-level settings for packages of `repo`: its masters' files stacked before its own. */
+  private repoLevelOf(repo: Repository): RepoLevel {
+    const cached = this.repoLevel.get(repo.name);
+    if (cached) return cached;
     const masters = repo.masters.map((m) => this.repos.get(m)).filter((r): r is Repository => !!r);
-    const own = applyNegations(atoms(repo, "package.mask", true));
-    const masks = applyNegations([...masters.flatMap((m) => atoms(m, "package.mask", true)), ...atoms(repo, "package.mask", true)]);
-    const chain = [...masters, repo];
-    const flagsOf = (name: string) => {
+    const chain = [...masters, repo].map((r) => this.repoFilesOf(r));
+    const own = chain[chain.length - 1]!;
+    const flagsOf = (pick: (f: RepoFiles) => string[]) => {
       const out: string[] = [];
-      for (const r of chain) stackTokens(out, lines(r, name).flatMap((l) => l.text.split(/\s+/)));
+      for (const f of chain) stackTokens(out, pick(f));
       return out;
     };
-    const pkgOf = (name: string) => indexByCp(chain.flatMap((r) => atoms(r, name, false)));
-    const defaults = path.join(prof, "make.defaults");
-    const useTokens = exists(defaults) ? readShellVars(defaults, { scope: new Map(this.vars ?? []) }).filter((a) => a.name === "USE").flatMap((a) => tokens(a.value)) : [];
     const groups = new Map<string, string[]>();
-    for (const r of [...masters, repo]) {
-      for (const l of lines(r, "license_groups")) {
-        const [name, ...members] = l.text.split(/\s+/);
-        groups.set(name!, members);
-      }
-    }
-    const level = {
-      masks,
-      unmasks: atoms(repo, "package.unmask", false),
-      useMask: flagsOf("use.mask"),
-      useForce: flagsOf("use.force"),
-      packageUseMask: pkgOf("package.use.mask"),
-      packageUseForce: pkgOf("package.use.force"),
-      useTokens,
-      packageUse: indexByCp(atoms(repo, "package.use", false)),
+    for (const f of chain) for (const [name, ...members] of f.licenseGroups) groups.set(name!, members);
+    const level: RepoLevel = {
+      masks: applyNegations(chain.flatMap((f) => f.masks)),
+      unmasks: own.unmasks,
+      useMask: flagsOf((f) => f.useMask),
+      useForce: flagsOf((f) => f.useForce),
+      packageUseMask: indexByCp(chain.flatMap((f) => f.packageUseMask)),
+      packageUseForce: indexByCp(chain.flatMap((f) => f.packageUseForce)),
+      useTokens: own.useTokens,
+      packageUse: indexByCp(own.packageUse),
       licenseGroups: groups,
-      ownMaskCount: own.length,
     };
     this.repoLevel.set(repo.name, level);
     return level;
@@ -701,6 +729,7 @@ function matching(index: Map<string, AtomLine[]>, cp: string, pkg: PackageInput)
 
 /** Apply stacked `-atom` removals to a list of atom lines. */
 function applyNegations(lines: readonly AtomLine[]): AtomLine[] {
+  if (!lines.some((l) => l.negated)) return lines as AtomLine[];
   const out: AtomLine[] = [];
   for (const l of lines) {
     if (l.negated) {

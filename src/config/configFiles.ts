@@ -1,4 +1,5 @@
 import * as fs from "node:fs";
+import * as path from "node:path";
 import { OuzoError } from "../core/errors.js";
 import { isDirectory, listConfigDir } from "../core/fsutil.js";
 import { Atom } from "../pms/atom.js";
@@ -21,26 +22,51 @@ export interface AtomLine {
   readonly line: number;
 }
 
-/** Read a config file, or every file of a config directory in name order (when allowed). */
-export function readConfigLines(p: string, allowDirectory: boolean): ConfigLine[] {
-  let st: fs.Stats;
-  try {
-    st = fs.statSync(p);
-  } catch {
-    return [];
+/**
+ * Remembers directory listings so that probing a profile directory for its dozen possible files
+ * costs one readdir instead of a failed open per absent file.
+ */
+export class DirCache {
+  private readonly listings = new Map<string, Set<string> | null>();
+
+  /** false when the path certainly does not exist; true when it may. */
+  mayExist(p: string): boolean {
+    const dir = path.dirname(p);
+    let names = this.listings.get(dir);
+    if (names === undefined) {
+      try {
+        names = new Set(fs.readdirSync(dir));
+      } catch {
+        names = null;
+      }
+      this.listings.set(dir, names);
+    }
+    return names !== null && names.has(path.basename(p));
   }
-  if (st.isDirectory()) {
+}
+
+/** Read a config file, or every file of a config directory in name order (when allowed). */
+export function readConfigLines(p: string, allowDirectory: boolean, cache?: DirCache): ConfigLine[] {
+  if (cache && !cache.mayExist(p)) return [];
+  // Read first and look at the error: one system call for the common "absent" and "file" cases.
+  let text: string;
+  try {
+    text = fs.readFileSync(p, "utf8");
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === "ENOENT" || code === "ENOTDIR") return [];
+    if (code !== "EISDIR") throw e;
     if (!allowDirectory) return [];
     return listConfigDir(p).flatMap((f) => (isDirectory(f) ? readConfigLines(f, true) : readConfigLines(f, false)));
   }
   const out: ConfigLine[] = [];
-  fs.readFileSync(p, "utf8")
-    .split("\n")
-    .forEach((raw, i) => {
-      const hash = raw.indexOf("#");
-      const text = (hash >= 0 ? raw.slice(0, hash) : raw).trim();
-      if (text) out.push({ text, file: p, line: i + 1 });
-    });
+  const lines = text.split("\n");
+  for (let i = 0; i < lines.length; i++) {
+    const raw = lines[i]!;
+    const hash = raw.indexOf("#");
+    const t = (hash >= 0 ? raw.slice(0, hash) : raw).trim();
+    if (t) out.push({ text: t, file: p, line: i + 1 });
+  }
   return out;
 }
 

@@ -133,7 +133,7 @@ export function makeRepositorySet(repos: Repository[], mainRepo: string | undefi
   const byName = new Map<string, Repository>();
   for (const r of repos) byName.set(r.name, r);
   for (const r of repos) for (const a of r.aliases) if (!byName.has(a)) byName.set(a, r);
-  const sorted = [...repos].sort((a, b) => a.priority - b.priority || a.name.localeCompare(b.name));
+  const sorted = [...repos].sort((a, b) => a.priority - b.priority || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   return {
     mainRepo,
     repos: sorted,

@@ -35,15 +35,91 @@ export const PACKAGE_PATTERN = "[A-Za-z0-9_][A-Za-z0-9+_-]*";
 const SLOT_NAME = "[A-Za-z0-9_][A-Za-z0-9+_.-]*";
 const REPO_NAME = "[A-Za-z0-9_][A-Za-z0-9_-]*";
 
-// One regex does the lexing; semantic checks follow. Groups:
-// 1 blocker, 2 operator, 3 category, 4 package, 5 version, 6 glob *, 7 slot part, 8 repo, 9 use
-const ATOM_RE = new RegExp(
-  `^(!!?)?(<=|>=|=|~|<|>)?(${CATEGORY_PATTERN})/(${PACKAGE_PATTERN}?)(?:-(${VERSION_PATTERN}))?(\\*)?` +
-    `(?::([^:\\[]*))?(?:::(${REPO_NAME}))?(?:\\[([^\\]]*)\\])?$`,
-);
+const CATEGORY_RE = new RegExp(`^${CATEGORY_PATTERN}$`);
+const PACKAGE_RE = new RegExp(`^${PACKAGE_PATTERN}$`);
+const REPO_RE = new RegExp(`^${REPO_NAME}$`);
+
+type AtomParts = [Blocker | undefined, string | undefined, string, string, Version | undefined, boolean, string | undefined, string | undefined, string | undefined];
+
+/**
+ * Split an atom into blocker, operator, category, package, version, glob, slot part, repository
+ * and USE part by scanning from both ends (a hot path: this runs for every atom of every tree).
+ * Semantic checks follow in Atom.parse.
+ */
+function lexAtom(s: string): AtomParts | undefined {
+  let i = 0;
+  let blocker: Blocker | undefined;
+  if (s.charCodeAt(0) === 33) {
+    if (s.charCodeAt(1) === 33) {
+      blocker = "!!";
+      i = 2;
+    } else {
+      blocker = "!";
+      i = 1;
+    }
+  }
+  let op: string | undefined;
+  const c = s[i];
+  if (c === "<" || c === ">") {
+    if (s[i + 1] === "=") {
+      op = c + "=";
+      i += 2;
+    } else {
+      op = c;
+      i++;
+    }
+  } else if (c === "=" || c === "~") {
+    op = c;
+    i++;
+  }
+  let end = s.length;
+  let use: string | undefined;
+  if (s.charCodeAt(end - 1) === 93) {
+    const open = s.indexOf("[", i);
+    if (open < 0) return undefined;
+    use = s.slice(open + 1, end - 1);
+    if (use.includes("[") || use.includes("]")) return undefined;
+    end = open;
+  }
+  let repo: string | undefined;
+  const rr = s.indexOf("::", i);
+  if (rr >= 0 && rr < end) {
+    repo = s.slice(rr + 2, end);
+    if (!REPO_RE.test(repo)) return undefined;
+    end = rr;
+  }
+  let slotPart: string | undefined;
+  const colon = s.indexOf(":", i);
+  if (colon >= 0 && colon < end) {
+    slotPart = s.slice(colon + 1, end);
+    end = colon;
+  }
+  const slash = s.indexOf("/", i);
+  if (slash < 0 || slash >= end) return undefined;
+  const category = s.slice(i, slash);
+  if (!CATEGORY_RE.test(category)) return undefined;
+  let main = s.slice(slash + 1, end);
+  const glob = main.endsWith("*");
+  if (glob) main = main.slice(0, -1);
+  let pkg = main;
+  let version: Version | undefined;
+  // The version starts at the first "-<digit>" whose remainder is a whole valid version (PMS 3.1.2).
+  for (let j = main.indexOf("-"); j >= 0; j = main.indexOf("-", j + 1)) {
+    const d = main.charCodeAt(j + 1);
+    if (d < 48 || d > 57) continue;
+    const v = Version.tryParse(main.slice(j + 1));
+    if (v) {
+      pkg = main.slice(0, j);
+      version = v;
+      break;
+    }
+  }
+  if (!PACKAGE_RE.test(pkg)) return undefined;
+  return [blocker, op, category, pkg, version, glob, slotPart, repo, use];
+}
+
 const SLOT_PART_RE = new RegExp(`^(?:(${SLOT_NAME})(?:/(${SLOT_NAME}))?)?(=|\\*)?$`);
 const USE_TOKEN_RE = /^(!|-)?([A-Za-z0-9][A-Za-z0-9+_@-]*)(\([+-]\))?([=?])?$/;
-const PACKAGE_ENDS_IN_VERSION = new RegExp(`-(${VERSION_PATTERN})$`);
 
 export class Atom {
   constructor(
@@ -68,23 +144,21 @@ export class Atom {
   static parse(text: string, eapi: EapiFeatures | string = LATEST_EAPI): Atom {
     const features = typeof eapi === "string" ? eapiFeatures(eapi) : eapi;
     if (!features) throw new OuzoError("BAD_EAPI", `unsupported EAPI '${eapi}'`);
-    const m = ATOM_RE.exec(text);
+    const m = lexAtom(text);
     if (!m) throw new OuzoError("BAD_ATOM", `invalid atom '${text}': ${diagnose(text)}`);
-    const [, blocker, op, category, pkg, ver, glob, slotPart, repo, use] = m;
+    const [blocker, op, category, pkg, version, glob, slotPart, repo, use] = m;
     const bad = (why: string): never => {
       throw new OuzoError("BAD_ATOM", `invalid atom '${text}': ${why}`);
     };
-    if (PACKAGE_ENDS_IN_VERSION.test(pkg!) && !ver) bad(`package name '${pkg}' ends in a version`);
     if (blocker === "!!" && !features.strongBlockers) bad(`'!!' blockers need EAPI 2 or later (EAPI ${features.name})`);
     let operator: Operator | undefined = op as Operator | undefined;
     if (glob) {
       if (op !== "=") bad("'*' is only allowed with the '=' operator");
-      if (!ver) bad("'*' needs a version");
+      if (!version) bad("'*' needs a version");
       operator = "=*";
     }
-    if (ver && !operator) bad("a version needs an operator such as '=' or '>='");
-    if (operator && !ver) bad(`operator '${operator}' needs a version`);
-    const version = ver ? Version.parse(ver) : undefined;
+    if (version && !operator) bad("a version needs an operator such as '=' or '>='");
+    if (operator && !version) bad(`operator '${operator}' needs a version`);
     let slot: string | undefined;
     let subslot: string | undefined;
     let slotOperator: SlotOperator | undefined;
@@ -105,7 +179,7 @@ export class Atom {
       if (!features.useDeps) bad(`USE dependencies need EAPI 2 or later (EAPI ${features.name})`);
       useDeps = parseUseDeps(use, features, bad);
     }
-    return new Atom(blocker as Blocker | undefined, operator, category!, pkg!, version, slot, subslot, slotOperator, useDeps, repo);
+    return new Atom(blocker, operator, category, pkg, version, slot, subslot, slotOperator, useDeps, repo);
   }
 
   static tryParse(text: string, eapi: EapiFeatures | string = LATEST_EAPI): Atom | undefined {

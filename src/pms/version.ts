@@ -1,12 +1,10 @@
 import { OuzoError } from "../core/errors.js";
 
 /** Suffix ranks (PMS 3.2): _alpha < _beta < _pre < _rc < (none) < _p. */
-const SUFFIX_RANK: Record<string, number> = { alpha: 0, beta: 1, pre: 2, rc: 3, p: 5 };
 const SUFFIX_NAME = ["alpha", "beta", "pre", "rc", "", "p"];
 const NONE_RANK = 4;
 
-const VERSION_RE = /^(\d+(?:\.\d+)*)([a-z])?((?:_(?:alpha|beta|pre|rc|p)\d*)*)(?:-r(\d+))?$/;
-const SUFFIX_RE = /_(alpha|beta|pre|rc|p)(\d*)/g;
+const NO_SUFFIXES: [number, string][] = [];
 
 /**
  * A parsed PMS version (PMS 3.2). Numeric components are kept as digit strings so there is no
@@ -40,16 +38,52 @@ export class Version {
     return v;
   }
 
+  /** Parse PMS 3.2 version syntax with a character scanner (hot path); undefined when invalid. */
   static tryParse(text: string): Version | undefined {
-    const m = VERSION_RE.exec(text);
-    if (!m) return undefined;
-    const suffixes: [number, string][] = [];
-    if (m[3]) {
-      SUFFIX_RE.lastIndex = 0;
-      let s: RegExpExecArray | null;
-      while ((s = SUFFIX_RE.exec(m[3]))) suffixes.push([SUFFIX_RANK[s[1]!]!, stripZeros(s[2] || "0")]);
+    const n = text.length;
+    let i = 0;
+    const numbers: string[] = [];
+    for (;;) {
+      const st = i;
+      while (i < n && isDigit(text.charCodeAt(i))) i++;
+      if (i === st) return undefined;
+      numbers.push(text.slice(st, i));
+      if (text.charCodeAt(i) !== 46) break;
+      i++;
     }
-    return new Version(text, m[1]!.split("."), m[2] ?? "", suffixes, m[4] === undefined ? "0" : stripZeros(m[4]), m[4] !== undefined);
+    let letter = "";
+    const c = text.charCodeAt(i);
+    if (c >= 97 && c <= 122) {
+      letter = text[i]!;
+      i++;
+    }
+    let suffixes: [number, string][] = NO_SUFFIXES;
+    while (text.charCodeAt(i) === 95) {
+      i++;
+      let rank: number;
+      if (text.startsWith("alpha", i)) (rank = 0), (i += 5);
+      else if (text.startsWith("beta", i)) (rank = 1), (i += 4);
+      else if (text.startsWith("pre", i)) (rank = 2), (i += 3);
+      else if (text.startsWith("rc", i)) (rank = 3), (i += 2);
+      else if (text.charCodeAt(i) === 112) (rank = 5), (i += 1);
+      else return undefined;
+      const st = i;
+      while (i < n && isDigit(text.charCodeAt(i))) i++;
+      if (suffixes === NO_SUFFIXES) suffixes = [];
+      suffixes.push([rank, st === i ? "0" : stripZeros(text.slice(st, i))]);
+    }
+    let revision = "0";
+    let hasRevision = false;
+    if (i < n) {
+      if (text.charCodeAt(i) !== 45 || text.charCodeAt(i + 1) !== 114) return undefined;
+      i += 2;
+      const st = i;
+      while (i < n && isDigit(text.charCodeAt(i))) i++;
+      if (i === st || i !== n) return undefined;
+      revision = stripZeros(text.slice(st));
+      hasRevision = true;
+    }
+    return new Version(text, numbers, letter, suffixes, revision, hasRevision);
   }
 
   /** The version without its revision, as written. */

@@ -1,0 +1,30 @@
+// Shared helpers for the benchmarks: timing, process runs, figures printed in one format.
+import { spawnSync } from "node:child_process";
+import * as path from "node:path";
+import { fileURLToPath } from "node:url";
+
+export const REPO = fileURLToPath(new URL("../", import.meta.url));
+export const OUZO = path.join(REPO, "bin", "ouzo.js");
+
+export function median(xs) {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+}
+
+/** Wall time of a whole `ouzo` process in milliseconds (median of `runs`). */
+export function timeOuzo(args, runs = 7, env = {}) {
+  const times = [];
+  let last;
+  for (let i = 0; i < runs; i++) {
+    const t0 = process.hrtime.bigint();
+    last = spawnSync(process.execPath, [OUZO, ...args], { encoding: "utf8", env: { ...process.env, ...env } });
+    times.push(Number(process.hrtime.bigint() - t0) / 1e6);
+    if (last.status !== 0) throw new Error(`ouzo ${args.join(" ")} failed: ${last.stderr}`);
+  }
+  return { ms: median(times), result: last };
+}
+
+export function figure(name, value, unit, target) {
+  const t = target ? `   (target ${target})` : "";
+  console.log(`${name.padEnd(58)} ${String(value).padStart(12)} ${unit}${t}`);
+}
