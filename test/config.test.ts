@@ -275,3 +275,15 @@ describe("bad configuration", () => {
     expect(config.warnings.some((w) => w.includes("flavor/core/package.mask:1: invalid atom 'not-an-atom'"))).toBe(true);
   });
 });
+
+describe("deprecated profiles", () => {
+  it("warns with the replacement when a deprecated profile is selected", () => {
+    const root = tmpdir();
+    installDemoConfig(root);
+    fs.appendFileSync(path.join(root, "etc/portage/make.profile/parent"), "core-kit:funtoo/1.0/linux-gnu/mix-ins/no-systemd\n");
+    const config = new Config({ root, configRoot: root });
+    expect(config.warnings.filter((w) => w.includes("deprecated"))).toEqual([
+      `profile ${fs.realpathSync(path.join(root, "var/git/meta-repo/kits/core-kit/profiles/funtoo/1.0/linux-gnu/mix-ins/no-systemd"))} is deprecated; use funtoo/1.0/linux-gnu/mix-ins/X (This mix-in is no longer needed.)`,
+    ]);
+  });
+});

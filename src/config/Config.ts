@@ -239,6 +239,12 @@ export class Config {
       const cached = parsed.get(e.dir);
       const files = cached ? { ...cached, entry: e } : this.readEntry(e, warn);
       files.useTokens = this.profileUseTokens(profileLayers[idx]!, unprefixed);
+      if (!cached && this.dirs.mayExist(path.join(e.dir, "deprecated"))) {
+        const [replacement, ...why] = (readFileIfExists(path.join(e.dir, "deprecated")) ?? "").split("\n");
+        const text = `profile ${e.dir} is deprecated${replacement?.trim() ? `; use ${replacement.trim()}` : ""}${why.join(" ").trim() ? ` (${why.join(" ").trim()})` : ""}`;
+        this.warnings.push(text);
+        this.reporter.report({ kind: "warning", code: "DEPRECATED_PROFILE", message: text });
+      }
       parsed.set(e.dir, files);
       this.entries.push(files);
       this.profileMasks.push(...files.packageMask);
