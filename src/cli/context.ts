@@ -10,6 +10,7 @@ export interface GlobalArgs {
   quiet?: boolean;
   verbose?: boolean;
   color?: ColorMode;
+  cacheDir?: string;
 }
 
 export function makeOutput(args: GlobalArgs): Output {
@@ -35,4 +36,9 @@ export function configEnv(): Record<string, string | undefined> {
 
 export function loadConfig(args: GlobalArgs, out: Output): Config {
   return new Config({ root: rootOf(args), configRoot: configRootOf(args), env: configEnv(), reporter: out });
+}
+
+/** Where ouzo keeps its caches: --cache-dir, OUZO_CACHE_DIR, or ROOT/var/cache/ouzo. */
+export function cacheDirOf(args: GlobalArgs): string {
+  return path.resolve(args.cacheDir ?? process.env.OUZO_CACHE_DIR ?? path.join(rootOf(args), "var", "cache", "ouzo"));
 }

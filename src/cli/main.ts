@@ -13,6 +13,13 @@ function run(handler: Handler) {
   };
 }
 
+/** Load the configuration, then run a command with it. */
+async function withConfig(args: GlobalArgs, fn: (config: import("../config/Config.js").Config, out: import("../ui/Output.js").Output) => Promise<number>): Promise<number> {
+  const out = makeOutput(args);
+  const { loadConfig } = await import("./context.js");
+  return fn(loadConfig(args, out), out);
+}
+
 function reportFailure(e: unknown, args: GlobalArgs): number {
   const out = makeOutput(args);
   if (e instanceof OuzoError) {
@@ -45,6 +52,7 @@ export async function main(argv: string[]): Promise<void> {
     .option("quiet", { alias: "q", type: "boolean", describe: "print less", global: true })
     .option("verbose", { alias: "v", type: "boolean", describe: "print more", global: true })
     .option("color", { choices: ["auto", "always", "never"] as const, default: "auto" as const, describe: "colour output", global: true })
+    .option("cache-dir", { type: "string", describe: "where caches live (default ROOT/var/cache/ouzo; env OUZO_CACHE_DIR)", global: true })
     .middleware((a) => {
       parsedArgs = a as GlobalArgs;
     })
@@ -73,6 +81,31 @@ export async function main(argv: string[]): Promise<void> {
           }),
         )
         .demandCommand(1, "profile needs a subcommand; see 'ouzo profile --help'"),
+    )
+    .command(
+      "regen",
+      "regenerate the metadata cache (what egencache --update does)",
+      (y) =>
+        y
+          .option("repo", { type: "string", array: true, describe: "only this repository (repeatable)" })
+          .option("jobs", { alias: "j", type: "number", describe: "parallel bash workers (default: one per core)" })
+          .option("write-md5-cache", { type: "boolean", describe: "also write metadata/md5-cache in each repository" })
+          .option("reposcan", { type: "string", describe: "also write anise-portage-converter's reposcan JSON to this file" })
+          .option("kit", { type: "string", describe: "kit name recorded in the reposcan JSON (default: the repository name)" })
+          .option("branch", { type: "string", describe: "branch recorded in the reposcan JSON (default: the checkout's git branch)" }),
+      run(async (a) => withConfig(a, async (config, out) => (await import("./commands/metadata.js")).regenCommand(config, a as never, out))),
+    )
+    .command(
+      "info <atom>",
+      "every matching version in every repository, with SLOT, KEYWORDS, USE and visibility",
+      (y) => y.positional("atom", { type: "string", demandOption: true }),
+      run(async (a) => withConfig(a, async (config, out) => (await import("./commands/metadata.js")).infoCommand(config, a as never, out))),
+    )
+    .command(
+      "search <term>",
+      "search package names and descriptions",
+      (y) => y.positional("term", { type: "string", demandOption: true }).option("jobs", { alias: "j", type: "number" }),
+      run(async (a) => withConfig(a, async (config, out) => (await import("./commands/metadata.js")).searchCommand(config, a as never, out))),
     )
     .command(
       "demo",

@@ -15,6 +15,7 @@ const CODES = { bold: 1, red: 31, green: 32, yellow: 33, blue: 34, magenta: 35, 
 export class Output implements Reporter {
   readonly useColor: boolean;
   private progressShown = false;
+  private readonly started = new Map<string, number>();
 
   constructor(readonly opts: OutputOptions, private readonly out: NodeJS.WriteStream = process.stdout, private readonly err: NodeJS.WriteStream = process.stderr) {
     this.useColor = opts.color === "always" || (opts.color === "auto" && !!out.isTTY && !process.env.NO_COLOR);
@@ -55,11 +56,15 @@ export class Output implements Reporter {
       case "info":
         if (this.opts.verbose) this.err.write(e.message + "\n");
         break;
-      case "progress":
+      case "started":
+        this.started.set(e.task, Date.now());
+        break;
+      case "progress": {
         if (this.opts.json || this.opts.quiet || !this.err.isTTY) return;
-        this.err.write(`\r\x1b[K${e.task}: ${e.done}${e.total ? `/${e.total}` : ""}${e.item ? ` ${e.item}` : ""}`);
+        this.err.write(`\r\x1b[K${progressLine(e.task, e.done, e.total, this.started.get(e.task), this.err.columns || 100)}${e.item ? ` ${e.item}` : ""}`.slice(0, (this.err.columns || 100) + 4));
         this.progressShown = true;
         break;
+      }
       case "finished":
         this.clearProgress();
         if (e.message && !this.opts.quiet && !this.opts.json) this.err.write(e.message + "\n");
@@ -75,4 +80,18 @@ export class Output implements Reporter {
       this.progressShown = false;
     }
   }
+}
+
+/** `task [#####.....] 120/1250 85/s ETA 13s` */
+export function progressLine(task: string, done: number, total: number | undefined, startedAt: number | undefined, width: number): string {
+  const elapsed = startedAt ? (Date.now() - startedAt) / 1000 : 0;
+  const rate = elapsed > 0 ? done / elapsed : 0;
+  let bar = "";
+  if (total) {
+    const n = Math.max(10, Math.min(30, width - 60));
+    const filled = Math.round((done / total) * n);
+    bar = ` [${"#".repeat(filled)}${".".repeat(n - filled)}] ${done}/${total}`;
+  } else bar = ` ${done}`;
+  const eta = total && rate > 0 ? ` ETA ${Math.ceil((total - done) / rate)}s` : "";
+  return `${task}${bar} ${rate.toFixed(0)}/s${eta}`;
 }

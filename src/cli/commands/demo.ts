@@ -16,7 +16,22 @@ export async function demoCommand(args: { keep?: boolean }, out: Output): Promis
     installDemoConfig(root);
     const config = new Config({ root, configRoot: root, reporter: out });
     profileShow(config, out);
-    return 0;
+
+    out.line();
+    out.line(out.color("cyan", "==> ouzo regen --write-md5-cache (metadata cache of every kit, through ouzo's ebuild.sh)"));
+    const { regenCommand, infoCommand } = await import("./metadata.js");
+    const cacheDir = path.join(root, "var", "cache", "ouzo");
+    const regen = await regenCommand(config, { cacheDir, writeMd5Cache: true }, out);
+    out.line();
+    out.line(out.color("cyan", "==> ouzo regen again (nothing is stale)"));
+    await regenCommand(config, { cacheDir }, out);
+    out.line();
+    out.line(out.color("cyan", "==> ouzo info app-misc/hello"));
+    await infoCommand(config, { cacheDir, atom: "app-misc/hello" }, out);
+    out.line();
+    out.line(out.color("cyan", "==> ouzo info dev-libs/libdemo"));
+    await infoCommand(config, { cacheDir, atom: "dev-libs/libdemo" }, out);
+    return regen;
   } finally {
     if (args.keep) out.line(`\nROOT kept at ${root}`);
     else fs.rmSync(root, { recursive: true, force: true });

@@ -1,0 +1,211 @@
+import { execFileSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import type { Config, PackageInput } from "../../config/Config.js";
+import { OuzoError, UsageError } from "../../core/errors.js";
+import { atomicWriteFile } from "../../core/fsutil.js";
+import { MetadataStore, type RegenFailure } from "../../metadata/MetadataStore.js";
+import { slotOf, type PackageMetadata } from "../../metadata/PackageMetadata.js";
+import { writeMd5Cache } from "../../metadata/md5Cache.js";
+import { goJson, reposcanDocument } from "../../metadata/reposcan.js";
+import { categoriesOf } from "../../metadata/ebuildTree.js";
+import { Atom } from "../../pms/atom.js";
+import { USER_CONFIG_EAPI } from "../../pms/eapi.js";
+import { Version, compareVersions } from "../../pms/version.js";
+import type { Output } from "../../ui/Output.js";
+import { cacheDirOf, type GlobalArgs } from "../context.js";
+
+export function openStore(config: Config, args: GlobalArgs & { jobs?: number }, out: Output): MetadataStore {
+  return new MetadataStore(config.repos, path.join(cacheDirOf(args), "metadata.db"), { jobs: args.jobs, reporter: out });
+}
+
+export interface RegenArgs extends GlobalArgs {
+  repo?: string[];
+  jobs?: number;
+  writeMd5Cache?: boolean;
+  reposcan?: string;
+  kit?: string;
+  branch?: string;
+}
+
+function gitBranch(location: string): string {
+  try {
+    return execFileSync("git", ["-C", location, "rev-parse", "--abbrev-ref", "HEAD"], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim();
+  } catch {
+    return "";
+  }
+}
+
+/** `ouzo regen`: the egencache equivalent. */
+export async function regenCommand(config: Config, args: RegenArgs, out: Output): Promise<number> {
+  if (args.reposcan && (args.repo?.length ?? 0) !== 1) throw new UsageError("--reposcan writes one repository: name it with --repo");
+  if (args.jobs !== undefined && (!Number.isInteger(args.jobs) || args.jobs < 1)) throw new UsageError("--jobs takes a whole number of at least 1");
+  const store = openStore(config, args, out);
+  try {
+    const summary = await store.regen(args.repo);
+    const md5: Record<string, { written: number; unchanged: number; removed: number }> = {};
+    if (args.writeMd5Cache) {
+      for (const s of summary.repos) md5[s.repo] = writeMd5Cache(config.repos.get(s.repo)!.location, store.entries(s.repo));
+    }
+    if (args.reposcan) {
+      const repo = config.repos.get(args.repo![0]!)!;
+      const doc = reposcanDocument(store.entries(repo.name), summary.failures.filter((f) => f.repo === repo.name), {
+        kit: args.kit ?? repo.name,
+        branch: args.branch ?? gitBranch(repo.location),
+        location: repo.location,
+      });
+      atomicWriteFile(path.resolve(args.reposcan), goJson(doc));
+    }
+    const totals = summary.repos.reduce((a, s) => ({ generated: a.generated + s.generated, unchanged: a.unchanged + s.unchanged, removed: a.removed + s.removed, failed: a.failed + s.failed }), { generated: 0, unchanged: 0, removed: 0, failed: 0 });
+    if (out.opts.json) {
+      out.json({ ...totals, seconds: Number(summary.seconds.toFixed(3)), repos: summary.repos, failures: summary.failures.map(({ output: _o, ...f }) => f), md5_cache: args.writeMd5Cache ? md5 : undefined });
+    } else {
+      for (const f of summary.failures) out.error(`${f.file}: ${f.message}`);
+      for (const s of summary.repos) {
+        out.line(`${s.repo}: ${s.generated} generated, ${s.unchanged} unchanged, ${s.removed} removed, ${s.failed} failed${md5[s.repo] ? `; md5-cache: ${md5[s.repo]!.written} written, ${md5[s.repo]!.removed} removed` : ""}`);
+      }
+      out.result(`regen: ${totals.generated} generated, ${totals.unchanged} unchanged, ${totals.removed} removed, ${totals.failed} failed in ${summary.seconds.toFixed(2)} s`);
+    }
+    return totals.failed ? 1 : 0;
+  } finally {
+    store.close();
+  }
+}
+
+/** Turn cached metadata into what configuration needs for USE and visibility. */
+export function packageInput(m: PackageMetadata): PackageInput {
+  const { slot, subslot } = slotOf(m);
+  return {
+    category: m.category,
+    package: m.package,
+    version: Version.parse(m.version),
+    slot,
+    subslot,
+    repo: m.repo,
+    eapi: m.values.EAPI || "0",
+    iuse: m.values.IUSE.split(" ").filter(Boolean),
+    keywords: m.values.KEYWORDS.split(" ").filter(Boolean),
+    license: m.values.LICENSE,
+    properties: m.values.PROPERTIES,
+    restrict: m.values.RESTRICT,
+  };
+}
+
+function describeMask(r: ReturnType<Config["visibility"]>[number]): string {
+  switch (r.kind) {
+    case "package.mask":
+      return `masked by ${r.file}:${r.line} (${r.atom})`;
+    case "profile-packages":
+      return `not in the profile's packages (${r.file}:${r.line})`;
+    case "keyword":
+      return r.detail + (r.keywords.length ? `; KEYWORDS="${r.keywords.join(" ")}"` : "");
+    case "license":
+      return `license not accepted: ${r.licenses.join(" ")}`;
+    case "eapi":
+      return `unsupported EAPI ${r.eapi}`;
+    default:
+      return `${r.kind} not accepted: ${r.tokens.join(" ")}`;
+  }
+}
+
+/** Packages named by a request: `cat/pkg` (atom) or a bare `pkg` looked up in every category. */
+function packagesNamed(config: Config, request: string): { atom: Atom | undefined; pkgs: { repo: string; category: string; pn: string }[] } {
+  let atom: Atom | undefined;
+  let name: string | undefined;
+  if (request.includes("/")) {
+    try {
+      atom = Atom.parse(request, USER_CONFIG_EAPI);
+    } catch (e) {
+      throw new UsageError((e as OuzoError).message);
+    }
+  } else name = request;
+  const pkgs: { repo: string; category: string; pn: string }[] = [];
+  for (const r of config.repos.repos) {
+    if (atom) {
+      if (fs.existsSync(path.join(r.location, atom.category, atom.package_))) pkgs.push({ repo: r.name, category: atom.category, pn: atom.package_ });
+    } else {
+      for (const c of categoriesOf(r.location)) if (fs.existsSync(path.join(r.location, c, name!))) pkgs.push({ repo: r.name, category: c, pn: name! });
+    }
+  }
+  return { atom, pkgs };
+}
+
+/** `ouzo info ATOM`: every matching version in every repository, with visibility and USE. */
+export async function infoCommand(config: Config, args: GlobalArgs & { atom: string }, out: Output): Promise<number> {
+  const { atom, pkgs } = packagesNamed(config, args.atom);
+  if (!pkgs.length) throw new OuzoError("NO_MATCH", `no package matches '${args.atom}' in ${config.repos.repos.map((r) => r.name).join(", ")}`);
+  const store = openStore(config, args, out);
+  const results: unknown[] = [];
+  const failures: RegenFailure[] = [];
+  try {
+    for (const p of pkgs) {
+      failures.push(...(await store.ensurePackage(p.repo, p.category, p.pn)));
+      const entries = store.entries(p.repo, { category: p.category, package: p.pn }).sort((a, b) => compareVersions(Version.parse(a.version), Version.parse(b.version)));
+      for (const m of entries) {
+        const input = packageInput(m);
+        if (atom && !atom.matchesIgnoringUse({ category: input.category, package: input.package, version: input.version, slot: input.slot, subslot: input.subslot, repo: input.repo })) continue;
+        const use = config.useFor(input);
+        const reasons = config.visibility(input, use.all);
+        results.push({
+          cpv: m.cpv,
+          repo: m.repo,
+          eapi: input.eapi,
+          slot: m.values.SLOT || "0",
+          keywords: input.keywords,
+          iuse: input.iuse,
+          description: m.values.DESCRIPTION,
+          homepage: m.values.HOMEPAGE,
+          license: m.values.LICENSE,
+          inherited: m.values.INHERITED.split(" ").filter(Boolean),
+          visible: reasons.length === 0,
+          masked_by: reasons.map(describeMask),
+          use: { enabled: use.enabled, disabled: use.disabled, masked: use.masked, forced: use.forced },
+        });
+      }
+    }
+  } finally {
+    store.close();
+  }
+  for (const f of failures) out.warn(`${f.file}: ${f.message}`);
+  if (out.opts.json) {
+    out.json(results);
+    return results.length ? 0 : 1;
+  }
+  if (!results.length) throw new OuzoError("NO_MATCH", `no version matches '${args.atom}'`);
+  for (const r of results as Array<Record<string, any>>) {
+    const flag = (f: string) => (r.use.masked.includes(f) ? `(${r.use.enabled.includes(f) ? "" : "-"}${f})` : r.use.forced.includes(f) ? `(${f})` : r.use.enabled.includes(f) ? out.color("red", f) : out.color("blue", "-" + f));
+    const names = r.iuse.map((f: string) => f.replace(/^[+-]/, ""));
+    out.result(`${out.color("bold", r.cpv)}::${r.repo}  ${r.visible ? out.color("green", "visible") : out.color("yellow", "masked")}`);
+    out.result(`    ${r.description}`);
+    out.result(`    SLOT=${r.slot}  EAPI=${r.eapi}  KEYWORDS="${r.keywords.join(" ")}"  LICENSE="${r.license}"`);
+    if (names.length) out.result(`    USE="${names.map(flag).join(" ")}"`);
+    for (const why of r.masked_by) out.result(`    ${out.color("yellow", "masked:")} ${why}`);
+  }
+  return 0;
+}
+
+/** `ouzo search TERM` over package names and descriptions, in every repository. */
+export async function searchCommand(config: Config, args: GlobalArgs & { term: string; jobs?: number }, out: Output): Promise<number> {
+  const store = openStore(config, args, out);
+  let hits: PackageMetadata[];
+  try {
+    const summary = await store.regen();
+    for (const f of summary.failures) out.warn(`${f.file}: ${f.message}`);
+    hits = store.cache.search(args.term);
+  } finally {
+    store.close();
+  }
+  const byPackage = new Map<string, PackageMetadata[]>();
+  for (const h of hits) {
+    const key = `${h.category}/${h.package}::${h.repo}`;
+    byPackage.set(key, [...(byPackage.get(key) ?? []), h]);
+  }
+  const results = [...byPackage.values()].map((ms) => {
+    const sorted = ms.sort((a, b) => compareVersions(Version.parse(a.version), Version.parse(b.version)));
+    const latest = sorted[sorted.length - 1]!;
+    return { package: `${latest.category}/${latest.package}`, repo: latest.repo, versions: sorted.map((m) => m.version), description: latest.values.DESCRIPTION, homepage: latest.values.HOMEPAGE };
+  });
+  if (out.opts.json) out.json(results);
+  else for (const r of results) out.result(`${out.color("bold", r.package)}::${r.repo}  [${r.versions.join(" ")}]\n    ${r.description}`);
+  return results.length ? 0 : 1;
+}

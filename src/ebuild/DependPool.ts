@@ -1,0 +1,226 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { packagePath } from "../core/paths.js";
+import { requireProgram } from "../core/spawn.js";
+
+/** One ebuild to source in the depend phase. */
+export interface DependRequest {
+  readonly ebuild: string;
+  readonly category: string;
+  readonly pn: string;
+  readonly pf: string;
+  /** EAPI detected from the ebuild head (PMS 7.3.1). */
+  readonly eapi: string;
+  /** Repository roots searched for eclasses, in order. */
+  readonly eclassLocations: readonly string[];
+}
+
+export type DependResult =
+  | { readonly ok: true; readonly values: ReadonlyMap<string, string>; readonly eclassFiles: ReadonlyMap<string, string>; readonly diagnostics: string }
+  | { readonly ok: false; readonly error: string; readonly diagnostics: string };
+
+export const EBUILD_SH = (): string => packagePath("src", "ebuild", "ebuild.sh");
+
+/** Quote a word for bash (`'…'` with embedded quotes escaped). */
+export function shellQuote(s: string): string {
+  return /^[A-Za-z0-9_./+:-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+/** The environment every worker starts with: nothing of ouzo's own environment leaks into metadata. */
+function cleanEnv(tmp: string): NodeJS.ProcessEnv {
+  return { PATH: "/bin:/usr/bin", LC_COLLATE: "POSIX", LANG: "C.UTF-8", PORTAGE_GID: "250", HOME: tmp, TMPDIR: tmp, EBUILD_PHASE: "depend" };
+}
+
+interface Job {
+  readonly id: number;
+  readonly req: DependRequest;
+  readonly resolve: (r: DependResult) => void;
+}
+
+class Worker {
+  readonly child: ChildProcess;
+  readonly errFile: string;
+  job: Job | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private buffer = "";
+  private values: Map<string, string> | undefined;
+  private dead = false;
+
+  constructor(private readonly pool: DependPool, index: number) {
+    this.errFile = path.join(pool.tmp, `worker-${index}-${process.pid}.log`);
+    this.child = spawn("bash", [EBUILD_SH(), "--worker"], {
+      stdio: ["pipe", "ignore", "ignore", "pipe"],
+      env: cleanEnv(pool.tmp),
+      cwd: pool.tmp,
+      detached: true,
+    });
+    const fd3 = this.child.stdio[3] as NodeJS.ReadableStream;
+    fd3.setEncoding("utf8");
+    fd3.on("data", (d: string) => this.onData(d));
+    this.child.on("exit", () => this.onExit());
+    this.child.on("error", () => this.onExit());
+    this.child.stdin!.on("error", () => {});
+  }
+
+  start(job: Job): void {
+    this.job = job;
+    this.values = undefined;
+    const r = job.req;
+    const locs = r.eclassLocations.map(shellQuote).join(" ");
+    const line = [job.id, r.ebuild, r.category, r.pn, r.pf, r.eapi, locs, this.errFile].join("\t");
+    this.timer = setTimeout(() => this.timeout(), this.pool.timeoutMs);
+    this.child.stdin!.write(line + "\n");
+  }
+
+  private onData(d: string): void {
+    this.buffer += d;
+    let nl: number;
+    while ((nl = this.buffer.indexOf("\n")) >= 0) {
+      const line = this.buffer.slice(0, nl);
+      this.buffer = this.buffer.slice(nl + 1);
+      this.onLine(line);
+    }
+  }
+
+  private onLine(line: string): void {
+    if (line.startsWith("BEGIN ")) {
+      this.values = new Map();
+      return;
+    }
+    if (line.startsWith("END ")) {
+      const [, id, status] = line.split(" ");
+      const job = this.job;
+      if (!job || Number(id) !== job.id) return;
+      const diagnostics = readDiagnostics(this.errFile);
+      if (status === "0" && this.values) {
+        const files = new Map<string, string>();
+        for (const pair of (this.values.get("ECLASS_FILES") ?? "").split(" ").filter(Boolean)) {
+          const eq = pair.indexOf("=");
+          files.set(pair.slice(0, eq), pair.slice(eq + 1));
+        }
+        this.finish({ ok: true, values: this.values, eclassFiles: files, diagnostics });
+      } else {
+        this.finish({ ok: false, error: lastErrorLine(diagnostics) ?? `depend phase exited with status ${status}`, diagnostics });
+      }
+      return;
+    }
+    if (this.values) {
+      const eq = line.indexOf("=");
+      if (eq > 0) this.values.set(line.slice(0, eq), line.slice(eq + 1));
+    }
+  }
+
+  private finish(result: DependResult): void {
+    clearTimeout(this.timer);
+    const job = this.job!;
+    this.job = undefined;
+    job.resolve(result);
+    this.pool.idle(this);
+  }
+
+  private timeout(): void {
+    const job = this.job;
+    if (!job) return;
+    this.kill();
+    this.job = undefined;
+    job.resolve({ ok: false, error: `timed out after ${Math.round(this.pool.timeoutMs / 1000)} s`, diagnostics: readDiagnostics(this.errFile) });
+    this.pool.replace(this);
+  }
+
+  kill(): void {
+    this.dead = true;
+    try {
+      process.kill(-this.child.pid!, "SIGKILL");
+    } catch {
+      // already gone
+    }
+  }
+
+  private onExit(): void {
+    if (this.dead) return;
+    this.dead = true;
+    clearTimeout(this.timer);
+    const job = this.job;
+    this.job = undefined;
+    if (job) job.resolve({ ok: false, error: "the bash worker crashed", diagnostics: readDiagnostics(this.errFile) });
+    this.pool.replace(this);
+  }
+
+  get alive(): boolean {
+    return !this.dead;
+  }
+}
+
+function readDiagnostics(file: string): string {
+  try {
+    return fs.readFileSync(file, "utf8").slice(0, 16384);
+  } catch {
+    return "";
+  }
+}
+
+/** The most telling line of a failed run: ouzo's own ERROR line, else the last line printed. */
+function lastErrorLine(diag: string): string | undefined {
+  const lines = diag.split("\n").map((l) => l.trim()).filter(Boolean);
+  const err = lines.find((l) => l.startsWith("ERROR:"));
+  if (err) return err.replace(/^ERROR: [^:]+::depend: /, "");
+  return lines[lines.length - 1];
+}
+
+/**
+ * A pool of long-lived bash workers sourcing ebuilds in the depend phase. Each ebuild runs in a
+ * forked subshell of a worker (clean state, no exec of bash per ebuild); a worker that hangs past
+ * the timeout is killed with its process group and replaced, as is one that crashes.
+ */
+export class DependPool {
+  readonly tmp: string;
+  private readonly workers: Worker[] = [];
+  private readonly queue: Job[] = [];
+  private nextId = 1;
+  private closed = false;
+
+  constructor(readonly size: number = Math.max(1, os.availableParallelism()), readonly timeoutMs = 60_000) {
+    requireProgram("bash", "to source ebuilds");
+    this.tmp = fs.mkdtempSync(path.join(os.tmpdir(), "ouzo-depend-"));
+    for (let i = 0; i < size; i++) this.workers.push(new Worker(this, i));
+  }
+
+  run(req: DependRequest): Promise<DependResult> {
+    if (this.closed) return Promise.reject(new Error("pool closed"));
+    return new Promise((resolve) => {
+      this.queue.push({ id: this.nextId++, req, resolve });
+      this.dispatch();
+    });
+  }
+
+  private dispatch(): void {
+    for (const w of this.workers) {
+      if (!this.queue.length) return;
+      if (w.alive && !w.job) w.start(this.queue.shift()!);
+    }
+  }
+
+  /** Called by a worker that finished a job. */
+  idle(_w: Worker): void {
+    this.dispatch();
+  }
+
+  /** Called when a worker died or was killed: put a fresh one in its place. */
+  replace(w: Worker): void {
+    const i = this.workers.indexOf(w);
+    if (i < 0 || this.closed) return;
+    this.workers[i] = new Worker(this, i);
+    this.dispatch();
+  }
+
+  close(): void {
+    this.closed = true;
+    for (const w of this.workers) {
+      w.kill();
+      w.child.stdin?.end();
+    }
+    fs.rmSync(this.tmp, { recursive: true, force: true });
+  }
+}

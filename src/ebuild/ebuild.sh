@@ -1,0 +1,380 @@
+#!/usr/bin/env bash
+# ouzo's ebuild.sh: the depend phase (metadata generation) of PMS, the way MARK's Portage runs it.
+#
+# Two ways in:
+#  * Portage-compatible: EBUILD, EBUILD_PHASE=depend, CATEGORY/PF/..., EAPI, PORTAGE_ECLASS_LOCATIONS
+#    and PORTAGE_PIPE_FD in the environment; `bash ebuild.sh` writes the 22 positional lines to
+#    that fd.
+#  * Worker: `bash ebuild.sh --worker`: reads one request per line on stdin and answers on fd 3;
+#    each ebuild is sourced in a forked subshell, so nothing it defines survives it.
+#
+# Funtoo's "nodie" rule holds: PATH stays /bin:/usr/bin and an unknown command at global scope only
+# prints "command not found" and returns 127; sourcing goes on. Phase helpers (use, usex, …) are not
+# defined in this phase.
+
+shopt -s extglob
+export LC_COLLATE=POSIX
+
+# ---- helpers available at global scope (isolated-functions in Portage) ----
+
+die() {
+	local msg="$*"
+	echo "ERROR: ${CATEGORY}/${PF}::depend: ${msg:-(no error message)}" >&2
+	if [[ -n ${ECLASS} ]]; then echo "  in eclass ${ECLASS}" >&2; fi
+	exit 1
+}
+
+assert() {
+	local x pipestatus=${PIPESTATUS[*]}
+	for x in ${pipestatus}; do [[ ${x} -eq 0 ]] || die "$@"; done
+}
+
+has() {
+	local needle=$1 x
+	shift
+	for x in "$@"; do [[ ${x} == "${needle}" ]] && return 0; done
+	return 1
+}
+hasq() { has "$@"; }
+hasv() { has "$@" && echo "$1"; }
+
+einfo() { echo " * $*" >&2; }
+elog() { einfo "$@"; }
+ewarn() { echo " * $*" >&2; }
+eerror() { echo " * $*" >&2; }
+eqawarn() { echo " * QA: $*" >&2; }
+einfon() { echo -n " * $*" >&2; }
+ebegin() { echo " * $* ..." >&2; }
+eend() { return "${1:-0}"; }
+debug-print() { :; }
+debug-print-function() { :; }
+debug-print-section() { :; }
+
+# ---- EAPI 7 version functions (used at global scope, e.g. MY_PV=$(ver_rs 1- _)) ----
+
+# Split a version into separators and components, alternating: sep0 comp1 sep1 comp2 … [trailing sep].
+__ver_split() {
+	local v=$1 sep c
+	__ver_comps=()
+	while [[ -n ${v} ]]; do
+		sep=${v%%[a-zA-Z0-9]*}
+		v=${v:${#sep}}
+		if [[ ${v} == [0-9]* ]]; then
+			c=${v%%[^0-9]*}
+		elif [[ -n ${v} ]]; then
+			c=${v%%[^a-zA-Z]*}
+		else
+			__ver_comps+=("${sep}")
+			break
+		fi
+		__ver_comps+=("${sep}" "${c}")
+		v=${v:${#c}}
+	done
+}
+
+# Parse a range "N", "N-" or "N-M" into __ver_start/__ver_end, the end clamped to $2.
+__ver_range() {
+	local spec=$1 max=$2
+	if [[ ${spec} == *-* ]]; then
+		__ver_start=${spec%%-*}
+		__ver_end=${spec#*-}
+		[[ -z ${__ver_end} ]] && __ver_end=${max}
+	else
+		__ver_start=${spec}
+		__ver_end=${spec}
+	fi
+	[[ ${__ver_start} =~ ^[0-9]+$ && ${__ver_end} =~ ^[0-9]+$ ]] || die "ver: invalid range '${spec}'"
+	((__ver_end > max)) && __ver_end=${max}
+}
+
+ver_cut() {
+	local range=$1 v=${2-${PV}} k out= ncomp
+	__ver_split "${v}"
+	ncomp=$((${#__ver_comps[@]} / 2))
+	__ver_range "${range}" "${ncomp}"
+	for ((k = __ver_start; k <= __ver_end; k++)); do
+		((k < 1)) && continue
+		((k > __ver_start && k > 1)) && out+=${__ver_comps[2 * k - 2]}
+		out+=${__ver_comps[2 * k - 1]}
+	done
+	echo "${out}"
+}
+
+ver_rs() {
+	local -a args=("$@")
+	local v=${PV} n k ncomp len
+	if (($# % 2 == 1)); then
+		v=${args[$# - 1]}
+		unset 'args[$# - 1]'
+	fi
+	__ver_split "${v}"
+	len=${#__ver_comps[@]}
+	ncomp=$((len / 2))
+	for ((n = 0; n + 1 < ${#args[@]}; n += 2)); do
+		__ver_range "${args[n]}" "${ncomp}"
+		for ((k = __ver_start; k <= __ver_end; k++)); do
+			# separator k sits before component k+1; the leading and trailing ones only if present
+			if ((k == 0)); then
+				[[ -n ${__ver_comps[0]} ]] && __ver_comps[0]=${args[n + 1]}
+			elif ((k < ncomp || 2 * k < len)); then
+				__ver_comps[2 * k]=${args[n + 1]}
+			fi
+		done
+	done
+	local IFS=
+	echo "${__ver_comps[*]}"
+}
+
+ver_test() {
+	local va op vb
+	if (($# == 2)); then va=${PVR}; op=$1; vb=$2; else va=$1; op=$2; vb=$3; fi
+	local r
+	r=$(__ouzo_vercmp "${va}" "${vb}") || die "ver_test: invalid version"
+	case ${op} in
+		-eq) ((r == 0)) ;;
+		-ne) ((r != 0)) ;;
+		-lt) ((r < 0)) ;;
+		-le) ((r <= 0)) ;;
+		-gt) ((r > 0)) ;;
+		-ge) ((r >= 0)) ;;
+		*) die "ver_test: invalid operator '${op}'" ;;
+	esac
+}
+
+# PMS 3.3 comparison in bash, for ver_test at global scope; prints -1, 0 or 1.
+__ouzo_vercmp() {
+	local re='^([0-9]+(\.[0-9]+)*)([a-z]?)((_(alpha|beta|pre|rc|p)[0-9]*)*)(-r([0-9]+))?$'
+	[[ $1 =~ ${re} ]] || return 1
+	local an=${BASH_REMATCH[1]} al=${BASH_REMATCH[3]} as=${BASH_REMATCH[4]} ar=${BASH_REMATCH[8]:-0}
+	[[ $2 =~ ${re} ]] || return 1
+	local bn=${BASH_REMATCH[1]} bl=${BASH_REMATCH[3]} bs=${BASH_REMATCH[4]} br=${BASH_REMATCH[8]:-0}
+	local -a A B
+	IFS=. read -r -a A <<<"${an}"
+	IFS=. read -r -a B <<<"${bn}"
+	local i x y
+	x=$((10#${A[0]})) y=$((10#${B[0]}))
+	((x < y)) && { echo -1; return; }
+	((x > y)) && { echo 1; return; }
+	for ((i = 1; i < ${#A[@]} && i < ${#B[@]}; i++)); do
+		x=${A[i]} y=${B[i]}
+		if [[ ${x} == 0* || ${y} == 0* ]]; then
+			x=${x%%+(0)} y=${y%%+(0)}
+			[[ ${x} < ${y} ]] && { echo -1; return; }
+			[[ ${x} > ${y} ]] && { echo 1; return; }
+		else
+			((10#${x} < 10#${y})) && { echo -1; return; }
+			((10#${x} > 10#${y})) && { echo 1; return; }
+		fi
+	done
+	((${#A[@]} < ${#B[@]})) && { echo -1; return; }
+	((${#A[@]} > ${#B[@]})) && { echo 1; return; }
+	[[ ${al} < ${bl} ]] && { echo -1; return; }
+	[[ ${al} > ${bl} ]] && { echo 1; return; }
+	local -A rank=([alpha]=0 [beta]=1 [pre]=2 [rc]=3 [p]=5)
+	local -a S T
+	read -r -a S <<<"${as//_/ }"
+	read -r -a T <<<"${bs//_/ }"
+	for ((i = 0; i < ${#S[@]} && i < ${#T[@]}; i++)); do
+		local sn=${S[i]%%[0-9]*} tn=${T[i]%%[0-9]*} sv=${S[i]##*[a-z]} tv=${T[i]##*[a-z]}
+		((rank[${sn}] < rank[${tn}])) && { echo -1; return; }
+		((rank[${sn}] > rank[${tn}])) && { echo 1; return; }
+		((10#${sv:-0} < 10#${tv:-0})) && { echo -1; return; }
+		((10#${sv:-0} > 10#${tv:-0})) && { echo 1; return; }
+	done
+	if ((${#S[@]} > ${#T[@]})); then
+		[[ ${S[i]} == p* && ${S[i]} != pre* ]] && echo 1 || echo -1
+		return
+	fi
+	if ((${#S[@]} < ${#T[@]})); then
+		[[ ${T[i]} == p* && ${T[i]} != pre* ]] && echo -1 || echo 1
+		return
+	fi
+	((10#${ar} < 10#${br})) && { echo -1; return; }
+	((10#${ar} > 10#${br})) && { echo 1; return; }
+	echo 0
+}
+
+# ---- inherit and EXPORT_FUNCTIONS (PMS 10) ----
+
+__OUZO_ACC_VARS="IUSE REQUIRED_USE DEPEND RDEPEND PDEPEND BDEPEND IDEPEND"
+
+inherit() {
+	local __e __loc __file __v
+	for __e in "$@"; do
+		__file=
+		for __loc in "${__OUZO_LOCATIONS[@]}"; do
+			if [[ -f ${__loc}/eclass/${__e}.eclass ]]; then
+				__file=${__loc}/eclass/${__e}.eclass
+				break
+			fi
+		done
+		[[ -n ${__file} ]] || die "inherit: eclass '${__e}' not found"
+		# Save what the ebuild (or the inheriting eclass) has set; the eclass starts from nothing.
+		local __saved_IUSE=${IUSE} __set_IUSE=${IUSE+1}
+		local __saved_REQUIRED_USE=${REQUIRED_USE} __set_REQUIRED_USE=${REQUIRED_USE+1}
+		local __saved_DEPEND=${DEPEND} __set_DEPEND=${DEPEND+1}
+		local __saved_RDEPEND=${RDEPEND} __set_RDEPEND=${RDEPEND+1}
+		local __saved_PDEPEND=${PDEPEND} __set_PDEPEND=${PDEPEND+1}
+		local __saved_BDEPEND=${BDEPEND} __set_BDEPEND=${BDEPEND+1}
+		local __saved_IDEPEND=${IDEPEND} __set_IDEPEND=${IDEPEND+1}
+		local __saved_PROPERTIES=${PROPERTIES} __set_PROPERTIES=${PROPERTIES+1}
+		local __saved_RESTRICT=${RESTRICT} __set_RESTRICT=${RESTRICT+1}
+		unset IUSE REQUIRED_USE DEPEND RDEPEND PDEPEND BDEPEND IDEPEND
+		[[ -n ${__OUZO_ACC_PR} ]] && unset PROPERTIES RESTRICT
+		local ECLASS=${__e} __OUZO_EXPORTS=
+		source "${__file}" || die "inherit: sourcing eclass '${__e}' failed"
+		for __v in ${__OUZO_ACC_VARS}; do
+			local __acc=__OUZO_ACC_${__v}
+			[[ -n ${!__v} ]] && printf -v "${__acc}" '%s %s' "${!__acc}" "${!__v}"
+		done
+		if [[ -n ${__OUZO_ACC_PR} ]]; then
+			[[ -n ${PROPERTIES} ]] && __OUZO_ACC_PROPERTIES+=" ${PROPERTIES}"
+			[[ -n ${RESTRICT} ]] && __OUZO_ACC_RESTRICT+=" ${RESTRICT}"
+		fi
+		for __v in ${__OUZO_ACC_VARS} PROPERTIES RESTRICT; do
+			[[ ${__v} == PROPERTIES || ${__v} == RESTRICT ]] && [[ -z ${__OUZO_ACC_PR} ]] && continue
+			local __sv=__saved_${__v} __st=__set_${__v}
+			if [[ -n ${!__st} ]]; then printf -v "${__v}" '%s' "${!__sv}"; else unset "${__v}"; fi
+		done
+		for __v in ${__OUZO_EXPORTS}; do
+			eval "${__v}() { ${__e}_${__v} \"\$@\"; }"
+		done
+		has "${__e}" ${INHERITED} || INHERITED+=" ${__e}"
+		__OUZO_ECLASS_FILES+=" ${__e}=${__file}"
+	done
+}
+
+EXPORT_FUNCTIONS() {
+	[[ -n ${ECLASS} ]] || die "EXPORT_FUNCTIONS without an eclass"
+	__OUZO_EXPORTS+=" $*"
+}
+
+# ---- sourcing one ebuild ----
+
+# Word-split and re-join a value: runs of blanks become one space, no leading/trailing space.
+__ouzo_norm() {
+	local IFS=$' \t\n'
+	set -f
+	local -a words=($1)
+	set +f
+	IFS=' '
+	__ouzo_value="${words[*]}"
+}
+
+__ouzo_phases() {
+	# Every phase function, ordered by its short name (DEFINED_PHASES is sorted that way).
+	local p valid out=
+	for p in src_compile pkg_config src_configure pkg_info src_install pkg_nofetch pkg_postinst pkg_postrm pkg_preinst src_prepare pkg_pretend pkg_prerm pkg_setup src_test src_unpack; do
+		valid=1
+		case ${p}:${EAPI} in
+			src_configure:[01] | src_prepare:[01]) valid= ;;
+			pkg_pretend:[0123]) valid= ;;
+		esac
+		[[ -n ${valid} ]] && declare -F "${p}" >/dev/null && out+=" ${p#*_}"
+	done
+	__ouzo_value=${out# }
+	[[ -n ${__ouzo_value} ]] || __ouzo_value=-
+}
+
+# Source $EBUILD with its eclasses and compute the final metadata variables (__OUZO_M_*).
+__ouzo_source_ebuild() {
+	local __head_eapi=${EAPI:-0}
+	unset EAPI DEPEND RDEPEND PDEPEND BDEPEND IDEPEND INHERITED IUSE REQUIRED_USE PROPERTIES RESTRICT
+	__OUZO_ACC_IUSE= __OUZO_ACC_REQUIRED_USE= __OUZO_ACC_DEPEND= __OUZO_ACC_RDEPEND= __OUZO_ACC_PDEPEND=
+	__OUZO_ACC_BDEPEND= __OUZO_ACC_IDEPEND= __OUZO_ACC_PROPERTIES= __OUZO_ACC_RESTRICT= __OUZO_ECLASS_FILES=
+	[[ ${__head_eapi} == 8 ]] && __OUZO_ACC_PR=1 || __OUZO_ACC_PR=
+	# An eval'ed string of shell words is how PORTAGE_ECLASS_LOCATIONS is quoted.
+	eval "__OUZO_LOCATIONS=(${PORTAGE_ECLASS_LOCATIONS})"
+	export EAPI=${__head_eapi}
+	source "${EBUILD}" || die "error sourcing ebuild"
+	[[ -n ${EAPI+x} ]] || EAPI=0
+	case ${EAPI} in 0 | 1 | 2 | 3) [[ -n ${RDEPEND+x} ]] || RDEPEND=${DEPEND} ;; esac
+	case ${EAPI} in 0 | 1 | 2 | 3 | 4 | 5 | 6) unset BDEPEND ;; esac
+	[[ ${EAPI} == 8 ]] || unset IDEPEND
+	local v
+	for v in IUSE REQUIRED_USE DEPEND RDEPEND PDEPEND BDEPEND IDEPEND; do
+		local acc=__OUZO_ACC_${v}
+		printf -v "__OUZO_M_${v}" '%s %s' "${!v}" "${!acc}"
+	done
+	__OUZO_M_PROPERTIES="${PROPERTIES} ${__OUZO_ACC_PROPERTIES}"
+	__OUZO_M_RESTRICT="${RESTRICT} ${__OUZO_ACC_RESTRICT}"
+	case ${EAPI} in 0 | 1 | 2 | 3 | 4 | 5 | 6) __OUZO_M_BDEPEND= ;; esac
+	[[ ${EAPI} == 8 ]] || __OUZO_M_IDEPEND=
+	__OUZO_M_PY_COMPAT="${PYTHON_COMPAT[*]}"
+}
+
+# Names in the order of Portage's 22 depend lines.
+__OUZO_KEYS22=(DEPEND RDEPEND SLOT SRC_URI RESTRICT HOMEPAGE LICENSE DESCRIPTION KEYWORDS INHERITED IUSE REQUIRED_USE PDEPEND BDEPEND EAPI PROPERTIES DEFINED_PHASES UNUSED_05 _PY_COMPAT UNUSED_03 UNUSED_02 UNUSED_01)
+
+__ouzo_value_of() {
+	case $1 in
+		DEPEND | RDEPEND | PDEPEND | BDEPEND | IDEPEND | IUSE | REQUIRED_USE | PROPERTIES | RESTRICT)
+			local m=__OUZO_M_$1
+			__ouzo_norm "${!m}"
+			;;
+		DEFINED_PHASES) __ouzo_phases ;;
+		_PY_COMPAT) __ouzo_norm "${__OUZO_M_PY_COMPAT}" ;;
+		UNUSED_*) __ouzo_value= ;;
+		*) __ouzo_norm "${!1}" ;;
+	esac
+}
+
+# Emit the metadata on fd $1: 22 lines (Portage mode) or KEY=value lines (worker mode).
+__ouzo_emit() {
+	local fd=$1 mode=$2 k out=
+	if [[ ${mode} == 22 ]]; then
+		for k in "${__OUZO_KEYS22[@]}"; do
+			__ouzo_value_of "${k}"
+			out+="${__ouzo_value}"$'\n'
+		done
+	else
+		for k in DEPEND RDEPEND SLOT SRC_URI RESTRICT HOMEPAGE LICENSE DESCRIPTION KEYWORDS INHERITED IUSE REQUIRED_USE PDEPEND BDEPEND IDEPEND EAPI PROPERTIES DEFINED_PHASES _PY_COMPAT; do
+			__ouzo_value_of "${k}"
+			out+="${k}=${__ouzo_value}"$'\n'
+		done
+		__ouzo_norm "${__OUZO_ECLASS_FILES}"
+		out+="ECLASS_FILES=${__ouzo_value}"$'\n'
+	fi
+	printf '%s' "${out}" >&"${fd}"
+}
+
+__ouzo_set_names() {
+	# CATEGORY and PF come from the caller; the rest is derived (PMS 11.1).
+	PF=${PF:-${P}}
+	PR=r0
+	if [[ ${PF} =~ -r([0-9]+)$ ]]; then PR=r${BASH_REMATCH[1]}; P=${PF%-r*}; else P=${PF}; fi
+	PN=${PN:-${P%-*}}
+	PV=${P#"${PN}"-}
+	if [[ ${PR} == r0 && ${PF} != *-r0 ]]; then PVR=${PV}; else PVR=${PV}-${PR}; fi
+	FILESDIR=${EBUILD%/*}/files
+	export CATEGORY PF P PN PV PR PVR FILESDIR
+}
+
+__ouzo_worker() {
+	# Requests: id<TAB>ebuild<TAB>category<TAB>PN<TAB>PF<TAB>head EAPI<TAB>eclass locations<TAB>error file
+	local id ebuild cat pn pf eapi locs errfile
+	while IFS=$'\t' read -r id ebuild cat pn pf eapi locs errfile; do
+		(
+			EBUILD=${ebuild} CATEGORY=${cat} PN=${pn} PF=${pf} EAPI=${eapi} PORTAGE_ECLASS_LOCATIONS=${locs}
+			EBUILD_PHASE=depend
+			export EBUILD CATEGORY EBUILD_PHASE
+			__ouzo_set_names
+			__ouzo_source_ebuild
+			printf 'BEGIN %s\n' "${id}" >&3
+			__ouzo_emit 3 kv
+		) </dev/null >"${errfile}" 2>&1
+		printf 'END %s %s\n' "${id}" "$?" >&3
+	done
+}
+
+if [[ $1 == --worker ]]; then
+	__ouzo_worker
+	exit 0
+fi
+
+# Portage-compatible single run.
+[[ ${EBUILD_PHASE} == depend ]] || die "ouzo's ebuild.sh only runs the depend phase (EBUILD_PHASE=${EBUILD_PHASE})"
+[[ -n ${PORTAGE_PIPE_FD} ]] || die "PORTAGE_PIPE_FD is not set"
+__ouzo_set_names
+__ouzo_source_ebuild
+__ouzo_emit "${PORTAGE_PIPE_FD}" 22

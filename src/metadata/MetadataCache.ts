@@ -1,0 +1,176 @@
+import Database from "better-sqlite3";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { OuzoError } from "../core/errors.js";
+import { packagePath } from "../core/paths.js";
+import type { Reporter } from "../core/reporter.js";
+import { METADATA_KEYS, type MetadataKey, type PackageMetadata } from "./PackageMetadata.js";
+
+const COLUMN: Record<MetadataKey, string> = {
+  DEPEND: "depend", RDEPEND: "rdepend", SLOT: "slot", SRC_URI: "src_uri", RESTRICT: "restrict_", HOMEPAGE: "homepage",
+  LICENSE: "license", DESCRIPTION: "description", KEYWORDS: "keywords", INHERITED: "inherited", IUSE: "iuse",
+  REQUIRED_USE: "required_use", PDEPEND: "pdepend", BDEPEND: "bdepend", IDEPEND: "idepend", EAPI: "eapi",
+  PROPERTIES: "properties", DEFINED_PHASES: "defined_phases", _PY_COMPAT: "py_compat",
+};
+
+/** What staleness checks need of a stored entry. */
+export interface StoredStamp {
+  readonly md5: string;
+  readonly mtimeNs: bigint;
+  readonly size: number;
+  readonly eclasses: string;
+}
+
+export interface EntryToStore {
+  readonly cpv: string;
+  readonly category: string;
+  readonly package: string;
+  readonly version: string;
+  readonly md5: string;
+  readonly mtimeNs: bigint;
+  readonly size: number;
+  readonly eclasses: readonly (readonly [string, string])[];
+  readonly values: Readonly<Record<MetadataKey, string>>;
+}
+
+type Row = Record<string, string | number | bigint>;
+
+/**
+ * The SQLite metadata cache (better-sqlite3, WAL). Schema changes are migrations in db/migrations,
+ * applied in order and counted in PRAGMA user_version. A file that is not a usable database is
+ * moved aside and rebuilt, with a warning.
+ */
+export class MetadataCache {
+  readonly db: Database.Database;
+
+  constructor(readonly file: string, reporter?: Reporter) {
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    this.db = MetadataCache.open(file, reporter);
+  }
+
+  private static open(file: string, reporter?: Reporter): Database.Database {
+    try {
+      const db = new Database(file);
+      db.pragma("journal_mode = WAL");
+      db.pragma("synchronous = NORMAL");
+      db.pragma("foreign_keys = ON");
+      db.defaultSafeIntegers(false);
+      const check = db.pragma("quick_check", { simple: true });
+      if (check !== "ok") throw new Error(`integrity check: ${String(check)}`);
+      migrate(db);
+      return db;
+    } catch (e) {
+      if (e instanceof OuzoError) throw e;
+      const aside = `${file}.corrupt-${Date.now()}`;
+      for (const suffix of ["", "-wal", "-shm"]) {
+        if (fs.existsSync(file + suffix)) fs.renameSync(file + suffix, aside + suffix);
+      }
+      reporter?.report({ kind: "warning", code: "CACHE_REBUILT", message: `metadata cache ${file} was unusable (${(e as Error).message}); moved to ${aside} and rebuilt` });
+      const db = new Database(file);
+      db.pragma("journal_mode = WAL");
+      db.pragma("synchronous = NORMAL");
+      db.pragma("foreign_keys = ON");
+      migrate(db);
+      return db;
+    }
+  }
+
+  close(): void {
+    this.db.close();
+  }
+
+  repoId(name: string, location: string): number {
+    const row = this.db.prepare("SELECT id, location FROM repository WHERE name = ?").get(name) as { id: number; location: string } | undefined;
+    if (row) {
+      if (row.location !== location) this.db.prepare("UPDATE repository SET location = ? WHERE id = ?").run(location, row.id);
+      return row.id;
+    }
+    return Number(this.db.prepare("INSERT INTO repository (name, location) VALUES (?, ?)").run(name, location).lastInsertRowid);
+  }
+
+  /** Staleness stamps of every entry of a repository, in one query. */
+  stamps(repoId: number): Map<string, StoredStamp> {
+    const out = new Map<string, StoredStamp>();
+    const stmt = this.db.prepare("SELECT cpv, md5, mtime_ns, size, eclasses FROM ebuild WHERE repo_id = ?").safeIntegers(true);
+    for (const r of stmt.iterate(repoId) as Iterable<{ cpv: string; md5: string; mtime_ns: bigint; size: bigint; eclasses: string }>) {
+      out.set(r.cpv, { md5: r.md5, mtimeNs: r.mtime_ns, size: Number(r.size), eclasses: r.eclasses });
+    }
+    return out;
+  }
+
+  private insertStmt?: Database.Statement;
+
+  store(repoId: number, e: EntryToStore): void {
+    this.insertStmt ??= this.db.prepare(
+      `INSERT OR REPLACE INTO ebuild (repo_id, cpv, category, package, version, md5, mtime_ns, size, eclasses, ${METADATA_KEYS.map((k) => COLUMN[k]).join(", ")})
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ${METADATA_KEYS.map(() => "?").join(", ")})`,
+    );
+    this.insertStmt.run(repoId, e.cpv, e.category, e.package, e.version, e.md5, e.mtimeNs, e.size, e.eclasses.map(([n, m]) => `${n} ${m}`).join(" "), ...METADATA_KEYS.map((k) => e.values[k] ?? ""));
+  }
+
+  touch(repoId: number, cpv: string, mtimeNs: bigint, size: number): void {
+    this.db.prepare("UPDATE ebuild SET mtime_ns = ?, size = ? WHERE repo_id = ? AND cpv = ?").run(mtimeNs, size, repoId, cpv);
+  }
+
+  remove(repoId: number, cpv: string): void {
+    this.db.prepare("DELETE FROM ebuild WHERE repo_id = ? AND cpv = ?").run(repoId, cpv);
+  }
+
+  /** Every entry of a repository (or only some packages), as PackageMetadata. */
+  entries(repoName: string, filter?: { category: string; package: string }): PackageMetadata[] {
+    const cols = METADATA_KEYS.map((k) => COLUMN[k]).join(", ");
+    const sql = `SELECT cpv, category, package, version, md5, eclasses, ${cols} FROM ebuild JOIN repository r ON r.id = repo_id WHERE r.name = ?${filter ? " AND category = ? AND package = ?" : ""}`;
+    const rows = (filter ? this.db.prepare(sql).all(repoName, filter.category, filter.package) : this.db.prepare(sql).all(repoName)) as Row[];
+    return rows.map((r) => toMetadata(repoName, r));
+  }
+
+  /** Search names and descriptions (case-insensitive substring). */
+  search(term: string): PackageMetadata[] {
+    const cols = METADATA_KEYS.map((k) => COLUMN[k]).join(", ");
+    const like = `%${term.replace(/[%_\\]/g, (c) => "\\" + c)}%`;
+    const rows = this.db
+      .prepare(`SELECT r.name AS repo, cpv, category, package, version, md5, eclasses, ${cols} FROM ebuild JOIN repository r ON r.id = repo_id
+                WHERE (category || '/' || package) LIKE ? ESCAPE '\\' OR description LIKE ? ESCAPE '\\' ORDER BY category, package`)
+      .all(like, like) as Row[];
+    return rows.map((r) => toMetadata(String(r.repo), r));
+  }
+
+  /** md5 of an eclass file, from the table when its stat is unchanged. */
+  eclassMd5(file: string, md5Of: (file: string) => string): string {
+    const st = fs.statSync(file, { bigint: true });
+    const row = this.db.prepare("SELECT md5, mtime_ns, size FROM eclass_file WHERE path = ?").safeIntegers(true).get(file) as { md5: string; mtime_ns: bigint; size: bigint } | undefined;
+    if (row && row.mtime_ns === st.mtimeNs && Number(row.size) === Number(st.size)) return row.md5;
+    const md5 = md5Of(file);
+    this.db.prepare("INSERT OR REPLACE INTO eclass_file (path, md5, mtime_ns, size) VALUES (?, ?, ?, ?)").run(file, md5, st.mtimeNs, st.size);
+    return md5;
+  }
+
+  transaction<T>(fn: () => T): T {
+    return this.db.transaction(fn)();
+  }
+}
+
+function toMetadata(repo: string, r: Row): PackageMetadata {
+  const values = {} as Record<MetadataKey, string>;
+  for (const k of METADATA_KEYS) values[k] = String(r[COLUMN[k]] ?? "");
+  const ec = String(r.eclasses || "").split(" ").filter(Boolean);
+  const eclasses: [string, string][] = [];
+  for (let i = 0; i + 1 < ec.length; i += 2) eclasses.push([ec[i]!, ec[i + 1]!]);
+  return { repo, cpv: String(r.cpv), category: String(r.category), package: String(r.package), version: String(r.version), md5: String(r.md5), eclasses, values };
+}
+
+/** Apply db/migrations/NNN-*.sql newer than PRAGMA user_version, each in a transaction. */
+function migrate(db: Database.Database): void {
+  const dir = packagePath("db", "migrations");
+  const current = Number(db.pragma("user_version", { simple: true }));
+  const files = fs.readdirSync(dir).filter((f) => /^\d{3}-.*\.sql$/.test(f)).sort();
+  for (const f of files) {
+    const n = Number(f.slice(0, 3));
+    if (n <= current) continue;
+    const sql = fs.readFileSync(path.join(dir, f), "utf8");
+    db.transaction(() => {
+      db.exec(sql);
+      db.pragma(`user_version = ${n}`);
+    })();
+  }
+}

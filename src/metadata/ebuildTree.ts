@@ -1,0 +1,98 @@
+import { createHash } from "node:crypto";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { OuzoError } from "../core/errors.js";
+import { CATEGORY_PATTERN, PACKAGE_PATTERN, splitPf } from "../pms/atom.js";
+
+/** An ebuild file found in a repository. */
+export interface EbuildFile {
+  readonly cpv: string;
+  readonly category: string;
+  readonly pn: string;
+  readonly pf: string;
+  readonly version: string;
+  readonly path: string;
+}
+
+const CATEGORY_RE = new RegExp(`^${CATEGORY_PATTERN}$`);
+const PACKAGE_RE = new RegExp(`^${PACKAGE_PATTERN}$`);
+const NOT_CATEGORIES = new Set(["eclass", "profiles", "metadata", "licenses", "scripts", "distfiles", "packages"]);
+
+/** Categories of a repository: profiles/categories when present, else the directories that look like one. */
+export function categoriesOf(location: string): string[] {
+  try {
+    return fs
+      .readFileSync(path.join(location, "profiles", "categories"), "utf8")
+      .split("\n")
+      .map((l) => l.replace(/#.*/, "").trim())
+      .filter(Boolean);
+  } catch {
+    return fs
+      .readdirSync(location, { withFileTypes: true })
+      .filter((d) => d.isDirectory() && !d.name.startsWith(".") && !NOT_CATEGORIES.has(d.name) && CATEGORY_RE.test(d.name) && (d.name.includes("-") || d.name === "virtual"))
+      .map((d) => d.name);
+  }
+}
+
+/** Every ebuild of a package directory; names that are not `PN-<version>.ebuild` are reported. */
+export function ebuildsOfPackage(location: string, category: string, pn: string, bad?: (file: string, why: string) => void): EbuildFile[] {
+  const dir = path.join(location, category, pn);
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir);
+  } catch {
+    return [];
+  }
+  const out: EbuildFile[] = [];
+  for (const n of names) {
+    if (!n.endsWith(".ebuild")) continue;
+    const pf = n.slice(0, -7);
+    const v = splitPf(pn, pf);
+    if (!v) {
+      bad?.(path.join(dir, n), `invalid ebuild name: expected ${pn}-<version>.ebuild`);
+      continue;
+    }
+    out.push({ cpv: `${category}/${pf}`, category, pn, pf, version: v.text, path: path.join(dir, n) });
+  }
+  return out;
+}
+
+/** Every ebuild of a repository. */
+export function scanRepository(location: string, bad?: (file: string, why: string) => void): EbuildFile[] {
+  const out: EbuildFile[] = [];
+  for (const cat of categoriesOf(location)) {
+    let pkgs: fs.Dirent[];
+    try {
+      pkgs = fs.readdirSync(path.join(location, cat), { withFileTypes: true });
+    } catch {
+      continue;
+    }
+    for (const p of pkgs) {
+      if (!p.isDirectory() || !PACKAGE_RE.test(p.name)) continue;
+      out.push(...ebuildsOfPackage(location, cat, p.name, bad));
+    }
+  }
+  return out;
+}
+
+export function md5File(file: string): string {
+  return createHash("md5").update(fs.readFileSync(file)).digest("hex");
+}
+
+const HEAD_EAPI_RE = /^[ \t]*EAPI=(['"]?)([A-Za-z0-9+_.-]*)\1[ \t]*([ \t]#.*)?$/;
+
+/**
+ * EAPI from the ebuild head (PMS 7.3.1): the first line that is neither blank nor a comment,
+ * if it is an EAPI assignment; otherwise 0. An explicitly empty value is an error.
+ */
+export function headEapi(text: string, file: string): string {
+  for (const line of text.split("\n")) {
+    const t = line.trim();
+    if (!t || t.startsWith("#")) continue;
+    const m = HEAD_EAPI_RE.exec(line);
+    if (!m) return "0";
+    if (m[2] === "") throw new OuzoError("EMPTY_EAPI", "EAPI is assigned an empty value", { file });
+    return m[2]!;
+  }
+  return "0";
+}

@@ -1,0 +1,86 @@
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { randomBytes } from "node:crypto";
+import type { PackageMetadata, MetadataKey } from "./PackageMetadata.js";
+
+/** Keys MARK's Portage writes, in byte order (then `_eclasses_` and `_md5_`). IDEPEND only when set (EAPI 8). */
+const MD5_DICT_KEYS: readonly MetadataKey[] = [
+  "BDEPEND", "DEFINED_PHASES", "DEPEND", "DESCRIPTION", "EAPI", "HOMEPAGE", "IDEPEND", "IUSE", "KEYWORDS", "LICENSE",
+  "PDEPEND", "PROPERTIES", "RDEPEND", "REQUIRED_USE", "RESTRICT", "SLOT", "SRC_URI",
+];
+
+/** One md5-dict cache file (Portage's `metadata/md5-cache/<category>/<PF>`). */
+export function md5CacheText(m: PackageMetadata): string {
+  let out = "";
+  for (const k of MD5_DICT_KEYS) {
+    const v = k === "EAPI" ? m.values.EAPI || "0" : k === "DEFINED_PHASES" ? m.values.DEFINED_PHASES || "-" : m.values[k];
+    if (v) out += `${k}=${v}\n`;
+  }
+  if (m.eclasses.length) {
+    const sorted = [...m.eclasses].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    out += `_eclasses_=${sorted.map(([n, md5]) => `${n}\t${md5}`).join("\t")}\n`;
+  }
+  out += `_md5_=${m.md5}\n`;
+  return out;
+}
+
+export interface Md5CacheResult {
+  written: number;
+  unchanged: number;
+  removed: number;
+}
+
+/**
+ * Write `metadata/md5-cache` for a repository: one file per entry, each through a temporary name
+ * and a rename; files whose content is unchanged are left alone; files of ebuilds that have no
+ * entry (gone, failed, unsupported EAPI) are removed.
+ */
+export function writeMd5Cache(location: string, entries: readonly PackageMetadata[]): Md5CacheResult {
+  const root = path.join(location, "metadata", "md5-cache");
+  const result: Md5CacheResult = { written: 0, unchanged: 0, removed: 0 };
+  const wanted = new Set<string>();
+  for (const m of entries) {
+    const rel = m.cpv;
+    wanted.add(rel);
+    const file = path.join(root, rel);
+    const text = md5CacheText(m);
+    let old: string | undefined;
+    try {
+      old = fs.readFileSync(file, "utf8");
+    } catch {
+      old = undefined;
+    }
+    if (old === text) {
+      result.unchanged++;
+      continue;
+    }
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${randomBytes(4).toString("hex")}`);
+    fs.writeFileSync(tmp, text);
+    fs.renameSync(tmp, file);
+    result.written++;
+  }
+  let cats: string[] = [];
+  try {
+    cats = fs.readdirSync(root);
+  } catch {
+    return result;
+  }
+  for (const cat of cats) {
+    const dir = path.join(root, cat);
+    let files: string[];
+    try {
+      files = fs.readdirSync(dir);
+    } catch {
+      continue;
+    }
+    for (const f of files) {
+      if (!wanted.has(`${cat}/${f}`)) {
+        fs.rmSync(path.join(dir, f), { force: true });
+        result.removed++;
+      }
+    }
+    if (fs.readdirSync(dir).length === 0) fs.rmdirSync(dir);
+  }
+  return result;
+}
