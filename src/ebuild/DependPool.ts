@@ -164,9 +164,11 @@ function readDiagnostics(file: string): string {
 /** The most telling line of a failed run: ouzo's own ERROR line, else the last line printed. */
 function lastErrorLine(diag: string): string | undefined {
   const lines = diag.split("\n").map((l) => l.trim()).filter(Boolean);
-  const err = lines.find((l) => l.startsWith("ERROR:"));
-  if (err) return err.replace(/^ERROR: [^:]+::depend: /, "");
-  return lines[lines.length - 1];
+  const err = lines.find((l) => l.startsWith("ERROR:"))?.replace(/^ERROR: [^:]+::depend: /, "");
+  // bash's own complaint (syntax errors), shortened to the file name and line
+  const bash = lines.find((l) => /: line \d+: .*(syntax error|unexpected)/.test(l))?.replace(/^.*\/([^/]+: line \d+: )/, "$1");
+  if (err && bash && err === "error sourcing ebuild") return `${err}: ${bash}`;
+  return err ?? bash ?? lines[lines.length - 1];
 }
 
 /**
