@@ -4,6 +4,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { packagePath } from "../core/paths.js";
 import { requireProgram } from "../core/spawn.js";
+import { eapiFeatures } from "../pms/eapi.js";
 
 /** One ebuild to source in the depend phase. */
 export interface DependRequest {
@@ -45,7 +46,6 @@ class Worker {
   job: Job | undefined;
   private timer: NodeJS.Timeout | undefined;
   private buffer = "";
-  private values: Map<string, string> | undefined;
   private dead = false;
 
   constructor(private readonly pool: DependPool, index: number) {
@@ -66,7 +66,6 @@ class Worker {
 
   start(job: Job): void {
     this.job = job;
-    this.values = undefined;
     const r = job.req;
     const locs = r.eclassLocations.map(shellQuote).join(" ");
     const line = [job.id, r.ebuild, r.category, r.pn, r.pf, r.eapi, locs, this.errFile].join("\t");
@@ -76,40 +75,42 @@ class Worker {
 
   private onData(d: string): void {
     this.buffer += d;
-    let nl: number;
-    while ((nl = this.buffer.indexOf("\n")) >= 0) {
-      const line = this.buffer.slice(0, nl);
-      this.buffer = this.buffer.slice(nl + 1);
-      this.onLine(line);
+    for (;;) {
+      const m = END_RE.exec(this.buffer);
+      if (!m) return;
+      const body = this.buffer.slice(0, m.index);
+      this.buffer = this.buffer.slice(m.index + m[0].length);
+      this.onJobOutput(Number(m[1]), m[2]!, body);
     }
   }
 
-  private onLine(line: string): void {
-    if (line.startsWith("BEGIN ")) {
-      this.values = new Map();
+  private onJobOutput(id: number, status: string, body: string): void {
+    const job = this.job;
+    if (!job || id !== job.id) return;
+    const diagnostics = readDiagnostics(this.errFile);
+    const begin = `BEGIN ${id}\n`;
+    if (status !== "0" || !body.startsWith(begin)) {
+      this.finish({ ok: false, error: lastErrorLine(diagnostics) ?? `depend phase exited with status ${status}`, diagnostics });
       return;
     }
-    if (line.startsWith("END ")) {
-      const [, id, status] = line.split(" ");
-      const job = this.job;
-      if (!job || Number(id) !== job.id) return;
-      const diagnostics = readDiagnostics(this.errFile);
-      if (status === "0" && this.values) {
-        const files = new Map<string, string>();
-        for (const pair of (this.values.get("ECLASS_FILES") ?? "").split(" ").filter(Boolean)) {
-          const eq = pair.indexOf("=");
-          files.set(pair.slice(0, eq), pair.slice(eq + 1));
-        }
-        this.finish({ ok: true, values: this.values, eclassFiles: files, diagnostics });
-      } else {
-        this.finish({ ok: false, error: lastErrorLine(diagnostics) ?? `depend phase exited with status ${status}`, diagnostics });
-      }
-      return;
+    const pieces = body.slice(begin.length).split("\0");
+    const functions = new Set<string>();
+    for (const line of (pieces[pieces.length - 2] ?? "").split("\n")) if (line.startsWith("declare -f")) functions.add(line.slice(line.lastIndexOf(" ") + 1));
+    const raw = new Map<string, string>();
+    for (const rec of pieces.slice(0, -2)) {
+      const eq = rec.indexOf("=");
+      if (eq > 0) raw.set(rec.slice(0, eq), rec.slice(eq + 1));
     }
-    if (this.values) {
-      const eq = line.indexOf("=");
-      if (eq > 0) this.values.set(line.slice(0, eq), line.slice(eq + 1));
+    const values = new Map<string, string>();
+    for (const [k, v] of raw) if (k !== "ECLASS_FILES") values.set(k, normalise(v));
+    const eapi = values.get("EAPI") || "0";
+    values.set("DEFINED_PHASES", definedPhases(eapi, functions));
+    const files = new Map<string, string>();
+    for (const pair of normalise(raw.get("ECLASS_FILES") ?? "").split(" ").filter(Boolean)) {
+      const eq = pair.indexOf("=");
+      files.set(pair.slice(0, eq), pair.slice(eq + 1));
     }
+    this.finish({ ok: true, values, eclassFiles: files, diagnostics });
   }
 
   private finish(result: DependResult): void {
@@ -151,6 +152,20 @@ class Worker {
   get alive(): boolean {
     return !this.dead;
   }
+}
+
+const END_RE = /\0END (\d+) (\d+)\n/;
+
+/** PMS normalisation of a metadata value: split on blanks and newlines, join with one space. */
+export function normalise(v: string): string {
+  return v.split(/[ \t\n]+/).filter(Boolean).join(" ");
+}
+
+/** DEFINED_PHASES: short names of the phase functions the EAPI knows that are defined, sorted; "-" for none. */
+export function definedPhases(eapi: string, functions: ReadonlySet<string>): string {
+  const valid = eapiFeatures(eapi)?.phases ?? [];
+  const names = valid.filter((p) => functions.has(p)).map((p) => p.slice(p.indexOf("_") + 1)).sort();
+  return names.length ? names.join(" ") : "-";
 }
 
 function readDiagnostics(file: string): string {

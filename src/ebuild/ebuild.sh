@@ -196,10 +196,11 @@ __ouzo_vercmp() {
 
 # ---- inherit and EXPORT_FUNCTIONS (PMS 10) ----
 
-__OUZO_ACC_VARS="IUSE REQUIRED_USE DEPEND RDEPEND PDEPEND BDEPEND IDEPEND"
-
+# This function runs dozens of times per ebuild: it is written out variable by variable, with no
+# loops over names and no indirection, because that is what bash executes fastest. $'\x01' stands
+# for "was unset".
 inherit() {
-	local __e __loc __file __v
+	local __e __loc __file
 	for __e in "$@"; do
 		__file=
 		for __loc in "${__OUZO_LOCATIONS[@]}"; do
@@ -210,37 +211,53 @@ inherit() {
 		done
 		[[ -n ${__file} ]] || die "inherit: eclass '${__e}' not found"
 		# Save what the ebuild (or the inheriting eclass) has set; the eclass starts from nothing.
-		local __saved_IUSE=${IUSE} __set_IUSE=${IUSE+1}
-		local __saved_REQUIRED_USE=${REQUIRED_USE} __set_REQUIRED_USE=${REQUIRED_USE+1}
-		local __saved_DEPEND=${DEPEND} __set_DEPEND=${DEPEND+1}
-		local __saved_RDEPEND=${RDEPEND} __set_RDEPEND=${RDEPEND+1}
-		local __saved_PDEPEND=${PDEPEND} __set_PDEPEND=${PDEPEND+1}
-		local __saved_BDEPEND=${BDEPEND} __set_BDEPEND=${BDEPEND+1}
-		local __saved_IDEPEND=${IDEPEND} __set_IDEPEND=${IDEPEND+1}
-		local __saved_PROPERTIES=${PROPERTIES} __set_PROPERTIES=${PROPERTIES+1}
-		local __saved_RESTRICT=${RESTRICT} __set_RESTRICT=${RESTRICT+1}
+		local __b_iuse=${IUSE-$'\x01'} __b_ruse=${REQUIRED_USE-$'\x01'} __b_dep=${DEPEND-$'\x01'} \
+			__b_rdep=${RDEPEND-$'\x01'} __b_pdep=${PDEPEND-$'\x01'} __b_bdep=${BDEPEND-$'\x01'} \
+			__b_idep=${IDEPEND-$'\x01'} __b_props=${PROPERTIES-$'\x01'} __b_restrict=${RESTRICT-$'\x01'}
 		unset IUSE REQUIRED_USE DEPEND RDEPEND PDEPEND BDEPEND IDEPEND
 		[[ -n ${__OUZO_ACC_PR} ]] && unset PROPERTIES RESTRICT
 		local ECLASS=${__e} __OUZO_EXPORTS=
 		source "${__file}" || die "inherit: sourcing eclass '${__e}' failed"
-		for __v in ${__OUZO_ACC_VARS}; do
-			local __acc=__OUZO_ACC_${__v}
-			[[ -n ${!__v} ]] && printf -v "${__acc}" '%s %s' "${!__acc}" "${!__v}"
-		done
+		# fast path: a guarded re-inherit sets nothing
+		if [[ -n ${IUSE}${REQUIRED_USE}${DEPEND}${RDEPEND}${PDEPEND}${BDEPEND}${IDEPEND} ]]; then
+			[[ -n ${IUSE} ]] && __OUZO_ACC_IUSE+=" ${IUSE}"
+			[[ -n ${REQUIRED_USE} ]] && __OUZO_ACC_REQUIRED_USE+=" ${REQUIRED_USE}"
+			[[ -n ${DEPEND} ]] && __OUZO_ACC_DEPEND+=" ${DEPEND}"
+			[[ -n ${RDEPEND} ]] && __OUZO_ACC_RDEPEND+=" ${RDEPEND}"
+			[[ -n ${PDEPEND} ]] && __OUZO_ACC_PDEPEND+=" ${PDEPEND}"
+			[[ -n ${BDEPEND} ]] && __OUZO_ACC_BDEPEND+=" ${BDEPEND}"
+			[[ -n ${IDEPEND} ]] && __OUZO_ACC_IDEPEND+=" ${IDEPEND}"
+		fi
+		# fast path: nothing was set before the inherit (inherit usually comes first)
+		if [[ ${__b_iuse}${__b_ruse}${__b_dep}${__b_rdep}${__b_pdep}${__b_bdep}${__b_idep} == $'\x01\x01\x01\x01\x01\x01\x01' ]]; then
+			unset IUSE REQUIRED_USE DEPEND RDEPEND PDEPEND BDEPEND IDEPEND
+		else
+			if [[ ${__b_iuse} == $'\x01' ]]; then unset IUSE; else IUSE=${__b_iuse}; fi
+			if [[ ${__b_ruse} == $'\x01' ]]; then unset REQUIRED_USE; else REQUIRED_USE=${__b_ruse}; fi
+			if [[ ${__b_dep} == $'\x01' ]]; then unset DEPEND; else DEPEND=${__b_dep}; fi
+			if [[ ${__b_rdep} == $'\x01' ]]; then unset RDEPEND; else RDEPEND=${__b_rdep}; fi
+			if [[ ${__b_pdep} == $'\x01' ]]; then unset PDEPEND; else PDEPEND=${__b_pdep}; fi
+			if [[ ${__b_bdep} == $'\x01' ]]; then unset BDEPEND; else BDEPEND=${__b_bdep}; fi
+			if [[ ${__b_idep} == $'\x01' ]]; then unset IDEPEND; else IDEPEND=${__b_idep}; fi
+		fi
 		if [[ -n ${__OUZO_ACC_PR} ]]; then
+			# EAPI 8: PROPERTIES and RESTRICT accumulate too
 			[[ -n ${PROPERTIES} ]] && __OUZO_ACC_PROPERTIES+=" ${PROPERTIES}"
 			[[ -n ${RESTRICT} ]] && __OUZO_ACC_RESTRICT+=" ${RESTRICT}"
+			if [[ ${__b_props} == $'\x01' ]]; then unset PROPERTIES; else PROPERTIES=${__b_props}; fi
+			if [[ ${__b_restrict} == $'\x01' ]]; then unset RESTRICT; else RESTRICT=${__b_restrict}; fi
 		fi
-		for __v in ${__OUZO_ACC_VARS} PROPERTIES RESTRICT; do
-			[[ ${__v} == PROPERTIES || ${__v} == RESTRICT ]] && [[ -z ${__OUZO_ACC_PR} ]] && continue
-			local __sv=__saved_${__v} __st=__set_${__v}
-			if [[ -n ${!__st} ]]; then printf -v "${__v}" '%s' "${!__sv}"; else unset "${__v}"; fi
-		done
-		for __v in ${__OUZO_EXPORTS}; do
-			eval "${__v}() { ${__e}_${__v} \"\$@\"; }"
-		done
-		has "${__e}" ${INHERITED} || INHERITED+=" ${__e}"
-		__OUZO_ECLASS_FILES+=" ${__e}=${__file}"
+		if [[ -n ${__OUZO_EXPORTS} ]]; then
+			local __f
+			for __f in ${__OUZO_EXPORTS}; do
+				eval "${__f}() { ${__e}_${__f} \"\$@\"; }"
+			done
+		fi
+		if [[ -z ${__OUZO_INHERITED[${__e}]} ]]; then
+			__OUZO_INHERITED[${__e}]=1
+			INHERITED+=" ${__e}"
+			__OUZO_ECLASS_FILES+=" ${__e}=${__file}"
+		fi
 	done
 }
 
@@ -282,6 +299,7 @@ __ouzo_source_ebuild() {
 	unset EAPI DEPEND RDEPEND PDEPEND BDEPEND IDEPEND INHERITED IUSE REQUIRED_USE PROPERTIES RESTRICT
 	__OUZO_ACC_IUSE= __OUZO_ACC_REQUIRED_USE= __OUZO_ACC_DEPEND= __OUZO_ACC_RDEPEND= __OUZO_ACC_PDEPEND=
 	__OUZO_ACC_BDEPEND= __OUZO_ACC_IDEPEND= __OUZO_ACC_PROPERTIES= __OUZO_ACC_RESTRICT= __OUZO_ECLASS_FILES=
+	declare -gA __OUZO_INHERITED=()
 	[[ ${__head_eapi} == 8 ]] && __OUZO_ACC_PR=1 || __OUZO_ACC_PR=
 	# An eval'ed string of shell words is how PORTAGE_ECLASS_LOCATIONS is quoted.
 	eval "__OUZO_LOCATIONS=(${PORTAGE_ECLASS_LOCATIONS})"
@@ -319,23 +337,28 @@ __ouzo_value_of() {
 	esac
 }
 
-# Emit the metadata on fd $1: 22 lines (Portage mode) or KEY=value lines (worker mode).
-__ouzo_emit() {
-	local fd=$1 mode=$2 k out=
-	if [[ ${mode} == 22 ]]; then
-		for k in "${__OUZO_KEYS22[@]}"; do
-			__ouzo_value_of "${k}"
-			out+="${__ouzo_value}"$'\n'
-		done
-	else
-		for k in DEPEND RDEPEND SLOT SRC_URI RESTRICT HOMEPAGE LICENSE DESCRIPTION KEYWORDS INHERITED IUSE REQUIRED_USE PDEPEND BDEPEND IDEPEND EAPI PROPERTIES DEFINED_PHASES _PY_COMPAT; do
-			__ouzo_value_of "${k}"
-			out+="${k}=${__ouzo_value}"$'\n'
-		done
-		__ouzo_norm "${__OUZO_ECLASS_FILES}"
-		out+="ECLASS_FILES=${__ouzo_value}"$'\n'
-	fi
+# Portage mode: the 22 positional lines on fd $1, each value normalised here.
+__ouzo_emit22() {
+	local fd=$1 k out=
+	for k in "${__OUZO_KEYS22[@]}"; do
+		__ouzo_value_of "${k}"
+		out+="${__ouzo_value}"$'\n'
+	done
 	printf '%s' "${out}" >&"${fd}"
+}
+
+# Worker mode: raw KEY=value records, each ended by NUL (bash values cannot hold one), then the
+# `declare -F` list of defined functions and a NUL; ouzo normalises the values and picks
+# DEFINED_PHASES itself. The worker then writes NUL "END <id> <status>" newline.
+__ouzo_emit_raw() {
+	printf '%s\0' \
+		"DEPEND=${__OUZO_M_DEPEND}" "RDEPEND=${__OUZO_M_RDEPEND}" "SLOT=${SLOT}" "SRC_URI=${SRC_URI}" \
+		"RESTRICT=${__OUZO_M_RESTRICT}" "HOMEPAGE=${HOMEPAGE}" "LICENSE=${LICENSE}" "DESCRIPTION=${DESCRIPTION}" \
+		"KEYWORDS=${KEYWORDS}" "INHERITED=${INHERITED}" "IUSE=${__OUZO_M_IUSE}" "REQUIRED_USE=${__OUZO_M_REQUIRED_USE}" \
+		"PDEPEND=${__OUZO_M_PDEPEND}" "BDEPEND=${__OUZO_M_BDEPEND}" "IDEPEND=${__OUZO_M_IDEPEND}" "EAPI=${EAPI}" \
+		"PROPERTIES=${__OUZO_M_PROPERTIES}" "_PY_COMPAT=${__OUZO_M_PY_COMPAT}" "ECLASS_FILES=${__OUZO_ECLASS_FILES}" >&3
+	declare -F >&3
+	printf '\0' >&3
 }
 
 __ouzo_set_names() {
@@ -351,7 +374,7 @@ __ouzo_set_names() {
 }
 
 __ouzo_worker() {
-	# Requests: id<TAB>ebuild<TAB>category<TAB>PN<TAB>PF<TAB>head EAPI<TAB>eclass locations<TAB>error file
+	# Requests, one per line: id<TAB>ebuild<TAB>category<TAB>PN<TAB>PF<TAB>head EAPI<TAB>eclass locations<TAB>error file
 	local id ebuild cat pn pf eapi locs errfile
 	while IFS=$'\t' read -r id ebuild cat pn pf eapi locs errfile; do
 		(
@@ -361,9 +384,9 @@ __ouzo_worker() {
 			__ouzo_set_names
 			__ouzo_source_ebuild
 			printf 'BEGIN %s\n' "${id}" >&3
-			__ouzo_emit 3 kv
+			__ouzo_emit_raw
 		) </dev/null >"${errfile}" 2>&1
-		printf 'END %s %s\n' "${id}" "$?" >&3
+		printf '\0END %s %s\n' "${id}" "$?" >&3
 	done
 }
 
@@ -377,4 +400,4 @@ fi
 [[ -n ${PORTAGE_PIPE_FD} ]] || die "PORTAGE_PIPE_FD is not set"
 __ouzo_set_names
 __ouzo_source_ebuild
-__ouzo_emit "${PORTAGE_PIPE_FD}" 22
+__ouzo_emit22 "${PORTAGE_PIPE_FD}"
