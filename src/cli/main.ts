@@ -80,7 +80,62 @@ export async function main(argv: string[]): Promise<void> {
             return (await import("./commands/profile.js")).profileShow(loadConfig(a, out), out);
           }),
         )
+        .command(
+          "list",
+          "arches, subarches, builds, flavors and mix-ins of every kit",
+          () => {},
+          run(async (a) => (await import("./commands/profile.js")).profileListCommand(a, makeOutput(a))),
+        )
+        .command(
+          "arch <name>",
+          "set the arch",
+          (p) => p.positional("name", { type: "string", demandOption: true }),
+          run(async (a) => (await import("./commands/profile.js")).profileSetCommand({ ...a, kind: "arch" } as never, makeOutput(a))),
+        )
+        .command(
+          "subarch <name>",
+          "set the subarch",
+          (p) => p.positional("name", { type: "string", demandOption: true }),
+          run(async (a) => (await import("./commands/profile.js")).profileSetCommand({ ...a, kind: "subarch" } as never, makeOutput(a))),
+        )
+        .command(
+          "build <name>",
+          "set the build",
+          (p) => p.positional("name", { type: "string", demandOption: true }),
+          run(async (a) => (await import("./commands/profile.js")).profileSetCommand({ ...a, kind: "build" } as never, makeOutput(a))),
+        )
+        .command(
+          "flavor <name>",
+          "set the flavor",
+          (p) => p.positional("name", { type: "string", demandOption: true }),
+          run(async (a) => (await import("./commands/profile.js")).profileSetCommand({ ...a, kind: "flavor" } as never, makeOutput(a))),
+        )
+        .command(
+          "mix-ins <changes..>",
+          "add (+name) or remove (-name) mix-ins",
+          (p) => p.positional("changes", { type: "string", array: true }).parserConfiguration({ "unknown-options-as-args": true }),
+          run(async (a) => (await import("./commands/profile.js")).profileMixinsCommand(a as never, makeOutput(a))),
+        )
         .demandCommand(1, "profile needs a subcommand; see 'ouzo profile --help'"),
+    )
+    .command(
+      "sync",
+      "sync the meta-repo, its kits (pinned, transactional) and anise repositories",
+      (y) =>
+        y
+          .option("dest", { type: "string", describe: "sync into this directory only; no configuration changes" })
+          .option("offline", { type: "boolean", describe: "no fetching: check out pins already fetched" })
+          .option("anise", { type: "boolean", default: true, describe: "also sync anise repositories (--no-anise to skip)" })
+          .option("regen", { type: "boolean", default: true, describe: "refresh the metadata cache of kits that changed (--no-regen to skip)" })
+          .option("jobs", { alias: "j", type: "number", describe: "kits fetched at once (default 4)" })
+          .option("kits", { type: "boolean", describe: "only show the kits table (same as 'ouzo kits')" }),
+      run(async (a) => (await import("./commands/sync.js")).syncCommand(a as never, makeOutput(a))),
+    )
+    .command(
+      "kits",
+      "the kits of the release: branch, stability, pinned and current commit",
+      (y) => y.option("dest", { type: "string", describe: "the meta-repo synced with --dest DIR" }),
+      run(async (a) => (await import("./commands/sync.js")).kitsCommand(a as never, makeOutput(a))),
     )
     .command(
       "regen",

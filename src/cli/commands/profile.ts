@@ -1,3 +1,12 @@
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { classifyParentLine, lineFor, listChoices, orderParent, readEgoDescs, readParent, type ProfileKind } from "../../config/egoProfile.js";
+import { readEgoConf } from "../../config/egoConf.js";
+import { loadRepositories, type RepositorySet } from "../../config/repositories.js";
+import { UsageError } from "../../core/errors.js";
+import { atomicWriteFile } from "../../core/fsutil.js";
+import { KitSync } from "../../sync/KitSync.js";
+import { configRootOf, rootOf, type GlobalArgs } from "../context.js";
 import type { Config } from "../../config/Config.js";
 import type { Output } from "../../ui/Output.js";
 
@@ -40,6 +49,128 @@ export function profileShow(config: Config, out: Output): number {
   out.line(`${out.color("bold", "forced USE")} (${j.useforce.length}): ${j.useforce.join(" ")}`);
   out.line(`${out.color("bold", "@system")} (${j.system.length}): ${j.system.join(" ")}`);
   out.line(`${out.color("bold", "package.mask atoms in effect")}: ${j.package_mask.count}`);
+  const inherited = inheritedProfiles(config);
+  out.line(`${out.color("bold", "inherited flavors")}: ${inherited.flavors.join(" ") || "(none)"}`);
+  out.line(`${out.color("bold", "inherited mix-ins")}: ${inherited.mixins.join(" ") || "(none)"}`);
   for (const w of config.warnings) out.warn(w);
   return 0;
 }
+
+// --- ego's profile commands: list, arch|subarch|build|flavor NAME, mix-ins +a -b ---
+
+
+function profileFiles(args: GlobalArgs) {
+  const configRoot = configRootOf(args);
+  const makeProfile = path.join(configRoot, "etc", "portage", "make.profile");
+  const root = rootOf(args);
+  const repos = loadRepositories(path.join(configRoot, "etc", "portage", "repos.conf"), root === "/" ? "" : root);
+  return { makeProfile, parent: path.join(makeProfile, "parent"), repos };
+}
+
+/** The python-kit lines ego's profile update would write now (kept as they are when no meta-repo is synced). */
+async function pythonKitLines(args: GlobalArgs, repos: RepositorySet, current: string[]): Promise<string[]> {
+  const root = rootOf(args);
+  const ego = readEgoConf(root);
+  let release;
+  try {
+    release = await new KitSync({ ego, stateDir: path.join(root, "var", "lib", "ouzo") }).currentRelease();
+  } catch {
+    return current;
+  }
+  const profile = ego.pythonKitProfile ?? release.choice.find((k) => k.kit === "python-kit")?.branch;
+  if (!profile) return current;
+  const selected = new Set(release.choice.map((k) => k.kit));
+  return [...release.release.releaseDefs.keys()]
+    .filter((k) => selected.has(k))
+    .filter((k) => {
+      const r = repos.get(k);
+      return r && fs.existsSync(path.join(r.location, "profiles", "funtoo", "kits", "python-kit", profile));
+    })
+    .map((k) => `${k}:funtoo/kits/python-kit/${profile}`);
+}
+
+async function writeParent(args: GlobalArgs, out: Output, edit: (lines: ReturnType<typeof readParent>, arch: string | undefined, descs: ReturnType<typeof readEgoDescs>) => ReturnType<typeof readParent>): Promise<number> {
+  const { makeProfile, parent, repos } = profileFiles(args);
+  try {
+    if (fs.lstatSync(makeProfile).isSymbolicLink()) {
+      out.warn(`${makeProfile} was a symlink to ${fs.readlinkSync(makeProfile)}; replacing it with a directory`);
+      fs.rmSync(makeProfile);
+    }
+  } catch {
+    // absent
+  }
+  const descs = readEgoDescs(repos);
+  const lines = readParent(parent);
+  const arch = lines.find((l) => l.kind === "arch")?.name;
+  const edited = edit(lines, arch, descs);
+  const warnings: string[] = [];
+  const py = await pythonKitLines(args, repos, lines.filter((l) => l.kind === "python-kit").map((l) => l.text));
+  const text = orderParent(edited, py, (w) => warnings.push(w)).join("\n") + "\n";
+  fs.mkdirSync(makeProfile, { recursive: true });
+  atomicWriteFile(parent, text);
+  for (const w of warnings) out.warn(w);
+  if (out.opts.json) out.json({ parent, lines: text.trim().split("\n") });
+  else out.result(text.trimEnd());
+  return 0;
+}
+
+export async function profileSetCommand(args: GlobalArgs & { kind: ProfileKind; name: string }, out: Output): Promise<number> {
+  return writeParent(args, out, (lines, arch, descs) => {
+    const line = classifyParentLine(lineFor(descs, args.kind, args.name, args.kind === "arch" ? args.name : arch));
+    let kept = lines.filter((l) => l.kind !== args.kind);
+    // a subarch belongs to its arch
+    if (args.kind === "arch" && arch !== args.name) kept = kept.filter((l) => l.kind !== "subarch");
+    return [line, ...kept];
+  });
+}
+
+export async function profileMixinsCommand(args: GlobalArgs & { changes: string[] }, out: Output): Promise<number> {
+  if (!args.changes?.length) throw new UsageError("mix-ins needs changes such as +gnome -kde-plasma-5");
+  for (const c of args.changes) if (!/^[+-]./.test(c)) throw new UsageError(`'${c}': write +name to add a mix-in or -name to remove one`);
+  return writeParent(args, out, (lines, arch, descs) => {
+    let result = [...lines];
+    for (const c of args.changes) {
+      const name = c.slice(1);
+      if (c.startsWith("-")) {
+        const before = result.length;
+        result = result.filter((l) => !(l.kind === "mix-ins" && l.name === name));
+        if (result.length === before) out.warn(`mix-in '${name}' is not enabled`);
+      } else if (!result.some((l) => l.kind === "mix-ins" && l.name === name)) {
+        result.push(classifyParentLine(lineFor(descs, "mix-ins", name, arch)));
+      }
+    }
+    return result;
+  });
+}
+
+export function profileListCommand(args: GlobalArgs, out: Output): number {
+  const { parent, repos } = profileFiles(args);
+  const lines = readParent(parent);
+  const arch = lines.find((l) => l.kind === "arch")?.name;
+  const choices = listChoices(readEgoDescs(repos), arch);
+  const selected = (kind: ProfileKind) => new Set(lines.filter((l) => l.kind === kind).map((l) => l.name));
+  if (out.opts.json) {
+    out.json(Object.fromEntries((Object.keys(choices) as ProfileKind[]).map((k) => [k, choices[k].map((name) => ({ name, selected: selected(k).has(name) }))])));
+    return 0;
+  }
+  for (const k of Object.keys(choices) as ProfileKind[]) {
+    const sel = selected(k);
+    out.result(`${out.color("bold", k)}: ${choices[k].map((n) => (sel.has(n) ? out.color("green", `*${n}`) : n)).join(" ") || "(none)"}`);
+  }
+  return 0;
+}
+
+/** Flavors and mix-ins in the stack that the parent file does not name: what the selections inherit. */
+export function inheritedProfiles(config: Config): { flavors: string[]; mixins: string[] } {
+  const explicit = new Set(readParent(path.join(config.portageDir, "make.profile", "parent")).map((l) => l.name));
+  const flavors = new Set<string>();
+  const mixins = new Set<string>();
+  for (const e of config.stack) {
+    const kind = path.basename(path.dirname(e.dir));
+    const name = path.basename(e.dir);
+    if (kind === "flavor" && !explicit.has(name)) flavors.add(name);
+    if (kind === "mix-ins" && !explicit.has(name) && !explicit.has(`${e.repo?.name}:${name}`)) mixins.add(e.repo && e.repo.name !== config.repos.mainRepo ? `${e.repo.name}:${name}` : name);
+  }
+  return { flavors: [...flavors], mixins: [...mixins] };
+}
+

@@ -1,0 +1,183 @@
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { readRepoDefs } from "../../config/aniseRepos.js";
+import { readEgoConf, type EgoConf } from "../../config/egoConf.js";
+import { loadRepositories } from "../../config/repositories.js";
+import { UsageError } from "../../core/errors.js";
+import { MetadataStore } from "../../metadata/MetadataStore.js";
+import { AniseSync, type AniseSyncOutcome } from "../../sync/AniseSync.js";
+import { Git } from "../../sync/git.js";
+import { KitSync, type SyncResult } from "../../sync/KitSync.js";
+import { installedCpvs, readPackageMoves } from "../../sync/packageMoves.js";
+import { updatePythonKitLines } from "../../sync/pythonKitProfile.js";
+import { writeReposConf } from "../../sync/reposConf.js";
+import { parseCpv } from "../../pms/atom.js";
+import type { Output } from "../../ui/Output.js";
+import { cacheDirOf, configRootOf, rootOf, type GlobalArgs } from "../context.js";
+
+export interface SyncArgs extends GlobalArgs {
+  dest?: string;
+  offline?: boolean;
+  anise?: boolean;
+  jobs?: number;
+  kits?: boolean;
+  regen?: boolean;
+}
+
+export function stateDirOf(args: GlobalArgs): string {
+  return path.join(rootOf(args), "var", "lib", "ouzo");
+}
+
+/** anise repository definitions: ouzo's own directory, then /etc/anise/repos.conf.d. */
+export function aniseRepoDirs(args: GlobalArgs): string[] {
+  const c = configRootOf(args);
+  return [path.join(c, "etc", "ouzo", "anise", "repos.conf.d"), path.join(c, "etc", "anise", "repos.conf.d")];
+}
+
+/** Location of a path as written in repos.conf: without the ROOT prefix. */
+function withoutRoot(root: string, p: string): string {
+  return root === "/" ? p : "/" + path.relative(root, p);
+}
+
+/** `ouzo sync`: meta-repo and kits (transactional), repos.conf, profile lines, moves, metadata, anise. */
+export async function syncCommand(args: SyncArgs, out: Output): Promise<number> {
+  if (args.kits) return kitsCommand(args, out);
+  if (args.jobs !== undefined && (!Number.isInteger(args.jobs) || args.jobs < 1)) throw new UsageError("--jobs takes a whole number of at least 1");
+  const root = rootOf(args);
+  const ego = readEgoConf(root);
+  const kitSync = new KitSync({ ego, dest: args.dest, offline: args.offline, jobs: args.jobs ?? 4, stateDir: stateDirOf(args), reporter: out });
+  const started = Date.now();
+  const result = await kitSync.sync();
+  const report: Record<string, unknown> = {
+    release: result.release,
+    meta_repo: { path: result.metaRepo.path, branch: result.metaRepoBranch, old: result.metaRepo.oldCommit ?? null, new: result.metaRepo.newCommit },
+    kits: result.kits.map((k) => ({ kit: k.kit, branch: k.branch, stability: k.stability, old: k.oldCommit ?? null, new: k.newCommit, changed: k.oldCommit !== k.newCommit })),
+    skipped: result.skipped,
+  };
+  const warnings = [...result.warnings];
+
+  if (!args.dest) {
+    const kitLocations = result.kits.map((k) => ({ kit: k.kit, location: withoutRoot(root, k.path) }));
+    const rc = writeReposConf(ego.reposConfPath, kitLocations, "core-kit");
+    report.repos_conf = { path: ego.reposConfPath, written: rc.written.length, removed: rc.removed.length };
+    report.profile = updateProfileLines(args, ego, result, warnings);
+    report.package_moves = packageMoves(root, result, warnings);
+    if (args.regen !== false) report.regen = await regenChanged(args, ego, result, out);
+  }
+
+  let anise: AniseSyncOutcome[] = [];
+  if (args.anise !== false) {
+    const defs = readRepoDefs(aniseRepoDirs(args), (m) => warnings.push(m));
+    if (defs.length) {
+      anise = await new AniseSync(path.join(stateDirOf(args), "anise", "repos"), path.join(cacheDirOf(args), "anise", "downloads"), out).syncAll(defs);
+      report.anise = anise;
+    }
+  }
+  report.seconds = Number(((Date.now() - started) / 1000).toFixed(3));
+  report.warnings = warnings;
+  const aniseFailed = anise.filter((a) => a.status === "failed");
+
+  if (out.opts.json) out.json(report);
+  else {
+    for (const w of warnings) out.warn(w);
+    const meta = result.metaRepo;
+    out.line(`meta-repo ${result.metaRepoBranch}: ${meta.oldCommit ? (meta.oldCommit === meta.newCommit ? `${short(meta.newCommit)} (unchanged)` : `${short(meta.oldCommit)} -> ${short(meta.newCommit)}`) : `${short(meta.newCommit)} (new)`}`);
+    for (const k of result.kits) {
+      const change = k.oldCommit === k.newCommit ? "unchanged" : k.oldCommit ? `${short(k.oldCommit)} -> ${short(k.newCommit)}` : `${short(k.newCommit)} (new)`;
+      out.line(`  ${k.kit.padEnd(20)} ${k.branch.padEnd(14)} ${change}`);
+    }
+    for (const s of result.skipped) out.line(`  ${s.padEnd(20)} skipped`);
+    const nonPrime = result.kits.filter((k) => k.stability !== "prime");
+    if (nonPrime.length) out.line(`not prime: ${nonPrime.map((k) => `${k.kit} (${k.branch}: ${k.stability})`).join(", ")}`);
+    const moves = report.package_moves as { applicable: string[] } | undefined;
+    if (moves?.applicable.length) out.line(`package moves to apply to installed packages: ${moves.applicable.join("; ")}`);
+    for (const a of anise) out.line(`anise ${a.repo}: ${a.status}${a.revision !== undefined ? ` (revision ${a.revision})` : ""}${a.error ? `: ${a.error}` : ""}`);
+    const changed = result.kits.filter((k) => k.oldCommit !== k.newCommit).length;
+    out.result(`sync: ${result.kits.length} kits in alignment with the meta-repo (${changed} changed) in ${report.seconds} s`);
+  }
+  for (const a of aniseFailed) if (!out.opts.json) out.error(a.error!);
+  return aniseFailed.length ? 1 : 0;
+}
+
+function short(sha: string): string {
+  return sha.slice(0, 12);
+}
+
+/** ego's profile update: python-kit lines in make.profile/parent, when make.profile is a directory. */
+function updateProfileLines(args: GlobalArgs, ego: EgoConf, result: SyncResult, warnings: string[]): unknown {
+  const parent = path.join(configRootOf(args), "etc", "portage", "make.profile", "parent");
+  if (!fs.existsSync(path.dirname(parent)) || !fs.statSync(path.dirname(parent)).isDirectory()) return { updated: false, reason: "no make.profile directory" };
+  const pythonBranch = result.kits.find((k) => k.kit === "python-kit")?.branch;
+  const profile = ego.pythonKitProfile ?? pythonBranch;
+  if (!profile) return { updated: false, reason: "no python-kit in this release and no python_kit_profile" };
+  const order = [...result.releaseData.releaseDefs.keys()].filter((k) => result.kits.some((x) => x.kit === k));
+  const kits = order.map((k) => ({ kit: k, location: result.kits.find((x) => x.kit === k)!.path }));
+  const r = updatePythonKitLines(parent, kits, profile);
+  if (r.warning) warnings.push(r.warning);
+  return { updated: r.changed, python_kit_profile: profile, lines: r.lines.filter((l) => l.includes(":funtoo/kits/python-kit/")).length };
+}
+
+/** Package moves of every kit that apply to installed packages (applied by the merge stage). */
+function packageMoves(root: string, result: SyncResult, warnings: string[]): { total: number; applicable: string[] } {
+  const installed = installedCpvs(root)
+    .map((c) => {
+      try {
+        return parseCpv(c);
+      } catch {
+        return undefined;
+      }
+    })
+    .filter((c): c is NonNullable<typeof c> => !!c);
+  let total = 0;
+  const applicable: string[] = [];
+  for (const k of result.kits) {
+    for (const m of readPackageMoves(k.path, (w) => warnings.push(w))) {
+      total++;
+      const atom = m.kind === "move" ? m.from : m.atom;
+      const hits = installed.filter((c) => atom.matchesIgnoringUse({ category: c.category, package: c.package, version: c.version }));
+      for (const h of hits) applicable.push(m.kind === "move" ? `${h.cpv} -> ${m.to}` : `${h.cpv} slot ${m.fromSlot} -> ${m.toSlot}`);
+    }
+  }
+  return { total, applicable };
+}
+
+/** Refresh the metadata cache of kits whose commit changed (MARK kits ship none). */
+async function regenChanged(args: SyncArgs, ego: EgoConf, result: SyncResult, out: Output): Promise<unknown> {
+  const changed = result.kits.filter((k) => k.oldCommit !== k.newCommit).map((k) => k.kit);
+  if (!changed.length) return { kits: [] };
+  const repos = loadRepositories(ego.reposConfPath, rootOf(args) === "/" ? "" : rootOf(args));
+  const store = new MetadataStore(repos, path.join(cacheDirOf(args), "metadata.db"), { jobs: args.jobs, reporter: out });
+  try {
+    const s = await store.regen(changed);
+    for (const f of s.failures) out.warn(`${f.file}: ${f.message}`);
+    return { kits: changed, generated: s.repos.reduce((a, r) => a + r.generated, 0), failed: s.failures.length, seconds: Number(s.seconds.toFixed(3)) };
+  } finally {
+    store.close();
+  }
+}
+
+/** `ouzo kits` (`ouzo sync --kits`): branch, stability, pin and current commit of every kit. */
+export async function kitsCommand(args: GlobalArgs & { dest?: string }, out: Output): Promise<number> {
+  const root = rootOf(args);
+  const ego = readEgoConf(root);
+  const ks = new KitSync({ ego, dest: args.dest, stateDir: stateDirOf(args) });
+  const { choice, skipped } = await ks.currentRelease();
+  const rows = choice.map((k) => {
+    const dir = path.join(ks.kitsPath, k.kit);
+    const current = Git.isRepo(dir) ? (Git.headOf(dir) ?? null) : null;
+    return { kit: k.kit, branch: k.branch, stability: k.stability, pinned: k.sha1, current, matches: current === k.sha1 };
+  });
+  if (out.opts.json) out.json({ kits: rows, skipped });
+  else {
+    out.result(`${"kit".padEnd(20)} ${"branch".padEnd(16)} ${"stability".padEnd(10)} ${"pinned".padEnd(12)} ${"current".padEnd(12)} match`);
+    for (const r of rows) out.result(`${r.kit.padEnd(20)} ${r.branch.padEnd(16)} ${r.stability.padEnd(10)} ${short(r.pinned).padEnd(12)} ${(r.current ? short(r.current) : "-").padEnd(12)} ${r.matches ? "yes" : out.color("red", "NO")}`);
+    for (const s of skipped) out.result(`${s.padEnd(20)} skipped`);
+  }
+  if (rows.some((r) => !r.matches)) {
+    if (!out.opts.json) out.error(`kits out of alignment with the meta-repo: ${rows.filter((r) => !r.matches).map((r) => r.kit).join(", ")}; run 'ouzo sync'`);
+    return 1;
+  }
+  return 0;
+}
+
+

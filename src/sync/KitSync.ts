@@ -1,0 +1,340 @@
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { OuzoError } from "../core/errors.js";
+import { atomicWriteFile, readFileIfExists } from "../core/fsutil.js";
+import type { Reporter } from "../core/reporter.js";
+import { silentReporter } from "../core/reporter.js";
+import { type EgoConf, metaRepoBranch, repoUrl } from "../config/egoConf.js";
+import { Git } from "./git.js";
+import { chooseKits, type KitChoice, parseRelease, type Release } from "./metaRepo.js";
+
+export interface KitSyncOptions {
+  readonly ego: EgoConf;
+  /** Sync into this directory (meta-repo there, kits in DIR/kits); nothing else is changed. */
+  readonly dest?: string;
+  /** No fetching: check out pins already present. */
+  readonly offline?: boolean;
+  /** Kits fetched at once. */
+  readonly jobs?: number;
+  /** Where the switch journal lives (ROOT/var/lib/ouzo). */
+  readonly stateDir: string;
+  readonly reporter?: Reporter;
+}
+
+export interface KitOutcome {
+  readonly kit: string;
+  readonly branch: string;
+  readonly stability: string;
+  readonly path: string;
+  readonly oldCommit: string | undefined;
+  readonly newCommit: string;
+}
+
+export interface SyncResult {
+  readonly release: string;
+  readonly metaRepoBranch: string;
+  readonly metaRepo: { readonly path: string; readonly oldCommit: string | undefined; readonly newCommit: string };
+  readonly kitsPath: string;
+  readonly kits: readonly KitOutcome[];
+  readonly skipped: readonly string[];
+  readonly warnings: readonly string[];
+  readonly releaseData: Release;
+}
+
+interface Journal {
+  readonly metaRepo: { path: string; old: string | undefined; branch: string; created: boolean };
+  readonly kits: { kit: string; path: string; old: string | undefined; created: boolean }[];
+}
+
+const STAGING = ".ouzo-staging";
+
+/** A directory that is absent or empty can be cloned into; anything else must be a git repository. */
+function isEmptyOrAbsent(dir: string): boolean {
+  try {
+    return fs.readdirSync(dir).length === 0;
+  } catch {
+    return true;
+  }
+}
+
+/** Run `fn` over items with at most `limit` at once; every item runs, failures are collected. */
+async function inParallel<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<PromiseSettledResult<R>[]> {
+  const results: PromiseSettledResult<R>[] = new Array(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      try {
+        results[i] = { status: "fulfilled", value: await fn(items[i]!) };
+      } catch (e) {
+        results[i] = { status: "rejected", reason: e };
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
+  return results;
+}
+
+/**
+ * ouzo's transactional replacement for ego's meta-repo and kit sync (meta-repo.md §5.2): fetch
+ * everything, verify every pin, record the current commits, switch, verify, and roll everything
+ * back on any failure.
+ */
+export class KitSync {
+  private readonly reporter: Reporter;
+  readonly metaRepoPath: string;
+  readonly kitsPath: string;
+  private readonly journalFile: string;
+
+  constructor(private readonly opts: KitSyncOptions) {
+    Git.check();
+    this.reporter = opts.reporter ?? silentReporter;
+    this.metaRepoPath = opts.dest ? path.resolve(opts.dest) : opts.ego.metaRepoPath;
+    this.kitsPath = opts.dest ? path.join(this.metaRepoPath, "kits") : opts.ego.kitsPath;
+    this.journalFile = path.join(opts.stateDir, "sync-journal.json");
+  }
+
+  async sync(): Promise<SyncResult> {
+    await this.recoverInterruptedSwitch();
+    const warnings: string[] = [];
+    const meta = await this.fetchMetaRepo(warnings);
+    const release = meta.release;
+    const rel = await this.readRelease(meta.git, meta.newCommit, release);
+    const choice = chooseKits(rel, this.opts.ego);
+    warnings.push(...choice.warnings);
+    const unchangedMeta = meta.oldCommit === meta.newCommit && !meta.staged;
+
+    // 1. Fetch every kit (nothing in a work tree moves yet).
+    const task = "sync kits";
+    this.reporter.report({ kind: "started", task, total: choice.kits.length });
+    let done = 0;
+    const fetched = await inParallel(choice.kits, this.opts.jobs ?? 4, async (k) => {
+      const r = await this.fetchKit(k, unchangedMeta);
+      this.reporter.report({ kind: "progress", task, done: ++done, total: choice.kits.length, item: `${k.kit} ${r.staged ? "cloned" : r.fetched ? "fetched" : "up to date"}` });
+      return r;
+    });
+    this.reporter.report({ kind: "finished", task });
+    const failures = fetched.flatMap((r, i) => (r.status === "rejected" ? [`${choice.kits[i]!.kit} (branch ${choice.kits[i]!.branch}, commit ${choice.kits[i]!.sha1}): ${(r.reason as Error).message}`] : []));
+    const prepared = fetched.flatMap((r) => (r.status === "fulfilled" ? [r.value] : []));
+    if (failures.length) {
+      this.discardStaging(prepared, meta);
+      throw new OuzoError("SYNC_FETCH_FAILED", `sync failed before changing anything: ${failures.join("; ")}`);
+    }
+
+    // 2. Record where everything is, then switch; any failure rolls everything back.
+    const journal: Journal = {
+      metaRepo: { path: this.metaRepoPath, old: meta.oldCommit, branch: meta.branch, created: meta.staged },
+      kits: prepared.map((p) => ({ kit: p.choice.kit, path: p.dir, old: p.oldCommit, created: p.staged })),
+    };
+    atomicWriteFile(this.journalFile, JSON.stringify(journal, null, 1));
+    try {
+      for (const p of prepared) await this.switchKit(p);
+      await this.switchMetaRepo(meta);
+      const wrong = prepared.filter((p) => Git.headOf(p.dir) !== p.choice.sha1);
+      if (wrong.length) throw new OuzoError("SYNC_VERIFY_FAILED", `after the switch, HEAD is not the pin for: ${wrong.map((p) => `${p.choice.kit} (wanted ${p.choice.sha1}, have ${Git.headOf(p.dir) ?? "nothing"})`).join(", ")}`);
+    } catch (e) {
+      await this.rollback(journal);
+      fs.rmSync(this.journalFile, { force: true });
+      const err = e as Error;
+      throw new OuzoError(err instanceof OuzoError ? err.code : "SYNC_SWITCH_FAILED", `${err.message}; every kit and the meta-repo were rolled back`);
+    }
+    fs.rmSync(this.journalFile, { force: true });
+    fs.rmSync(path.join(this.kitsPath, STAGING), { recursive: true, force: true });
+
+    return {
+      release,
+      metaRepoBranch: meta.branch,
+      metaRepo: { path: this.metaRepoPath, oldCommit: meta.oldCommit, newCommit: meta.newCommit },
+      kitsPath: this.kitsPath,
+      kits: prepared.map((p) => ({ kit: p.choice.kit, branch: p.choice.branch, stability: p.choice.stability, path: p.dir, oldCommit: p.oldCommit, newCommit: p.choice.sha1 })),
+      skipped: choice.skipped,
+      warnings,
+      releaseData: rel,
+    };
+  }
+
+  /** Read the release of the meta-repo as it is checked out now (for `ouzo kits` and profiles). */
+  async currentRelease(): Promise<{ release: Release; choice: KitChoice[]; skipped: string[] }> {
+    if (!Git.isRepo(this.metaRepoPath)) throw new OuzoError("NO_META_REPO", `no meta-repo at ${this.metaRepoPath}; run 'ouzo sync' first`);
+    const head = Git.headOf(this.metaRepoPath);
+    if (!head) throw new OuzoError("NO_META_REPO", `the meta-repo at ${this.metaRepoPath} has no commit checked out`);
+    const rel = await this.readRelease(new Git(this.metaRepoPath), head, this.opts.ego.release);
+    const c = chooseKits(rel, this.opts.ego);
+    return { release: rel, choice: c.kits, skipped: c.skipped };
+  }
+
+  // --- meta-repo ---
+
+  private async fetchMetaRepo(warnings: string[]) {
+    const ego = this.opts.ego;
+    const dir = this.metaRepoPath;
+    const url = repoUrl(ego.syncBaseUrl, "meta-repo");
+    let release = ego.release;
+    if (!release && Git.isRepo(dir)) {
+      const head = Git.headOf(dir);
+      const info = head ? await new Git(dir).readFileAt(head, "metadata/kit-info.json") : undefined;
+      try {
+        release = info ? ((JSON.parse(info).release_info ?? {}).default as string | undefined) : undefined;
+      } catch {
+        release = undefined;
+      }
+    }
+    if (!release) {
+      release = "1.2";
+      warnings.push(`no release in ${ego.file}; using ego's default '1.2' (meta-repo branch master)`);
+    }
+    const branch = metaRepoBranch(release);
+    const ref = `refs/remotes/origin/${branch}`;
+    if (Git.isRepo(dir)) {
+      const git = new Git(dir);
+      const oldCommit = Git.headOf(dir);
+      if (!this.opts.offline) {
+        await this.setRemote(git, url);
+        await git.git(["fetch", "--quiet", "--no-tags", "origin", `+refs/heads/${branch}:${ref}`], `meta-repo: fetching branch '${branch}' from ${url}`);
+      }
+      const newCommit = (await git.tryGit(["rev-parse", "--verify", "--quiet", `${ref}^{commit}`])).out.trim();
+      if (!newCommit) throw new OuzoError("SYNC_META_REPO", `meta-repo: branch '${branch}' has never been fetched${this.opts.offline ? " (and --offline forbids fetching)" : ""}`);
+      return { git, dir, branch, release, oldCommit, newCommit, staged: false, stagingDir: undefined as string | undefined };
+    }
+    if (!isEmptyOrAbsent(dir) && !fs.existsSync(path.join(dir, "kits"))) {
+      throw new OuzoError("SYNC_META_REPO", `${dir} exists but is not a git repository`);
+    }
+    if (this.opts.offline) throw new OuzoError("SYNC_META_REPO", `no meta-repo at ${dir}, and --offline forbids cloning one`);
+    const staging = `${dir}${STAGING}`;
+    fs.rmSync(staging, { recursive: true, force: true });
+    fs.mkdirSync(path.dirname(staging), { recursive: true });
+    await new Git(path.dirname(staging)).git(["clone", "--quiet", "--no-checkout", "--single-branch", "--no-tags", "-b", branch, url, staging], `meta-repo: cloning branch '${branch}' from ${url}`);
+    const git = new Git(staging);
+    await git.git(["update-ref", ref, "HEAD"], "meta-repo: recording the fetched branch");
+    const newCommit = (await git.git(["rev-parse", "HEAD"], "meta-repo")).trim();
+    return { git, dir, branch, release, oldCommit: undefined, newCommit, staged: true, stagingDir: staging as string | undefined };
+  }
+
+  private async readRelease(git: Git, commit: string, release: string | undefined): Promise<Release> {
+    const kitInfo = await git.readFileAt(commit, "metadata/kit-info.json");
+    const kitSha1 = await git.readFileAt(commit, "metadata/kit-sha1.json");
+    if (kitInfo === undefined || kitSha1 === undefined) throw new OuzoError("BAD_META_REPO", `meta-repo commit ${commit} has no metadata/kit-info.json or metadata/kit-sha1.json`);
+    return parseRelease({ kitInfo, kitSha1, version: await git.readFileAt(commit, "metadata/version.json") }, release);
+  }
+
+  private async switchMetaRepo(meta: Awaited<ReturnType<KitSync["fetchMetaRepo"]>>): Promise<void> {
+    if (meta.staged) {
+      fs.mkdirSync(meta.dir, { recursive: true });
+      fs.renameSync(path.join(meta.stagingDir!, ".git"), path.join(meta.dir, ".git"));
+      fs.rmSync(meta.stagingDir!, { recursive: true, force: true });
+    }
+    await new Git(meta.dir).git(["checkout", "--quiet", "--force", "-B", meta.branch, meta.newCommit], `meta-repo: checking out ${meta.newCommit}`);
+  }
+
+  // --- kits ---
+
+  private async setRemote(git: Git, url: string): Promise<void> {
+    const cur = await git.tryGit(["remote", "get-url", "origin"]);
+    if (!cur.ok) await git.git(["remote", "add", "origin", url], "adding remote");
+    else if (cur.out.trim() !== url) await git.git(["remote", "set-url", "origin", url], "setting remote");
+  }
+
+  private async fetchKit(k: KitChoice, unchangedMeta: boolean): Promise<PreparedKit> {
+    const dir = path.join(this.kitsPath, k.kit);
+    const url = repoUrl(this.opts.ego.syncBaseUrl, k.kit);
+    const depth = k.depth ?? this.opts.ego.kitsDepth;
+    const ref = `refs/remotes/origin/${k.branch}`;
+    if (Git.isRepo(dir)) {
+      const git = new Git(dir);
+      const oldCommit = Git.headOf(dir);
+      // No-op fast path: nothing can have moved when the release did not change and HEAD is the pin.
+      if (unchangedMeta && oldCommit === k.sha1) return { choice: k, dir, git, oldCommit, staged: false, fetched: false };
+      if (!(await git.hasCommit(k.sha1))) {
+        if (this.opts.offline) throw new OuzoError("SYNC_PIN_MISSING", "the pinned commit has not been fetched (and --offline forbids fetching)");
+        await this.setRemote(git, url);
+        const shallow = await git.isShallow();
+        await git.git(["fetch", "--quiet", "--no-tags", ...(shallow && depth > 0 ? [`--depth=${depth}`] : []), "origin", `+refs/heads/${k.branch}:${ref}`], `fetching branch '${k.branch}' from ${url}`);
+        await this.ensurePin(git, k, ref);
+      }
+      return { choice: k, dir, git, oldCommit, staged: false, fetched: true };
+    }
+    if (!isEmptyOrAbsent(dir)) throw new OuzoError("SYNC_NOT_GIT", `${dir} exists but is not a git repository`);
+    if (this.opts.offline) throw new OuzoError("SYNC_PIN_MISSING", `kit is not cloned yet (and --offline forbids fetching)`);
+    const staging = path.join(this.kitsPath, STAGING, k.kit);
+    fs.rmSync(staging, { recursive: true, force: true });
+    fs.mkdirSync(path.dirname(staging), { recursive: true });
+    await new Git(path.dirname(staging)).git(
+      ["clone", "--quiet", "--no-checkout", "--single-branch", "--no-tags", ...(depth > 0 ? [`--depth=${depth}`] : []), "-b", k.branch, url, staging],
+      `cloning branch '${k.branch}' from ${url}`,
+    );
+    const git = new Git(staging);
+    await this.ensurePin(git, k, ref);
+    return { choice: k, dir, git, oldCommit: undefined, staged: true, fetched: true, stagingDir: staging };
+  }
+
+  /** Make sure the pinned commit is present: deepen a shallow history until it is, or fetch it by id. */
+  private async ensurePin(git: Git, k: KitChoice, ref: string): Promise<void> {
+    if (await git.hasCommit(k.sha1)) return;
+    for (const n of [16, 128, 1024]) {
+      if (!(await git.isShallow())) break;
+      await git.git(["fetch", "--quiet", "--no-tags", `--deepen=${n}`, "origin", `+refs/heads/${k.branch}:${ref}`], `deepening branch '${k.branch}'`);
+      if (await git.hasCommit(k.sha1)) return;
+    }
+    if (await git.isShallow()) {
+      await git.git(["fetch", "--quiet", "--no-tags", "--unshallow", "origin", `+refs/heads/${k.branch}:${ref}`], `unshallowing branch '${k.branch}'`);
+      if (await git.hasCommit(k.sha1)) return;
+    }
+    await git.tryGit(["fetch", "--quiet", "--no-tags", "origin", k.sha1]);
+    if (await git.hasCommit(k.sha1)) return;
+    throw new OuzoError("SYNC_PIN_MISSING", `the pinned commit is not on branch '${k.branch}' upstream`);
+  }
+
+  private async switchKit(p: PreparedKit): Promise<void> {
+    if (p.staged) {
+      if (fs.existsSync(p.dir)) fs.rmdirSync(p.dir); // an empty directory (a meta-repo gitlink)
+      fs.mkdirSync(path.dirname(p.dir), { recursive: true });
+      fs.renameSync(p.stagingDir!, p.dir);
+    }
+    await new Git(p.dir).git(["checkout", "--quiet", "--force", "--detach", p.choice.sha1], `${p.choice.kit}: checking out ${p.choice.sha1}`);
+  }
+
+  private discardStaging(prepared: PreparedKit[], meta: { staged: boolean; stagingDir?: string }): void {
+    for (const p of prepared) if (p.stagingDir) fs.rmSync(p.stagingDir, { recursive: true, force: true });
+    fs.rmSync(path.join(this.kitsPath, STAGING), { recursive: true, force: true });
+    if (meta.staged && meta.stagingDir) fs.rmSync(meta.stagingDir, { recursive: true, force: true });
+  }
+
+  /** Put every kit and the meta-repo back where the journal says they were. */
+  private async rollback(j: Journal): Promise<void> {
+    const problems: string[] = [];
+    for (const k of j.kits) {
+      try {
+        if (k.created) fs.rmSync(k.path, { recursive: true, force: true });
+        else if (k.old) await new Git(k.path).git(["checkout", "--quiet", "--force", "--detach", k.old], `${k.kit}: rolling back`);
+      } catch (e) {
+        problems.push((e as Error).message);
+      }
+    }
+    try {
+      if (j.metaRepo.created) fs.rmSync(path.join(j.metaRepo.path, ".git"), { recursive: true, force: true });
+      else if (j.metaRepo.old) await new Git(j.metaRepo.path).git(["checkout", "--quiet", "--force", "-B", j.metaRepo.branch, j.metaRepo.old], "meta-repo: rolling back");
+    } catch (e) {
+      problems.push((e as Error).message);
+    }
+    if (problems.length) this.reporter.report({ kind: "warning", code: "ROLLBACK", message: `rollback incomplete: ${problems.join("; ")}` });
+  }
+
+  /** A journal left by an interrupted switch: roll back to the commits it recorded. */
+  private async recoverInterruptedSwitch(): Promise<void> {
+    const text = readFileIfExists(this.journalFile);
+    if (text === undefined) return;
+    this.reporter.report({ kind: "warning", code: "SYNC_RECOVER", message: "a previous sync was interrupted while switching; rolling back to the commits it recorded" });
+    await this.rollback(JSON.parse(text) as Journal);
+    fs.rmSync(this.journalFile, { force: true });
+  }
+}
+
+interface PreparedKit {
+  readonly choice: KitChoice;
+  readonly dir: string;
+  readonly git: Git;
+  readonly oldCommit: string | undefined;
+  readonly staged: boolean;
+  readonly fetched: boolean;
+  readonly stagingDir?: string;
+}

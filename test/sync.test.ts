@@ -1,0 +1,263 @@
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { describe, expect, it } from "vitest";
+import { buildKitMirror, commitAll, commitMetaRepo, git, type BuiltKit, type ReleaseKit } from "../src/sync/mirrorBuilder.js";
+import { Git } from "../src/sync/git.js";
+import { FIXTURES } from "./vectors.js";
+import { ouzo, tmpdir, writeTree } from "./helpers.js";
+
+interface World {
+  mirrors: string;
+  root: string;
+  kits: Record<string, BuiltKit>;
+  release: (overrides?: Partial<Record<string, Partial<ReleaseKit>>>) => string;
+  kitsDir: string;
+  reposConf: string;
+}
+
+/**
+ * Mirrors of three kits (core-kit from the demo fixture with two branches, one containing '/';
+ * dev-kit with 30 commits so an old pin needs a deeper clone; python-kit), a meta-repo branch
+ * mark-v pinning them, and a ROOT with an ego.conf pointing at the mirrors.
+ */
+function world(): World {
+  const mirrors = tmpdir("ouzo-mirrors-");
+  const root = tmpdir("ouzo-root-");
+  const kits = {
+    "core-kit": buildKitMirror(mirrors, { name: "core-kit", tree: path.join(FIXTURES, "demo/kits/core-kit"), branches: [{ name: "mark-v" }, { name: "next/5.27-release" }], extraCommits: 2 }),
+    "dev-kit": buildKitMirror(mirrors, { name: "dev-kit", tree: path.join(FIXTURES, "demo/kits/dev-kit"), branches: [{ name: "mark-v" }], extraCommits: 30 }),
+    "python-kit": buildKitMirror(mirrors, { name: "python-kit", tree: path.join(FIXTURES, "demo/kits/python-kit"), branches: [{ name: "mark-v" }], extraCommits: 1 }),
+  };
+  const last = (k: BuiltKit, b: string) => k.commits.get(b)![k.commits.get(b)!.length - 1]!;
+  const release = (overrides: Partial<Record<string, Partial<ReleaseKit>>> = {}) => {
+    const base: ReleaseKit[] = [
+      { name: "core-kit", stability: { "mark-v": "prime", "next/5.27-release": "deprecated" }, defs: ["mark-v"], pins: { "mark-v": last(kits["core-kit"], "mark-v"), "next/5.27-release": last(kits["core-kit"], "next/5.27-release") } },
+      // an old pin: 26 commits behind the branch head, out of reach of a depth-2 clone
+      { name: "dev-kit", stability: { "mark-v": "prime" }, defs: ["mark-v"], pins: { "mark-v": kits["dev-kit"].commits.get("mark-v")![4]! } },
+      { name: "python-kit", stability: { "mark-v": "prime" }, defs: ["mark-v"], pins: { "mark-v": { sha1: last(kits["python-kit"], "mark-v"), depth: 1 } } },
+    ];
+    return commitMetaRepo(path.join(mirrors, "meta-repo"), "mark-v", base.map((k) => ({ ...k, ...(overrides[k.name] ?? {}) })));
+  };
+  release();
+  writeTree(root, {
+    "etc/ego.conf": `[global]\nrelease = mark-v\nsync_base_url = file://${mirrors}/{repo}\npython_kit_profile = mark\n`,
+  });
+  return { mirrors, root, kits, release, kitsDir: path.join(root, "var/git/meta-repo/kits"), reposConf: path.join(root, "etc/portage/repos.conf") };
+}
+
+const sync = (w: World, ...args: string[]) => ouzo(["sync", "--root", w.root, "--no-regen", ...args]);
+const heads = (w: World) => Object.fromEntries(["core-kit", "dev-kit", "python-kit"].map((k) => [k, Git.headOf(path.join(w.kitsDir, k))]));
+
+/** Everything a failed sync must leave untouched. */
+function snapshot(w: World) {
+  const conf = fs.existsSync(w.reposConf) ? Object.fromEntries(fs.readdirSync(w.reposConf).map((f) => [f, fs.readFileSync(path.join(w.reposConf, f), "utf8")])) : {};
+  return { heads: heads(w), meta: Git.headOf(path.join(w.root, "var/git/meta-repo")), conf };
+}
+
+describe("ouzo sync: meta-repo and kits", () => {
+  it("clones every kit at its pin, deepening a shallow clone to reach an old pin, and writes repos.conf as ego does", () => {
+    const w = world();
+    const r = sync(w, "--json");
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    const j = JSON.parse(r.stdout);
+    expect(j.kits.map((k: { kit: string; changed: boolean }) => [k.kit, k.changed])).toEqual([["core-kit", true], ["dev-kit", true], ["python-kit", true]]);
+    expect(heads(w)).toEqual({
+      "core-kit": w.kits["core-kit"].commits.get("mark-v")![2],
+      "dev-kit": w.kits["dev-kit"].commits.get("mark-v")![4],
+      "python-kit": w.kits["python-kit"].commits.get("mark-v")![1],
+    });
+    expect(fs.readFileSync(path.join(w.reposConf, "ego-core-kit"), "utf8")).toBe("[DEFAULT]\nmain-repo = core-kit\n\n[core-kit]\nlocation = /var/git/meta-repo/kits/core-kit\nauto-sync = no\npriority = 1\n");
+    expect(fs.readFileSync(path.join(w.reposConf, "ego-dev-kit"), "utf8")).toBe("[dev-kit]\nlocation = /var/git/meta-repo/kits/dev-kit\nauto-sync = no\npriority = 1\n");
+    expect(git(path.join(w.root, "var/git/meta-repo"), ["rev-parse", "--abbrev-ref", "HEAD"])).toBe("mark-v");
+    expect(fs.existsSync(path.join(w.kitsDir, ".ouzo-staging"))).toBe(false);
+    const kits = JSON.parse(ouzo(["kits", "--root", w.root, "--json"]).stdout);
+    expect(kits.kits.every((k: { matches: boolean }) => k.matches)).toBe(true);
+  });
+
+  it("a second sync with nothing new changes nothing", () => {
+    const w = world();
+    expect(sync(w).code).toBe(0);
+    const before = snapshot(w);
+    const r = sync(w, "--json");
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout).kits.every((k: { changed: boolean }) => !k.changed)).toBe(true);
+    expect(snapshot(w)).toEqual(before);
+  });
+
+  it("moves kits to the new pins of a new release, on a branch whose name contains '/'", () => {
+    const w = world();
+    expect(sync(w).code).toBe(0);
+    fs.appendFileSync(path.join(w.root, "etc/ego.conf"), "[kits]\ncore-kit = next/5.27-release\n");
+    const newDev = w.kits["dev-kit"].commits.get("mark-v")![20]!;
+    w.release({ "dev-kit": { pins: { "mark-v": newDev } } });
+    const r = sync(w);
+    expect(r.code).toBe(0);
+    expect(heads(w)["dev-kit"]).toBe(newDev);
+    expect(heads(w)["core-kit"]).toBe(w.kits["core-kit"].commits.get("next/5.27-release")![2]);
+    expect(r.stderr).toContain("core-kit: branch 'next/5.27-release' is deprecated");
+    expect(r.stdout).toContain("not prime: core-kit (next/5.27-release: deprecated)");
+  });
+
+  it("writes the python-kit profile lines and reports package moves that apply to installed packages", () => {
+    const w = world();
+    writeTree(w.root, { "etc/portage/make.profile/parent": "core-kit:funtoo/1.0/linux-gnu/arch/x86-64bit\ncore-kit:funtoo/kits/python-kit/old\n", "var/db/pkg/app-misc/oldname-1.0/SLOT": "0\n" });
+    const r = sync(w, "--json");
+    expect(r.code).toBe(0);
+    const lines = fs.readFileSync(path.join(w.root, "etc/portage/make.profile/parent"), "utf8").trim().split("\n");
+    expect(lines).toEqual(["core-kit:funtoo/1.0/linux-gnu/arch/x86-64bit", "core-kit:funtoo/kits/python-kit/mark", "dev-kit:funtoo/kits/python-kit/mark", "python-kit:funtoo/kits/python-kit/mark"]);
+    expect(JSON.parse(r.stdout).package_moves).toEqual({ total: 3, applicable: ["app-misc/oldname-1.0 -> app-misc/hello"] });
+  });
+
+  it("removes stale ego-* files and symlinks from repos.conf and keeps the user's own files", () => {
+    const w = world();
+    writeTree(w.root, { "etc/portage/repos.conf/ego-old-kit": "[old-kit]\nlocation = /x\n", "etc/portage/repos.conf/my-overlay": "[mine]\nlocation = /y\n" });
+    fs.symlinkSync("/nonexistent", path.join(w.reposConf, "funtoo"));
+    expect(sync(w).code).toBe(0);
+    expect(fs.readdirSync(w.reposConf).sort()).toEqual(["ego-core-kit", "ego-dev-kit", "ego-python-kit", "my-overlay"]);
+  });
+
+  it("with --dest syncs into the directory and changes no configuration", () => {
+    const w = world();
+    const dest = path.join(tmpdir(), "mirror-copy");
+    const r = sync(w, "--dest", dest);
+    expect(r.code).toBe(0);
+    expect(Git.headOf(path.join(dest, "kits", "dev-kit"))).toBe(w.kits["dev-kit"].commits.get("mark-v")![4]);
+    expect(fs.existsSync(w.reposConf)).toBe(false);
+  });
+
+  it("with --offline checks out pins already fetched, without touching the network", () => {
+    const w = world();
+    expect(sync(w).code).toBe(0);
+    fs.renameSync(w.mirrors, `${w.mirrors}-gone`);
+    try {
+      expect(sync(w, "--offline").code).toBe(0);
+      expect(sync(w).code).toBe(1);
+    } finally {
+      fs.renameSync(`${w.mirrors}-gone`, w.mirrors);
+    }
+  });
+});
+
+describe("ouzo sync failures leave the previous tree usable", () => {
+  const failing = (w: World, mutate: () => void, ...args: string[]) => {
+    expect(sync(w).code).toBe(0);
+    mutate();
+    const before = snapshot(w);
+    const r = sync(w, ...args);
+    expect(r.code).toBe(1);
+    expect(snapshot(w)).toEqual(before);
+    expect(r.stderr.trim().split("\n")).toHaveLength(1);
+    return r.stderr;
+  };
+
+  it("a pin missing upstream", () => {
+    const w = world();
+    const err = failing(w, () => w.release({ "dev-kit": { pins: { "mark-v": "0123456789abcdef0123456789abcdef01234567" } } }));
+    expect(err).toContain("dev-kit (branch mark-v, commit 0123456789abcdef0123456789abcdef01234567): the pinned commit is not on branch 'mark-v' upstream");
+    expect(err).toContain("sync failed before changing anything");
+  });
+
+  it("a mirror that disappears halfway through the kit list", () => {
+    const w = world();
+    const err = failing(w, () => {
+      // new commits upstream for every kit, pinned by a new release; then python-kit's mirror vanishes
+      const pins: Record<string, string> = {};
+      for (const k of ["core-kit", "dev-kit", "python-kit"]) {
+        const dir = path.join(w.mirrors, k);
+        git(dir, ["checkout", "--quiet", "mark-v"]);
+        fs.appendFileSync(path.join(dir, "ChangeLog"), "one more\n");
+        pins[k] = commitAll(dir, "one more");
+      }
+      w.release(Object.fromEntries(Object.entries(pins).map(([k, sha]) => [k, { pins: { "mark-v": sha } }])));
+      fs.rmSync(path.join(w.mirrors, "python-kit"), { recursive: true });
+    });
+    expect(err).toMatch(/python-kit \(branch mark-v, commit [0-9a-f]{40}\): fetching branch 'mark-v' from file:\/\/.*python-kit/);
+  });
+
+  it("a kit directory that is not a git repository", () => {
+    const w = world();
+    const err = failing(w, () => {
+      fs.rmSync(path.join(w.kitsDir, "python-kit"), { recursive: true });
+      writeTree(w.kitsDir, { "python-kit/README": "not a repository\n" });
+    });
+    expect(err).toContain(`${path.join(w.kitsDir, "python-kit")} exists but is not a git repository`);
+  });
+
+  it("a branch not allowed by kit_settings", () => {
+    const w = world();
+    const err = failing(w, () => fs.appendFileSync(path.join(w.root, "etc/ego.conf"), "[kits]\ndev-kit = mark-bogus\n"));
+    expect(err).toContain("dev-kit: branch 'mark-bogus' is not allowed by kit_settings (allowed: mark-v)");
+  });
+
+  it("rolls back to the recorded commits after an interrupted switch", () => {
+    const w = world();
+    expect(sync(w).code).toBe(0);
+    const first = snapshot(w);
+    const newDev = w.kits["dev-kit"].commits.get("mark-v")![10]!;
+    w.release({ "dev-kit": { pins: { "mark-v": newDev } } });
+    expect(sync(w).code).toBe(0);
+    // pretend the last sync died while switching: its journal names the commits before it
+    writeTree(w.root, {
+      "var/lib/ouzo/sync-journal.json": JSON.stringify({
+        metaRepo: { path: path.join(w.root, "var/git/meta-repo"), old: first.meta, branch: "mark-v", created: false },
+        kits: Object.entries(first.heads).map(([kit, old]) => ({ kit, path: path.join(w.kitsDir, kit), old, created: false })),
+      }),
+    });
+    const r = sync(w, "--offline");
+    expect(r.stderr).toContain("a previous sync was interrupted while switching; rolling back");
+    expect(r.code).toBe(0);
+    expect(heads(w)["dev-kit"]).toBe(newDev);
+    expect(fs.existsSync(path.join(w.root, "var/lib/ouzo/sync-journal.json"))).toBe(false);
+  });
+});
+
+describe("ouzo profile", () => {
+  it("sets arch, subarch, build, flavor and mix-ins in ego's order, python-kit lines last", () => {
+    const w = world();
+    expect(sync(w).code).toBe(0);
+    const p = (...a: string[]) => ouzo(["profile", ...a, "--root", w.root]);
+    expect(p("arch", "x86-64bit").code).toBe(0);
+    expect(p("flavor", "desktop").code).toBe(0);
+    expect(p("build", "next").code).toBe(0);
+    expect(p("subarch", "generic_64").code).toBe(0);
+    expect(p("mix-ins", "+X", "+audio", "-audio", "+media").code).toBe(0);
+    const parent = fs.readFileSync(path.join(w.root, "etc/portage/make.profile/parent"), "utf8");
+    expect(parent).toBe(
+      [
+        "core-kit:funtoo/1.0/linux-gnu/arch/x86-64bit",
+        "core-kit:funtoo/1.0/linux-gnu/arch/x86-64bit/subarch/generic_64",
+        "core-kit:funtoo/1.0/linux-gnu/build/next",
+        "core-kit:funtoo/1.0/linux-gnu/flavor/desktop",
+        "core-kit:funtoo/1.0/linux-gnu/mix-ins/X",
+        "core-kit:funtoo/1.0/linux-gnu/mix-ins/media",
+        "core-kit:funtoo/kits/python-kit/mark",
+        "dev-kit:funtoo/kits/python-kit/mark",
+        "python-kit:funtoo/kits/python-kit/mark",
+      ].join("\n") + "\n",
+    );
+    const list = JSON.parse(p("list", "--json").stdout);
+    expect(list.arch).toEqual([{ name: "arm-64bit", selected: false }, { name: "x86-64bit", selected: true }, { name: "x86-64bit-papa", selected: false }]);
+    expect(list.flavor.find((f: { name: string }) => f.name === "desktop").selected).toBe(true);
+    const bad = p("flavor", "gamer");
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain("no flavor named 'gamer' (choices: core, desktop, minimal, workstation)");
+  });
+
+  it("rewrites gentoo: to core-kit:, keeps the first of a doubled arch with a warning, drops the subarch with a new arch", () => {
+    const w = world();
+    expect(sync(w).code).toBe(0);
+    writeTree(w.root, {
+      "etc/portage/make.profile/parent": "gentoo:funtoo/1.0/linux-gnu/arch/x86-64bit\ncore-kit:funtoo/1.0/linux-gnu/arch/arm-64bit\ncore-kit:funtoo/1.0/linux-gnu/arch/x86-64bit/subarch/generic_64\ngentoo:funtoo/1.0/linux-gnu/build/next\ncore-kit:funtoo/1.0/linux-gnu/flavor/core\n",
+    });
+    const r = ouzo(["profile", "mix-ins", "+X", "--root", w.root]);
+    expect(r.stderr).toContain("more than one arch in make.profile/parent; keeping x86-64bit, dropping arm-64bit");
+    expect(fs.readFileSync(path.join(w.root, "etc/portage/make.profile/parent"), "utf8").split("\n").slice(0, 3)).toEqual([
+      "core-kit:funtoo/1.0/linux-gnu/arch/x86-64bit",
+      "core-kit:funtoo/1.0/linux-gnu/arch/x86-64bit/subarch/generic_64",
+      "core-kit:funtoo/1.0/linux-gnu/build/next",
+    ]);
+    ouzo(["profile", "arch", "arm-64bit", "--root", w.root]);
+    expect(fs.readFileSync(path.join(w.root, "etc/portage/make.profile/parent"), "utf8")).not.toContain("subarch");
+  });
+});
