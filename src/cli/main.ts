@@ -128,8 +128,8 @@ export async function main(argv: string[]): Promise<void> {
           .option("anise", { type: "boolean", default: true, describe: "also sync anise repositories (--no-anise to skip)" })
           .option("regen", { type: "boolean", default: true, describe: "refresh the metadata cache of kits that changed (--no-regen to skip)" })
           .option("jobs", { alias: "j", type: "number", describe: "kits fetched at once (default 4)" })
-          .option("kits", { type: "boolean", describe: "only show the kits table (same as 'ouzo kits')" }),
-      run(async (a) => (await import("./commands/sync.js")).syncCommand(a as never, makeOutput(a))),
+          .option("kits", { type: "boolean", describe: "--kits: only show the kits table (as 'ouzo kits'); --no-kits: skip the meta-repo and kits, sync anise repositories only" }),
+      run(async (a) => (await import("./commands/sync.js")).syncCommand({ ...a, metaRepo: a.kits !== false, kits: a.kits === true } as never, makeOutput(a))),
     )
     .command(
       "kits",

@@ -6,6 +6,7 @@ import { loadRepositories } from "../../config/repositories.js";
 import { UsageError } from "../../core/errors.js";
 import { MetadataStore } from "../../metadata/MetadataStore.js";
 import { AniseSync, type AniseSyncOutcome } from "../../sync/AniseSync.js";
+import { DEFAULT_DOWNLOAD } from "../../sync/download.js";
 import { Git } from "../../sync/git.js";
 import { KitSync, type SyncResult } from "../../sync/KitSync.js";
 import { installedCpvs, readPackageMoves } from "../../sync/packageMoves.js";
@@ -22,6 +23,14 @@ export interface SyncArgs extends GlobalArgs {
   jobs?: number;
   kits?: boolean;
   regen?: boolean;
+  /** false with --no-kits: only anise repositories. */
+  metaRepo?: boolean;
+}
+
+/** Download limits: anise's HTTP_TIMEOUT (seconds) is honoured. */
+function downloadOptions() {
+  const t = Number(process.env.HTTP_TIMEOUT);
+  return { ...DEFAULT_DOWNLOAD, timeoutMs: Number.isFinite(t) && t > 0 ? t * 1000 : DEFAULT_DOWNLOAD.timeoutMs };
 }
 
 export function stateDirOf(args: GlobalArgs): string {
@@ -43,6 +52,7 @@ function withoutRoot(root: string, p: string): string {
 export async function syncCommand(args: SyncArgs, out: Output): Promise<number> {
   if (args.kits) return kitsCommand(args, out);
   if (args.jobs !== undefined && (!Number.isInteger(args.jobs) || args.jobs < 1)) throw new UsageError("--jobs takes a whole number of at least 1");
+  if (args.metaRepo === false) return aniseOnly(args, out);
   const root = rootOf(args);
   const ego = readEgoConf(root);
   const kitSync = new KitSync({ ego, dest: args.dest, offline: args.offline, jobs: args.jobs ?? 4, stateDir: stateDirOf(args), reporter: out });
@@ -69,7 +79,7 @@ export async function syncCommand(args: SyncArgs, out: Output): Promise<number> 
   if (args.anise !== false) {
     const defs = readRepoDefs(aniseRepoDirs(args), (m) => warnings.push(m));
     if (defs.length) {
-      anise = await new AniseSync(path.join(stateDirOf(args), "anise", "repos"), path.join(cacheDirOf(args), "anise", "downloads"), out).syncAll(defs);
+      anise = await aniseSync(args, out).syncAll(defs);
       report.anise = anise;
     }
   }
@@ -97,6 +107,27 @@ export async function syncCommand(args: SyncArgs, out: Output): Promise<number> 
   }
   for (const a of aniseFailed) if (!out.opts.json) out.error(a.error!);
   return aniseFailed.length ? 1 : 0;
+}
+
+function aniseSync(args: GlobalArgs, out: Output): AniseSync {
+  return new AniseSync(path.join(stateDirOf(args), "anise", "repos"), path.join(cacheDirOf(args), "anise", "downloads"), out, downloadOptions());
+}
+
+/** `ouzo sync --no-kits`: anise repositories only. */
+async function aniseOnly(args: SyncArgs, out: Output): Promise<number> {
+  const warnings: string[] = [];
+  const defs = readRepoDefs(aniseRepoDirs(args), (m) => warnings.push(m));
+  const results = defs.length ? await aniseSync(args, out).syncAll(defs) : [];
+  if (out.opts.json) out.json({ anise: results, warnings });
+  else {
+    for (const w of warnings) out.warn(w);
+    if (!defs.length) out.line("no anise repositories are configured");
+    for (const a of results) {
+      if (a.status === "failed") out.error(a.error!);
+      else out.line(`anise ${a.repo}: ${a.status} (revision ${a.revision})`);
+    }
+  }
+  return results.some((a) => a.status === "failed") ? 1 : 0;
 }
 
 function short(sha: string): string {
