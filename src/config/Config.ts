@@ -175,7 +175,7 @@ export class Config {
       this.reporter.report({ kind: "warning", code: "PROFILE_LINE", message: text });
     };
 
-    this.repos = opts.repositories ?? loadRepositories(path.join(this.portageDir, "repos.conf"));
+    this.repos = opts.repositories ?? loadRepositories(path.join(this.portageDir, "repos.conf"), this.configRoot);
 
     // Variables: make.globals < each make.defaults < make.conf < environment.
     const scope = new Map<string, string>();

@@ -77,8 +77,12 @@ interface RawRepo {
   masters?: string[];
 }
 
-/** Read repos.conf (a file or a directory of files) under a config root into a RepositorySet. */
-export function loadRepositories(reposConf: string, rootPrefix = ""): RepositorySet {
+/**
+ * Read repos.conf (a file or a directory of files) into a RepositorySet. Locations are written
+ * without the ROOT prefix (ego does so for use inside the chroot); with a config root other than /,
+ * a location that exists under it is taken from there.
+ */
+export function loadRepositories(reposConf: string, configRoot = "/"): RepositorySet {
   const files = isDirectory(reposConf) ? listConfigDir(reposConf).filter((f) => !isDirectory(f)) : fs.existsSync(reposConf) ? [reposConf] : [];
   let mainRepo: string | undefined;
   const raw = new Map<string, RawRepo>();
@@ -104,7 +108,8 @@ export function loadRepositories(reposConf: string, rootPrefix = ""): Repository
   const repos: Repository[] = [];
   for (const r of raw.values()) {
     if (!r.location) throw new OuzoError("BAD_REPOS_CONF", `repository [${r.name}] has no location`, { file: reposConf });
-    const location = path.join(rootPrefix, r.location);
+    const underRoot = path.join(configRoot, r.location);
+    const location = configRoot !== "/" && fs.existsSync(underRoot) ? underRoot : r.location;
     repos.push(makeRepository(r.name, location, r.priority ?? 0, r.aliases, r.masters, mainRepo));
   }
   return makeRepositorySet(repos, mainRepo);

@@ -105,6 +105,7 @@ export class KitSync {
     const unchangedMeta = meta.oldCommit === meta.newCommit && !meta.staged;
 
     // 1. Fetch every kit (nothing in a work tree moves yet).
+    const t0 = Date.now();
     const task = "sync kits";
     this.reporter.report({ kind: "started", task, total: choice.kits.length });
     let done = 0;
@@ -114,6 +115,7 @@ export class KitSync {
       return r;
     });
     this.reporter.report({ kind: "finished", task });
+    this.reporter.report({ kind: "info", message: `fetched ${choice.kits.length} kits in ${((Date.now() - t0) / 1000).toFixed(2)} s` });
     const failures = fetched.flatMap((r, i) => (r.status === "rejected" ? [`${choice.kits[i]!.kit} (branch ${choice.kits[i]!.branch}, commit ${choice.kits[i]!.sha1}): ${(r.reason as Error).message}`] : []));
     const prepared = fetched.flatMap((r) => (r.status === "fulfilled" ? [r.value] : []));
     if (failures.length) {
@@ -122,14 +124,23 @@ export class KitSync {
     }
 
     // 2. Record where everything is, then switch; any failure rolls everything back.
+    const moving = prepared.filter((p) => p.staged || p.oldCommit !== p.choice.sha1);
+    if (!moving.length && unchangedMeta) {
+      return this.result(result0(release, meta), prepared, choice.skipped, warnings, rel);
+    }
     const journal: Journal = {
       metaRepo: { path: this.metaRepoPath, old: meta.oldCommit, branch: meta.branch, created: meta.staged },
       kits: prepared.map((p) => ({ kit: p.choice.kit, path: p.dir, old: p.oldCommit, created: p.staged })),
     };
     atomicWriteFile(this.journalFile, JSON.stringify(journal, null, 1));
     try {
-      for (const p of prepared) await this.switchKit(p);
-      await this.switchMetaRepo(meta);
+      const t1 = Date.now();
+      // checkouts write thousands of files each: run them in parallel too
+      const switched = await inParallel(moving, this.opts.jobs ?? 4, (p) => this.switchKit(p));
+      const failed = switched.flatMap((r, i) => (r.status === "rejected" ? [`${moving[i]!.choice.kit}: ${(r.reason as Error).message}`] : []));
+      if (failed.length) throw new OuzoError("SYNC_SWITCH_FAILED", failed.join("; "));
+      if (!unchangedMeta) await this.switchMetaRepo(meta);
+      this.reporter.report({ kind: "info", message: `checked out ${moving.length} kits in ${((Date.now() - t1) / 1000).toFixed(2)} s` });
       const wrong = prepared.filter((p) => Git.headOf(p.dir) !== p.choice.sha1);
       if (wrong.length) throw new OuzoError("SYNC_VERIFY_FAILED", `after the switch, HEAD is not the pin for: ${wrong.map((p) => `${p.choice.kit} (wanted ${p.choice.sha1}, have ${Git.headOf(p.dir) ?? "nothing"})`).join(", ")}`);
     } catch (e) {
@@ -141,13 +152,15 @@ export class KitSync {
     fs.rmSync(this.journalFile, { force: true });
     fs.rmSync(path.join(this.kitsPath, STAGING), { recursive: true, force: true });
 
+    return this.result(result0(release, meta), prepared, choice.skipped, warnings, rel);
+  }
+
+  private result(head: Pick<SyncResult, "release" | "metaRepoBranch" | "metaRepo">, prepared: PreparedKit[], skipped: string[], warnings: string[], rel: Release): SyncResult {
     return {
-      release,
-      metaRepoBranch: meta.branch,
-      metaRepo: { path: this.metaRepoPath, oldCommit: meta.oldCommit, newCommit: meta.newCommit },
+      ...head,
       kitsPath: this.kitsPath,
       kits: prepared.map((p) => ({ kit: p.choice.kit, branch: p.choice.branch, stability: p.choice.stability, path: p.dir, oldCommit: p.oldCommit, newCommit: p.choice.sha1 })),
-      skipped: choice.skipped,
+      skipped,
       warnings,
       releaseData: rel,
     };
@@ -327,6 +340,10 @@ export class KitSync {
     await this.rollback(JSON.parse(text) as Journal);
     fs.rmSync(this.journalFile, { force: true });
   }
+}
+
+function result0(release: string, meta: { branch: string; dir: string; oldCommit: string | undefined; newCommit: string }): Pick<SyncResult, "release" | "metaRepoBranch" | "metaRepo"> {
+  return { release, metaRepoBranch: meta.branch, metaRepo: { path: meta.dir, oldCommit: meta.oldCommit, newCommit: meta.newCommit } };
 }
 
 interface PreparedKit {

@@ -39,6 +39,7 @@ export class Output implements Reporter {
   }
 
   warn(message: string): void {
+    if (this.opts.quiet) return;
     this.clearProgress();
     this.err.write(`${this.color("yellow", "warning:")} ${message}\n`);
   }

@@ -2,38 +2,72 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { Config } from "../../config/Config.js";
+import { buildKitMirror, commitMetaRepo } from "../../sync/mirrorBuilder.js";
 import type { Output } from "../../ui/Output.js";
-import { installDemoConfig } from "../demoTree.js";
+import { DEMO_FIXTURES, DEMO_KITS } from "../demoTree.js";
 import { profileShow } from "./profile.js";
 
+/** Local git mirrors of the demo kits, and a meta-repo branch `mark-v` pinning them. */
+function buildDemoMirrors(mirrors: string): void {
+  const kits = DEMO_KITS.map((k) => buildKitMirror(mirrors, { name: k, tree: path.join(DEMO_FIXTURES, "kits", k), branches: [{ name: "mark-v" }], extraCommits: 1 }));
+  commitMetaRepo(
+    path.join(mirrors, "meta-repo"),
+    "mark-v",
+    kits.map((k) => ({ name: k.name, stability: { "mark-v": "prime" }, defs: ["mark-v"], pins: { "mark-v": k.commits.get("mark-v")!.at(-1)! } })),
+  );
+}
+
 /** `npm start`: ouzo's pipeline on the bundled demo kits, in a throwaway ROOT, with no network. */
-export async function demoCommand(args: { keep?: boolean }, out: Output): Promise<number> {
-  const root = fs.mkdtempSync(path.join(os.tmpdir(), "ouzo-demo-"));
+export async function demoCommand(args: { keep?: boolean; json?: boolean; quiet?: boolean; verbose?: boolean }, out: Output): Promise<number> {
+  const base = fs.mkdtempSync(path.join(os.tmpdir(), "ouzo-demo-"));
+  const root = path.join(base, "root");
+  const mirrors = path.join(base, "mirrors");
+  const step = (text: string) => {
+    out.line();
+    out.line(out.color("cyan", `==> ${text}`));
+  };
+  const g = { root, color: out.opts.color, quiet: out.opts.quiet, verbose: out.opts.verbose };
   try {
     out.line(out.color("bold", `ouzo demo in throwaway ROOT ${root}`));
-    out.line();
-    out.line(out.color("cyan", "==> loading the demo configuration (kits, Funtoo profile tree, /etc/portage)"));
-    installDemoConfig(root);
-    const config = new Config({ root, configRoot: root, reporter: out });
-    profileShow(config, out);
+    step(`building local git mirrors of the demo kits in ${mirrors}`);
+    buildDemoMirrors(mirrors);
+    fs.mkdirSync(path.join(root, "etc"), { recursive: true });
+    fs.writeFileSync(path.join(root, "etc", "ego.conf"), `[global]\nrelease = mark-v\nsync_base_url = file://${mirrors}/{repo}\npython_kit_profile = mark\n`);
+    fs.cpSync(path.join(DEMO_FIXTURES, "etc", "portage"), path.join(root, "etc", "portage"), { recursive: true, filter: (src) => !src.includes("make.profile") });
+    out.line("wrote /etc/ego.conf (release mark-v, sync_base_url file://…/{repo}) and /etc/portage (no profile yet)");
 
-    out.line();
-    out.line(out.color("cyan", "==> ouzo regen --write-md5-cache (metadata cache of every kit, through ouzo's ebuild.sh)"));
-    const { regenCommand, infoCommand } = await import("./metadata.js");
-    const cacheDir = path.join(root, "var", "cache", "ouzo");
-    const regen = await regenCommand(config, { cacheDir, writeMd5Cache: true }, out);
-    out.line();
-    out.line(out.color("cyan", "==> ouzo regen again (nothing is stale)"));
-    await regenCommand(config, { cacheDir }, out);
-    out.line();
-    out.line(out.color("cyan", "==> ouzo info app-misc/hello"));
-    await infoCommand(config, { cacheDir, atom: "app-misc/hello" }, out);
-    out.line();
-    out.line(out.color("cyan", "==> ouzo info dev-libs/libdemo"));
-    await infoCommand(config, { cacheDir, atom: "dev-libs/libdemo" }, out);
-    return regen;
+    const sync = await import("./sync.js");
+    step("ouzo sync (meta-repo and kits at their pins, repos.conf, metadata cache)");
+    let rc = await sync.syncCommand({ ...g }, out);
+    if (rc) return rc;
+
+    const profile = await import("./profile.js");
+    step("ouzo profile arch x86-64bit; subarch generic_64; build next; flavor desktop; mix-ins +X +gnome");
+    // the intermediate steps are quiet: until all four are set, ego's "no build is set" warnings are expected
+    const { Output } = await import("../../ui/Output.js");
+    const quiet = new Output({ ...out.opts, quiet: true });
+    for (const [kind, name] of [["arch", "x86-64bit"], ["subarch", "generic_64"], ["build", "next"], ["flavor", "desktop"]] as const) {
+      await profile.profileSetCommand({ ...g, kind, name }, quiet);
+    }
+    await profile.profileMixinsCommand({ ...g, changes: ["+X", "+gnome"] }, out);
+
+    step("ouzo profile show");
+    profileShow(new Config({ root, configRoot: root, reporter: out }), out);
+
+    step("ouzo kits");
+    await sync.kitsCommand({ ...g }, out);
+    step("ouzo sync again (nothing changed upstream)");
+    rc = await sync.syncCommand({ ...g }, out);
+
+    const { infoCommand } = await import("./metadata.js");
+    const config = new Config({ root, configRoot: root, reporter: out });
+    for (const atom of ["app-misc/hello", "dev-libs/libdemo"]) {
+      step(`ouzo info ${atom}`);
+      await infoCommand(config, { ...g, atom }, out);
+    }
+    return rc;
   } finally {
-    if (args.keep) out.line(`\nROOT kept at ${root}`);
-    else fs.rmSync(root, { recursive: true, force: true });
+    if (args.keep) out.line(`\nthrowaway ROOT kept at ${root}`);
+    else fs.rmSync(base, { recursive: true, force: true });
   }
 }

@@ -62,8 +62,7 @@ export function profileShow(config: Config, out: Output): number {
 function profileFiles(args: GlobalArgs) {
   const configRoot = configRootOf(args);
   const makeProfile = path.join(configRoot, "etc", "portage", "make.profile");
-  const root = rootOf(args);
-  const repos = loadRepositories(path.join(configRoot, "etc", "portage", "repos.conf"), root === "/" ? "" : root);
+  const repos = loadRepositories(path.join(configRoot, "etc", "portage", "repos.conf"), configRoot);
   return { makeProfile, parent: path.join(makeProfile, "parent"), repos };
 }
 
@@ -110,7 +109,7 @@ async function writeParent(args: GlobalArgs, out: Output, edit: (lines: ReturnTy
   atomicWriteFile(parent, text);
   for (const w of warnings) out.warn(w);
   if (out.opts.json) out.json({ parent, lines: text.trim().split("\n") });
-  else out.result(text.trimEnd());
+  else out.line(text.trimEnd());
   return 0;
 }
 

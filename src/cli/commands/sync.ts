@@ -101,6 +101,8 @@ export async function syncCommand(args: SyncArgs, out: Output): Promise<number> 
     if (nonPrime.length) out.line(`not prime: ${nonPrime.map((k) => `${k.kit} (${k.branch}: ${k.stability})`).join(", ")}`);
     const moves = report.package_moves as { applicable: string[] } | undefined;
     if (moves?.applicable.length) out.line(`package moves to apply to installed packages: ${moves.applicable.join("; ")}`);
+    const regen = report.regen as { kits: string[]; generated?: number; failed?: number; seconds?: number } | undefined;
+    if (regen?.kits.length) out.line(`metadata cache: ${regen.generated} generated for ${regen.kits.length} changed kits, ${regen.failed} failed, in ${regen.seconds} s`);
     for (const a of anise) out.line(`anise ${a.repo}: ${a.status}${a.revision !== undefined ? ` (revision ${a.revision})` : ""}${a.error ? `: ${a.error}` : ""}`);
     const changed = result.kits.filter((k) => k.oldCommit !== k.newCommit).length;
     out.result(`sync: ${result.kits.length} kits in alignment with the meta-repo (${changed} changed) in ${report.seconds} s`);
@@ -176,7 +178,7 @@ function packageMoves(root: string, result: SyncResult, warnings: string[]): { t
 async function regenChanged(args: SyncArgs, ego: EgoConf, result: SyncResult, out: Output): Promise<unknown> {
   const changed = result.kits.filter((k) => k.oldCommit !== k.newCommit).map((k) => k.kit);
   if (!changed.length) return { kits: [] };
-  const repos = loadRepositories(ego.reposConfPath, rootOf(args) === "/" ? "" : rootOf(args));
+  const repos = loadRepositories(ego.reposConfPath, configRootOf(args));
   const store = new MetadataStore(repos, path.join(cacheDirOf(args), "metadata.db"), { jobs: args.jobs, reporter: out });
   try {
     const s = await store.regen(changed);
