@@ -2,8 +2,12 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { randomBytes } from "node:crypto";
 
-/** Write a file crash-safely: temp file in the same directory, fsync, rename, fsync the directory. */
-export function atomicWriteFile(file: string, data: string | Buffer, mode = 0o644): void {
+/**
+ * Write a file crash-safely: temp file in the same directory, fsync, rename, fsync the directory.
+ * `fsync: false` keeps the atomic rename but skips the flushes, for derived files such as caches.
+ */
+export function atomicWriteFile(file: string, data: string | Buffer, mode = 0o644, opts: { fsync?: boolean } = {}): void {
+  const sync = opts.fsync !== false;
   const dir = path.dirname(file);
   fs.mkdirSync(dir, { recursive: true });
   const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`);
@@ -11,7 +15,7 @@ export function atomicWriteFile(file: string, data: string | Buffer, mode = 0o64
   try {
     if (typeof data === "string") fs.writeSync(fd, data);
     else fs.writeSync(fd, data);
-    fs.fsyncSync(fd);
+    if (sync) fs.fsyncSync(fd);
   } finally {
     fs.closeSync(fd);
   }
@@ -21,7 +25,14 @@ export function atomicWriteFile(file: string, data: string | Buffer, mode = 0o64
     fs.rmSync(tmp, { force: true });
     throw e;
   }
-  fsyncDir(dir);
+  if (sync) fsyncDir(dir);
+}
+
+/** Write atomically only when the content differs from what is there; returns whether it wrote. */
+export function writeFileIfChanged(file: string, text: string, opts: { fsync?: boolean } = {}): boolean {
+  if (readFileIfExists(file) === text) return false;
+  atomicWriteFile(file, text, 0o644, opts);
+  return true;
 }
 
 export function fsyncDir(dir: string): void {

@@ -21,16 +21,10 @@ export interface StoredStamp {
   readonly eclasses: string;
 }
 
-export interface EntryToStore {
-  readonly cpv: string;
-  readonly category: string;
-  readonly package: string;
-  readonly version: string;
-  readonly md5: string;
+/** An entry as generated, with the stat of its ebuild for the staleness fast path. */
+export interface EntryToStore extends Omit<PackageMetadata, "repo"> {
   readonly mtimeNs: bigint;
   readonly size: number;
-  readonly eclasses: readonly (readonly [string, string])[];
-  readonly values: Readonly<Record<MetadataKey, string>>;
 }
 
 type Row = Record<string, string | number | bigint>;

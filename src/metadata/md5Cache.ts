@@ -1,6 +1,6 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { randomBytes } from "node:crypto";
+import { writeFileIfChanged } from "../core/fsutil.js";
 import type { PackageMetadata, MetadataKey } from "./PackageMetadata.js";
 
 /** Keys MARK's Portage writes, in byte order (then `_eclasses_` and `_md5_`). IDEPEND only when set (EAPI 8). */
@@ -40,25 +40,10 @@ export function writeMd5Cache(location: string, entries: readonly PackageMetadat
   const result: Md5CacheResult = { written: 0, unchanged: 0, removed: 0 };
   const wanted = new Set<string>();
   for (const m of entries) {
-    const rel = m.cpv;
-    wanted.add(rel);
-    const file = path.join(root, rel);
-    const text = md5CacheText(m);
-    let old: string | undefined;
-    try {
-      old = fs.readFileSync(file, "utf8");
-    } catch {
-      old = undefined;
-    }
-    if (old === text) {
-      result.unchanged++;
-      continue;
-    }
-    fs.mkdirSync(path.dirname(file), { recursive: true });
-    const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${randomBytes(4).toString("hex")}`);
-    fs.writeFileSync(tmp, text);
-    fs.renameSync(tmp, file);
-    result.written++;
+    wanted.add(m.cpv);
+    // a derived file: atomic rename, no fsync (egencache does not flush either)
+    if (writeFileIfChanged(path.join(root, m.cpv), md5CacheText(m), { fsync: false })) result.written++;
+    else result.unchanged++;
   }
   let cats: string[] = [];
   try {

@@ -1,6 +1,6 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { atomicWriteFile } from "../core/fsutil.js";
+import { writeFileIfChanged } from "../core/fsutil.js";
 
 const MARKER = ":funtoo/kits/python-kit/";
 
@@ -16,7 +16,5 @@ export function updatePythonKitLines(parentFile: string, kits: readonly { kit: s
   const lines = [...kept, ...added];
   const text = lines.join("\n") + "\n";
   const warning = added.length ? undefined : `no kit has profiles/funtoo/kits/python-kit/${profile}: PYTHON_TARGETS will come from nowhere (set python_kit_profile in ego.conf)`;
-  if (text === old) return { changed: false, lines, warning };
-  atomicWriteFile(parentFile, text);
-  return { changed: true, lines, warning };
+  return { changed: writeFileIfChanged(parentFile, text), lines, warning };
 }

@@ -1,6 +1,6 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { atomicWriteFile } from "../core/fsutil.js";
+import { writeFileIfChanged } from "../core/fsutil.js";
 
 export interface KitLocation {
   readonly kit: string;
@@ -38,17 +38,7 @@ export function writeReposConf(dir: string, kits: readonly KitLocation[], mainRe
   const wanted = new Set(kits.map((k) => `ego-${k.kit}`));
   for (const k of kits) {
     const file = path.join(dir, `ego-${k.kit}`);
-    const text = reposConfStanza(k, mainRepo);
-    let old: string | undefined;
-    try {
-      old = fs.readFileSync(file, "utf8");
-    } catch {
-      old = undefined;
-    }
-    if (old !== text) {
-      atomicWriteFile(file, text);
-      written.push(file);
-    }
+    if (writeFileIfChanged(file, reposConfStanza(k, mainRepo))) written.push(file);
   }
   for (const name of fs.readdirSync(dir)) {
     const p = path.join(dir, name);
