@@ -185,6 +185,20 @@ describe("ouzo regen", () => {
     expect(fs.readdirSync(path.dirname(file)).some((f) => f.includes(".corrupt-"))).toBe(true);
   });
 
+  it("rebuilds a deleted cache file with a warning", async () => {
+    const { dir, repos } = kits();
+    const first = store(repos, dir);
+    await first.regen();
+    first.close();
+    for (const f of fs.readdirSync(path.join(dir, "cache"))) fs.rmSync(path.join(dir, "cache", f));
+    const reporter = new CollectingReporter();
+    const s = store(repos, dir, { reporter });
+    const r = await s.regen();
+    s.close();
+    expect(reporter.warnings()).toEqual([`no metadata cache at ${path.join(dir, "cache", "metadata.db")}: building it from scratch`]);
+    expect(r.repos.reduce((a, x) => a + x.generated, 0)).toBe(14);
+  });
+
   it("serialises two regens at once with a lock, without corrupting the cache", async () => {
     const { dir, repos } = kits();
     const a = store(repos, dir);

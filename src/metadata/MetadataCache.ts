@@ -39,6 +39,7 @@ export class MetadataCache {
 
   constructor(readonly file: string, reporter?: Reporter) {
     fs.mkdirSync(path.dirname(file), { recursive: true });
+    if (!fs.existsSync(file)) reporter?.report({ kind: "warning", code: "CACHE_MISSING", message: `no metadata cache at ${file}: building it from scratch` });
     this.db = MetadataCache.open(file, reporter);
   }
 
