@@ -1,3 +1,3 @@
 #!/usr/bin/env node
 // Entry point: the compiled CLI lives in dist/ (built by `npm ci` through the prepare script).
-import("../dist/ouzo.mjs").then((m) => m.main(process.argv.slice(2)));
+import("../dist/bundle/ouzo.mjs").then((m) => m.main(process.argv.slice(2)));
