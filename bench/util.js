@@ -28,3 +28,14 @@ export function figure(name, value, unit, target) {
   const t = target ? `   (target ${target})` : "";
   console.log(`${name.padEnd(58)} ${String(value).padStart(12)} ${unit}${t}`);
 }
+
+/** Node's own start and exit on this machine (median), the floor under every whole-process figure. */
+export function nodeFloor(runs = 9) {
+  const times = [];
+  for (let i = 0; i < runs; i++) {
+    const t0 = process.hrtime.bigint();
+    spawnSync(process.execPath, ["-e", "0"]);
+    times.push(Number(process.hrtime.bigint() - t0) / 1e6);
+  }
+  return median(times);
+}

@@ -184,7 +184,7 @@ export class Config {
 
     const makeProfile = path.join(this.portageDir, "make.profile");
     if (!exists(makeProfile)) throw new OuzoError("NO_PROFILE", "no profile selected: make.profile does not exist", { file: makeProfile });
-    this.stack = buildProfileStack(makeProfile, path.join(this.portageDir, "profile"), this.repos);
+    this.stack = buildProfileStack(makeProfile, path.join(this.portageDir, "profile"), this.repos, this.dirs);
 
     const defaultsText = new Map<string, string>();
     const profileLayers: Assignment[][] = [];
@@ -254,7 +254,7 @@ export class Config {
 
     // User configuration (/etc/portage): bad lines are errors.
     const user = (name: string, negation = false) =>
-      parseAtomLines(readConfigLines(path.join(this.portageDir, name), true), USER_CONFIG_EAPI, "error", negation);
+      parseAtomLines(readConfigLines(path.join(this.portageDir, name), true, this.dirs), USER_CONFIG_EAPI, "error", negation);
     this.userMasks = user("package.mask");
     this.userUnmasks = user("package.unmask");
     this.userPackageUse = indexByCp(user("package.use"));

@@ -29,9 +29,8 @@ export interface AtomLine {
 export class DirCache {
   private readonly listings = new Map<string, Set<string> | null>();
 
-  /** false when the path certainly does not exist; true when it may. */
-  mayExist(p: string): boolean {
-    const dir = path.dirname(p);
+  /** Names in a directory, or null when it cannot be listed (absent, or not a directory). */
+  list(dir: string): Set<string> | null {
     let names = this.listings.get(dir);
     if (names === undefined) {
       try {
@@ -41,7 +40,12 @@ export class DirCache {
       }
       this.listings.set(dir, names);
     }
-    return names !== null && names.has(path.basename(p));
+    return names;
+  }
+
+  /** false when the path certainly does not exist; true when it may. */
+  mayExist(p: string): boolean {
+    return this.list(path.dirname(p))?.has(path.basename(p)) ?? false;
   }
 }
 

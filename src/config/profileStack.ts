@@ -1,7 +1,8 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { OuzoError } from "../core/errors.js";
-import { isDirectory, readFileIfExists } from "../core/fsutil.js";
+import { readFileIfExists } from "../core/fsutil.js";
+import { DirCache } from "./configFiles.js";
 import { type EapiFeatures, eapiFeatures, USER_CONFIG_EAPI } from "../pms/eapi.js";
 import type { Repository, RepositorySet } from "./repositories.js";
 
@@ -25,7 +26,7 @@ const REPO_PARENT_RE = /^([A-Za-z0-9_][A-Za-z0-9_-]*)?:(.*)$/;
  * Expand the profile stack exactly as Portage does: depth first, parents before the child, no
  * de-duplication; /etc/portage/profile (if present) last.
  */
-export function buildProfileStack(makeProfile: string, userProfile: string | undefined, repos: RepositorySet): ProfileEntry[] {
+export function buildProfileStack(makeProfile: string, userProfile: string | undefined, repos: RepositorySet, dirs: DirCache = new DirCache()): ProfileEntry[] {
   const stack: ProfileEntry[] = [];
   const eapiCache = new Map<string, EapiFeatures>();
 
@@ -33,7 +34,7 @@ export function buildProfileStack(makeProfile: string, userProfile: string | und
     let f = eapiCache.get(dir);
     if (f) return f;
     const file = path.join(dir, "eapi");
-    const text = readFileIfExists(file);
+    const text = dirs.mayExist(file) ? readFileIfExists(file) : undefined;
     if (text === undefined) f = user ? USER_CONFIG_EAPI : eapiFeatures("0")!;
     else {
       const name = text.split("\n")[0]!.trim();
@@ -46,13 +47,14 @@ export function buildProfileStack(makeProfile: string, userProfile: string | und
   };
 
   const expand = (dir: string, ancestry: string[], user: boolean, from?: { file: string; line: number }) => {
-    let real: string;
-    try {
-      real = fs.realpathSync(dir);
-    } catch {
-      throw new OuzoError("MISSING_PARENT", `profile directory '${dir}' does not exist`, from ?? { file: dir });
+    // Paths are normalised, not resolved: resolving symlinks costs a stat per path component,
+    // for 75 entries on every run. make.profile itself may be a symlink (resolved by the caller).
+    const real = path.resolve(dir);
+    const names = dirs.list(real);
+    if (!names) {
+      throw new OuzoError("MISSING_PARENT", fs.existsSync(real) ? `profile '${dir}' is not a directory` : `profile directory '${dir}' does not exist`, from ?? { file: dir });
     }
-    if (!isDirectory(real)) throw new OuzoError("MISSING_PARENT", `profile '${dir}' is not a directory`, from ?? { file: dir });
+    if (ancestry.length > 64) throw new OuzoError("PARENT_CYCLE", `profile parents nest more than 64 deep at ${real}`, from ?? { file: real });
     if (ancestry.includes(real)) {
       throw new OuzoError("PARENT_CYCLE", `parent cycle: ${[...ancestry.slice(ancestry.indexOf(real)), real].join(" -> ")}`, from ?? { file: dir });
     }
@@ -60,7 +62,7 @@ export function buildProfileStack(makeProfile: string, userProfile: string | und
     const formats = repo?.profileFormats ?? [];
     const eapi = eapiOf(real, user);
     const parentFile = path.join(real, "parent");
-    const parentText = readFileIfExists(parentFile);
+    const parentText = names.has("parent") ? readFileIfExists(parentFile) : undefined;
     if (parentText !== undefined) {
       const lines = parentText.split("\n");
       let any = false;
@@ -83,9 +85,18 @@ export function buildProfileStack(makeProfile: string, userProfile: string | und
     });
   };
 
-  expand(makeProfile, [], true);
-  if (userProfile && isDirectory(userProfile)) expand(userProfile, [], true);
+  expand(resolveLink(makeProfile), [], true);
+  if (userProfile && dirs.list(userProfile)) expand(userProfile, [], true);
   return stack;
+}
+
+/** make.profile may be a symlink (Gentoo style): resolve it, relative to where it lives. */
+function resolveLink(p: string): string {
+  try {
+    return fs.lstatSync(p).isSymbolicLink() ? path.resolve(path.dirname(p), fs.readlinkSync(p)) : p;
+  } catch {
+    return p;
+  }
 }
 
 function resolveParent(line: string, dir: string, repo: Repository | undefined, allowRepoRefs: boolean, repos: RepositorySet, where: { file: string; line: number }): string {
