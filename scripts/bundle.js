@@ -37,6 +37,9 @@ const lazyStringWidth = {
   },
 };
 
+import { rmSync } from "node:fs";
+rmSync("dist/bundle", { recursive: true, force: true });
+
 await build({
   entryPoints: { ouzo: "src/cli/main.ts" },
   outdir: "dist/bundle",

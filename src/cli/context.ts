@@ -1,6 +1,7 @@
 import * as path from "node:path";
 import { Config } from "../config/Config.js";
-import { Output, type ColorMode } from "../ui/Output.js";
+import type { ColorMode, Output } from "../ui/Output.js";
+export { makeOutput } from "./output.js";
 
 /** Options every command accepts. */
 export interface GlobalArgs {
@@ -11,10 +12,6 @@ export interface GlobalArgs {
   verbose?: boolean;
   color?: ColorMode;
   cacheDir?: string;
-}
-
-export function makeOutput(args: GlobalArgs): Output {
-  return new Output({ json: !!args.json, quiet: !!args.quiet, verbose: !!args.verbose, color: args.color ?? "auto" });
 }
 
 export function rootOf(args: GlobalArgs): string {

@@ -1,6 +1,7 @@
 import type { Argv } from "yargs";
 import { OuzoError } from "../core/errors.js";
-import { makeOutput, type GlobalArgs } from "./context.js";
+import type { GlobalArgs } from "./context.js";
+import { makeOutput } from "./output.js";
 
 const VERSION = "0.1.0";
 
