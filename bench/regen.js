@@ -97,8 +97,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     fs.mkdirSync(path.join(root, "etc/portage/repos.conf"), { recursive: true });
     fs.writeFileSync(path.join(root, "etc/portage/repos.conf/bench"), `[DEFAULT]\nmain-repo = bench-kit\n\n[bench-kit]\nlocation = ${repo}\n`);
     const args = ["regen", "--config-root", root, "--cache-dir", path.join(root, "cache"), "--jobs", "2", "--json"];
-    // regen needs no profile: a minimal make.profile is enough for the configuration to load
-    fs.mkdirSync(path.join(root, "etc/portage/make.profile"), { recursive: true });
+    // regen needs repos.conf only, no profile (as egencache)
     const cold = ouzo(args);
     const s = JSON.parse(cold.stdout);
     console.log(`repository: ${s.generated} ebuilds generated, ${LAYERS * PER_LAYER} eclasses in chains of depth ${LAYERS}, ${s.failed} failed; ${process.env.OUZO_BENCH_INHERITED ?? ""}`);

@@ -244,6 +244,10 @@ describe("ouzo regen, info and search from the CLI", () => {
     const again = ouzo(["regen", "--root", root, "--json"]);
     expect(JSON.parse(again.stdout)).toMatchObject({ generated: 2, unchanged: 12, removed: 0, failed: 0 });
 
+    // no profile is needed to regenerate, and an unknown repository is refused before anything is written
+    fs.rmSync(path.join(root, "etc/portage/make.profile"), { recursive: true });
+    const unknown = ouzo(["regen", "--root", root, "--repo", "nope"]);
+    expect([unknown.code, unknown.stderr.trim()]).toEqual([1, "ouzo: repository 'nope' is not configured (configured: core-kit, dev-kit, gnome-kit, python-kit)"]);
     fs.mkdirSync(path.join(root, "var/git/meta-repo/kits/core-kit/app-misc/broken"), { recursive: true });
     fs.writeFileSync(path.join(root, "var/git/meta-repo/kits/core-kit/app-misc/broken/broken-1.ebuild"), 'EAPI=7\ndie "nope"\n');
     const bad = ouzo(["regen", "--root", root]);

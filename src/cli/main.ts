@@ -149,7 +149,10 @@ export async function main(argv: string[]): Promise<void> {
           .option("reposcan", { type: "string", describe: "also write anise-portage-converter's reposcan JSON to this file" })
           .option("kit", { type: "string", describe: "kit name recorded in the reposcan JSON (default: the repository name)" })
           .option("branch", { type: "string", describe: "branch recorded in the reposcan JSON (default: the checkout's git branch)" }),
-      run(async (a) => withConfig(a, async (config, out) => (await import("./commands/metadata.js")).regenCommand(config, a as never, out))),
+      run(async (a) => {
+        const m = await import("./commands/metadata.js");
+        return m.regenCommand(m.repositoriesOf(a), a as never, makeOutput(a));
+      }),
     )
     .command(
       "info <atom>",
@@ -161,7 +164,10 @@ export async function main(argv: string[]): Promise<void> {
       "search <term>",
       "search package names and descriptions",
       (y) => y.positional("term", { type: "string", demandOption: true }).option("jobs", { alias: "j", type: "number" }),
-      run(async (a) => withConfig(a, async (config, out) => (await import("./commands/metadata.js")).searchCommand(config, a as never, out))),
+      run(async (a) => {
+        const m = await import("./commands/metadata.js");
+        return m.searchCommand(m.repositoriesOf(a), a as never, makeOutput(a));
+      }),
     )
     .command(
       "demo",

@@ -13,10 +13,17 @@ import { Atom } from "../../pms/atom.js";
 import { USER_CONFIG_EAPI } from "../../pms/eapi.js";
 import { Version, compareVersions } from "../../pms/version.js";
 import type { Output } from "../../ui/Output.js";
-import { cacheDirOf, type GlobalArgs } from "../context.js";
+import { cacheDirOf, configRootOf, type GlobalArgs } from "../context.js";
+import { loadRepositories, type RepositorySet } from "../../config/repositories.js";
 
-export function openStore(config: Config, args: GlobalArgs & { jobs?: number }, out: Output): MetadataStore {
-  return new MetadataStore(config.repos, path.join(cacheDirOf(args), "metadata.db"), { jobs: args.jobs, reporter: out });
+export function openStore(repos: RepositorySet, args: GlobalArgs & { jobs?: number }, out: Output): MetadataStore {
+  return new MetadataStore(repos, path.join(cacheDirOf(args), "metadata.db"), { jobs: args.jobs, reporter: out });
+}
+
+/** Repositories from repos.conf alone: regen and search need no profile, as egencache needs none. */
+export function repositoriesOf(args: GlobalArgs): RepositorySet {
+  const configRoot = configRootOf(args);
+  return loadRepositories(path.join(configRoot, "etc", "portage", "repos.conf"), configRoot);
 }
 
 export interface RegenArgs extends GlobalArgs {
@@ -37,18 +44,20 @@ function gitBranch(location: string): string {
 }
 
 /** `ouzo regen`: the egencache equivalent. */
-export async function regenCommand(config: Config, args: RegenArgs, out: Output): Promise<number> {
+export async function regenCommand(repos: RepositorySet, args: RegenArgs, out: Output): Promise<number> {
   if (args.reposcan && (args.repo?.length ?? 0) !== 1) throw new UsageError("--reposcan writes one repository: name it with --repo");
   if (args.jobs !== undefined && (!Number.isInteger(args.jobs) || args.jobs < 1)) throw new UsageError("--jobs takes a whole number of at least 1");
-  const store = openStore(config, args, out);
+  for (const r of args.repo ?? []) if (!repos.get(r)) throw new OuzoError("UNKNOWN_REPO", `repository '${r}' is not configured (configured: ${repos.repos.map((x) => x.name).join(", ") || "none"})`);
+  if (!repos.repos.length) throw new OuzoError("NO_REPOS", `no repositories are configured in ${path.join(configRootOf(args), "etc", "portage", "repos.conf")}`);
+  const store = openStore(repos, args, out);
   try {
     const summary = await store.regen(args.repo);
     const md5: Record<string, { written: number; unchanged: number; removed: number }> = {};
     if (args.writeMd5Cache) {
-      for (const s of summary.repos) md5[s.repo] = writeMd5Cache(config.repos.get(s.repo)!.location, store.entries(s.repo));
+      for (const s of summary.repos) md5[s.repo] = writeMd5Cache(repos.get(s.repo)!.location, store.entries(s.repo));
     }
     if (args.reposcan) {
-      const repo = config.repos.get(args.repo![0]!)!;
+      const repo = repos.get(args.repo![0]!)!;
       const doc = reposcanDocument(store.entries(repo.name), summary.failures.filter((f) => f.repo === repo.name), {
         kit: args.kit ?? repo.name,
         branch: args.branch ?? gitBranch(repo.location),
@@ -134,7 +143,7 @@ function packagesNamed(config: Config, request: string): { atom: Atom | undefine
 export async function infoCommand(config: Config, args: GlobalArgs & { atom: string }, out: Output): Promise<number> {
   const { atom, pkgs } = packagesNamed(config, args.atom);
   if (!pkgs.length) throw new OuzoError("NO_MATCH", `no package matches '${args.atom}' in ${config.repos.repos.map((r) => r.name).join(", ")}`);
-  const store = openStore(config, args, out);
+  const store = openStore(config.repos, args, out);
   const results: unknown[] = [];
   const failures: RegenFailure[] = [];
   try {
@@ -185,8 +194,8 @@ export async function infoCommand(config: Config, args: GlobalArgs & { atom: str
 }
 
 /** `ouzo search TERM` over package names and descriptions, in every repository. */
-export async function searchCommand(config: Config, args: GlobalArgs & { term: string; jobs?: number }, out: Output): Promise<number> {
-  const store = openStore(config, args, out);
+export async function searchCommand(repos: RepositorySet, args: GlobalArgs & { term: string; jobs?: number }, out: Output): Promise<number> {
+  const store = openStore(repos, args, out);
   let hits: PackageMetadata[];
   try {
     const summary = await store.regen();
