@@ -87,9 +87,10 @@ class Worker {
   private onJobOutput(id: number, status: string, body: string): void {
     const job = this.job;
     if (!job || id !== job.id) return;
-    const diagnostics = readDiagnostics(this.errFile);
     const begin = `BEGIN ${id}\n`;
     if (status !== "0" || !body.startsWith(begin)) {
+      // what the ebuild printed is read only when it failed: one file read less per ebuild
+      const diagnostics = readDiagnostics(this.errFile);
       this.finish({ ok: false, error: lastErrorLine(diagnostics) ?? `depend phase exited with status ${status}`, diagnostics });
       return;
     }
@@ -110,7 +111,7 @@ class Worker {
       const eq = pair.indexOf("=");
       files.set(pair.slice(0, eq), pair.slice(eq + 1));
     }
-    this.finish({ ok: true, values, eclassFiles: files, diagnostics });
+    this.finish({ ok: true, values, eclassFiles: files, diagnostics: "" });
   }
 
   private finish(result: DependResult): void {
