@@ -514,11 +514,6 @@ export class Config {
     return out;
   }
 
-  /** Per-package environment files from package.env (names under /etc/portage/env). */
-  packageEnvFiles(pkg: PackageInput): string[] {
-    return matching(this.userPackageEnv, `${pkg.category}/${pkg.package}`, pkg).flatMap((l) => l.tokens.map((t) => path.join(this.portageDir, "env", t)));
-  }
-
   private isImplicitExpand(flag: string): boolean {
     return this.useExpand.some((v) => flag.startsWith(v.toLowerCase() + "_"));
   }

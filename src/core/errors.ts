@@ -37,15 +37,3 @@ export class UsageError extends OuzoError {
     super("USAGE", message, {}, 2);
   }
 }
-
-/** Re-throw an error from a pure parser with the file and line it came from. */
-export function locate<T>(file: string, line: number, fn: () => T): T {
-  try {
-    return fn();
-  } catch (e) {
-    if (e instanceof OuzoError && !e.origin.file) {
-      throw new OuzoError(e.code, e.message, { ...e.origin, file, line }, e.exitCode);
-    }
-    throw e;
-  }
-}

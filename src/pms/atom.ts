@@ -341,11 +341,6 @@ export function parseCpv(text: string): Cpv {
   return { category: m[1]!, package: m[2]!, version: Version.parse(m[3]!), cpv: text };
 }
 
-export function tryParseCpv(text: string): Cpv | undefined {
-  const m = CPV_RE.exec(text);
-  return m ? { category: m[1]!, package: m[2]!, version: Version.parse(m[3]!), cpv: text } : undefined;
-}
-
 /** Split an ebuild file's `PN-PV` (without `.ebuild`) given its package directory name. */
 export function splitPf(pn: string, pf: string): Version | undefined {
   if (!pf.startsWith(pn + "-")) return undefined;

@@ -87,7 +87,6 @@ const TABLE = new Map<string, EapiFeatures>([e0, e1, e2, e3, e4, e5, e6, e7, e8]
 /** Features for user configuration files (/etc/portage): the newest EAPI plus `::repo`. */
 export const USER_CONFIG_EAPI: EapiFeatures = derive(e8, "user", { repoDeps: true });
 
-export const SUPPORTED_EAPIS: readonly string[] = [...TABLE.keys()];
 export const LATEST_EAPI = "8";
 
 export function eapiFeatures(eapi: string): EapiFeatures | undefined {
@@ -96,9 +95,4 @@ export function eapiFeatures(eapi: string): EapiFeatures | undefined {
 
 export function isSupportedEapi(eapi: string): boolean {
   return TABLE.has(eapi);
-}
-
-/** PMS 7.2: EAPI names. */
-export function isValidEapiName(eapi: string): boolean {
-  return /^[A-Za-z0-9_][A-Za-z0-9+_.-]*$/.test(eapi);
 }

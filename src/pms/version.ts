@@ -1,7 +1,6 @@
 import { OuzoError } from "../core/errors.js";
 
 /** Suffix ranks (PMS 3.2): _alpha < _beta < _pre < _rc < (none) < _p. */
-const SUFFIX_NAME = ["alpha", "beta", "pre", "rc", "", "p"];
 const NONE_RANK = 4;
 
 const NO_SUFFIXES: [number, string][] = [];
@@ -193,10 +192,6 @@ function stripLeadingZerosOfFirst(text: string): string {
   let i = 0;
   while (i < text.length - 1 && text.charCodeAt(i) === 48 && isDigit(text.charCodeAt(i + 1))) i++;
   return i ? text.slice(i) : text;
-}
-
-export function suffixName(rank: number): string {
-  return SUFFIX_NAME[rank] ?? "";
 }
 
 export const VERSION_PATTERN = "\\d+(?:\\.\\d+)*[a-z]?(?:_(?:alpha|beta|pre|rc|p)\\d*)*(?:-r\\d+)?";

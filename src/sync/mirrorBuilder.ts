@@ -39,10 +39,6 @@ export function commitAll(dir: string, message: string): string {
   return git(dir, ["rev-parse", "HEAD"]);
 }
 
-export function checkoutBranch(dir: string, branch: string, create: boolean): void {
-  git(dir, ["checkout", "--quiet", ...(create ? ["-B"] : []), branch]);
-}
-
 export interface KitBranchSpec {
   readonly name: string;
   readonly stability?: string;
