@@ -265,6 +265,11 @@ describe("ouzo regen, info and search from the CLI", () => {
     expect(n).toMatchObject({ cpv: "sys-libs/ncurses-6.5_p20240511", slot: "0/6", keywords: ["next"], visible: true, use: { enabled: ["unicode"], disabled: ["cxx"] } });
     const lib = JSON.parse(ouzo(["info", "--root", root, "--json", "libdemo"]).stdout);
     expect(lib.map((x: { cpv: string }) => x.cpv)).toEqual(["dev-libs/libdemo-1.0", "dev-libs/libdemo-2.0"]);
+    // on demand: a deleted version disappears, an edited one is regenerated
+    fs.rmSync(path.join(root, "var/git/meta-repo/kits/core-kit/dev-libs/libdemo/libdemo-2.0.ebuild"));
+    fs.appendFileSync(path.join(root, "var/git/meta-repo/kits/core-kit/dev-libs/libdemo/libdemo-1.0.ebuild"), 'DESCRIPTION="edited"\n');
+    const after = JSON.parse(ouzo(["info", "--root", root, "--json", "dev-libs/libdemo"]).stdout);
+    expect(after.map((x: { cpv: string; description: string }) => [x.cpv, x.description])).toEqual([["dev-libs/libdemo-1.0", "edited"]]);
     const py = JSON.parse(ouzo(["info", "--root", root, "--json", "<dev-lang/python-3.12"]).stdout);
     expect(py.map((x: { cpv: string }) => x.cpv)).toEqual(["dev-lang/python-3.11.9"]);
     expect(ouzo(["info", "--root", root, "app-misc/nothing-here"]).code).toBe(1);

@@ -70,7 +70,17 @@ export async function main(argv: string[]): Promise<void> {
       run(async (a) => (await import("./commands/pms.js")).atomCommand(a as never, makeOutput(a))),
     )
     .command("profile", "show or change the profile", (y) =>
-      y
+      (["arch", "subarch", "build", "flavor"] as const)
+        .reduce(
+          (p, kind) =>
+            p.command(
+              `${kind} <name>`,
+              `set the ${kind}`,
+              (c) => c.positional("name", { type: "string", demandOption: true }),
+              run(async (a) => (await import("./commands/profile.js")).profileSetCommand({ ...a, kind } as never, makeOutput(a))),
+            ),
+          y,
+        )
         .command(
           "show",
           "the resolved profile stack and settings",
@@ -86,30 +96,6 @@ export async function main(argv: string[]): Promise<void> {
           "arches, subarches, builds, flavors and mix-ins of every kit",
           () => {},
           run(async (a) => (await import("./commands/profile.js")).profileListCommand(a, makeOutput(a))),
-        )
-        .command(
-          "arch <name>",
-          "set the arch",
-          (p) => p.positional("name", { type: "string", demandOption: true }),
-          run(async (a) => (await import("./commands/profile.js")).profileSetCommand({ ...a, kind: "arch" } as never, makeOutput(a))),
-        )
-        .command(
-          "subarch <name>",
-          "set the subarch",
-          (p) => p.positional("name", { type: "string", demandOption: true }),
-          run(async (a) => (await import("./commands/profile.js")).profileSetCommand({ ...a, kind: "subarch" } as never, makeOutput(a))),
-        )
-        .command(
-          "build <name>",
-          "set the build",
-          (p) => p.positional("name", { type: "string", demandOption: true }),
-          run(async (a) => (await import("./commands/profile.js")).profileSetCommand({ ...a, kind: "build" } as never, makeOutput(a))),
-        )
-        .command(
-          "flavor <name>",
-          "set the flavor",
-          (p) => p.positional("name", { type: "string", demandOption: true }),
-          run(async (a) => (await import("./commands/profile.js")).profileSetCommand({ ...a, kind: "flavor" } as never, makeOutput(a))),
         )
         .command(
           "mix-ins <changes..>",

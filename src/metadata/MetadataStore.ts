@@ -119,7 +119,7 @@ export class MetadataStore {
       for (const repo of repos) {
         const bad: RegenFailure[] = [];
         const files = scanRepository(repo.location, (file, why) => bad.push({ repo: repo.name, cpv: path.relative(repo.location, file), file, message: why, output: "" }));
-        const s = await this.refresh(repo, files, true, failures);
+        const s = await this.refresh(repo, files, undefined, failures);
         failures.push(...bad);
         s.failed += bad.length;
         summaries.push(s);
@@ -133,27 +133,22 @@ export class MetadataStore {
   /** Regenerate stale entries of one package on demand (any stage reading metadata calls this). */
   async ensurePackage(repoName: string, category: string, pn: string): Promise<RegenFailure[]> {
     const repo = this.repoByName(repoName);
-    const files = ebuildsOfPackage(repo.location, category, pn);
     const failures: RegenFailure[] = [];
-    const repoId = this.cache.repoId(repo.name, repo.location);
-    const stamps = this.cache.stamps(repoId);
-    const known = [...stamps.keys()].filter((c) => c.startsWith(`${category}/${pn}-`) && c.slice(category.length + 1 + pn.length + 1).match(/^\d/));
-    const present = new Set(files.map((f) => f.cpv));
-    const stale = files.filter((f) => this.isStale(repo, f, stamps.get(f.cpv), repoId));
-    const gone = known.filter((c) => !present.has(c));
-    if (!stale.length && !gone.length) return failures;
     await this.lock.acquire();
     try {
-      await this.refresh(repo, files, false, failures, `${category}/${pn}`);
-      if (gone.length) this.cache.transaction(() => gone.forEach((c) => this.cache.remove(repoId, c)));
+      await this.refresh(repo, ebuildsOfPackage(repo.location, category, pn), `${category}/${pn}`, failures);
     } finally {
       this.lock.release();
     }
     return failures;
   }
 
-  /** Regenerate what is stale among `files`; with `removeMissing`, drop entries whose ebuild is gone. */
-  private async refresh(repo: Repository, files: EbuildFile[], removeMissing: boolean, failures: RegenFailure[], label = repo.name): Promise<RepoRegenSummary> {
+  /**
+   * Regenerate what is stale among `files`, and drop the entries whose ebuild is gone: every entry
+   * of the repository, or with `pkg` (`category/PN`) only that package's.
+   */
+  private async refresh(repo: Repository, files: EbuildFile[], pkg: string | undefined, failures: RegenFailure[]): Promise<RepoRegenSummary> {
+    const label = pkg ?? repo.name;
     const repoId = this.cache.repoId(repo.name, repo.location);
     this.eclassIndexes.delete(repo.name);
     const stamps = this.cache.stamps(repoId);
@@ -163,12 +158,11 @@ export class MetadataStore {
       if (this.isStale(repo, f, stamps.get(f.cpv), repoId)) stale.push(f);
       else summary.unchanged++;
     }
-    if (removeMissing) {
-      const present = new Set(files.map((f) => f.cpv));
-      const gone = [...stamps.keys()].filter((c) => !present.has(c));
-      if (gone.length) this.cache.transaction(() => gone.forEach((c) => this.cache.remove(repoId, c)));
-      summary.removed = gone.length;
-    }
+    const present = new Set(files.map((f) => f.cpv));
+    const inScope = (cpv: string) => !pkg || (cpv.startsWith(`${pkg}-`) && /^\d/.test(cpv.slice(pkg.length + 1)));
+    const gone = [...stamps.keys()].filter((c) => inScope(c) && !present.has(c));
+    if (gone.length) this.cache.transaction(() => gone.forEach((c) => this.cache.remove(repoId, c)));
+    summary.removed = gone.length;
     if (!stale.length) return summary;
 
     const index = this.eclassIndex(repo);
