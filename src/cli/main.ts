@@ -21,6 +21,12 @@ async function withConfig(args: GlobalArgs, fn: (config: import("../config/Confi
   return fn(loadConfig(args, out), out);
 }
 
+/** Load repos.conf only (regen and search need no profile), then run a command with it. */
+async function withRepositories(args: GlobalArgs, fn: (m: typeof import("./commands/metadata.js"), repos: import("../config/repositories.js").RepositorySet, out: import("../ui/Output.js").Output) => Promise<number>): Promise<number> {
+  const m = await import("./commands/metadata.js");
+  return fn(m, m.repositoriesOf(args), makeOutput(args));
+}
+
 function reportFailure(e: unknown, args: GlobalArgs): number {
   const out = makeOutput(args);
   if (e instanceof OuzoError) {
@@ -85,11 +91,7 @@ export async function main(argv: string[]): Promise<void> {
           "show",
           "the resolved profile stack and settings",
           () => {},
-          run(async (a) => {
-            const out = makeOutput(a);
-            const { loadConfig } = await import("./context.js");
-            return (await import("./commands/profile.js")).profileShow(loadConfig(a, out), out);
-          }),
+          run((a) => withConfig(a, async (config, out) => (await import("./commands/profile.js")).profileShow(config, out))),
         )
         .command(
           "list",
@@ -135,10 +137,7 @@ export async function main(argv: string[]): Promise<void> {
           .option("reposcan", { type: "string", describe: "also write anise-portage-converter's reposcan JSON to this file" })
           .option("kit", { type: "string", describe: "kit name recorded in the reposcan JSON (default: the repository name)" })
           .option("branch", { type: "string", describe: "branch recorded in the reposcan JSON (default: the checkout's git branch)" }),
-      run(async (a) => {
-        const m = await import("./commands/metadata.js");
-        return m.regenCommand(m.repositoriesOf(a), a as never, makeOutput(a));
-      }),
+      run((a) => withRepositories(a, (m, repos, out) => m.regenCommand(repos, a as never, out))),
     )
     .command(
       "info <atom>",
@@ -150,10 +149,7 @@ export async function main(argv: string[]): Promise<void> {
       "search <term>",
       "search package names and descriptions",
       (y) => y.positional("term", { type: "string", demandOption: true }).option("jobs", { alias: "j", type: "number" }),
-      run(async (a) => {
-        const m = await import("./commands/metadata.js");
-        return m.searchCommand(m.repositoriesOf(a), a as never, makeOutput(a));
-      }),
+      run((a) => withRepositories(a, (m, repos, out) => m.searchCommand(repos, a as never, out))),
     )
     .command(
       "demo",
