@@ -91,7 +91,7 @@ export async function main(argv: string[]): Promise<void> {
           "show",
           "the resolved profile stack and settings",
           () => {},
-          run((a) => withConfig(a, async (config, out) => (await import("./commands/profile.js")).profileShow(config, out))),
+          run((a) => withConfig(a, async (config, out) => (await import("./commands/profileShow.js")).profileShow(config, out))),
         )
         .command(
           "list",

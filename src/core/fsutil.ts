@@ -1,6 +1,8 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { randomBytes } from "node:crypto";
+
+/** Temp names are unique per process (pid and a counter); "w" truncates a leftover of a crashed run. */
+let tmpCounter = 0;
 
 /**
  * Write a file crash-safely: temp file in the same directory, fsync, rename, fsync the directory.
@@ -10,7 +12,7 @@ export function atomicWriteFile(file: string, data: string | Buffer, mode = 0o64
   const sync = opts.fsync !== false;
   const dir = path.dirname(file);
   fs.mkdirSync(dir, { recursive: true });
-  const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`);
+  const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.${++tmpCounter}.tmp`);
   const fd = fs.openSync(tmp, "w", mode);
   try {
     if (typeof data === "string") fs.writeSync(fd, data);

@@ -5,7 +5,7 @@ import { Config } from "../../config/Config.js";
 import { buildKitMirror, commitMetaRepo } from "../../sync/mirrorBuilder.js";
 import type { Output } from "../../ui/Output.js";
 import { DEMO_FIXTURES, DEMO_KITS } from "../demoTree.js";
-import { profileShow } from "./profile.js";
+import { profileShow } from "./profileShow.js";
 
 /** Local git mirrors of the demo kits, and a meta-repo branch `mark-v` pinning them. */
 function buildDemoMirrors(mirrors: string): void {
