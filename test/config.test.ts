@@ -206,6 +206,35 @@ describe("visibility", () => {
     expect(current.visibility(pkg("sys-libs/ncurses-6.4", { keywords: ["*"] }))).toEqual([]);
   });
 
+  it("applies extended atoms (*/*, cat/*, */pkg, with slot and repository) in /etc/portage files", () => {
+    const { root } = demo();
+    const etc = path.join(root, "etc/portage");
+    const append = (f: string, text: string) => fs.appendFileSync(path.join(etc, f), text);
+    // Less specific lines apply first whatever their place: */* before app-misc/hello's own line.
+    fs.writeFileSync(path.join(etc, "package.use", "zz-extended"), "app-misc/hello -nls\n*/* nls doc\napp-*/* debug\n*/hello:0::core-kit extras\n");
+    append("package.accept_keywords", "dev-games/*::core-kit ~arm64\n");
+    append("package.license", "*/* Other-EULA\n");
+    append("package.mask", "sci-*/*\n");
+    append("package.unmask", "sci-*/keep\n");
+    const config = new Config({ root, configRoot: root });
+    // hello-1.5: */* turns nls on, then app-misc/hello's own line turns it off again.
+    expect(config.useFor(pkg("app-misc/hello-1.5", { iuse: ["nls", "doc", "debug", "extras"] })).enabled).toEqual(["debug", "doc", "extras"]);
+    expect(config.useFor(pkg("dev-libs/x-1", { iuse: ["nls", "debug", "extras"] })).enabled).toEqual(["nls"]);
+    expect(config.useFor(pkg("app-misc/hello-1.5", { iuse: ["extras"], slot: "1" })).enabled).toEqual([]);
+    expect(config.visibility(pkg("dev-games/pong-1", { keywords: ["~arm64"] }))).toEqual([]);
+    expect(config.visibility(pkg("dev-games/pong-1", { keywords: ["~arm64"], repo: "dev-kit" }))[0]).toMatchObject({ kind: "keyword" });
+    expect(config.visibility(pkg("app-misc/a-1", { license: "Other-EULA" }))).toEqual([]);
+    expect(config.visibility(pkg("sci-libs/lapack-3"))[0]).toMatchObject({ kind: "package.mask", atom: "sci-*/*" });
+    expect(config.visibility(pkg("sci-libs/keep-3"))).toEqual([]);
+    expect(config.visibility(pkg("dev-libs/lapack-3"))).toEqual([]);
+  });
+
+  it("refuses an extended atom with an operator in /etc/portage", () => {
+    const { root } = demo();
+    fs.writeFileSync(path.join(root, "etc/portage/package.use/zz-bad"), ">=dev-*/foo-1 doc\n");
+    expect(() => new Config({ root, configRoot: root })).toThrow(expect.objectContaining({ origin: expect.objectContaining({ line: expect.any(Number) }) }));
+  });
+
   it("expands license groups and package.license", () => {
     const { config } = demo();
     expect(config.visibility(pkg("app-misc/a-1", { license: "Apache-2.0 || ( Demo-EULA MIT )" }))).toEqual([]);
@@ -273,6 +302,13 @@ describe("bad configuration", () => {
     const root = broken((r) => writeTree(r, { [`${core}/flavor/core/package.mask`]: "not-an-atom\n" }));
     const config = new Config({ root, configRoot: root });
     expect(config.warnings.some((w) => w.includes("flavor/core/package.mask:1: invalid atom 'not-an-atom'"))).toBe(true);
+  });
+
+  it("skips extended atoms in profiles: they belong to user configuration only", () => {
+    const root = broken((r) => writeTree(r, { [`${core}/flavor/core/package.mask`]: "*/*\n" }));
+    const config = new Config({ root, configRoot: root });
+    expect(config.warnings.some((w) => w.includes("flavor/core/package.mask:1: invalid atom '*/*'"))).toBe(true);
+    expect(config.visibility(pkg("app-misc/a-1"))).toEqual([]);
   });
 });
 

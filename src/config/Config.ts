@@ -8,7 +8,7 @@ import { Atom } from "../pms/atom.js";
 import { USER_CONFIG_EAPI, eapiFeatures, isSupportedEapi, type EapiFeatures } from "../pms/eapi.js";
 import { parseLicense, parsePlainTokens, reduce, unacceptedLicenses, type DepNode } from "../pms/depspec.js";
 import type { Version } from "../pms/version.js";
-import { type AtomLine, type ConfigLine, DirCache, indexByCp, parseAtomLines, readConfigLines, specificity, stackTokens } from "./configFiles.js";
+import { type AtomLine, type ConfigLine, DirCache, indexByCp, linesFor, parseAtomLines, readConfigLines, specificity, stackTokens } from "./configFiles.js";
 import { buildProfileStack, type ProfileEntry } from "./profileStack.js";
 import { loadRepositories, type Repository, type RepositorySet } from "./repositories.js";
 import { type Assignment, readShellVars, tokens } from "./shellVars.js";
@@ -465,8 +465,8 @@ export class Config {
     const repo = this.repos.get(pkg.repo);
     const level = repo ? this.repoLevelOf(repo) : undefined;
     const unmasked = () =>
-      (this.unmaskIndex.get(cp) ?? []).some((l) => l.atom.matches(r)) || (level?.unmasks ?? []).some((l) => l.atom.cp === cp && l.atom.matches(r));
-    const hit = (level?.masks ?? []).find((l) => l.atom.cp === cp && l.atom.matches(r)) ?? (this.maskIndex.get(cp) ?? []).find((l) => l.atom.matches(r));
+      linesFor(this.unmaskIndex, cp).some((l) => l.atom.matches(r)) || (level?.unmasks ?? []).some((l) => l.atom.cp === cp && l.atom.matches(r));
+    const hit = (level?.masks ?? []).find((l) => l.atom.cp === cp && l.atom.matches(r)) ?? linesFor(this.maskIndex, cp).find((l) => l.atom.matches(r));
     if (hit && !unmasked()) return hit;
     return undefined;
   }
@@ -720,8 +720,8 @@ function ref(pkg: PackageInput) {
 
 /** Lines of an index matching a package, less specific first, file order kept within a rank. */
 function matching(index: Map<string, AtomLine[]>, cp: string, pkg: PackageInput): AtomLine[] {
-  const lines = index.get(cp);
-  if (!lines) return [];
+  const lines = linesFor(index, cp);
+  if (!lines.length) return [];
   const r = ref(pkg);
   const hits = lines.filter((l) => l.atom.matchesIgnoringUse(r));
   if (hits.length < 2) return hits;

@@ -128,7 +128,8 @@ export function stackTokens(target: string[] | Set<string>, tokens: readonly str
   }
 }
 
-/** Rank of an atom's specificity: less specific lines are applied first (Portage orders package.use this way). */
+// Rank of an atom's specificity: less specific lines are applied first (Portage orders package.use
+// this way). Extended atoms ("*/*", "dev-*/foo") rank below every ordinary atom.
 export function specificity(a: Atom): number {
   let r = 0;
   switch (a.operator) {
@@ -147,19 +148,31 @@ export function specificity(a: Atom): number {
     default:
       r = 20;
   }
+  if (a.extended) r -= 10;
   if (a.slot !== undefined) r += 5;
   if (a.repo !== undefined) r += 2;
   return r;
 }
 
-/** Group atom lines by `category/package` for fast per-package lookup. */
+/** Where an index keeps extended atoms, which may match any `category/package`. */
+const EXTENDED = "*";
+
+/** Group atom lines by `category/package` for fast per-package lookup (extended atoms apart). */
 export function indexByCp(lines: readonly AtomLine[]): Map<string, AtomLine[]> {
   const m = new Map<string, AtomLine[]>();
   for (const l of lines) {
-    const cp = l.atom.cp;
+    const cp = l.atom.extended ? EXTENDED : l.atom.cp;
     let arr = m.get(cp);
     if (!arr) m.set(cp, (arr = []));
     arr.push(l);
   }
   return m;
+}
+
+/** The lines of an index that may match `cp`: its own, then the extended ones. */
+export function linesFor(index: ReadonlyMap<string, readonly AtomLine[]>, cp: string): readonly AtomLine[] {
+  const own = index.get(cp);
+  const ext = index.get(EXTENDED);
+  if (!ext) return own ?? [];
+  return own ? [...own, ...ext] : ext;
 }

@@ -36,6 +36,11 @@ const SLOT_NAME = "[A-Za-z0-9_][A-Za-z0-9+_.-]*";
 const REPO_NAME = "[A-Za-z0-9_][A-Za-z0-9_-]*";
 
 const CATEGORY_RE = new RegExp(`^${CATEGORY_PATTERN}$`);
+/**
+ * Extended atoms of user configuration (Portage's wildcard syntax): `*` anywhere in the category
+ * or package name, an optional slot and repository, no operator, version or USE deps.
+ */
+const EXTENDED_RE = new RegExp(`^([A-Za-z0-9_*][A-Za-z0-9+_.*-]*)/([A-Za-z0-9_*][A-Za-z0-9+_*-]*)(?::(${SLOT_NAME}))?(?:::(${REPO_NAME}))?$`);
 const PACKAGE_RE = new RegExp(`^${PACKAGE_PATTERN}$`);
 const REPO_RE = new RegExp(`^${REPO_NAME}$`);
 
@@ -122,6 +127,10 @@ const SLOT_PART_RE = new RegExp(`^(?:(${SLOT_NAME})(?:/(${SLOT_NAME}))?)?(=|\\*)
 const USE_TOKEN_RE = /^(!|-)?([A-Za-z0-9][A-Za-z0-9+_@-]*)(\([+-]\))?([=?])?$/;
 
 export class Atom {
+  /** An extended atom (`*` in the category or package name), matched as a glob. */
+  readonly extended: boolean;
+  private globRe: RegExp | undefined;
+
   constructor(
     readonly blocker: Blocker | undefined,
     readonly operator: Operator | undefined,
@@ -133,7 +142,9 @@ export class Atom {
     readonly slotOperator: SlotOperator | undefined,
     readonly useDeps: readonly UseDep[],
     readonly repo: string | undefined,
-  ) {}
+  ) {
+    this.extended = category.includes("*") || package_.includes("*");
+  }
 
   /** `category/package`. */
   get cp(): string {
@@ -144,6 +155,13 @@ export class Atom {
   static parse(text: string, eapi: EapiFeatures | string = LATEST_EAPI): Atom {
     const features = typeof eapi === "string" ? eapiFeatures(eapi) : eapi;
     if (!features) throw new OuzoError("BAD_EAPI", `unsupported EAPI '${eapi}'`);
+    if (text.includes("*")) {
+      const x = EXTENDED_RE.exec(text);
+      if (x && (x[1]!.includes("*") || x[2]!.includes("*"))) {
+        if (!features.extendedAtoms) throw new OuzoError("BAD_ATOM", `invalid atom '${text}': '*' in a name is allowed only in /etc/portage files`);
+        return new Atom(undefined, undefined, x[1]!, x[2]!, undefined, x[3], undefined, undefined, [], x[4]);
+      }
+    }
     const m = lexAtom(text);
     if (!m) throw new OuzoError("BAD_ATOM", `invalid atom '${text}': ${diagnose(text)}`);
     const [blocker, op, category, pkg, version, glob, slotPart, repo, use] = m;
@@ -209,7 +227,11 @@ export class Atom {
 
   /** Version, slot and repository match (no USE deps). */
   matchesIgnoringUse(p: PackageRef): boolean {
-    if (p.package !== this.package_ || p.category !== this.category) return false;
+    if (p.package !== this.package_ || p.category !== this.category) {
+      if (!this.extended) return false;
+      this.globRe ??= new RegExp(`^${this.cp.replace(/[.+]/g, "\\$&").replace(/\*/g, "[^/]*")}$`);
+      if (!this.globRe.test(`${p.category}/${p.package}`)) return false;
+    }
     if (this.version && !versionMatches(this.operator!, this.version, p.version)) return false;
     if (this.slot !== undefined && p.slot !== undefined && this.slot !== p.slot) return false;
     if (this.subslot !== undefined && p.subslot !== undefined && this.subslot !== (p.subslot || p.slot)) return false;

@@ -16,6 +16,8 @@ export interface EapiFeatures {
   readonly slotOperators: boolean;
   /** `::repo` in dependency atoms: no official EAPI allows it in ebuilds. */
   readonly repoDeps: boolean;
+  // Extended atoms with `*` in the category or package name ("*/*", "dev-*/foo"): user configuration only.
+  readonly extendedAtoms: boolean;
   /** IUSE `+flag`/`-flag` defaults. */
   readonly iuseDefaults: boolean;
   /** REQUIRED_USE exists. */
@@ -54,6 +56,7 @@ const base: EapiFeatures = {
   strongBlockers: false,
   slotOperators: false,
   repoDeps: false,
+  extendedAtoms: false,
   iuseDefaults: false,
   requiredUse: false,
   atMostOneOf: false,
@@ -84,8 +87,8 @@ const e8 = derive(e7, "8", { idepend: true, selectiveUriRestrictions: true, accu
 
 const TABLE = new Map<string, EapiFeatures>([e0, e1, e2, e3, e4, e5, e6, e7, e8].map((e) => [e.name, e]));
 
-/** Features for user configuration files (/etc/portage): the newest EAPI plus `::repo`. */
-export const USER_CONFIG_EAPI: EapiFeatures = derive(e8, "user", { repoDeps: true });
+/** Features for user configuration files (/etc/portage): the newest EAPI plus `::repo` and extended atoms. */
+export const USER_CONFIG_EAPI: EapiFeatures = derive(e8, "user", { repoDeps: true, extendedAtoms: true });
 
 export const LATEST_EAPI = "8";
 
