@@ -139,6 +139,52 @@ describe("ouzo sync: meta-repo and kits", () => {
   });
 });
 
+// ego's sync children drop from root to the meta-repo's owner, or to sync_user for a first sync.
+describe.skipIf(process.getuid?.() !== 0)("ouzo sync as root runs git as another user", () => {
+  const SYNCER = 4242;
+  const owned = (w: World, ...uidOf: string[]) => uidOf.map((p) => fs.statSync(path.join(w.root, p)).uid);
+  const asSyncer = (w: World, syncUser = "syncer") => {
+    // the user must be able to reach the mirrors and ROOT (temporary directories are 0700)
+    for (const d of [w.mirrors, w.root]) fs.chmodSync(d, 0o755);
+    writeTree(w.root, { "etc/passwd": `root:x:0:0:root:/root:/bin/sh\nsyncer:x:${SYNCER}:${SYNCER}::/nonexistent:/bin/false\n` });
+    fs.appendFileSync(path.join(w.root, "etc/ego.conf"), `sync_user = ${syncUser}\n`);
+  };
+
+  it("a first sync runs git as sync_user from ROOT's passwd; configuration stays root's", () => {
+    const w = world();
+    asSyncer(w);
+    const r = sync(w, "--verbose");
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain(`git runs as syncer (uid ${SYNCER}, gid ${SYNCER})`);
+    expect(owned(w, "var/git/meta-repo", "var/git/meta-repo/.git/HEAD", "var/git/meta-repo/kits/core-kit/profiles/repo_name", "var/git/meta-repo/kits/dev-kit/.git/index")).toEqual([SYNCER, SYNCER, SYNCER, SYNCER]);
+    expect(owned(w, "var/git", "etc/portage/repos.conf/ego-core-kit")).toEqual([0, 0]);
+    expect(heads(w)["dev-kit"]).toBe(w.kits["dev-kit"].commits.get("mark-v")![4]);
+  });
+
+  it("later syncs run git as the meta-repo's owner, whatever sync_user says", () => {
+    const w = world();
+    asSyncer(w);
+    expect(sync(w).code).toBe(0);
+    fs.appendFileSync(path.join(w.root, "etc/ego.conf"), "sync_user = nobody-here\n");
+    const newDev = w.kits["dev-kit"].commits.get("mark-v")![20]!;
+    w.release({ "dev-kit": { pins: { "mark-v": newDev } } });
+    const r = sync(w, "--verbose");
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain(`git runs as uid ${SYNCER}`);
+    expect(heads(w)["dev-kit"]).toBe(newDev);
+    expect(owned(w, "var/git/meta-repo/kits/dev-kit/.git/HEAD")).toEqual([SYNCER]);
+  });
+
+  it("a sync_user that does not exist is an error naming ego.conf, before anything is written", () => {
+    const w = world();
+    asSyncer(w, "nobody-here");
+    const r = sync(w);
+    expect(r.code).toBe(1);
+    expect(r.stderr.trim()).toBe(`ouzo: ${path.join(w.root, "etc/ego.conf")}: sync_user 'nobody-here' does not exist in ${path.join(w.root, "etc/passwd")}`);
+    expect(fs.existsSync(path.join(w.root, "var/git"))).toBe(false);
+  });
+});
+
 describe("ouzo sync failures leave the previous tree usable", () => {
   const failing = (w: World, mutate: () => void, ...args: string[]) => {
     expect(sync(w).code).toBe(0);

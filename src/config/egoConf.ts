@@ -15,6 +15,8 @@ export interface EgoConf {
   /** Clone depth; 0 means full history. */
   readonly kitsDepth: number;
   readonly syncUser: string;
+  /** Whether ego.conf names sync_user (the default user may legitimately be missing). */
+  readonly syncUserSet: boolean;
   readonly pythonKitProfile: string | undefined;
   /** `[kits]` overrides: branch name or `skip`. */
   readonly kitOverrides: ReadonlyMap<string, string>;
@@ -43,6 +45,7 @@ export function readEgoConf(root: string, env: Readonly<Record<string, string | 
     reposConfPath: under(g.get("repos_conf_path") ?? "/etc/portage/repos.conf"),
     kitsDepth: depth,
     syncUser: g.get("sync_user") ?? "portage",
+    syncUserSet: g.has("sync_user"),
     pythonKitProfile: g.get("python_kit_profile"),
     kitOverrides: ini.get("kits") ?? new Map(),
   };

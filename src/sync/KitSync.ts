@@ -6,6 +6,7 @@ import type { Reporter } from "../core/reporter.js";
 import { silentReporter } from "../core/reporter.js";
 import { type EgoConf, metaRepoBranch, repoUrl } from "../config/egoConf.js";
 import { Git } from "./git.js";
+import { type Identity, mkdirOwned, syncIdentity } from "./identity.js";
 import { chooseKits, type KitChoice, parseRelease, type Release } from "./metaRepo.js";
 
 export interface KitSyncOptions {
@@ -18,6 +19,8 @@ export interface KitSyncOptions {
   readonly jobs?: number;
   /** Where the switch journal lives (ROOT/var/lib/ouzo). */
   readonly stateDir: string;
+  /** The system being synced (--root): its passwd file names sync_user. */
+  readonly root?: string;
   readonly reporter?: Reporter;
 }
 
@@ -47,6 +50,11 @@ interface Journal {
 }
 
 const STAGING = ".ouzo-staging";
+
+/** A sync_base_url that names a directory on this machine. */
+function isLocalUrl(url: string): boolean {
+  return url.startsWith("file://") || url.startsWith("/");
+}
 
 /** A directory that is absent or empty can be cloned into; anything else must be a git repository. */
 function isEmptyOrAbsent(dir: string): boolean {
@@ -85,6 +93,9 @@ export class KitSync {
   readonly metaRepoPath: string;
   readonly kitsPath: string;
   private readonly journalFile: string;
+  /** Who git runs as (root drops to the meta-repo's owner or sync_user). */
+  private readonly identity: Identity | undefined;
+  private readonly identityWarning: string | undefined;
 
   constructor(private readonly opts: KitSyncOptions) {
     Git.check();
@@ -92,11 +103,35 @@ export class KitSync {
     this.metaRepoPath = opts.dest ? path.resolve(opts.dest) : opts.ego.metaRepoPath;
     this.kitsPath = opts.dest ? path.join(this.metaRepoPath, "kits") : opts.ego.kitsPath;
     this.journalFile = path.join(opts.stateDir, "sync-journal.json");
+    const who = syncIdentity({ metaRepoPath: this.metaRepoPath, root: opts.root ?? "/", syncUser: opts.ego.syncUser, syncUserSet: opts.ego.syncUserSet, egoFile: opts.ego.file });
+    this.identity = who.identity;
+    this.identityWarning = who.warning;
+  }
+
+  private gitConfig: string | undefined;
+
+  private gitAt(dir: string): Git {
+    return new Git(dir, this.identity, this.gitConfig);
+  }
+
+  /**
+   * git refuses repositories another user owns. A sync that drops from root reads local mirrors
+   * (sync_base_url a path or file:// URL) that root or a mirror job usually owns: the mirrors the
+   * administrator named are trusted, through a global configuration file only git running as the
+   * sync user reads.
+   */
+  private trustLocalMirrors(): void {
+    if (!this.identity || !isLocalUrl(this.opts.ego.syncBaseUrl)) return;
+    this.gitConfig = path.join(this.opts.stateDir, "git-sync-user.conf");
+    atomicWriteFile(this.gitConfig, `# written by ouzo sync: the mirrors of ${this.opts.ego.file} are local and trusted\n[safe]\n\tdirectory = *\n`, 0o644);
   }
 
   async sync(): Promise<SyncResult> {
     await this.recoverInterruptedSwitch();
     const warnings: string[] = [];
+    if (this.identityWarning) warnings.push(this.identityWarning);
+    if (this.identity) this.reporter.report({ kind: "info", message: `git runs as ${this.identity.name} (uid ${this.identity.uid}, gid ${this.identity.gid})` });
+    this.trustLocalMirrors();
     const meta = await this.fetchMetaRepo(warnings);
     const release = meta.release;
     const rel = await this.readRelease(meta.git, meta.newCommit, release);
@@ -171,7 +206,7 @@ export class KitSync {
     if (!Git.isRepo(this.metaRepoPath)) throw new OuzoError("NO_META_REPO", `no meta-repo at ${this.metaRepoPath}; run 'ouzo sync' first`);
     const head = Git.headOf(this.metaRepoPath);
     if (!head) throw new OuzoError("NO_META_REPO", `the meta-repo at ${this.metaRepoPath} has no commit checked out`);
-    const rel = await this.readRelease(new Git(this.metaRepoPath), head, this.opts.ego.release);
+    const rel = await this.readRelease(this.gitAt(this.metaRepoPath), head, this.opts.ego.release);
     const c = chooseKits(rel, this.opts.ego);
     return { release: rel, choice: c.kits, skipped: c.skipped };
   }
@@ -185,7 +220,7 @@ export class KitSync {
     let release = ego.release;
     if (!release && Git.isRepo(dir)) {
       const head = Git.headOf(dir);
-      const info = head ? await new Git(dir).readFileAt(head, "metadata/kit-info.json") : undefined;
+      const info = head ? await this.gitAt(dir).readFileAt(head, "metadata/kit-info.json") : undefined;
       try {
         release = info ? ((JSON.parse(info).release_info ?? {}).default as string | undefined) : undefined;
       } catch {
@@ -199,7 +234,7 @@ export class KitSync {
     const branch = metaRepoBranch(release);
     const ref = `refs/remotes/origin/${branch}`;
     if (Git.isRepo(dir)) {
-      const git = new Git(dir);
+      const git = this.gitAt(dir);
       const oldCommit = Git.headOf(dir);
       if (!this.opts.offline) {
         await this.setRemote(git, url);
@@ -216,8 +251,9 @@ export class KitSync {
     const staging = `${dir}${STAGING}`;
     fs.rmSync(staging, { recursive: true, force: true });
     fs.mkdirSync(path.dirname(staging), { recursive: true });
-    await new Git(path.dirname(staging)).git(["clone", "--quiet", "--no-checkout", "--single-branch", "--no-tags", "-b", branch, url, staging], `meta-repo: cloning branch '${branch}' from ${url}`);
-    const git = new Git(staging);
+    mkdirOwned(staging, this.identity);
+    await this.gitAt(staging).git(["clone", "--quiet", "--no-checkout", "--single-branch", "--no-tags", "-b", branch, url, staging], `meta-repo: cloning branch '${branch}' from ${url}`);
+    const git = this.gitAt(staging);
     await git.git(["update-ref", ref, "HEAD"], "meta-repo: recording the fetched branch");
     const newCommit = (await git.git(["rev-parse", "HEAD"], "meta-repo")).trim();
     return { git, dir, branch, release, oldCommit: undefined, newCommit, staged: true, stagingDir: staging as string | undefined };
@@ -232,11 +268,11 @@ export class KitSync {
 
   private async switchMetaRepo(meta: Awaited<ReturnType<KitSync["fetchMetaRepo"]>>): Promise<void> {
     if (meta.staged) {
-      fs.mkdirSync(meta.dir, { recursive: true });
+      mkdirOwned(meta.dir, this.identity);
       fs.renameSync(path.join(meta.stagingDir!, ".git"), path.join(meta.dir, ".git"));
       fs.rmSync(meta.stagingDir!, { recursive: true, force: true });
     }
-    await new Git(meta.dir).git(["checkout", "--quiet", "--force", "-B", meta.branch, meta.newCommit], `meta-repo: checking out ${meta.newCommit}`);
+    await this.gitAt(meta.dir).git(["checkout", "--quiet", "--force", "-B", meta.branch, meta.newCommit], `meta-repo: checking out ${meta.newCommit}`);
   }
 
   // --- kits ---
@@ -253,7 +289,7 @@ export class KitSync {
     const depth = k.depth ?? this.opts.ego.kitsDepth;
     const ref = `refs/remotes/origin/${k.branch}`;
     if (Git.isRepo(dir)) {
-      const git = new Git(dir);
+      const git = this.gitAt(dir);
       const oldCommit = Git.headOf(dir);
       // No-op fast path: nothing can have moved when the release did not change and HEAD is the pin.
       if (unchangedMeta && oldCommit === k.sha1) return { choice: k, dir, git, oldCommit, staged: false, fetched: false };
@@ -270,12 +306,12 @@ export class KitSync {
     if (this.opts.offline) throw new OuzoError("SYNC_PIN_MISSING", `kit is not cloned yet (and --offline forbids fetching)`);
     const staging = path.join(this.kitsPath, STAGING, k.kit);
     fs.rmSync(staging, { recursive: true, force: true });
-    fs.mkdirSync(path.dirname(staging), { recursive: true });
-    await new Git(path.dirname(staging)).git(
+    mkdirOwned(staging, this.identity);
+    await this.gitAt(staging).git(
       ["clone", "--quiet", "--no-checkout", "--single-branch", "--no-tags", ...(depth > 0 ? [`--depth=${depth}`] : []), "-b", k.branch, url, staging],
       `cloning branch '${k.branch}' from ${url}`,
     );
-    const git = new Git(staging);
+    const git = this.gitAt(staging);
     await this.ensurePin(git, k, ref);
     return { choice: k, dir, git, oldCommit: undefined, staged: true, fetched: true, stagingDir: staging };
   }
@@ -300,10 +336,10 @@ export class KitSync {
   private async switchKit(p: PreparedKit): Promise<void> {
     if (p.staged) {
       if (fs.existsSync(p.dir)) fs.rmdirSync(p.dir); // an empty directory (a meta-repo gitlink)
-      fs.mkdirSync(path.dirname(p.dir), { recursive: true });
+      mkdirOwned(path.dirname(p.dir), this.identity);
       fs.renameSync(p.stagingDir!, p.dir);
     }
-    await new Git(p.dir).git(["checkout", "--quiet", "--force", "--detach", p.choice.sha1], `${p.choice.kit}: checking out ${p.choice.sha1}`);
+    await this.gitAt(p.dir).git(["checkout", "--quiet", "--force", "--detach", p.choice.sha1], `${p.choice.kit}: checking out ${p.choice.sha1}`);
   }
 
   private discardStaging(prepared: PreparedKit[], meta: { staged: boolean; stagingDir?: string }): void {
@@ -318,14 +354,14 @@ export class KitSync {
     for (const k of j.kits) {
       try {
         if (k.created) fs.rmSync(k.path, { recursive: true, force: true });
-        else if (k.old) await new Git(k.path).git(["checkout", "--quiet", "--force", "--detach", k.old], `${k.kit}: rolling back`);
+        else if (k.old) await this.gitAt(k.path).git(["checkout", "--quiet", "--force", "--detach", k.old], `${k.kit}: rolling back`);
       } catch (e) {
         problems.push((e as Error).message);
       }
     }
     try {
       if (j.metaRepo.created) fs.rmSync(path.join(j.metaRepo.path, ".git"), { recursive: true, force: true });
-      else if (j.metaRepo.old) await new Git(j.metaRepo.path).git(["checkout", "--quiet", "--force", "-B", j.metaRepo.branch, j.metaRepo.old], "meta-repo: rolling back");
+      else if (j.metaRepo.old) await this.gitAt(j.metaRepo.path).git(["checkout", "--quiet", "--force", "-B", j.metaRepo.branch, j.metaRepo.old], "meta-repo: rolling back");
     } catch (e) {
       problems.push((e as Error).message);
     }

@@ -2,10 +2,19 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { OuzoError } from "../core/errors.js";
 import { requireProgram, run } from "../core/spawn.js";
+import type { Identity } from "./identity.js";
 
-/** The system git, driven with plain arguments; errors carry git's own last line. */
+/**
+ * The system git, driven with plain arguments; errors carry git's own last line. With an
+ * identity, git runs as that user, without HOME (as ego's sync children do).
+ */
 export class Git {
-  constructor(readonly dir: string) {}
+  constructor(
+    readonly dir: string,
+    private readonly as?: Identity,
+    /** A global git configuration file for git running as `as` (its HOME is removed). */
+    private readonly globalConfig?: string,
+  ) {}
 
   static check(): void {
     requireProgram("git", "to sync the meta-repo and kits");
@@ -16,8 +25,16 @@ export class Git {
     return { ...process.env, GIT_TERMINAL_PROMPT: "0", LC_ALL: "C", GIT_CONFIG_NOSYSTEM: "1", GIT_ADVICE: "0" };
   }
 
+  private exec(args: string[]) {
+    if (!this.as) return run("git", ["-C", this.dir, ...args], { env: Git.env() });
+    const env = Git.env();
+    delete env.HOME;
+    if (this.globalConfig) env.GIT_CONFIG_GLOBAL = this.globalConfig;
+    return run("git", ["-C", this.dir, ...args], { env, uid: this.as.uid, gid: this.as.gid });
+  }
+
   async git(args: string[], what: string): Promise<string> {
-    const r = await run("git", ["-C", this.dir, ...args], { env: Git.env() });
+    const r = await this.exec(args);
     if (r.code !== 0) {
       const msg = r.stderr.trim().split("\n").filter(Boolean).pop() ?? `exit status ${r.code}`;
       throw new OuzoError("GIT_FAILED", `${what}: ${msg}`);
@@ -26,7 +43,7 @@ export class Git {
   }
 
   async tryGit(args: string[]): Promise<{ ok: boolean; out: string }> {
-    const r = await run("git", ["-C", this.dir, ...args], { env: Git.env() });
+    const r = await this.exec(args);
     return { ok: r.code === 0, out: r.stdout };
   }
 

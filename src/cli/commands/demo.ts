@@ -32,7 +32,7 @@ export async function demoCommand(args: { keep?: boolean; json?: boolean; quiet?
     step(`building local git mirrors of the demo kits in ${mirrors}`);
     buildDemoMirrors(mirrors);
     fs.mkdirSync(path.join(root, "etc"), { recursive: true });
-    fs.writeFileSync(path.join(root, "etc", "ego.conf"), `[global]\nrelease = mark-v\nsync_base_url = file://${mirrors}/{repo}\npython_kit_profile = mark\n`);
+    fs.writeFileSync(path.join(root, "etc", "ego.conf"), `[global]\nrelease = mark-v\nsync_base_url = file://${mirrors}/{repo}\npython_kit_profile = mark\n# the throwaway ROOT has no users of its own: git runs as whoever runs the demo\nsync_user = root\n`);
     fs.cpSync(path.join(DEMO_FIXTURES, "etc", "portage"), path.join(root, "etc", "portage"), { recursive: true, filter: (src) => !src.includes("make.profile") });
     out.line("wrote /etc/ego.conf (release mark-v, sync_base_url file://…/{repo}) and /etc/portage (no profile yet)");
 

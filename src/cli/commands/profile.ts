@@ -25,7 +25,7 @@ async function pythonKitLines(args: GlobalArgs, repos: RepositorySet, current: s
   let release;
   try {
     const { KitSync } = await import("../../sync/KitSync.js");
-    release = await new KitSync({ ego, stateDir: path.join(root, "var", "lib", "ouzo") }).currentRelease();
+    release = await new KitSync({ ego, root, stateDir: path.join(root, "var", "lib", "ouzo") }).currentRelease();
   } catch {
     return current;
   }

@@ -55,7 +55,7 @@ export async function syncCommand(args: SyncArgs, out: Output): Promise<number> 
   if (args.metaRepo === false) return aniseOnly(args, out);
   const root = rootOf(args);
   const ego = readEgoConf(root);
-  const kitSync = new KitSync({ ego, dest: args.dest, offline: args.offline, jobs: args.jobs ?? 4, stateDir: stateDirOf(args), reporter: out });
+  const kitSync = new KitSync({ ego, root, dest: args.dest, offline: args.offline, jobs: args.jobs ?? 4, stateDir: stateDirOf(args), reporter: out });
   const started = Date.now();
   const result = await kitSync.sync();
   const report: Record<string, unknown> = {
@@ -193,7 +193,7 @@ async function regenChanged(args: SyncArgs, ego: EgoConf, result: SyncResult, ou
 export async function kitsCommand(args: GlobalArgs & { dest?: string }, out: Output): Promise<number> {
   const root = rootOf(args);
   const ego = readEgoConf(root);
-  const ks = new KitSync({ ego, dest: args.dest, stateDir: stateDirOf(args) });
+  const ks = new KitSync({ ego, root, dest: args.dest, stateDir: stateDirOf(args) });
   const { choice, skipped } = await ks.currentRelease();
   const rows = choice.map((k) => {
     const dir = path.join(ks.kitsPath, k.kit);
