@@ -57,7 +57,8 @@ function snapshot(w: World) {
 describe("ouzo sync: meta-repo and kits", () => {
   it("clones every kit at its pin, deepening a shallow clone to reach an old pin, and writes repos.conf as ego does", () => {
     const w = world();
-    const r = sync(w, "--json");
+    // --no-link: shallow clones through git's transport, as from a server
+    const r = sync(w, "--json", "--no-link");
     expect(r.stderr).toBe("");
     expect(r.code).toBe(0);
     const j = JSON.parse(r.stdout);
@@ -73,6 +74,26 @@ describe("ouzo sync: meta-repo and kits", () => {
     expect(fs.existsSync(path.join(w.kitsDir, ".ouzo-staging"))).toBe(false);
     const kits = JSON.parse(ouzo(["kits", "--root", w.root, "--json"]).stdout);
     expect(kits.kits.every((k: { matches: boolean }) => k.matches)).toBe(true);
+  });
+
+  it("hard-links the objects of a local mirror on the same file system, and keeps the configured URL", () => {
+    const w = world();
+    const r = sync(w, "--json");
+    expect(r.code).toBe(0);
+    const dev = path.join(w.kitsDir, "dev-kit");
+    // the old pin is there without deepening: the clone has the mirror's whole history, shared
+    expect(heads(w)["dev-kit"]).toBe(w.kits["dev-kit"].commits.get("mark-v")![4]);
+    expect(fs.existsSync(path.join(dev, ".git/shallow"))).toBe(false);
+    const objects = path.join(dev, ".git/objects");
+    const files = fs.readdirSync(objects).filter((d) => /^[0-9a-f]{2}$/.test(d)).flatMap((d) => fs.readdirSync(path.join(objects, d)).map((f) => path.join(objects, d, f)));
+    expect(files.length).toBeGreaterThan(30);
+    for (const f of files) expect(fs.statSync(f).nlink).toBe(2);
+    expect(git(dev, ["remote", "get-url", "origin"])).toBe(`file://${w.mirrors}/dev-kit`);
+    // a later release is fetched from that URL as usual
+    const newDev = w.kits["dev-kit"].commits.get("mark-v")![20]!;
+    w.release({ "dev-kit": { pins: { "mark-v": newDev } } });
+    expect(sync(w).code).toBe(0);
+    expect(heads(w)["dev-kit"]).toBe(newDev);
   });
 
   it("a second sync with nothing new changes nothing", () => {

@@ -117,6 +117,7 @@ export async function main(argv: string[]): Promise<void> {
           .option("anise", { type: "boolean", default: true, describe: "also sync anise repositories (--no-anise to skip)" })
           .option("regen", { type: "boolean", default: true, describe: "refresh the metadata cache of kits that changed (--no-regen to skip)" })
           .option("jobs", { alias: "j", type: "number", describe: "kits fetched at once (default 4)" })
+          .option("link", { type: "boolean", default: true, describe: "clone a local mirror on the same file system by hard-linking its objects (--no-link: shallow clones through git's transport, as from a server)" })
           .option("kits", { type: "boolean", describe: "--kits: only show the kits table (as 'ouzo kits'); --no-kits: skip the meta-repo and kits, sync anise repositories only" }),
       run(async (a) => (await import("./commands/sync.js")).syncCommand({ ...a, metaRepo: a.kits !== false, kits: a.kits === true } as never, makeOutput(a))),
     )

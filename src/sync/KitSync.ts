@@ -17,6 +17,8 @@ export interface KitSyncOptions {
   readonly offline?: boolean;
   /** Kits fetched at once. */
   readonly jobs?: number;
+  /** Clone local mirrors on the same file system by hard-linking their objects (default true). */
+  readonly link?: boolean;
   /** Where the switch journal lives (ROOT/var/lib/ouzo). */
   readonly stateDir: string;
   /** The system being synced (--root): its passwd file names sync_user. */
@@ -283,6 +285,24 @@ export class KitSync {
     else if (cur.out.trim() !== url) await git.git(["remote", "set-url", "origin", url], "setting remote");
   }
 
+  /**
+   * A mirror on this machine, on the file system the kit goes to, whose files git can hard-link
+   * (ouzo's own user, or the mirror belongs to the user git runs as): its directory, else undefined.
+   */
+  private linkableMirror(url: string, staging: string): string | undefined {
+    if (this.opts.link === false) return undefined;
+    const dir = url.startsWith("file://") ? decodeURIComponent(url.slice("file://".length)) : url.startsWith("/") ? url : undefined;
+    if (!dir) return undefined;
+    try {
+      const mirror = fs.statSync(path.join(dir, fs.existsSync(path.join(dir, ".git")) ? ".git" : "objects"));
+      if (mirror.dev !== fs.statSync(staging).dev) return undefined;
+      if (this.identity && mirror.uid !== this.identity.uid) return undefined;
+      return dir;
+    } catch {
+      return undefined;
+    }
+  }
+
   private async fetchKit(k: KitChoice, unchangedMeta: boolean): Promise<PreparedKit> {
     const dir = path.join(this.kitsPath, k.kit);
     const url = repoUrl(this.opts.ego.syncBaseUrl, k.kit);
@@ -307,11 +327,19 @@ export class KitSync {
     const staging = path.join(this.kitsPath, STAGING, k.kit);
     fs.rmSync(staging, { recursive: true, force: true });
     mkdirOwned(staging, this.identity);
-    await this.gitAt(staging).git(
-      ["clone", "--quiet", "--no-checkout", "--single-branch", "--no-tags", ...(depth > 0 ? [`--depth=${depth}`] : []), "-b", k.branch, url, staging],
-      `cloning branch '${k.branch}' from ${url}`,
-    );
     const git = this.gitAt(staging);
+    const local = this.linkableMirror(url, staging);
+    if (local) {
+      // git's local clone: the mirror's object files are hard-linked, so nothing is packed,
+      // transferred or copied and the whole history costs no disk; the pin is always reachable.
+      await git.git(["clone", "--quiet", "--no-checkout", "--single-branch", "--no-tags", "-b", k.branch, local, staging], `cloning branch '${k.branch}' from ${local}`);
+      if (local !== url) await git.git(["remote", "set-url", "origin", url], "setting remote");
+    } else {
+      await git.git(
+        ["clone", "--quiet", "--no-checkout", "--single-branch", "--no-tags", ...(depth > 0 ? [`--depth=${depth}`] : []), "-b", k.branch, url, staging],
+        `cloning branch '${k.branch}' from ${url}`,
+      );
+    }
     await this.ensurePin(git, k, ref);
     return { choice: k, dir, git, oldCommit: undefined, staged: true, fetched: true, stagingDir: staging };
   }

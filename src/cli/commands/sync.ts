@@ -19,6 +19,7 @@ import { cacheDirOf, configRootOf, rootOf, type GlobalArgs } from "../context.js
 export interface SyncArgs extends GlobalArgs {
   dest?: string;
   offline?: boolean;
+  link?: boolean;
   anise?: boolean;
   jobs?: number;
   kits?: boolean;
@@ -55,7 +56,7 @@ export async function syncCommand(args: SyncArgs, out: Output): Promise<number> 
   if (args.metaRepo === false) return aniseOnly(args, out);
   const root = rootOf(args);
   const ego = readEgoConf(root);
-  const kitSync = new KitSync({ ego, root, dest: args.dest, offline: args.offline, jobs: args.jobs ?? 4, stateDir: stateDirOf(args), reporter: out });
+  const kitSync = new KitSync({ ego, root, dest: args.dest, offline: args.offline, jobs: args.jobs ?? 4, link: args.link, stateDir: stateDirOf(args), reporter: out });
   const started = Date.now();
   const result = await kitSync.sync();
   const report: Record<string, unknown> = {
