@@ -1,10 +1,11 @@
+import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
 import { buildKitMirror, commitAll, commitMetaRepo, git, type BuiltKit, type ReleaseKit } from "../src/sync/mirrorBuilder.js";
 import { Git } from "../src/sync/git.js";
 import { FIXTURES } from "./vectors.js";
-import { ouzo, tmpdir, writeTree } from "./helpers.js";
+import { ouzo, REPO_ROOT, tmpdir, writeTree } from "./helpers.js";
 
 interface World {
   mirrors: string;
@@ -157,6 +158,38 @@ describe("ouzo sync: meta-repo and kits", () => {
     } finally {
       fs.renameSync(`${w.mirrors}-gone`, w.mirrors);
     }
+  });
+});
+
+/** ouzo in a pseudo-terminal of `cols` columns (util-linux script), its whole terminal output. */
+function inTerminal(cols: number, args: string[]): { code: number; screen: string } {
+  const cmd = [process.execPath, path.join(REPO_ROOT, "bin", "ouzo.js"), ...args].map((a) => `'${a}'`).join(" ");
+  const r = spawnSync("script", ["-qec", `stty cols ${cols} rows 40; ${cmd}`, "/dev/null"], { encoding: "utf8", input: "", timeout: 60_000, env: { ...process.env, NO_COLOR: "1" } });
+  return { code: r.status ?? -1, screen: r.stdout };
+}
+
+describe.skipIf(spawnSync("script", ["--version"]).error !== undefined)("sync's progress on a terminal", () => {
+  it("draws a spinner line per task on a terminal and leaves only the summary", () => {
+    const w = world();
+    const { code, screen } = inTerminal(100, ["sync", "--root", w.root, "--no-regen", "--no-anise"]);
+    expect(code).toBe(0);
+    // each task starts its spinner line at once (progress redraws it at the next frame)
+    expect(screen).toMatch(/[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏] sync kits/);
+    expect(screen).toMatch(/[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏] check out kits/);
+    // the spinner line is gone before the summary, and the cursor is shown again
+    const summary = screen.indexOf("sync: 3 kits in alignment with the meta-repo (3 changed)");
+    expect(summary).toBeGreaterThan(0);
+    expect(screen.slice(summary)).not.toMatch(/[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏]/);
+    expect(screen.lastIndexOf("\x1b[?25h")).toBeGreaterThan(screen.lastIndexOf("\x1b[?25l"));
+  });
+
+  it("falls back to plain progress on a terminal too narrow to draw on (0 columns)", () => {
+    const w = world();
+    const { code, screen } = inTerminal(0, ["sync", "--root", w.root, "--no-regen", "--no-anise"]);
+    expect(code).toBe(0);
+    expect(screen).not.toMatch(/[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏]/);
+    expect(screen.length).toBeLessThan(20_000);
+    expect(screen).toContain("sync: 3 kits in alignment");
   });
 });
 

@@ -173,7 +173,14 @@ export class KitSync {
     try {
       const t1 = Date.now();
       // checkouts write thousands of files each: run them in parallel too
-      const switched = await inParallel(moving, this.opts.jobs ?? 4, (p) => this.switchKit(p));
+      const switchTask = "check out kits";
+      this.reporter.report({ kind: "started", task: switchTask, total: moving.length });
+      let switchedCount = 0;
+      const switched = await inParallel(moving, this.opts.jobs ?? 4, async (p) => {
+        await this.switchKit(p);
+        this.reporter.report({ kind: "progress", task: switchTask, done: ++switchedCount, total: moving.length, item: `${p.choice.kit} at ${p.choice.sha1.slice(0, 12)}` });
+      });
+      this.reporter.report({ kind: "finished", task: switchTask });
       const failed = switched.flatMap((r, i) => (r.status === "rejected" ? [`${moving[i]!.choice.kit}: ${(r.reason as Error).message}`] : []));
       if (failed.length) throw new OuzoError("SYNC_SWITCH_FAILED", failed.join("; "));
       if (!unchangedMeta) await this.switchMetaRepo(meta);

@@ -1,3 +1,4 @@
+import type { Ora } from "ora";
 import type { Reporter, ReportEvent } from "../core/reporter.js";
 
 export type ColorMode = "auto" | "always" | "never";
@@ -16,9 +17,34 @@ export class Output implements Reporter {
   readonly useColor: boolean;
   private progressShown = false;
   private readonly started = new Map<string, number>();
+  /** ora, once `live()` has loaded it for a terminal; then each task shows a spinner line. */
+  private makeSpinner: ((text: string) => Ora) | undefined;
+  private spinner: Ora | undefined;
 
   constructor(readonly opts: OutputOptions, private readonly out: NodeJS.WriteStream = process.stdout, private readonly err: NodeJS.WriteStream = process.stderr) {
     this.useColor = opts.color === "always" || (opts.color === "auto" && !!out.isTTY && !process.env.NO_COLOR);
+  }
+
+  /**
+   * Commands with long tasks (sync, regen) call this first: on a terminal wide enough to draw
+   * on, progress becomes an ora spinner line. Pipes, --json and --quiet keep plain output.
+   */
+  async live(): Promise<void> {
+    if (this.opts.json || this.opts.quiet || !this.err.isTTY || (this.err.columns ?? 0) < 20) return;
+    const { default: ora } = await import("ora");
+    this.makeSpinner = (text) => ora({ text, stream: this.err, discardStdin: false, color: this.useColor ? "cyan" : false }).start();
+  }
+
+  /** Write a whole line to stderr without tearing a spinner line. */
+  private errLine(text: string): void {
+    if (this.spinner) {
+      this.spinner.clear();
+      this.err.write(text + "\n");
+      this.spinner.render();
+    } else {
+      this.clearProgress();
+      this.err.write(text + "\n");
+    }
   }
 
   color(name: keyof typeof CODES, text: string): string {
@@ -40,13 +66,12 @@ export class Output implements Reporter {
 
   warn(message: string): void {
     if (this.opts.quiet) return;
-    this.clearProgress();
-    this.err.write(`${this.color("yellow", "warning:")} ${message}\n`);
+    this.errLine(`${this.color("yellow", "warning:")} ${message}`);
   }
 
   error(message: string): void {
-    this.clearProgress();
-    this.err.write(`${this.color("red", "ouzo:")} ${message}\n`);
+    this.stopSpinner();
+    this.errLine(`${this.color("red", "ouzo:")} ${message}`);
   }
 
   report(e: ReportEvent): void {
@@ -55,24 +80,39 @@ export class Output implements Reporter {
         if (!this.opts.quiet) this.warn(e.message);
         break;
       case "info":
-        if (this.opts.verbose) this.err.write(e.message + "\n");
+        if (this.opts.verbose) this.errLine(e.message);
         break;
       case "started":
         this.started.set(e.task, Date.now());
+        if (this.makeSpinner) {
+          this.stopSpinner();
+          this.spinner = this.makeSpinner(e.task);
+        }
         break;
       case "progress": {
+        if (this.spinner) {
+          const cols = this.err.columns || 80;
+          this.spinner.text = `${progressLine(e.task, e.done, e.total, this.started.get(e.task), cols)}${e.item ? ` ${e.item}` : ""}`.slice(0, Math.max(10, cols - 3));
+          return;
+        }
         if (this.opts.json || this.opts.quiet || !this.err.isTTY) return;
         this.err.write(`\r\x1b[K${progressLine(e.task, e.done, e.total, this.started.get(e.task), this.err.columns || 100)}${e.item ? ` ${e.item}` : ""}`.slice(0, (this.err.columns || 100) + 4));
         this.progressShown = true;
         break;
       }
       case "finished":
+        this.stopSpinner();
         this.clearProgress();
         if (e.message && !this.opts.quiet && !this.opts.json) this.err.write(e.message + "\n");
         break;
       default:
         break;
     }
+  }
+
+  private stopSpinner(): void {
+    this.spinner?.stop();
+    this.spinner = undefined;
   }
 
   clearProgress(): void {

@@ -48,6 +48,7 @@ export async function regenCommand(repos: RepositorySet, args: RegenArgs, out: O
   if (args.reposcan && (args.repo?.length ?? 0) !== 1) throw new UsageError("--reposcan writes one repository: name it with --repo");
   if (args.jobs !== undefined && (!Number.isInteger(args.jobs) || args.jobs < 1)) throw new UsageError("--jobs takes a whole number of at least 1");
   for (const r of args.repo ?? []) if (!repos.get(r)) throw new OuzoError("UNKNOWN_REPO", `repository '${r}' is not configured (configured: ${repos.repos.map((x) => x.name).join(", ") || "none"})`);
+  await out.live();
   if (!repos.repos.length) throw new OuzoError("NO_REPOS", `no repositories are configured in ${path.join(configRootOf(args), "etc", "portage", "repos.conf")}`);
   const store = openStore(repos, args, out);
   try {

@@ -53,6 +53,7 @@ function withoutRoot(root: string, p: string): string {
 export async function syncCommand(args: SyncArgs, out: Output): Promise<number> {
   if (args.kits) return kitsCommand(args, out);
   if (args.jobs !== undefined && (!Number.isInteger(args.jobs) || args.jobs < 1)) throw new UsageError("--jobs takes a whole number of at least 1");
+  await out.live();
   if (args.metaRepo === false) return aniseOnly(args, out);
   const root = rootOf(args);
   const ego = readEgoConf(root);
