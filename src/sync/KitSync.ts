@@ -294,7 +294,7 @@ export class KitSync {
 
   /**
    * A mirror on this machine, on the file system the kit goes to, whose files git can hard-link
-   * (ouzo's own user, or the mirror belongs to the user git runs as): its directory, else undefined.
+   * (git runs as root, or as the mirror's owner): its directory, else undefined.
    */
   private linkableMirror(url: string, staging: string): string | undefined {
     if (this.opts.link === false) return undefined;
@@ -303,7 +303,9 @@ export class KitSync {
     try {
       const mirror = fs.statSync(path.join(dir, fs.existsSync(path.join(dir, ".git")) ? ".git" : "objects"));
       if (mirror.dev !== fs.statSync(staging).dev) return undefined;
-      if (this.identity && mirror.uid !== this.identity.uid) return undefined;
+      // Linking another user's files needs root (fs.protected_hardlinks); git would copy instead.
+      const uid = this.identity?.uid ?? process.getuid?.();
+      if (uid !== 0 && mirror.uid !== uid) return undefined;
       return dir;
     } catch {
       return undefined;
