@@ -1,6 +1,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import YAML from "yaml";
+import { listDir } from "../core/fsutil.js";
 
 /** A repository definition (anise's repos.conf.d YAML). */
 export interface AniseRepoDef {
@@ -23,12 +24,7 @@ export interface AniseRepoDef {
 export function readRepoDefs(dirs: readonly string[], warn: (m: string) => void): AniseRepoDef[] {
   const out = new Map<string, AniseRepoDef>();
   for (const dir of dirs) {
-    let names: string[];
-    try {
-      names = fs.readdirSync(dir).filter((n) => /\.ya?ml$/.test(n) && !n.startsWith("._cfg") && !n.startsWith(".")).sort();
-    } catch {
-      continue;
-    }
+    const names = (listDir(dir) ?? []).filter((n) => /\.ya?ml$/.test(n) && !n.startsWith("._cfg") && !n.startsWith(".")).sort();
     for (const n of names) {
       const file = path.join(dir, n);
       let doc: Record<string, unknown>;

@@ -1,7 +1,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { OuzoError } from "../core/errors.js";
-import { isDirectory, listConfigDir } from "../core/fsutil.js";
+import { isDirectory, listConfigDir, listDir } from "../core/fsutil.js";
 import { Atom } from "../pms/atom.js";
 import type { EapiFeatures } from "../pms/eapi.js";
 
@@ -33,11 +33,8 @@ export class DirCache {
   list(dir: string): Set<string> | null {
     let names = this.listings.get(dir);
     if (names === undefined) {
-      try {
-        names = new Set(fs.readdirSync(dir));
-      } catch {
-        names = null;
-      }
+      const listed = listDir(dir);
+      names = listed ? new Set(listed) : null;
       this.listings.set(dir, names);
     }
     return names;

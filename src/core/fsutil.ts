@@ -59,6 +59,15 @@ export function readFileIfExists(file: string): string | undefined {
   }
 }
 
+/** Names in a directory, or undefined when it cannot be listed (absent, not a directory, unreadable). */
+export function listDir(dir: string): string[] | undefined {
+  try {
+    return fs.readdirSync(dir);
+  } catch {
+    return undefined;
+  }
+}
+
 export function isDirectory(p: string): boolean {
   try {
     return fs.statSync(p).isDirectory();

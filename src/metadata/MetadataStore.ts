@@ -3,6 +3,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import * as os from "node:os";
 import { OuzoError } from "../core/errors.js";
+import { listDir } from "../core/fsutil.js";
 import { FileLock } from "../core/lock.js";
 import type { Reporter } from "../core/reporter.js";
 import { silentReporter } from "../core/reporter.js";
@@ -85,13 +86,7 @@ export class MetadataStore {
     idx = new Map();
     for (const r of this.repos.eclassChain(repo)) {
       const dir = path.join(r.location, "eclass");
-      let names: string[] = [];
-      try {
-        names = fs.readdirSync(dir).filter((n) => n.endsWith(".eclass"));
-      } catch {
-        continue;
-      }
-      for (const n of names) {
+      for (const n of (listDir(dir) ?? []).filter((f) => f.endsWith(".eclass"))) {
         const name = n.slice(0, -7);
         if (idx.has(name)) continue;
         const file = path.join(dir, n);

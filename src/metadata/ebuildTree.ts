@@ -3,6 +3,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { OuzoError } from "../core/errors.js";
 import { CATEGORY_PATTERN, PACKAGE_PATTERN, splitPf } from "../pms/atom.js";
+import { listDir } from "../core/fsutil.js";
 
 /** An ebuild file found in a repository. */
 export interface EbuildFile {
@@ -37,14 +38,8 @@ export function categoriesOf(location: string): string[] {
 /** Every ebuild of a package directory; names that are not `PN-<version>.ebuild` are reported. */
 export function ebuildsOfPackage(location: string, category: string, pn: string, bad?: (file: string, why: string) => void): EbuildFile[] {
   const dir = path.join(location, category, pn);
-  let names: string[];
-  try {
-    names = fs.readdirSync(dir);
-  } catch {
-    return [];
-  }
   const out: EbuildFile[] = [];
-  for (const n of names) {
+  for (const n of listDir(dir) ?? []) {
     if (!n.endsWith(".ebuild")) continue;
     const pf = n.slice(0, -7);
     const v = splitPf(pn, pf);

@@ -1,6 +1,6 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { writeFileIfChanged } from "../core/fsutil.js";
+import { listDir, writeFileIfChanged } from "../core/fsutil.js";
 import type { PackageMetadata, MetadataKey } from "./PackageMetadata.js";
 
 /** Keys MARK's Portage writes, in byte order (then `_eclasses_` and `_md5_`). IDEPEND only when set (EAPI 8). */
@@ -45,20 +45,10 @@ export function writeMd5Cache(location: string, entries: readonly PackageMetadat
     if (writeFileIfChanged(path.join(root, m.cpv), md5CacheText(m), { fsync: false })) result.written++;
     else result.unchanged++;
   }
-  let cats: string[] = [];
-  try {
-    cats = fs.readdirSync(root);
-  } catch {
-    return result;
-  }
-  for (const cat of cats) {
+  for (const cat of listDir(root) ?? []) {
     const dir = path.join(root, cat);
-    let files: string[];
-    try {
-      files = fs.readdirSync(dir);
-    } catch {
-      continue;
-    }
+    const files = listDir(dir);
+    if (!files) continue;
     for (const f of files) {
       if (!wanted.has(`${cat}/${f}`)) {
         fs.rmSync(path.join(dir, f), { force: true });

@@ -1,7 +1,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { OuzoError } from "../core/errors.js";
-import { atomicWriteFile, readFileIfExists } from "../core/fsutil.js";
+import { atomicWriteFile, listDir, readFileIfExists } from "../core/fsutil.js";
 import type { Reporter } from "../core/reporter.js";
 import { silentReporter } from "../core/reporter.js";
 import { type EgoConf, metaRepoBranch, repoUrl } from "../config/egoConf.js";
@@ -60,11 +60,7 @@ function isLocalUrl(url: string): boolean {
 
 /** A directory that is absent or empty can be cloned into; anything else must be a git repository. */
 function isEmptyOrAbsent(dir: string): boolean {
-  try {
-    return fs.readdirSync(dir).length === 0;
-  } catch {
-    return true;
-  }
+  return (listDir(dir)?.length ?? 0) === 0;
 }
 
 /** Run `fn` over items with at most `limit` at once; every item runs, failures are collected. */

@@ -2,6 +2,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { Atom } from "../pms/atom.js";
 import { USER_CONFIG_EAPI } from "../pms/eapi.js";
+import { listDir } from "../core/fsutil.js";
 
 /** One line of profiles/updates: `move OLD NEW` (OLD may be versioned, as Funtoo's Portage accepts) or `slotmove ATOM OLD NEW`. */
 export type PackageMove =
@@ -19,12 +20,7 @@ function updateOrder(a: string, b: string): number {
 
 export function readPackageMoves(repoLocation: string, warn: (msg: string) => void): PackageMove[] {
   const dir = path.join(repoLocation, "profiles", "updates");
-  let files: string[];
-  try {
-    files = fs.readdirSync(dir).filter((f) => !f.startsWith(".")).sort(updateOrder);
-  } catch {
-    return [];
-  }
+  const files = (listDir(dir) ?? []).filter((f) => !f.startsWith(".")).sort(updateOrder);
   const out: PackageMove[] = [];
   for (const f of files) {
     const file = path.join(dir, f);
@@ -55,18 +51,8 @@ export function readPackageMoves(repoLocation: string, warn: (msg: string) => vo
 export function installedCpvs(root: string): string[] {
   const vdb = path.join(root, "var", "db", "pkg");
   const out: string[] = [];
-  let cats: string[] = [];
-  try {
-    cats = fs.readdirSync(vdb);
-  } catch {
-    return out;
-  }
-  for (const c of cats) {
-    try {
-      for (const pf of fs.readdirSync(path.join(vdb, c))) if (!pf.startsWith("-MERGING-")) out.push(`${c}/${pf}`);
-    } catch {
-      // not a directory
-    }
+  for (const c of listDir(vdb) ?? []) {
+    for (const pf of listDir(path.join(vdb, c)) ?? []) if (!pf.startsWith("-MERGING-")) out.push(`${c}/${pf}`);
   }
   return out;
 }
