@@ -1,5 +1,6 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { fileURLToPath } from "node:url";
 import { OuzoError } from "../core/errors.js";
 import { atomicWriteFile, listDir, readFileIfExists } from "../core/fsutil.js";
 import type { Reporter } from "../core/reporter.js";
@@ -53,9 +54,14 @@ interface Journal {
 
 const STAGING = ".ouzo-staging";
 
-/** A sync_base_url that names a directory on this machine. */
-function isLocalUrl(url: string): boolean {
-  return url.startsWith("file://") || url.startsWith("/");
+/** The directory a sync_base_url (or repository URL) names on this machine: a path or a file:// URL. */
+function localPath(url: string): string | undefined {
+  if (url.startsWith("/")) return url;
+  try {
+    return url.startsWith("file://") ? fileURLToPath(url) : undefined;
+  } catch {
+    return undefined; // file://host/…: not this machine
+  }
 }
 
 /** A directory that is absent or empty can be cloned into; anything else must be a git repository. */
@@ -119,7 +125,7 @@ export class KitSync {
    * sync user reads.
    */
   private trustLocalMirrors(): void {
-    if (!this.identity || !isLocalUrl(this.opts.ego.syncBaseUrl)) return;
+    if (!this.identity || localPath(this.opts.ego.syncBaseUrl) === undefined) return;
     this.gitConfig = path.join(this.opts.stateDir, "git-sync-user.conf");
     atomicWriteFile(this.gitConfig, `# written by ouzo sync: the mirrors of ${this.opts.ego.file} are local and trusted\n[safe]\n\tdirectory = *\n`, 0o644);
   }
@@ -294,7 +300,7 @@ export class KitSync {
    */
   private linkableMirror(url: string, staging: string): string | undefined {
     if (this.opts.link === false) return undefined;
-    const dir = url.startsWith("file://") ? decodeURIComponent(url.slice("file://".length)) : url.startsWith("/") ? url : undefined;
+    const dir = localPath(url);
     if (!dir) return undefined;
     try {
       const mirror = fs.statSync(path.join(dir, fs.existsSync(path.join(dir, ".git")) ? ".git" : "objects"));
