@@ -90,14 +90,14 @@ export class Output implements Reporter {
         }
         break;
       case "progress": {
-        if (this.spinner) {
-          const cols = this.err.columns || 80;
-          this.spinner.text = `${progressLine(e.task, e.done, e.total, this.started.get(e.task), cols)}${e.item ? ` ${e.item}` : ""}`.slice(0, Math.max(10, cols - 3));
-          return;
+        if (!this.spinner && (this.opts.json || this.opts.quiet || !this.err.isTTY)) return;
+        const cols = this.err.columns || 100;
+        const text = `${progressLine(e.task, e.done, e.total, this.started.get(e.task), cols)}${e.item ? ` ${e.item}` : ""}`;
+        if (this.spinner) this.spinner.text = text.slice(0, Math.max(10, cols - 3));
+        else {
+          this.err.write(`\r\x1b[K${text}`.slice(0, cols + 4));
+          this.progressShown = true;
         }
-        if (this.opts.json || this.opts.quiet || !this.err.isTTY) return;
-        this.err.write(`\r\x1b[K${progressLine(e.task, e.done, e.total, this.started.get(e.task), this.err.columns || 100)}${e.item ? ` ${e.item}` : ""}`.slice(0, (this.err.columns || 100) + 4));
-        this.progressShown = true;
         break;
       }
       case "finished":
