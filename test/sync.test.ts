@@ -161,10 +161,13 @@ describe("ouzo sync: meta-repo and kits", () => {
   });
 });
 
-/** ouzo in a pseudo-terminal of `cols` columns (util-linux script), its whole terminal output. */
-function inTerminal(cols: number, args: string[]): { code: number; screen: string } {
+/**
+ * ouzo in a pseudo-terminal of `cols` columns (util-linux script), its whole terminal output.
+ * TERM is set: ora draws Braille frames on a terminal emulator and ASCII ones on the Linux console.
+ */
+function inTerminal(cols: number, args: string[], term = "xterm-256color"): { code: number; screen: string } {
   const cmd = [process.execPath, path.join(REPO_ROOT, "bin", "ouzo.js"), ...args].map((a) => `'${a}'`).join(" ");
-  const r = spawnSync("script", ["-qec", `stty cols ${cols} rows 40; ${cmd}`, "/dev/null"], { encoding: "utf8", input: "", timeout: 60_000, env: { ...process.env, NO_COLOR: "1" } });
+  const r = spawnSync("script", ["-qec", `stty cols ${cols} rows 40; ${cmd}`, "/dev/null"], { encoding: "utf8", input: "", timeout: 60_000, env: { ...process.env, NO_COLOR: "1", TERM: term } });
   return { code: r.status ?? -1, screen: r.stdout };
 }
 
@@ -181,6 +184,15 @@ describe.skipIf(spawnSync("script", ["--version"]).error !== undefined)("sync's 
     expect(summary).toBeGreaterThan(0);
     expect(screen.slice(summary)).not.toMatch(/[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏]/);
     expect(screen.lastIndexOf("\x1b[?25h")).toBeGreaterThan(screen.lastIndexOf("\x1b[?25l"));
+  });
+
+  it("draws an ASCII spinner on the Linux console, which has no Braille glyphs", () => {
+    const w = world();
+    const { code, screen } = inTerminal(100, ["sync", "--root", w.root, "--no-regen", "--no-anise"], "linux");
+    expect(code).toBe(0);
+    expect(screen).toMatch(/[-\\|/] sync kits/);
+    expect(screen).not.toMatch(/[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏]/);
+    expect(screen).toContain("sync: 3 kits in alignment with the meta-repo (3 changed)");
   });
 
   it("falls back to plain progress on a terminal too narrow to draw on (0 columns)", () => {
