@@ -8,7 +8,7 @@ import { Atom } from "../pms/atom.js";
 import { USER_CONFIG_EAPI, eapiFeatures, isSupportedEapi, type EapiFeatures } from "../pms/eapi.js";
 import { parseLicense, parsePlainTokens, reduce, unacceptedLicenses, type DepNode } from "../pms/depspec.js";
 import type { Version } from "../pms/version.js";
-import { type AtomLine, type ConfigLine, DirCache, indexByCp, linesFor, parseAtomLines, readConfigLines, specificity, stackTokens } from "./configFiles.js";
+import { type AtomLine, atomLine, type ConfigLine, DirCache, indexByCp, linesFor, parseAtomLines, readConfigLines, specificity, stackTokens } from "./configFiles.js";
 import { buildProfileStack, type ProfileEntry } from "./profileStack.js";
 import { loadRepositories, type Repository, type RepositorySet } from "./repositories.js";
 import { type Assignment, readShellVars, tokens } from "./shellVars.js";
@@ -630,7 +630,7 @@ export class Config {
       const star = t.startsWith("*");
       if (star) t = t.slice(1);
       try {
-        out.push({ atom: Atom.parse(t, e.eapi), negated, tokens: star ? ["*"] : [], file: l.file, line: l.line });
+        out.push(atomLine(Atom.parse(t, e.eapi), negated, star ? ["*"] : [], l.file, l.line));
       } catch (err) {
         if (e.user) throw new OuzoError("BAD_ATOM", (err as Error).message, { file: l.file, line: l.line });
         warn((err as Error).message, l.file, l.line);
@@ -734,8 +734,7 @@ function applyNegations(lines: readonly AtomLine[]): AtomLine[] {
   const out: AtomLine[] = [];
   for (const l of lines) {
     if (l.negated) {
-      const key = l.atom.toString();
-      for (let i = out.length - 1; i >= 0; i--) if (out[i]!.atom.toString() === key) out.splice(i, 1);
+      for (let i = out.length - 1; i >= 0; i--) if (out[i]!.key === l.key) out.splice(i, 1);
     } else out.push(l);
   }
   return out;

@@ -15,11 +15,58 @@ export interface ConfigLine {
 /** An atom with the line that stated it (for "masked by … line N" explanations). */
 export interface AtomLine {
   readonly atom: Atom;
+  /** The `category/package` the atom names, or EXTENDED for a wildcard atom: the index key. */
+  readonly cp: string;
+  /** The atom in canonical form: what `-atom` in a later file must match to remove this line. */
+  readonly key: string;
   /** `-atom` in an incremental file. */
   readonly negated: boolean;
   readonly tokens: readonly string[];
   readonly file: string;
   readonly line: number;
+}
+
+/** A line whose atom was parsed in full when the file was read. */
+export function atomLine(atom: Atom, negated: boolean, tokens: readonly string[], file: string, line: number): AtomLine {
+  return { atom, cp: atom.extended ? EXTENDED : atom.cp, key: atom.toString(), negated, tokens, file, line };
+}
+
+// Profiles hold thousands of atoms, and a command usually looks at a handful of packages. Most
+// lines are plain atoms (`>=cat/pkg-1.2:3`): these are recognised by one regular expression, which
+// proves them valid, and parsed only when a package of that name is looked at. Every other line
+// is parsed at once, so a bad line is reported when the file is read, as before.
+const CAT = "[A-Za-z0-9_][A-Za-z0-9+_.-]*";
+// package names whose every `-` is followed by a letter, so that the version's place is certain
+const PKG = "[A-Za-z0-9_][A-Za-z0-9+_]*(?:-[A-Za-z+_][A-Za-z0-9+_]*)*";
+const VER = "\\d+(?:\\.\\d+)*[a-z]?(?:_(?:alpha|beta|pre|rc|p)\\d*)*(?:-r\\d+)?";
+const plainAtom = (slot: string) =>
+  new RegExp(`^(?:(?:[<>]=?|~|=)(${CAT})/(${PKG})-${VER}|=(${CAT})/(${PKG})-${VER}\\*|(${CAT})/(${PKG}))${slot}$`);
+const PLAIN_ATOM = plainAtom("");
+const PLAIN_ATOM_SLOT = plainAtom("(?::[A-Za-z0-9_][A-Za-z0-9+_.-]*)?");
+
+/** A line proven valid by PLAIN_ATOM: its Atom is built on first use. Canonical form is the text. */
+class PlainAtomLine implements AtomLine {
+  private parsed: Atom | undefined;
+  constructor(
+    readonly key: string,
+    private readonly eapi: EapiFeatures,
+    readonly cp: string,
+    readonly negated: boolean,
+    readonly tokens: readonly string[],
+    readonly file: string,
+    readonly line: number,
+  ) {}
+
+  get atom(): Atom {
+    return (this.parsed ??= Atom.parse(this.key, this.eapi));
+  }
+}
+
+/** `category/package` of a plain atom of this EAPI (see PLAIN_ATOM), or undefined. */
+export function plainAtomCp(text: string, eapi: EapiFeatures): string | undefined {
+  const m = (eapi.slotDeps ? PLAIN_ATOM_SLOT : PLAIN_ATOM).exec(text);
+  if (!m) return undefined;
+  return m[1] !== undefined ? `${m[1]}/${m[2]}` : m[3] !== undefined ? `${m[3]}/${m[4]}` : `${m[5]}/${m[6]}`;
 }
 
 /**
@@ -71,6 +118,8 @@ export function readConfigLines(p: string, allowDirectory: boolean, cache?: DirC
   return out;
 }
 
+const NO_TOKENS: readonly string[] = Object.freeze([]);
+
 export type BadLinePolicy = "error" | ((message: string, file: string, line: number) => void);
 
 /**
@@ -80,12 +129,18 @@ export type BadLinePolicy = "error" | ((message: string, file: string, line: num
 export function parseAtomLines(lines: ConfigLine[], eapi: EapiFeatures, onBad: BadLinePolicy, allowNegation: boolean): AtomLine[] {
   const out: AtomLine[] = [];
   for (const l of lines) {
-    const parts = l.text.split(/\s+/);
+    const parts = /\s/.test(l.text) ? l.text.split(/\s+/) : [l.text];
     let first = parts[0]!;
     let negated = false;
     if (allowNegation && first.startsWith("-") && first.length > 1) {
       negated = true;
       first = first.slice(1);
+    }
+    const tokens = parts.length > 1 ? parts.slice(1) : NO_TOKENS;
+    const cp = plainAtomCp(first, eapi);
+    if (cp !== undefined) {
+      out.push(new PlainAtomLine(first, eapi, cp, negated, tokens, l.file, l.line));
+      continue;
     }
     let atom: Atom;
     try {
@@ -97,7 +152,7 @@ export function parseAtomLines(lines: ConfigLine[], eapi: EapiFeatures, onBad: B
       onBad(e.message, l.file, l.line);
       continue;
     }
-    out.push({ atom, negated, tokens: parts.slice(1), file: l.file, line: l.line });
+    out.push(atomLine(atom, negated, tokens, l.file, l.line));
   }
   return out;
 }
@@ -158,9 +213,8 @@ const EXTENDED = "*";
 export function indexByCp(lines: readonly AtomLine[]): Map<string, AtomLine[]> {
   const m = new Map<string, AtomLine[]>();
   for (const l of lines) {
-    const cp = l.atom.extended ? EXTENDED : l.atom.cp;
-    let arr = m.get(cp);
-    if (!arr) m.set(cp, (arr = []));
+    let arr = m.get(l.cp);
+    if (!arr) m.set(l.cp, (arr = []));
     arr.push(l);
   }
   return m;
