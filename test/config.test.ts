@@ -5,6 +5,10 @@ import { Config, type PackageInput } from "../src/config/Config.js";
 import { readShellVars } from "../src/config/shellVars.js";
 import { OuzoError } from "../src/core/errors.js";
 import { Version } from "../src/pms/version.js";
+import { Atom } from "../src/pms/atom.js";
+import { eapiFeatures, USER_CONFIG_EAPI } from "../src/pms/eapi.js";
+import { plainAtomCp } from "../src/config/configFiles.js";
+import { vectorRows } from "./vectors.js";
 import { installDemoConfig } from "../src/cli/demoTree.js";
 import { ouzo, tmpdir, writeTree } from "./helpers.js";
 
@@ -245,6 +249,53 @@ describe("visibility", () => {
   it("rejects an unsupported EAPI", () => {
     const { config } = demo();
     expect(config.visibility(pkg("app-misc/a-1", { eapi: "9" }))).toEqual([{ kind: "eapi", eapi: "9" }]);
+  });
+});
+
+describe("the quick check of plain atoms in configuration files", () => {
+  const eapis = [...["0", "1", "2", "3", "4", "5", "6", "7", "8"].map((e) => eapiFeatures(e)!), USER_CONFIG_EAPI];
+
+  // Every string it accepts must parse, to the same package, and print back unchanged: lines it
+  // accepts are parsed only when used, so it must never let a bad line through.
+  function agrees(text: string): boolean {
+    let accepted = false;
+    for (const eapi of eapis) {
+      const cp = plainAtomCp(text, eapi);
+      if (cp === undefined) continue;
+      accepted = true;
+      const atom = Atom.parse(text, eapi);
+      expect([atom.cp, atom.toString()], `'${text}' in EAPI ${eapi.name}`).toEqual([cp, text]);
+    }
+    return accepted;
+  }
+
+  it("accepts only atoms the parser accepts, naming the same package", () => {
+    const candidates = vectorRows("atoms.txt").map((r) => r[2]!);
+    const versions = vectorRows("versions.txt").map((r) => r[1]!);
+    const names = ["foo", "foo-bar", "foo-2bar", "foo-bar2", "foo-1", "foo-", "+foo", "-foo", "foo_bar", "foo-r1", "foo-1a", "3dfx", "foo+", "foo-+x", "a.b", "foo-1.0"];
+    for (const op of ["", "<", "<=", "=", "~", ">=", ">", "!", "!!", "=<"])
+      for (const cat of ["dev-libs", "x11-libs", "a.b", "-bad", "Cat_1+"])
+        for (const name of names)
+          for (const v of ["", ...versions.slice(0, 40), "1.", ".1", "1_x", "1-r", "1b2"])
+            for (const tail of ["", "*", ":0", ":0/1", ":=", ":", ":a.b", "::gentoo", "[ssl]"]) candidates.push(`${op}${cat}/${name}${v ? `-${v}` : ""}${tail}`);
+    let accepted = 0;
+    for (const c of candidates) if (agrees(c)) accepted++;
+    // it must also be useful: the plain shapes (about 16,000 of these candidates) take the quick path
+    expect(accepted).toBeGreaterThan(15_000);
+    expect(plainAtomCp(">=dev-libs/foo-bar-1.2_rc3-r1:3", eapiFeatures("5")!)).toBe("dev-libs/foo-bar");
+    expect(plainAtomCp("=dev-libs/foo-1.2*", eapiFeatures("0")!)).toBe("dev-libs/foo");
+    expect(plainAtomCp("dev-libs/foo:3", eapiFeatures("0")!)).toBeUndefined();
+  });
+
+  it("still reports a bad line in a profile's package.mask when the file is read", () => {
+    const root = tmpdir();
+    installDemoConfig(root);
+    const config = new Config({ root, configRoot: root });
+    const mask = path.join(config.stack[0]!.dir, "package.mask");
+    fs.appendFileSync(mask, ">=dev-libs/broken\n<dev-libs/fine-2\n");
+    const again = new Config({ root, configRoot: root });
+    expect(again.warnings.some((w) => w.startsWith(`${mask}:`) && w.includes(">=dev-libs/broken"))).toBe(true);
+    expect(again.maskCount()).toBe(config.maskCount() + 1);
   });
 });
 
