@@ -89,3 +89,64 @@ describe("ouzo profile show", () => {
     expect(j.package_mask).toEqual({ count: 4 });
   });
 });
+
+describe("the command line", () => {
+  // quickParse reads plain command lines without loading yargs; it must read them as yargs does,
+  // and leave everything else (help, errors, unusual forms) to yargs.
+  const lines = [
+    "vercmp 1.0 1.1",
+    "vercmp --json 1 2",
+    "vercmp --stdin",
+    "vercmp --stdin --json --root /r",
+    "atom =a/b-1 c/d",
+    "atom --eapi 5 a/b",
+    "atom --eapi=user a/b --json",
+    "profile show",
+    "profile show --json --root /tmp/x --config-root /tmp/y",
+    "profile show --color never -q",
+    "profile show --color=always -v",
+    "profile arch x86-64bit",
+    "profile flavor desktop --root /r",
+    "profile list --json",
+    "profile mix-ins +gnome",
+    "profile mix-ins +gnome +kde",
+    "sync",
+    "sync --no-anise --no-regen --json",
+    "sync --jobs 8 --dest /d",
+    "sync -j 2 --offline",
+    "sync -j3",
+    "sync --kits",
+    "sync --no-kits",
+    "sync --no-link --cache-dir /c",
+    "kits --json",
+    "kits --dest /d",
+    "regen --repo core-kit --repo dev-kit -j 2",
+    "regen --write-md5-cache --reposcan /tmp/r.json --kit core-kit --branch next",
+    "regen",
+    "info dev-lang/python",
+    "info '>=a/b-1' --json",
+    "search python --jobs 1",
+    "demo --keep",
+    "demo -qv",
+  ].map((l) => l.split(" ").map((w) => w.replace(/^'|'$/g, "")));
+
+  it("reads every plain command line as yargs does", async () => {
+    const { quickReading, yargsReading } = await import("../src/cli/main.js");
+    for (const argv of lines) {
+      const quick = quickReading(argv);
+      expect(quick, argv.join(" ")).toBeDefined();
+      const y = await yargsReading(argv);
+      expect(quick!.usage, argv.join(" ")).toBe(y.usage);
+      // every key quickParse sets, with yargs' value; and no option of yargs' is missing
+      const keys = Object.keys(y.args).filter((k) => k !== "_" && k !== "$0");
+      expect(Object.fromEntries(Object.keys(quick!.args).sort().map((k) => [k, quick!.args[k]])), argv.join(" ")).toEqual(Object.fromEntries(keys.sort().map((k) => [k, y.args[k]])));
+    }
+  });
+
+  it("leaves help, usage errors and unusual forms to yargs", async () => {
+    const { quickReading } = await import("../src/cli/main.js");
+    for (const l of ["--help", "profile show --help", "sync -h", "", "bogus", "profile", "profile bogus", "vercmp 1 2 3", "atom", "sync --jobs many", "sync --bogus", "profile show --color purple", "profile show --root a --root b", "profile mix-ins -kde", "info", "info a/b c/d", "atom -- -x"]) {
+      expect(quickReading(l ? l.split(" ") : []), l).toBeUndefined();
+    }
+  });
+});
