@@ -1,5 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { ouzo } from "./helpers.js";
+import { spawnSync } from "node:child_process";
+import * as path from "node:path";
+import { ouzo, REPO_ROOT } from "./helpers.js";
 
 describe("ouzo vercmp", () => {
   it("prints <, = or >", () => {
@@ -148,5 +150,15 @@ describe("the command line", () => {
     for (const l of ["--help", "profile show --help", "sync -h", "", "bogus", "profile", "profile bogus", "vercmp 1 2 3", "atom", "sync --jobs many", "sync --bogus", "profile show --color purple", "profile show --root a --root b", "profile mix-ins -kde", "info", "info a/b c/d", "atom -- -x"]) {
       expect(quickReading(l ? l.split(" ") : []), l).toBeUndefined();
     }
+  });
+});
+
+describe("output into a closed pipe", () => {
+  it("stops quietly when the reader goes away (ouzo … | head -1)", () => {
+    const input = "1 2\n".repeat(100_000);
+    const r = spawnSync("bash", ["-c", `set -o pipefail; '${process.execPath}' '${path.join(REPO_ROOT, "bin", "ouzo.js")}' vercmp --stdin | head -1`], { input, encoding: "utf8" });
+    expect(r.stdout).toBe("<\n");
+    expect(r.stderr).toBe("");
+    expect(r.status).toBe(0);
   });
 });

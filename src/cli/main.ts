@@ -174,7 +174,18 @@ async function parseWithYargs(argv: string[]): Promise<{ handler?: Handler; args
   return { handler, args };
 }
 
+/** `ouzo … | head`: once the reader is gone, stop quietly, as command-line tools do. */
+function quietOnClosedPipe(): void {
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on("error", (e: NodeJS.ErrnoException) => {
+      if (e.code !== "EPIPE") throw e;
+      process.exit(typeof process.exitCode === "number" ? process.exitCode : 0);
+    });
+  }
+}
+
 export async function main(argv: string[]): Promise<void> {
+  quietOnClosedPipe();
   // --version must not load the whole CLI
   if (argv.length === 1 && (argv[0] === "--version" || argv[0] === "-V")) {
     process.stdout.write(VERSION + "\n");
