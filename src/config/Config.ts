@@ -190,10 +190,10 @@ export class Config {
     const profileLayers: Assignment[][] = [];
     for (const e of this.stack) {
       // Re-evaluated at each position: expansion sees the scope as it is at that point of the stack.
-      const file = path.join(e.dir, "make.defaults");
-      let text = defaultsText.get(file);
-      if (text === undefined) defaultsText.set(file, (text = this.dirs.mayExist(file) ? (readFileIfExists(file) ?? "") : ""));
-      profileLayers.push(text ? readShellVars(file, { scope }, text) : []);
+      const file = this.dirs.entry(e.dir, "make.defaults");
+      let text = file ? defaultsText.get(file) : "";
+      if (text === undefined) defaultsText.set(file!, (text = readFileIfExists(file!) ?? ""));
+      profileLayers.push(text ? readShellVars(file!, { scope }, text) : []);
     }
     const confPath = path.join(this.portageDir, "make.conf");
     const conf = isDirectory(confPath)
@@ -239,8 +239,9 @@ export class Config {
       const cached = parsed.get(e.dir);
       const files = cached ? { ...cached, entry: e } : this.readEntry(e, warn);
       files.useTokens = this.profileUseTokens(profileLayers[idx]!, unprefixed);
-      if (!cached && this.dirs.mayExist(path.join(e.dir, "deprecated"))) {
-        const [replacement, ...why] = (readFileIfExists(path.join(e.dir, "deprecated")) ?? "").split("\n");
+      const deprecated = cached ? undefined : this.dirs.entry(e.dir, "deprecated");
+      if (deprecated) {
+        const [replacement, ...why] = (readFileIfExists(deprecated) ?? "").split("\n");
         const text = `profile ${e.dir} is deprecated${replacement?.trim() ? `; use ${replacement.trim()}` : ""}${why.join(" ").trim() ? ` (${why.join(" ").trim()})` : ""}`;
         this.warnings.push(text);
         this.reporter.report({ kind: "warning", code: "DEPRECATED_PROFILE", message: text });
@@ -591,7 +592,10 @@ export class Config {
   }
 
   private readEntry(e: ProfileEntry, warn: (m: string, f: string, l: number) => void): EntryFiles {
-    const read = (name: string) => readConfigLines(path.join(e.dir, name), e.allowDirectories, this.dirs);
+    const read = (name: string) => {
+      const file = this.dirs.entry(e.dir, name);
+      return file ? readConfigLines(file, e.allowDirectories) : [];
+    };
     const flags = (name: string) => read(name).flatMap((l) => l.text.split(/\s+/));
     const atomEapi = e.allowRepoAtoms ? { ...e.eapi, repoDeps: true } : e.eapi;
     const onBad = e.user ? ("error" as const) : warn;
@@ -620,7 +624,8 @@ export class Config {
 
   private readPackagesFile(e: ProfileEntry, warn: (m: string, f: string, l: number) => void): AtomLine[] {
     const out: AtomLine[] = [];
-    for (const l of readConfigLines(path.join(e.dir, "packages"), e.allowDirectories, this.dirs)) {
+    const file = this.dirs.entry(e.dir, "packages");
+    for (const l of file ? readConfigLines(file, e.allowDirectories) : []) {
       let t = l.text;
       let negated = false;
       if (t.startsWith("-")) {
@@ -661,14 +666,18 @@ export class Config {
     const cached = this.repoFiles.get(repo.name);
     if (cached) return cached;
     const prof = path.join(repo.location, "profiles");
-    const eapiName = readFileIfExists(path.join(prof, "eapi"))?.split("\n")[0]?.trim() || "0";
+    const eapiFile = this.dirs.entry(prof, "eapi");
+    const eapiName = (eapiFile && readFileIfExists(eapiFile)?.split("\n")[0]?.trim()) || "0";
     const eapi: EapiFeatures = { ...(eapiFeatures(eapiName) ?? eapiFeatures("8")!), repoDeps: true };
     const allowDirs = repo.profileFormats.includes("portage-1") || repo.profileFormats.includes("portage-2") || eapi.profileFileDirectories;
     const warn = (m: string, f: string, l: number) => this.warnings.push(`${f}:${l}: ${m}`);
-    const lines = (name: string): ConfigLine[] => readConfigLines(path.join(prof, name), allowDirs, this.dirs);
+    const lines = (name: string): ConfigLine[] => {
+      const file = this.dirs.entry(prof, name);
+      return file ? readConfigLines(file, allowDirs) : [];
+    };
     const atoms = (name: string, neg: boolean) => parseAtomLines(lines(name), eapi, warn, neg);
     const flags = (name: string) => lines(name).flatMap((l) => l.text.split(/\s+/));
-    const defaults = path.join(prof, "make.defaults");
+    const defaults = this.dirs.entry(prof, "make.defaults");
     const files: RepoFiles = {
       masks: atoms("package.mask", true),
       unmasks: atoms("package.unmask", false),
@@ -677,7 +686,7 @@ export class Config {
       packageUseMask: atoms("package.use.mask", false),
       packageUseForce: atoms("package.use.force", false),
       packageUse: atoms("package.use", false),
-      useTokens: this.dirs.mayExist(defaults) ? readShellVars(defaults, { scope: new Map(this.vars ?? []) }).filter((a) => a.name === "USE").flatMap((a) => tokens(a.value)) : [],
+      useTokens: defaults ? readShellVars(defaults, { scope: new Map(this.vars ?? []) }).filter((a) => a.name === "USE").flatMap((a) => tokens(a.value)) : [],
       licenseGroups: lines("license_groups").map((l) => l.text.split(/\s+/)),
     };
     this.repoFiles.set(repo.name, files);

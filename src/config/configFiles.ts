@@ -91,6 +91,11 @@ export class DirCache {
   mayExist(p: string): boolean {
     return this.list(path.dirname(p))?.has(path.basename(p)) ?? false;
   }
+
+  /** `dir/name` when the listing of `dir` (a normalised absolute path) has `name`; no path parsing. */
+  entry(dir: string, name: string): string | undefined {
+    return this.list(dir)?.has(name) ? (dir.endsWith("/") ? dir + name : `${dir}/${name}`) : undefined;
+  }
 }
 
 /** Read a config file, or every file of a config directory in name order (when allowed). */

@@ -33,8 +33,8 @@ export function buildProfileStack(makeProfile: string, userProfile: string | und
   const eapiOf = (dir: string, user: boolean): EapiFeatures => {
     let f = eapiCache.get(dir);
     if (f) return f;
-    const file = path.join(dir, "eapi");
-    const text = dirs.mayExist(file) ? readFileIfExists(file) : undefined;
+    const file = dirs.entry(dir, "eapi");
+    const text = file ? readFileIfExists(file) : undefined;
     if (text === undefined) f = user ? USER_CONFIG_EAPI : eapiFeatures("0")!;
     else {
       const name = text.split("\n")[0]!.trim();
