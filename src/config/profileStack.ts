@@ -29,6 +29,8 @@ const REPO_PARENT_RE = /^([A-Za-z0-9_][A-Za-z0-9_-]*)?:(.*)$/;
 export function buildProfileStack(makeProfile: string, userProfile: string | undefined, repos: RepositorySet, dirs: DirCache = new DirCache()): ProfileEntry[] {
   const stack: ProfileEntry[] = [];
   const eapiCache = new Map<string, EapiFeatures>();
+  // a directory reached through two parents (a common mix-in) is read once
+  const parentTexts = new Map<string, string | undefined>();
 
   const eapiOf = (dir: string, user: boolean): EapiFeatures => {
     let f = eapiCache.get(dir);
@@ -61,8 +63,9 @@ export function buildProfileStack(makeProfile: string, userProfile: string | und
     const repo = user ? undefined : repos.containing(real);
     const formats = repo?.profileFormats ?? [];
     const eapi = eapiOf(real, user);
-    const parentFile = path.join(real, "parent");
-    const parentText = names.has("parent") ? readFileIfExists(parentFile) : undefined;
+    const parentFile = `${real}/parent`;
+    let parentText = parentTexts.get(real);
+    if (parentText === undefined && names.has("parent")) parentTexts.set(real, (parentText = readFileIfExists(parentFile)));
     if (parentText !== undefined) {
       const lines = parentText.split("\n");
       let any = false;
