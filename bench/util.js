@@ -29,6 +29,27 @@ export function figure(name, value, unit, target) {
   console.log(`${name.padEnd(58)} ${String(value).padStart(12)} ${unit}${t}`);
 }
 
+/**
+ * Wall time of a whole `ouzo` process and of `node -e 0` (node's own start and exit, the floor
+ * under every whole-process figure), measured alternately so that both see the same machine:
+ * this VM's speed drifts by tens of percent from minute to minute. Medians of `runs`.
+ */
+export function timeOuzoAndNode(args, runs = 21) {
+  const ouzo = [];
+  const node = [];
+  let last;
+  for (let i = 0; i < runs; i++) {
+    let t0 = process.hrtime.bigint();
+    last = spawnSync(process.execPath, [OUZO, ...args], { encoding: "utf8" });
+    ouzo.push(Number(process.hrtime.bigint() - t0) / 1e6);
+    if (last.status !== 0) throw new Error(`ouzo ${args.join(" ")} failed: ${last.stderr}`);
+    t0 = process.hrtime.bigint();
+    spawnSync(process.execPath, ["-e", "0"]);
+    node.push(Number(process.hrtime.bigint() - t0) / 1e6);
+  }
+  return { ms: median(ouzo), floor: median(node), result: last };
+}
+
 /** Node's own start and exit on this machine (median), the floor under every whole-process figure. */
 export function nodeFloor(runs = 9) {
   const times = [];
