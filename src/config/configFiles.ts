@@ -39,8 +39,8 @@ const CAT = "[A-Za-z0-9_][A-Za-z0-9+_.-]*";
 // package names whose every `-` is followed by a letter, so that the version's place is certain
 const PKG = "[A-Za-z0-9_][A-Za-z0-9+_]*(?:-[A-Za-z+_][A-Za-z0-9+_]*)*";
 const VER = "\\d+(?:\\.\\d+)*[a-z]?(?:_(?:alpha|beta|pre|rc|p)\\d*)*(?:-r\\d+)?";
-const plainAtom = (slot: string) =>
-  new RegExp(`^(?:(?:[<>]=?|~|=)(${CAT})/(${PKG})-${VER}|=(${CAT})/(${PKG})-${VER}\\*|(${CAT})/(${PKG}))${slot}$`);
+const CP = `${CAT}/${PKG}`;
+const plainAtom = (slot: string) => new RegExp(`^(?:(?:[<>]=?|~|=)(${CP})-${VER}|=(${CP})-${VER}\\*|(${CP}))${slot}$`);
 const PLAIN_ATOM = plainAtom("");
 const PLAIN_ATOM_SLOT = plainAtom("(?::[A-Za-z0-9_][A-Za-z0-9+_.-]*)?");
 
@@ -65,8 +65,7 @@ class PlainAtomLine implements AtomLine {
 /** `category/package` of a plain atom of this EAPI (see PLAIN_ATOM), or undefined. */
 export function plainAtomCp(text: string, eapi: EapiFeatures): string | undefined {
   const m = (eapi.slotDeps ? PLAIN_ATOM_SLOT : PLAIN_ATOM).exec(text);
-  if (!m) return undefined;
-  return m[1] !== undefined ? `${m[1]}/${m[2]}` : m[3] !== undefined ? `${m[3]}/${m[4]}` : `${m[5]}/${m[6]}`;
+  return m ? (m[1] ?? m[2] ?? m[3]) : undefined;
 }
 
 /**
@@ -134,6 +133,12 @@ export type BadLinePolicy = "error" | ((message: string, file: string, line: num
 export function parseAtomLines(lines: ConfigLine[], eapi: EapiFeatures, onBad: BadLinePolicy, allowNegation: boolean): AtomLine[] {
   const out: AtomLine[] = [];
   for (const l of lines) {
+    // the common line: one plain atom (whitespace never matches the expression)
+    const quick = plainAtomCp(l.text, eapi);
+    if (quick !== undefined) {
+      out.push(new PlainAtomLine(l.text, eapi, quick, false, NO_TOKENS, l.file, l.line));
+      continue;
+    }
     const parts = /\s/.test(l.text) ? l.text.split(/\s+/) : [l.text];
     let first = parts[0]!;
     let negated = false;
