@@ -162,3 +162,24 @@ describe("output into a closed pipe", () => {
     expect(r.status).toBe(0);
   });
 });
+
+describe("errors across the CLI's two bundles", () => {
+  it("an OuzoError made by another copy of its module is an OuzoError, and nothing else is", async () => {
+    const { OuzoError, UsageError } = await import("../src/core/errors.js");
+    // a second, separate instance of the module, as the heavy bundle has
+    const copy = (await import("../src/core/errors.js?copy" as string)) as typeof import("../src/core/errors.js");
+    expect(copy.OuzoError).not.toBe(OuzoError);
+    expect(new copy.OuzoError("X", "m") instanceof OuzoError).toBe(true);
+    expect(new copy.UsageError("m") instanceof OuzoError).toBe(true);
+    expect(new OuzoError("X", "m") instanceof UsageError).toBe(false);
+    expect(new UsageError("m") instanceof UsageError).toBe(true);
+    expect(new Error("m") instanceof OuzoError).toBe(false);
+    expect(null instanceof OuzoError).toBe(false);
+  });
+
+  it("a failure inside a heavy command reaches the user as one line with exit 1", () => {
+    const r = ouzo(["regen", "--root", "/nonexistent-ouzo-root"]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe("ouzo: no repositories are configured in /nonexistent-ouzo-root/etc/portage/repos.conf\n");
+  });
+});
