@@ -340,18 +340,21 @@ export class KitSync {
     mkdirOwned(staging, this.identity);
     const git = this.gitAt(staging);
     const local = this.linkableMirror(url, staging);
+    // The clone checks out the branch in the staging directory, out of sight until the switch:
+    // the pin is usually the branch's head, and then the switch is a rename (ego too leaves a
+    // kit on its branch when the head is the pin).
     if (local) {
       // git's local clone: the mirror's object files are hard-linked, so nothing is packed,
       // transferred or copied and the whole history costs no disk; the pin is always reachable.
-      await git.git(["clone", "--quiet", "--no-checkout", "--single-branch", "--no-tags", "-b", k.branch, local, staging], `cloning branch '${k.branch}' from ${local}`);
+      await git.git(["clone", "--quiet", "--single-branch", "--no-tags", "-b", k.branch, local, staging], `cloning branch '${k.branch}' from ${local}`);
       if (local !== url) await git.git(["remote", "set-url", "origin", url], "setting remote");
     } else {
       await git.git(
-        ["clone", "--quiet", "--no-checkout", "--single-branch", "--no-tags", ...(depth > 0 ? [`--depth=${depth}`] : []), "-b", k.branch, url, staging],
+        ["clone", "--quiet", "--single-branch", "--no-tags", ...(depth > 0 ? [`--depth=${depth}`] : []), "-b", k.branch, url, staging],
         `cloning branch '${k.branch}' from ${url}`,
       );
     }
-    await this.ensurePin(git, k, ref);
+    if (Git.headOf(staging) !== k.sha1) await this.ensurePin(git, k, ref);
     return { choice: k, dir, git, oldCommit: undefined, staged: true, fetched: true, stagingDir: staging };
   }
 
@@ -377,6 +380,7 @@ export class KitSync {
       if (fs.existsSync(p.dir)) fs.rmdirSync(p.dir); // an empty directory (a meta-repo gitlink)
       mkdirOwned(path.dirname(p.dir), this.identity);
       fs.renameSync(p.stagingDir!, p.dir);
+      if (Git.headOf(p.dir) === p.choice.sha1) return;
     }
     await this.gitAt(p.dir).git(["checkout", "--quiet", "--force", "--detach", p.choice.sha1], `${p.choice.kit}: checking out ${p.choice.sha1}`);
   }
