@@ -1,16 +1,17 @@
 // Bundle the CLI in two parts, because start-up latency is a target.
 //
-// dist/bundle/ouzo.mjs holds the command line and every light command (pms, profile, the
-// configuration stack) in ONE file: on a slow machine each extra ES module costs about a
+// dist/bundle/ouzo.cjs is the core: the command line and every light command (pms, profile, the
+// configuration stack) in ONE file. On a slow machine each extra ES module costs about a
 // millisecond to resolve, read and link, and a split build loaded a dozen chunks for
-// 'ouzo profile show' (one file is 7-8 ms faster).
+// 'ouzo profile show' (one file is 7-8 ms faster). It is CommonJS because bin/ouzo.js compiles it
+// with vm.Script to use V8's code cache (made below by warm-code-cache.js).
 //
 // dist/bundle/heavy/ holds what only some commands need (sync with undici, tar and zstd; the
 // metadata cache with SQLite; the demo; yargs, used for help and usage errors; ora, for live
-// progress), split into chunks as usual. The core reaches them only through dynamic imports,
-// which the plugin below turns into imports of the heavy files. Modules both parts use are in
-// both: nothing in ouzo keeps state in a module that the other part must see, and OuzoError
-// recognises its instances from either copy.
+// progress), as ES modules split into chunks as usual. The core reaches them only through
+// dynamic imports, which the plugin below turns into imports of the heavy files. Modules both
+// parts use are in both: nothing in ouzo keeps state in a module that the other part must see,
+// and OuzoError recognises its instances from either copy.
 //
 // yargs and its cliui import `string-width`, whose module body builds an Intl.Segmenter and
 // Unicode tables (~40 ms here) although widths are only needed to lay out help text. The plugin
@@ -18,6 +19,7 @@
 // definition; any other string loads the real `string-width` on first use, through esbuild's
 // lazily initialised require of a bundled ES module.
 import { build } from "esbuild";
+import { readFile } from "node:fs/promises";
 import * as path from "node:path";
 
 const lazyStringWidth = {
@@ -61,15 +63,24 @@ const HEAVY = new Map([
   ["ora", "ora"],
 ]);
 
-/** In the core build, a dynamic import of a heavy module becomes an import of its heavy file. */
+/**
+ * The core is compiled by bin/ouzo.js through vm.Script, to use V8's code cache (see there), and
+ * code compiled that way cannot run import() in Node 20 without --experimental-vm-modules. So
+ * the core's dynamic imports of heavy modules become calls of `__ouzoImport(file)`, a function
+ * bin/ouzo.js passes in, which imports the heavy file from an ordinary ES module. Type-level
+ * `typeof import(...)` is left alone. In tests and in src/ these are plain import() calls.
+ */
 const heavyImports = {
   name: "heavy-imports",
   setup(b) {
-    b.onResolve({ filter: /.*/ }, (args) => {
-      if (args.kind !== "dynamic-import") return undefined;
-      const key = args.path.startsWith(".") ? path.resolve(args.resolveDir, args.path).replace(/\.js$/, ".ts") : args.path;
-      const name = HEAVY.get(key);
-      return name ? { path: `./heavy/${name}.mjs`, external: true } : undefined;
+    b.onLoad({ filter: /\/src\/.*\.ts$/ }, async (args) => {
+      const text = await readFile(args.path, "utf8");
+      const contents = text.replace(/(?<!typeof\s)\bimport\(\s*"([^"]+)"\s*\)/g, (whole, spec) => {
+        const key = spec.startsWith(".") ? path.resolve(path.dirname(args.path), spec).replace(/\.js$/, ".ts") : spec;
+        const name = HEAVY.get(key);
+        return name ? `__ouzoImport("./heavy/${name}.mjs")` : whole;
+      });
+      return { contents, loader: "ts" };
     });
   },
 };
@@ -77,15 +88,22 @@ const heavyImports = {
 const common = {
   bundle: true,
   platform: "node",
-  format: "esm",
   target: "node20",
-  outExtension: { ".js": ".mjs" },
   external: ["better-sqlite3", "zstd-napi"],
-  banner: { js: "import { createRequire as __ouzoRequire } from 'node:module'; const require = __ouzoRequire(import.meta.url);" },
   logLevel: "warning",
 };
 
-await build({ ...common, entryPoints: { ouzo: "src/cli/main.ts" }, outdir: "dist/bundle", plugins: [heavyImports] });
+// the core: one CommonJS file (what vm.Script compiles), with import.meta.url from its file name
+await build({
+  ...common,
+  format: "cjs",
+  entryPoints: { ouzo: "src/cli/main.ts" },
+  outdir: "dist/bundle",
+  outExtension: { ".js": ".cjs" },
+  define: { "import.meta.url": "__ouzoModuleUrl" },
+  banner: { js: "const __ouzoModuleUrl = require('node:url').pathToFileURL(__filename).href;" },
+  plugins: [heavyImports],
+});
 
 // yargs and ora are entries of their own: the core imports their default export.
 const reexport = {
@@ -97,9 +115,16 @@ const reexport = {
 };
 await build({
   ...common,
+  format: "esm",
+  outExtension: { ".js": ".mjs" },
+  banner: { js: "import { createRequire as __ouzoRequire } from 'node:module'; const require = __ouzoRequire(import.meta.url);" },
   entryPoints: Object.fromEntries([...HEAVY].map(([source, name]) => [name, source.startsWith("/") ? source : `reexport:${source}`])),
   outdir: "dist/bundle/heavy",
   splitting: true,
   chunkNames: "chunks/[name]-[hash]",
   plugins: [reexport, lazyStringWidth],
 });
+
+// V8's code cache for the core, made by running a few commands on the demo configuration, so that
+// the first run after an install starts as fast as the later ones.
+await import("./warm-code-cache.js");
