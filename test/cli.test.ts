@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { spawnSync } from "node:child_process";
 import * as path from "node:path";
-import { ouzo, REPO_ROOT } from "./helpers.js";
+import * as fs from "node:fs";
+import { ouzo, REPO_ROOT, tmpdir } from "./helpers.js";
 
 describe("ouzo vercmp", () => {
   it("prints <, = or >", () => {
@@ -181,5 +182,36 @@ describe("errors across the CLI's two bundles", () => {
     const r = ouzo(["regen", "--root", "/nonexistent-ouzo-root"]);
     expect(r.code).toBe(1);
     expect(r.stderr).toBe("ouzo: no repositories are configured in /nonexistent-ouzo-root/etc/portage/repos.conf\n");
+  });
+});
+
+describe("start-up from V8's code cache", () => {
+  /** A copy of the installed CLI (bin, the bundles, package.json, profiles) in a temporary directory. */
+  function install(): string {
+    const dir = tmpdir();
+    for (const p of ["bin", "dist/bundle", "profiles", "package.json"]) fs.cpSync(path.join(REPO_ROOT, p), path.join(dir, p), { recursive: true });
+    fs.symlinkSync(path.join(REPO_ROOT, "node_modules"), path.join(dir, "node_modules"));
+    return dir;
+  }
+  const run = (dir: string, args: string[]) => spawnSync(process.execPath, [path.join(dir, "bin", "ouzo.js"), ...args], { encoding: "utf8" });
+
+  it("the build leaves a cache that this node accepts", async () => {
+    const { loadCore } = await import("../bin/ouzo.js" as string);
+    expect(loadCore().cacheUsed).toBe(true);
+  });
+
+  it("ignores a corrupt or missing cache, answers all the same, and makes a new one", () => {
+    const dir = install();
+    const cache = path.join(dir, "dist/bundle/ouzo.cjs.cache");
+    fs.writeFileSync(cache, "not a code cache");
+    const r = run(dir, ["vercmp", "1.0", "1.0_rc1"]);
+    expect([r.status, r.stdout, r.stderr]).toEqual([0, ">\n", ""]);
+    expect(fs.statSync(cache).size).toBeGreaterThan(10_000);
+    fs.rmSync(cache);
+    expect(run(dir, ["atom", "--json", "a/b"]).status).toBe(0);
+    expect(fs.existsSync(cache)).toBe(true);
+    // and heavy parts still load from a core compiled with the cache
+    const help = run(dir, ["--help"]);
+    expect([help.status, help.stdout.split("\n")[0]]).toEqual([0, "ouzo <command>"]);
   });
 });
