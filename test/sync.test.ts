@@ -90,6 +90,7 @@ describe("ouzo sync: meta-repo and kits", () => {
     expect(files.length).toBeGreaterThan(30);
     for (const f of files) expect(fs.statSync(f).nlink).toBe(2);
     expect(git(dev, ["remote", "get-url", "origin"])).toBe(`file://${w.mirrors}/dev-kit`);
+    expect(fs.readFileSync(path.join(dev, ".git/config"), "utf8")).not.toMatch(/insteadof/i);
     // a later release is fetched from that URL as usual
     const newDev = w.kits["dev-kit"].commits.get("mark-v")![20]!;
     w.release({ "dev-kit": { pins: { "mark-v": newDev } } });

@@ -346,8 +346,11 @@ export class KitSync {
     if (local) {
       // git's local clone: the mirror's object files are hard-linked, so nothing is packed,
       // transferred or copied and the whole history costs no disk; the pin is always reachable.
-      await git.git(["clone", "--quiet", "--single-branch", "--no-tags", "-b", k.branch, local, staging], `cloning branch '${k.branch}' from ${local}`);
-      if (local !== url) await git.git(["remote", "set-url", "origin", url], "setting remote");
+      // For this one command git reads the configured URL as the mirror's path (insteadOf), so
+      // the clone keeps the URL of ego.conf as its remote with no second process.
+      const viaPath = local !== url && !local.includes("=") ? ["-c", `url.${local}.insteadOf=${url}`] : [];
+      await git.git([...viaPath, "clone", "--quiet", "--single-branch", "--no-tags", "-b", k.branch, viaPath.length ? url : local, staging], `cloning branch '${k.branch}' from ${local}`);
+      if (local !== url && !viaPath.length) await git.git(["remote", "set-url", "origin", url], "setting remote");
     } else {
       await git.git(
         ["clone", "--quiet", "--single-branch", "--no-tags", ...(depth > 0 ? [`--depth=${depth}`] : []), "-b", k.branch, url, staging],
