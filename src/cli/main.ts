@@ -10,7 +10,11 @@ type Args = GlobalArgs & Record<string, unknown>;
 type Handler = (args: Args) => Promise<number> | number;
 type Output = import("../ui/Output.js").Output;
 
-/** Each command's code, loaded when the command runs, so that `ouzo --help` loads none of it. */
+/**
+ * Each command's code, imported when the command runs. In the bundle the light commands are part
+ * of the core file and only initialised here; sync, metadata and demo are files of their own,
+ * read only by the commands that need them (scripts/bundle.js).
+ */
 const code = {
   pms: () => import("./commands/pms.js"),
   profile: () => import("./commands/profile.js"),
@@ -186,7 +190,7 @@ function quietOnClosedPipe(): void {
 
 export async function main(argv: string[]): Promise<void> {
   quietOnClosedPipe();
-  // --version must not load the whole CLI
+  // --version needs no parsing
   if (argv.length === 1 && (argv[0] === "--version" || argv[0] === "-V")) {
     process.stdout.write(VERSION + "\n");
     return;
