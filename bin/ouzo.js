@@ -36,6 +36,7 @@ export function loadCore() {
 export function saveCodeCache(script) {
   const tmp = `${CACHE}.${process.pid}.tmp`;
   try {
+    fs.accessSync(path.dirname(CACHE), fs.constants.W_OK); // a read-only install: not worth making
     fs.writeFileSync(tmp, script.createCachedData());
     fs.renameSync(tmp, CACHE);
   } catch {
