@@ -2,7 +2,8 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { OuzoError } from "../core/errors.js";
 import { isDirectory, listConfigDir, listDir } from "../core/fsutil.js";
-import { Atom } from "../pms/atom.js";
+import { Atom, CATEGORY_PATTERN, SLOT_NAME_PATTERN } from "../pms/atom.js";
+import { VERSION_PATTERN } from "../pms/version.js";
 import type { EapiFeatures } from "../pms/eapi.js";
 
 /** A non-blank, comment-stripped line of a configuration file, with where it came from. */
@@ -35,14 +36,13 @@ export function atomLine(atom: Atom, negated: boolean, tokens: readonly string[]
 // lines are plain atoms (`>=cat/pkg-1.2:3`): these are recognised by one regular expression, which
 // proves them valid, and parsed only when a package of that name is looked at. Every other line
 // is parsed at once, so a bad line is reported when the file is read, as before.
-const CAT = "[A-Za-z0-9_][A-Za-z0-9+_.-]*";
 // package names whose every `-` is followed by a letter, so that the version's place is certain
-const PKG = "[A-Za-z0-9_][A-Za-z0-9+_]*(?:-[A-Za-z+_][A-Za-z0-9+_]*)*";
-const VER = "\\d+(?:\\.\\d+)*[a-z]?(?:_(?:alpha|beta|pre|rc|p)\\d*)*(?:-r\\d+)?";
-const CP = `${CAT}/${PKG}`;
+const PLAIN_PKG = "[A-Za-z0-9_][A-Za-z0-9+_]*(?:-[A-Za-z+_][A-Za-z0-9+_]*)*";
+const CP = `${CATEGORY_PATTERN}/${PLAIN_PKG}`;
+const VER = VERSION_PATTERN;
 const plainAtom = (slot: string) => new RegExp(`^(?:(?:[<>]=?|~|=)(${CP})-${VER}|=(${CP})-${VER}\\*|(${CP}))${slot}$`);
 const PLAIN_ATOM = plainAtom("");
-const PLAIN_ATOM_SLOT = plainAtom("(?::[A-Za-z0-9_][A-Za-z0-9+_.-]*)?");
+const PLAIN_ATOM_SLOT = plainAtom(`(?::${SLOT_NAME_PATTERN})?`);
 
 /** A line proven valid by PLAIN_ATOM: its Atom is built on first use. Canonical form is the text. */
 class PlainAtomLine implements AtomLine {

@@ -32,7 +32,8 @@ export interface PackageRef {
 
 export const CATEGORY_PATTERN = "[A-Za-z0-9_][A-Za-z0-9+_.-]*";
 export const PACKAGE_PATTERN = "[A-Za-z0-9_][A-Za-z0-9+_-]*";
-const SLOT_NAME = "[A-Za-z0-9_][A-Za-z0-9+_.-]*";
+export const SLOT_NAME_PATTERN = "[A-Za-z0-9_][A-Za-z0-9+_.-]*";
+const SLOT_NAME = SLOT_NAME_PATTERN;
 const REPO_NAME = "[A-Za-z0-9_][A-Za-z0-9_-]*";
 
 const CATEGORY_RE = new RegExp(`^${CATEGORY_PATTERN}$`);
