@@ -147,7 +147,8 @@ export function parseAtomLines(lines: ConfigLine[], eapi: EapiFeatures, onBad: B
       first = first.slice(1);
     }
     const tokens = parts.length > 1 ? parts.slice(1) : NO_TOKENS;
-    const cp = plainAtomCp(first, eapi);
+    // a plain line was tried above; a `-atom` or an atom with tokens gets its own try
+    const cp = first === l.text ? undefined : plainAtomCp(first, eapi);
     if (cp !== undefined) {
       out.push(new PlainAtomLine(first, eapi, cp, negated, tokens, l.file, l.line));
       continue;
