@@ -8,7 +8,7 @@ import { Atom } from "../pms/atom.js";
 import { USER_CONFIG_EAPI, eapiFeatures, isSupportedEapi, type EapiFeatures } from "../pms/eapi.js";
 import { parseLicense, parsePlainTokens, reduce, unacceptedLicenses, type DepNode } from "../pms/depspec.js";
 import type { Version } from "../pms/version.js";
-import { type AtomLine, atomLine, type ConfigLine, DirCache, indexByCp, linesFor, parseAtomLines, readConfigLines, specificity, stackTokens } from "./configFiles.js";
+import { type AtomLine, atomLine, type ConfigLine, DirCache, indexByCp, linesFor, parseAtomLines, readConfigEntry, readConfigLines, specificity, stackTokens } from "./configFiles.js";
 import { buildProfileStack, type ProfileEntry } from "./profileStack.js";
 import { loadRepositories, type Repository, type RepositorySet } from "./repositories.js";
 import { type Assignment, readShellVars, tokens } from "./shellVars.js";
@@ -191,9 +191,13 @@ export class Config {
     for (const e of this.stack) {
       // Re-evaluated at each position: expansion sees the scope as it is at that point of the stack.
       const file = this.dirs.entry(e.dir, "make.defaults");
-      let text = file ? defaultsText.get(file) : "";
-      if (text === undefined) defaultsText.set(file!, (text = readFileIfExists(file!) ?? ""));
-      profileLayers.push(text ? readShellVars(file!, { scope }, text) : []);
+      if (!file) {
+        profileLayers.push([]);
+        continue;
+      }
+      let text = defaultsText.get(file);
+      if (text === undefined) defaultsText.set(file, (text = readFileIfExists(file) ?? ""));
+      profileLayers.push(text ? readShellVars(file, { scope }, text) : []);
     }
     const confPath = path.join(this.portageDir, "make.conf");
     const conf = isDirectory(confPath)
@@ -255,7 +259,7 @@ export class Config {
 
     // User configuration (/etc/portage): bad lines are errors.
     const user = (name: string, negation = false) =>
-      parseAtomLines(readConfigLines(path.join(this.portageDir, name), true, this.dirs), USER_CONFIG_EAPI, "error", negation);
+      parseAtomLines(readConfigEntry(this.dirs, this.portageDir, name, true), USER_CONFIG_EAPI, "error", negation);
     this.userMasks = user("package.mask");
     this.userUnmasks = user("package.unmask");
     this.userPackageUse = indexByCp(user("package.use"));
@@ -592,10 +596,7 @@ export class Config {
   }
 
   private readEntry(e: ProfileEntry, warn: (m: string, f: string, l: number) => void): EntryFiles {
-    const read = (name: string) => {
-      const file = this.dirs.entry(e.dir, name);
-      return file ? readConfigLines(file, e.allowDirectories) : [];
-    };
+    const read = (name: string) => readConfigEntry(this.dirs, e.dir, name, e.allowDirectories);
     const flags = (name: string) => read(name).flatMap((l) => l.text.split(/\s+/));
     const atomEapi = e.allowRepoAtoms ? { ...e.eapi, repoDeps: true } : e.eapi;
     const onBad = e.user ? ("error" as const) : warn;
@@ -624,8 +625,7 @@ export class Config {
 
   private readPackagesFile(e: ProfileEntry, warn: (m: string, f: string, l: number) => void): AtomLine[] {
     const out: AtomLine[] = [];
-    const file = this.dirs.entry(e.dir, "packages");
-    for (const l of file ? readConfigLines(file, e.allowDirectories) : []) {
+    for (const l of readConfigEntry(this.dirs, e.dir, "packages", e.allowDirectories)) {
       let t = l.text;
       let negated = false;
       if (t.startsWith("-")) {
@@ -671,10 +671,7 @@ export class Config {
     const eapi: EapiFeatures = { ...(eapiFeatures(eapiName) ?? eapiFeatures("8")!), repoDeps: true };
     const allowDirs = repo.profileFormats.includes("portage-1") || repo.profileFormats.includes("portage-2") || eapi.profileFileDirectories;
     const warn = (m: string, f: string, l: number) => this.warnings.push(`${f}:${l}: ${m}`);
-    const lines = (name: string): ConfigLine[] => {
-      const file = this.dirs.entry(prof, name);
-      return file ? readConfigLines(file, allowDirs) : [];
-    };
+    const lines = (name: string): ConfigLine[] => readConfigEntry(this.dirs, prof, name, allowDirs);
     const atoms = (name: string, neg: boolean) => parseAtomLines(lines(name), eapi, warn, neg);
     const flags = (name: string) => lines(name).flatMap((l) => l.text.split(/\s+/));
     const defaults = this.dirs.entry(prof, "make.defaults");

@@ -86,11 +86,6 @@ export class DirCache {
     return names;
   }
 
-  /** false when the path certainly does not exist; true when it may. */
-  mayExist(p: string): boolean {
-    return this.list(path.dirname(p))?.has(path.basename(p)) ?? false;
-  }
-
   /** `dir/name` when the listing of `dir` (a normalised absolute path) has `name`; no path parsing. */
   entry(dir: string, name: string): string | undefined {
     return this.list(dir)?.has(name) ? (dir.endsWith("/") ? dir + name : `${dir}/${name}`) : undefined;
@@ -98,8 +93,7 @@ export class DirCache {
 }
 
 /** Read a config file, or every file of a config directory in name order (when allowed). */
-export function readConfigLines(p: string, allowDirectory: boolean, cache?: DirCache): ConfigLine[] {
-  if (cache && !cache.mayExist(p)) return [];
+export function readConfigLines(p: string, allowDirectory: boolean): ConfigLine[] {
   // Read first and look at the error: one system call for the common "absent" and "file" cases.
   let text: string;
   try {
@@ -120,6 +114,12 @@ export function readConfigLines(p: string, allowDirectory: boolean, cache?: DirC
     if (t) out.push({ text: t, file: p, line: i + 1 });
   }
   return out;
+}
+
+/** readConfigLines of `dir/name`, found through the directory's listing: an absent file costs nothing. */
+export function readConfigEntry(dirs: DirCache, dir: string, name: string, allowDirectory: boolean): ConfigLine[] {
+  const file = dirs.entry(dir, name);
+  return file ? readConfigLines(file, allowDirectory) : [];
 }
 
 const NO_TOKENS: readonly string[] = Object.freeze([]);
