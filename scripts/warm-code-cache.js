@@ -4,20 +4,14 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { fileURLToPath } from "node:url";
 import { loadCore, saveCodeCache } from "../bin/ouzo.js";
 
-const REPO = fileURLToPath(new URL("../", import.meta.url));
-const demo = path.join(REPO, "fixtures", "demo");
+// tsc has compiled src/ to dist/ before the bundler runs
+const { installDemoConfig } = await import("../dist/cli/demoTree.js");
+
 const root = fs.mkdtempSync(path.join(os.tmpdir(), "ouzo-warm-"));
 try {
-  fs.cpSync(path.join(demo, "etc"), path.join(root, "etc"), { recursive: true });
-  const reposConf = path.join(root, "etc", "portage", "repos.conf");
-  fs.mkdirSync(reposConf, { recursive: true });
-  for (const kit of fs.readdirSync(path.join(demo, "kits"))) {
-    const head = kit === "core-kit" ? "[DEFAULT]\nmain-repo = core-kit\n\n" : "";
-    fs.writeFileSync(path.join(reposConf, `ego-${kit}`), `${head}[${kit}]\nlocation = ${path.join(demo, "kits", kit)}\n`);
-  }
+  installDemoConfig(root);
   const { main, script } = loadCore();
   const write = { out: process.stdout.write, err: process.stderr.write };
   process.stdout.write = process.stderr.write = () => true;
