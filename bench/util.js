@@ -11,19 +11,6 @@ export function median(xs) {
   return s[Math.floor(s.length / 2)];
 }
 
-/** Wall time of a whole `ouzo` process in milliseconds (median of `runs`). */
-export function timeOuzo(args, runs = 7, env = {}) {
-  const times = [];
-  let last;
-  for (let i = 0; i < runs; i++) {
-    const t0 = process.hrtime.bigint();
-    last = spawnSync(process.execPath, [OUZO, ...args], { encoding: "utf8", env: { ...process.env, ...env } });
-    times.push(Number(process.hrtime.bigint() - t0) / 1e6);
-    if (last.status !== 0) throw new Error(`ouzo ${args.join(" ")} failed: ${last.stderr}`);
-  }
-  return { ms: median(times), result: last };
-}
-
 export function figure(name, value, unit, target) {
   const t = target ? `   (target ${target})` : "";
   console.log(`${name.padEnd(58)} ${String(value).padStart(12)} ${unit}${t}`);
@@ -48,15 +35,4 @@ export function timeOuzoAndNode(args, runs = 21) {
     node.push(Number(process.hrtime.bigint() - t0) / 1e6);
   }
   return { ms: median(ouzo), floor: median(node), result: last };
-}
-
-/** Node's own start and exit on this machine (median), the floor under every whole-process figure. */
-export function nodeFloor(runs = 9) {
-  const times = [];
-  for (let i = 0; i < runs; i++) {
-    const t0 = process.hrtime.bigint();
-    spawnSync(process.execPath, ["-e", "0"]);
-    times.push(Number(process.hrtime.bigint() - t0) / 1e6);
-  }
-  return median(times);
 }
