@@ -165,10 +165,14 @@ describe("ouzo sync: meta-repo and kits", () => {
 /**
  * ouzo in a pseudo-terminal of `cols` columns (util-linux script), its whole terminal output.
  * TERM is set: ora draws Braille frames on a terminal emulator and ASCII ones on the Linux console.
+ * CI is unset unless `env` sets it: in a CI log ouzo does not redraw, and this may run in CI.
  */
-function inTerminal(cols: number, args: string[], term = "xterm-256color"): { code: number; screen: string } {
-  const cmd = [process.execPath, path.join(REPO_ROOT, "bin", "ouzo.js"), ...args].map((a) => `'${a}'`).join(" ");
-  const r = spawnSync("script", ["-qec", `stty cols ${cols} rows 40; ${cmd}`, "/dev/null"], { encoding: "utf8", input: "", timeout: 60_000, env: { ...process.env, NO_COLOR: "1", TERM: term } });
+function inTerminal(cols: number, args: string[], term = "xterm-256color", env: Record<string, string> = {}): { code: number; screen: string } {
+  // The variables are set on ouzo's own command line: `script` starts $SHELL, and whatever that
+  // shell does at start must not decide how ouzo draws.
+  const vars = Object.entries({ TERM: term, NO_COLOR: "1", ...env }).map(([k, v]) => `${k}=${v}`);
+  const cmd = ["env", "-u", "CI", ...vars, process.execPath, path.join(REPO_ROOT, "bin", "ouzo.js"), ...args].map((a) => `'${a}'`).join(" ");
+  const r = spawnSync("script", ["-qec", `stty cols ${cols} rows 40; exec ${cmd}`, "/dev/null"], { encoding: "utf8", input: "", timeout: 60_000, env: { ...process.env, SHELL: "/bin/sh" } });
   return { code: r.status ?? -1, screen: r.stdout };
 }
 
@@ -191,10 +195,26 @@ describe.skipIf(spawnSync("script", ["--version"]).error !== undefined)("sync's 
     const w = world();
     const { code, screen } = inTerminal(100, ["sync", "--root", w.root, "--no-regen", "--no-anise"], "linux");
     expect(code).toBe(0);
+    // a frame drawn in place (ora's disabled mode would print "- sync kits" as a line instead)
+    expect(screen).toMatch(/\x1b\[\?25l/);
     expect(screen).toMatch(/[-\\|/] sync kits/);
     expect(screen).not.toMatch(/[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏]/);
     expect(screen).toContain("sync: 3 kits in alignment with the meta-repo (3 changed)");
   });
+
+  for (const [what, term, env] of [["in a CI log", "xterm-256color", { CI: "true" }], ["on a dumb terminal", "dumb", {}]] as const) {
+    it(`does not redraw ${what}: no spinner, no progress line, the summary as plain lines`, () => {
+      const w = world();
+      const { code, screen } = inTerminal(100, ["sync", "--root", w.root, "--no-regen", "--no-anise"], term, env);
+      expect(code).toBe(0);
+      expect(screen).not.toMatch(/[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏]/);
+      expect(screen).not.toContain("\r\x1b[K");
+      expect(screen).not.toContain("\x1b[?25l");
+      expect(screen).not.toMatch(/^- /m);
+      expect(screen).toMatch(/^ {2}dev-kit +mark-v +[0-9a-f]{12} \(new\)\r?$/m);
+      expect(screen).toContain("sync: 3 kits in alignment with the meta-repo (3 changed)");
+    });
+  }
 
   it("falls back to plain progress on a terminal too narrow to draw on (0 columns)", () => {
     const w = world();

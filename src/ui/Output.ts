@@ -21,8 +21,15 @@ export class Output implements Reporter {
   private makeSpinner: ((text: string) => Ora) | undefined;
   private spinner: Ora | undefined;
 
+  /**
+   * Whether stderr is a terminal that can redraw a line in place. A dumb terminal cannot, and a
+   * CI log that happens to be a terminal keeps every redraw as a line of its own.
+   */
+  private readonly redraws: boolean;
+
   constructor(readonly opts: OutputOptions, private readonly out: NodeJS.WriteStream = process.stdout, private readonly err: NodeJS.WriteStream = process.stderr) {
     this.useColor = opts.color === "always" || (opts.color === "auto" && !!out.isTTY && !process.env.NO_COLOR);
+    this.redraws = !!err.isTTY && process.env.TERM !== "dumb" && !("CI" in process.env);
   }
 
   /**
@@ -30,7 +37,7 @@ export class Output implements Reporter {
    * on, progress becomes an ora spinner line. Pipes, --json and --quiet keep plain output.
    */
   async live(): Promise<void> {
-    if (this.opts.json || this.opts.quiet || !this.err.isTTY || (this.err.columns ?? 0) < 20) return;
+    if (this.opts.json || this.opts.quiet || !this.redraws || (this.err.columns ?? 0) < 20) return;
     const { default: ora } = await import("ora");
     this.makeSpinner = (text) => ora({ text, stream: this.err, discardStdin: false, color: this.useColor ? "cyan" : false }).start();
   }
@@ -90,7 +97,7 @@ export class Output implements Reporter {
         }
         break;
       case "progress": {
-        if (!this.spinner && (this.opts.json || this.opts.quiet || !this.err.isTTY)) return;
+        if (!this.spinner && (this.opts.json || this.opts.quiet || !this.redraws)) return;
         const cols = this.err.columns || 100;
         const text = `${progressLine(e.task, e.done, e.total, this.started.get(e.task), cols)}${e.item ? ` ${e.item}` : ""}`;
         if (this.spinner) this.spinner.text = text.slice(0, Math.max(10, cols - 3));
