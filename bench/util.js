@@ -21,13 +21,13 @@ export function figure(name, value, unit, target) {
  * under every whole-process figure), measured alternately so that both see the same machine:
  * this VM's speed drifts by tens of percent from minute to minute. Medians of `runs`.
  */
-export function timeOuzoAndNode(args, runs = 21) {
+export function timeOuzoAndNode(args, runs = 21, env = process.env) {
   const ouzo = [];
   const node = [];
   let last;
   for (let i = 0; i < runs; i++) {
     let t0 = process.hrtime.bigint();
-    last = spawnSync(process.execPath, [OUZO, ...args], { encoding: "utf8" });
+    last = spawnSync(process.execPath, [OUZO, ...args], { encoding: "utf8", env });
     ouzo.push(Number(process.hrtime.bigint() - t0) / 1e6);
     if (last.status !== 0) throw new Error(`ouzo ${args.join(" ")} failed: ${last.stderr}`);
     t0 = process.hrtime.bigint();

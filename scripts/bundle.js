@@ -19,6 +19,8 @@
 // definition; any other string loads the real `string-width` on first use, through esbuild's
 // lazily initialised require of a bundled ES module.
 import { build } from "esbuild";
+import { createHash } from "node:crypto";
+import * as fs from "node:fs";
 import { readFile } from "node:fs/promises";
 import * as path from "node:path";
 
@@ -93,6 +95,23 @@ const common = {
   logLevel: "warning",
 };
 
+// What this build is, for data kept between runs that only the same code may read back (the
+// configuration snapshot): a digest of the sources and the package manifest.
+function buildId() {
+  const h = createHash("sha256");
+  const walk = (dir) => {
+    for (const e of fs.readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
+      const p = path.join(dir, e.name);
+      if (e.isDirectory()) walk(p);
+      else h.update(`${p}\0`).update(fs.readFileSync(p)).update("\0");
+    }
+  };
+  walk("src");
+  h.update(fs.readFileSync("package.json"));
+  return h.digest("hex").slice(0, 16);
+}
+common.define = { __OUZO_BUILD__: JSON.stringify(buildId()) };
+
 // the core: one CommonJS file (what vm.Script compiles), with import.meta.url from its file name
 await build({
   ...common,
@@ -100,7 +119,7 @@ await build({
   entryPoints: { ouzo: "src/cli/main.ts" },
   outdir: "dist/bundle",
   outExtension: { ".js": ".cjs" },
-  define: { "import.meta.url": "__ouzoModuleUrl" },
+  define: { ...common.define, "import.meta.url": "__ouzoModuleUrl" },
   banner: { js: "const __ouzoModuleUrl = require('node:url').pathToFileURL(__filename).href;" },
   plugins: [heavyImports],
 });

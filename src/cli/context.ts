@@ -1,5 +1,6 @@
 import * as path from "node:path";
 import { Config } from "../config/Config.js";
+import { snapshotFile } from "../config/snapshot.js";
 import type { ColorMode, Output } from "../ui/Output.js";
 export { makeOutput } from "./output.js";
 
@@ -31,8 +32,20 @@ export function configEnv(): Record<string, string | undefined> {
   return out;
 }
 
+/** The build of ouzo (scripts/bundle.js defines it); undefined when running from the sources. */
+declare const __OUZO_BUILD__: string | undefined;
+const BUILD = typeof __OUZO_BUILD__ === "string" ? __OUZO_BUILD__ : undefined;
+
+/**
+ * The configuration for a command. A built ouzo keeps a snapshot of it in the cache directory
+ * (src/config/snapshot.ts says when it is trusted); OUZO_CONFIG_SNAPSHOT=off evaluates it afresh
+ * every time and leaves the snapshot alone.
+ */
 export function loadConfig(args: GlobalArgs, out: Output): Config {
-  return new Config({ root: rootOf(args), configRoot: configRootOf(args), env: configEnv(), reporter: out });
+  const opts = { root: rootOf(args), configRoot: configRootOf(args), env: configEnv(), reporter: out };
+  if (BUILD === undefined || process.env.OUZO_CONFIG_SNAPSHOT === "off") return new Config(opts);
+  const key = JSON.stringify([BUILD, opts.root, opts.configRoot, opts.env]);
+  return Config.load(opts, { file: snapshotFile(cacheDirOf(args)), key });
 }
 
 /** Where ouzo keeps its caches: --cache-dir, OUZO_CACHE_DIR, or ROOT/var/cache/ouzo. */

@@ -1,6 +1,6 @@
 import * as path from "node:path";
 import { OuzoError } from "../core/errors.js";
-import { exists, isDirectory, listConfigDir, readFileIfExists } from "../core/fsutil.js";
+import { exists, isDirectory, listConfigDir, readFileIfExists, recordInputs } from "../core/fsutil.js";
 import type { Reporter } from "../core/reporter.js";
 import { silentReporter } from "../core/reporter.js";
 import { packagePath } from "../core/paths.js";
@@ -8,10 +8,11 @@ import { Atom } from "../pms/atom.js";
 import { USER_CONFIG_EAPI, eapiFeatures, isSupportedEapi, type EapiFeatures } from "../pms/eapi.js";
 import { parseLicense, parsePlainTokens, reduce, unacceptedLicenses, type DepNode } from "../pms/depspec.js";
 import type { Version } from "../pms/version.js";
-import { type AtomLine, atomLine, type ConfigLine, DirCache, indexByCp, linesFor, parseAtomLines, readConfigEntry, readConfigLines, specificity, stackTokens } from "./configFiles.js";
+import { type AtomLine, atomLine, type ConfigLine, DirCache, indexByCp, knownAtomLine, linesFor, parseAtomLines, readConfigEntry, readConfigLines, specificity, stackTokens } from "./configFiles.js";
 import { buildProfileStack, type ProfileEntry } from "./profileStack.js";
-import { loadRepositories, type Repository, type RepositorySet } from "./repositories.js";
+import { loadRepositories, makeRepositorySet, type Repository, type RepositorySet } from "./repositories.js";
 import { type Assignment, readShellVars, tokens } from "./shellVars.js";
+import { readSnapshot, type SnapshotPlace, writeSnapshot } from "./snapshot.js";
 
 /** ouzo's own defaults (what Portage keeps in make.globals). */
 const ouzoProfilesDir = () => packagePath("profiles");
@@ -118,6 +119,146 @@ interface RepoLevel {
   licenseGroups: Map<string, string[]>;
 }
 
+// --- the snapshot's data (Config.load) ---
+
+/**
+ * Atom lines, one per text line: key, cp, EAPI (index), negated (0/1), file (index), line number
+ * and the tokens (space-separated), separated by tabs. Atoms, names and tokens have no
+ * whitespace, and file names are in a table: one JSON string per list parses far faster than
+ * an array per line.
+ */
+type EncodedLine = string;
+
+interface EncodedEntryFiles {
+  useMask: string[];
+  useForce: string[];
+  useStableMask: string[];
+  useStableForce: string[];
+  packageUse: EncodedLine;
+  packageUseMask: EncodedLine;
+  packageUseForce: EncodedLine;
+  packageUseStableMask: EncodedLine;
+  packageUseStableForce: EncodedLine;
+  packageKeywords: EncodedLine;
+  packageAcceptKeywords: EncodedLine;
+  packageMask: EncodedLine;
+  packageUnmask: EncodedLine;
+  packages: EncodedLine;
+}
+
+interface EncodedRepoFiles {
+  masks: EncodedLine;
+  /** The lines of `masks` left after their own `-atom` lines (maskCount). */
+  maskCount: number;
+  unmasks: EncodedLine;
+  useMask: string[];
+  useForce: string[];
+  packageUseMask: EncodedLine;
+  packageUseForce: EncodedLine;
+  packageUse: EncodedLine;
+  useTokens: string[];
+  licenseGroups: string[][];
+}
+
+type Pairs = [string, string[]][];
+
+export interface ConfigSnapshotData {
+  repos: { mainRepo: string | null; list: (Omit<Repository, "layout"> & { layout: [string, string][] })[] };
+  /** dir, repository name, EAPI (index), allowDirectories, allowRepoAtoms, user. */
+  stack: [string, string | null, number, boolean, boolean, boolean][];
+  layerVars: { globals: Pairs; profile: Pairs[]; conf: Pairs; env: Pairs };
+  vars: [string, string][];
+  useExpand: string[];
+  acceptKeywords: string[];
+  trackKeywords: string[];
+  denyKeywords: string[];
+  implicitFlags: string[];
+  /** The files of each distinct profile directory. */
+  dirFiles: EncodedEntryFiles[];
+  /** Stack position, its directory's files (index), the USE tokens of its make.defaults. */
+  entries: [number, number, string[]][];
+  user: { masks: EncodedLine; unmasks: EncodedLine; packageUse: EncodedLine; acceptKeywords: EncodedLine; license: EncodedLine; packageEnv: EncodedLine };
+  userSets: [string, string[]][];
+  confUseTokens: string[];
+  envUseTokens: string[];
+  globalUse: string[];
+  globalUseMask: string[];
+  globalUseForce: string[];
+  repoFiles: [string, EncodedRepoFiles][];
+  warnings: string[];
+  reported: [string, string][];
+  files: string[];
+  eapis: EapiFeatures[];
+}
+
+/** Atom lines to EncodedLine, sharing one table of file names and one of EAPIs. */
+class LineEncoder {
+  readonly files: string[] = [];
+  readonly eapis: EapiFeatures[] = [];
+  private readonly fileIdx = new Map<string, number>();
+  private readonly eapiIdx = new Map<EapiFeatures, number>();
+  private readonly eapiByValue = new Map<string, number>();
+
+  eapi(f: EapiFeatures): number {
+    let i = this.eapiIdx.get(f);
+    if (i === undefined) {
+      const value = JSON.stringify(f);
+      i = this.eapiByValue.get(value);
+      if (i === undefined) {
+        this.eapiByValue.set(value, (i = this.eapis.length));
+        this.eapis.push(f);
+      }
+      this.eapiIdx.set(f, i);
+    }
+    return i;
+  }
+
+  lines(ls: readonly AtomLine[]): EncodedLine {
+    return ls
+      .map((l) => {
+        let file = this.fileIdx.get(l.file);
+        if (file === undefined) {
+          this.fileIdx.set(l.file, (file = this.files.length));
+          this.files.push(l.file);
+        }
+        return `${l.key}\t${l.cp}\t${this.eapi(l.eapi)}\t${l.negated ? 1 : 0}\t${file}\t${l.line}\t${l.tokens.join(" ")}`;
+      })
+      .join("\n");
+  }
+
+  /** An index by cp as its lines; indexByCp of them gives the same index back. */
+  index(m: ReadonlyMap<string, readonly AtomLine[]>): EncodedLine {
+    return this.lines([...m.values()].flat());
+  }
+}
+
+const NO_TOKENS: readonly string[] = Object.freeze([]);
+
+class LineDecoder {
+  constructor(
+    private readonly files: readonly string[],
+    private readonly eapis: readonly EapiFeatures[],
+  ) {}
+
+  eapi(i: number): EapiFeatures {
+    const f = this.eapis[i];
+    if (!f) throw new Error(`snapshot has no EAPI ${i}`);
+    return f;
+  }
+
+  lines(es: EncodedLine): AtomLine[] {
+    if (!es) return [];
+    return es.split("\n").map((l) => {
+      const [key, cp, eapi, negated, file, line, toks] = l.split("\t") as [string, string, string, string, string, string, string];
+      return knownAtomLine(key, this.eapi(+eapi), cp, negated === "1", toks ? toks.split(" ") : NO_TOKENS, this.files[+file]!, +line);
+    });
+  }
+
+  index(es: EncodedLine): Map<string, AtomLine[]> {
+    return indexByCp(this.lines(es));
+  }
+}
+
 /**
  * The whole configuration as Portage evaluates it: make.globals, the profile stack, make.conf,
  * the environment and /etc/portage's package files. Pure values after construction.
@@ -138,6 +279,8 @@ export class Config {
   readonly system: readonly Atom[];
   readonly userSets: ReadonlyMap<string, readonly Atom[]>;
   readonly warnings: string[] = [];
+  /** Read back from a snapshot (Config.load) rather than evaluated. */
+  readonly fromSnapshot: boolean;
 
   private readonly reporter: Reporter;
   private readonly dirs = new DirCache();
@@ -163,111 +306,217 @@ export class Config {
   private readonly trackKeywords: ReadonlySet<string>;
   private readonly denyKeywords: ReadonlySet<string>;
   private readonly implicitFlags: Set<string>;
+  /** Warnings reported while the configuration was evaluated: a snapshot reports them again. */
+  private readonly reported: [string, string][] = [];
+  /** Repository files read back from a snapshot, decoded when first asked for. */
+  private readonly encodedRepoFiles = new Map<string, { files: EncodedRepoFiles; decoder: LineDecoder }>();
 
-  constructor(opts: ConfigOptions = {}) {
+  constructor(opts: ConfigOptions = {}, restored?: ConfigSnapshotData) {
     this.root = path.resolve(opts.root ?? "/");
     this.configRoot = path.resolve(opts.configRoot ?? this.root);
     this.portageDir = path.join(this.configRoot, "etc", "portage");
     this.reporter = opts.reporter ?? silentReporter;
-    const warn = (message: string, file: string, line: number) => {
-      const text = `${file}:${line}: ${message}`;
-      this.warnings.push(text);
-      this.reporter.report({ kind: "warning", code: "PROFILE_LINE", message: text });
-    };
-
-    this.repos = opts.repositories ?? loadRepositories(path.join(this.portageDir, "repos.conf"), this.configRoot);
-
-    // Variables: make.globals < each make.defaults < make.conf < environment.
-    const scope = new Map<string, string>();
-    for (const a of readEnvFile(path.join(this.configRoot, "etc", "profile.env"))) scope.set(a.name, a.value);
-    const globals = readShellVars(path.join(ouzoProfilesDir(), "make.globals"), { scope });
-
-    const makeProfile = path.join(this.portageDir, "make.profile");
-    if (!exists(makeProfile)) throw new OuzoError("NO_PROFILE", "no profile selected: make.profile does not exist", { file: makeProfile });
-    this.stack = buildProfileStack(makeProfile, path.join(this.portageDir, "profile"), this.repos, this.dirs);
-
-    const defaultsText = new Map<string, string>();
-    const profileLayers: Assignment[][] = [];
-    for (const e of this.stack) {
-      // Re-evaluated at each position: expansion sees the scope as it is at that point of the stack.
-      const file = this.dirs.entry(e.dir, "make.defaults");
-      if (!file) {
-        profileLayers.push([]);
-        continue;
+    if (restored) {
+      // A snapshot (see snapshot.ts) of an earlier evaluation whose inputs are all unchanged.
+      const s = restored;
+      this.fromSnapshot = true;
+      const d = new LineDecoder(s.files, s.eapis);
+      this.repos = makeRepositorySet(
+        s.repos.list.map((r) => ({ ...r, layout: new Map(r.layout) })),
+        s.repos.mainRepo ?? undefined,
+      );
+      const repoNamed = (name: string | null) => {
+        if (name === null) return undefined;
+        const r = this.repos.get(name);
+        if (!r) throw new Error(`snapshot names an unknown repository '${name}'`);
+        return r;
+      };
+      this.stack = s.stack.map(([dir, repo, eapi, allowDirectories, allowRepoAtoms, user]) => ({ dir, repo: repoNamed(repo), eapi: d.eapi(eapi), allowDirectories, allowRepoAtoms, user }));
+      const maps = (m: [string, string[]][]) => new Map(m);
+      this.layerVars = { globals: maps(s.layerVars.globals), profile: s.layerVars.profile.map(maps), conf: maps(s.layerVars.conf), env: maps(s.layerVars.env) };
+      this.vars = new Map(s.vars);
+      this.useExpand = s.useExpand;
+      this.acceptKeywords = s.acceptKeywords;
+      this.trackKeywords = new Set(s.trackKeywords);
+      this.denyKeywords = new Set(s.denyKeywords);
+      this.implicitFlags = new Set(s.implicitFlags);
+      const dirFiles = s.dirFiles.map((f) => ({
+        useMask: f.useMask,
+        useForce: f.useForce,
+        useStableMask: f.useStableMask,
+        useStableForce: f.useStableForce,
+        packageUse: d.index(f.packageUse),
+        packageUseMask: d.index(f.packageUseMask),
+        packageUseForce: d.index(f.packageUseForce),
+        packageUseStableMask: d.index(f.packageUseStableMask),
+        packageUseStableForce: d.index(f.packageUseStableForce),
+        packageKeywords: d.index(f.packageKeywords),
+        packageAcceptKeywords: d.index(f.packageAcceptKeywords),
+        packageMask: d.lines(f.packageMask),
+        packageUnmask: d.lines(f.packageUnmask),
+        packages: d.lines(f.packages),
+      }));
+      for (const [at, fileIdx, useTokens] of s.entries) {
+        const files: EntryFiles = { ...dirFiles[fileIdx]!, entry: this.stack[at]!, useTokens };
+        this.entries.push(files);
+        this.profileMasks.push(...files.packageMask);
+        this.profileUnmasks.push(...files.packageUnmask);
+        this.profilePackages.push(...files.packages);
       }
-      let text = defaultsText.get(file);
-      if (text === undefined) defaultsText.set(file, (text = readFileIfExists(file) ?? ""));
-      profileLayers.push(text ? readShellVars(file, { scope }, text) : []);
-    }
-    const confPath = path.join(this.portageDir, "make.conf");
-    const conf = isDirectory(confPath)
-      ? readConfigDirShell(confPath, scope)
-      : exists(confPath)
-        ? readShellVars(confPath, { scope, allowSource: true })
-        : [];
-    const env = new Map<string, string[]>();
-    for (const [k, v] of Object.entries(opts.env ?? {})) if (v !== undefined) env.set(k, [v]);
-
-    const toMap = (as: Assignment[]) => {
-      const m = new Map<string, string[]>();
-      for (const a of as) {
-        const arr = m.get(a.name) ?? [];
-        arr.push(a.value);
-        m.set(a.name, arr);
-      }
-      return m;
-    };
-    this.layerVars = { globals: toMap(globals), profile: profileLayers.map(toMap), conf: toMap(conf), env };
-
-    const profileOnly = new Set(this.stackIncremental("PROFILE_ONLY_VARIABLES", false));
-    const vars = new Map<string, string>();
-    const names = new Set<string>([...this.layerVars.globals.keys(), ...this.layerVars.conf.keys(), ...env.keys()]);
-    for (const m of this.layerVars.profile) for (const k of m.keys()) names.add(k);
-    for (const name of names) {
-      if (INCREMENTALS.has(name)) vars.set(name, this.stackIncremental(name, PROFILE_LAYER_ONLY.has(name) || profileOnly.has(name)).join(" "));
-      else if (ORDERED_LISTS.has(name)) vars.set(name, this.orderedList(name).join(" "));
-      else {
-        const v = this.lastValue(name, profileOnly.has(name));
-        if (v !== undefined) vars.set(name, v);
-      }
-    }
-    this.useExpand = this.stackIncremental("USE_EXPAND", false);
-    const unprefixed = this.stackIncremental("USE_EXPAND_UNPREFIXED", false);
-    this.acceptKeywords = this.stackIncremental("ACCEPT_KEYWORDS", false);
-    this.trackKeywords = new Set(this.stackIncremental("TRACK_KEYWORDS", true));
-    this.denyKeywords = new Set(this.stackIncremental("DENY_KEYWORDS", true));
-
-    // Profile files, parsed once per directory and applied at each position.
-    const parsed = new Map<string, EntryFiles>();
-    this.stack.forEach((e, idx) => {
-      const cached = parsed.get(e.dir);
-      const files = cached ? { ...cached, entry: e } : this.readEntry(e, warn);
-      files.useTokens = this.profileUseTokens(profileLayers[idx]!, unprefixed);
-      const deprecated = cached ? undefined : this.dirs.entry(e.dir, "deprecated");
-      if (deprecated) {
-        const [replacement, ...why] = (readFileIfExists(deprecated) ?? "").split("\n");
-        const text = `profile ${e.dir} is deprecated${replacement?.trim() ? `; use ${replacement.trim()}` : ""}${why.join(" ").trim() ? ` (${why.join(" ").trim()})` : ""}`;
+      this.userMasks = d.lines(s.user.masks);
+      this.userUnmasks = d.lines(s.user.unmasks);
+      this.userPackageUse = d.index(s.user.packageUse);
+      this.userAcceptKeywords = d.index(s.user.acceptKeywords);
+      this.userLicense = d.index(s.user.license);
+      this.userPackageEnv = d.index(s.user.packageEnv);
+      this.userSets = new Map(s.userSets.map(([name, atoms]) => [name, atoms.map((a) => Atom.parse(a, USER_CONFIG_EAPI))]));
+      this.confUseTokens = s.confUseTokens;
+      this.envUseTokens = s.envUseTokens;
+      this.globalUse = s.globalUse;
+      this.globalUseMask = s.globalUseMask;
+      this.globalUseForce = s.globalUseForce;
+      for (const [name, files] of s.repoFiles) this.encodedRepoFiles.set(name, { files, decoder: d });
+      this.warnings.push(...s.warnings);
+      for (const [code, message] of s.reported) this.report(code, message);
+    } else {
+      this.fromSnapshot = false;
+      const warn = (message: string, file: string, line: number) => {
+        const text = `${file}:${line}: ${message}`;
         this.warnings.push(text);
-        this.reporter.report({ kind: "warning", code: "DEPRECATED_PROFILE", message: text });
+        this.report("PROFILE_LINE", text);
+      };
+
+      this.repos = opts.repositories ?? loadRepositories(path.join(this.portageDir, "repos.conf"), this.configRoot);
+
+      // Variables: make.globals < each make.defaults < make.conf < environment.
+      const scope = new Map<string, string>();
+      for (const a of readEnvFile(path.join(this.configRoot, "etc", "profile.env"))) scope.set(a.name, a.value);
+      const globals = readShellVars(path.join(ouzoProfilesDir(), "make.globals"), { scope });
+
+      const makeProfile = path.join(this.portageDir, "make.profile");
+      if (!exists(makeProfile)) throw new OuzoError("NO_PROFILE", "no profile selected: make.profile does not exist", { file: makeProfile });
+      this.stack = buildProfileStack(makeProfile, path.join(this.portageDir, "profile"), this.repos, this.dirs);
+
+      const defaultsText = new Map<string, string>();
+      const profileLayers: Assignment[][] = [];
+      for (const e of this.stack) {
+        // Re-evaluated at each position: expansion sees the scope as it is at that point of the stack.
+        const file = this.dirs.entry(e.dir, "make.defaults");
+        if (!file) {
+          profileLayers.push([]);
+          continue;
+        }
+        let text = defaultsText.get(file);
+        if (text === undefined) defaultsText.set(file, (text = readFileIfExists(file) ?? ""));
+        profileLayers.push(text ? readShellVars(file, { scope }, text) : []);
       }
-      parsed.set(e.dir, files);
-      this.entries.push(files);
-      this.profileMasks.push(...files.packageMask);
-      this.profileUnmasks.push(...files.packageUnmask);
-      this.profilePackages.push(...files.packages);
-    });
+      const confPath = path.join(this.portageDir, "make.conf");
+      const conf = isDirectory(confPath)
+        ? readConfigDirShell(confPath, scope)
+        : exists(confPath)
+          ? readShellVars(confPath, { scope, allowSource: true })
+          : [];
+      const env = new Map<string, string[]>();
+      for (const [k, v] of Object.entries(opts.env ?? {})) if (v !== undefined) env.set(k, [v]);
 
-    // User configuration (/etc/portage): bad lines are errors.
-    const user = (name: string, negation = false) =>
-      parseAtomLines(readConfigEntry(this.dirs, this.portageDir, name, true), USER_CONFIG_EAPI, "error", negation);
-    this.userMasks = user("package.mask");
-    this.userUnmasks = user("package.unmask");
-    this.userPackageUse = indexByCp(user("package.use"));
-    this.userAcceptKeywords = indexByCp([...user("package.keywords"), ...user("package.accept_keywords")]);
-    this.userLicense = indexByCp(user("package.license"));
-    this.userPackageEnv = indexByCp(user("package.env"));
-    this.userSets = this.readUserSets();
+      const toMap = (as: Assignment[]) => {
+        const m = new Map<string, string[]>();
+        for (const a of as) {
+          const arr = m.get(a.name) ?? [];
+          arr.push(a.value);
+          m.set(a.name, arr);
+        }
+        return m;
+      };
+      this.layerVars = { globals: toMap(globals), profile: profileLayers.map(toMap), conf: toMap(conf), env };
 
+      const profileOnly = new Set(this.stackIncremental("PROFILE_ONLY_VARIABLES", false));
+      const vars = new Map<string, string>();
+      const names = new Set<string>([...this.layerVars.globals.keys(), ...this.layerVars.conf.keys(), ...env.keys()]);
+      for (const m of this.layerVars.profile) for (const k of m.keys()) names.add(k);
+      for (const name of names) {
+        if (INCREMENTALS.has(name)) vars.set(name, this.stackIncremental(name, PROFILE_LAYER_ONLY.has(name) || profileOnly.has(name)).join(" "));
+        else if (ORDERED_LISTS.has(name)) vars.set(name, this.orderedList(name).join(" "));
+        else {
+          const v = this.lastValue(name, profileOnly.has(name));
+          if (v !== undefined) vars.set(name, v);
+        }
+      }
+      this.useExpand = this.stackIncremental("USE_EXPAND", false);
+      const unprefixed = this.stackIncremental("USE_EXPAND_UNPREFIXED", false);
+      this.acceptKeywords = this.stackIncremental("ACCEPT_KEYWORDS", false);
+      this.trackKeywords = new Set(this.stackIncremental("TRACK_KEYWORDS", true));
+      this.denyKeywords = new Set(this.stackIncremental("DENY_KEYWORDS", true));
+
+      // Profile files, parsed once per directory and applied at each position.
+      const parsed = new Map<string, EntryFiles>();
+      this.stack.forEach((e, idx) => {
+        const cached = parsed.get(e.dir);
+        const files = cached ? { ...cached, entry: e } : this.readEntry(e, warn);
+        files.useTokens = this.profileUseTokens(profileLayers[idx]!, unprefixed);
+        const deprecated = cached ? undefined : this.dirs.entry(e.dir, "deprecated");
+        if (deprecated) {
+          const [replacement, ...why] = (readFileIfExists(deprecated) ?? "").split("\n");
+          const text = `profile ${e.dir} is deprecated${replacement?.trim() ? `; use ${replacement.trim()}` : ""}${why.join(" ").trim() ? ` (${why.join(" ").trim()})` : ""}`;
+          this.warnings.push(text);
+          this.report("DEPRECATED_PROFILE", text);
+        }
+        parsed.set(e.dir, files);
+        this.entries.push(files);
+        this.profileMasks.push(...files.packageMask);
+        this.profileUnmasks.push(...files.packageUnmask);
+        this.profilePackages.push(...files.packages);
+      });
+
+      // User configuration (/etc/portage): bad lines are errors.
+      const user = (name: string, negation = false) =>
+        parseAtomLines(readConfigEntry(this.dirs, this.portageDir, name, true), USER_CONFIG_EAPI, "error", negation);
+      this.userMasks = user("package.mask");
+      this.userUnmasks = user("package.unmask");
+      this.userPackageUse = indexByCp(user("package.use"));
+      this.userAcceptKeywords = indexByCp([...user("package.keywords"), ...user("package.accept_keywords")]);
+      this.userLicense = indexByCp(user("package.license"));
+      this.userPackageEnv = indexByCp(user("package.env"));
+      this.userSets = this.readUserSets();
+
+      this.confUseTokens = this.nonProfileUseTokens(this.layerVars.conf);
+      this.envUseTokens = this.nonProfileUseTokens(env);
+
+      const arch = vars.get("ARCH");
+      this.implicitFlags = new Set([...this.stackIncremental("IUSE_IMPLICIT", false), ...(arch ? [arch] : [])]);
+
+      // Global view (no package): defaults, conf, env; then force, arch, mask.
+      const use = new Set<string>();
+      if (tokens(vars.get("FEATURES")).includes("test")) use.add("test");
+      for (const e of this.entries) applyUse(use, e.useTokens);
+      applyUse(use, this.confUseTokens);
+      applyUse(use, this.envUseTokens);
+      const mainRepo = this.repos.mainRepo ? this.repos.get(this.repos.mainRepo) : undefined;
+      const repoLevel = mainRepo ? this.repoLevelOf(mainRepo) : undefined;
+      const force = new Set<string>(repoLevel?.useForce ?? []);
+      const mask = new Set<string>(repoLevel?.useMask ?? []);
+      for (const e of this.entries) {
+        stackTokens(force, e.useForce);
+        stackTokens(mask, e.useMask);
+      }
+      for (const f of force) use.add(f);
+      if (arch) use.add(arch);
+      for (const f of mask) use.delete(f);
+      this.globalUse = [...use].sort();
+      this.globalUseMask = [...mask].sort();
+      this.globalUseForce = [...force].sort();
+
+      // USE_EXPAND variables are regenerated from the final USE, as Portage shows them.
+      for (const v of this.useExpand) {
+        const prefix = v.toLowerCase() + "_";
+        const values = [...use].filter((f) => f.startsWith(prefix)).map((f) => f.slice(prefix.length));
+        if (values.length || vars.has(v)) vars.set(v, values.join(" "));
+      }
+      vars.set("USE", this.globalUse.join(" "));
+      this.vars = vars;
+    }
+
+    // Indexes derived from the lines above.
     const masks = applyNegations(this.profileMasks);
     const unmasks = applyNegations(this.profileUnmasks);
     this.maskIndex = indexByCp([...masks, ...this.userMasks]);
@@ -275,42 +524,115 @@ export class Config {
     const packages = applyNegations(this.profilePackages);
     this.packagesIndex = indexByCp(packages);
     this.system = packages.filter((l) => l.tokens.includes("*")).map((l) => l.atom);
+  }
 
-    this.confUseTokens = this.nonProfileUseTokens(this.layerVars.conf);
-    this.envUseTokens = this.nonProfileUseTokens(env);
-
-    const arch = vars.get("ARCH");
-    this.implicitFlags = new Set([...this.stackIncremental("IUSE_IMPLICIT", false), ...(arch ? [arch] : [])]);
-
-    // Global view (no package): defaults, conf, env; then force, arch, mask.
-    const use = new Set<string>();
-    if (tokens(vars.get("FEATURES")).includes("test")) use.add("test");
-    for (const e of this.entries) applyUse(use, e.useTokens);
-    applyUse(use, this.confUseTokens);
-    applyUse(use, this.envUseTokens);
-    const mainRepo = this.repos.mainRepo ? this.repos.get(this.repos.mainRepo) : undefined;
-    const repoLevel = mainRepo ? this.repoLevelOf(mainRepo) : undefined;
-    const force = new Set<string>(repoLevel?.useForce ?? []);
-    const mask = new Set<string>(repoLevel?.useMask ?? []);
-    for (const e of this.entries) {
-      stackTokens(force, e.useForce);
-      stackTokens(mask, e.useMask);
+  /**
+   * The configuration of `opts`, from the snapshot at `place` when none of the files it was
+   * computed from changed; otherwise evaluated, and the snapshot rewritten (best effort).
+   */
+  static load(opts: ConfigOptions, place: SnapshotPlace): Config {
+    const restored = readSnapshot(place) as ConfigSnapshotData | undefined;
+    if (restored) {
+      try {
+        return new Config(opts, restored);
+      } catch {
+        // a snapshot this build cannot read back: evaluate afresh and replace it
+      }
     }
-    for (const f of force) use.add(f);
-    if (arch) use.add(arch);
-    for (const f of mask) use.delete(f);
-    this.globalUse = [...use].sort();
-    this.globalUseMask = [...mask].sort();
-    this.globalUseForce = [...force].sort();
-
-    // USE_EXPAND variables are regenerated from the final USE, as Portage shows them.
-    for (const v of this.useExpand) {
-      const prefix = v.toLowerCase() + "_";
-      const values = [...use].filter((f) => f.startsWith(prefix)).map((f) => f.slice(prefix.length));
-      if (values.length || vars.has(v)) vars.set(v, values.join(" "));
+    const began = Date.now();
+    const { value: config, inputs } = recordInputs(() => new Config(opts));
+    try {
+      // every repository's own files go into the snapshot (most commands count or match them all)
+      const { value: data, inputs: more } = recordInputs(() => config.toSnapshot());
+      for (const p of more) inputs.add(p);
+      writeSnapshot(place, inputs, data, began);
+    } catch {
+      // a repository file this command did not need is unreadable: no snapshot this time
     }
-    vars.set("USE", this.globalUse.join(" "));
-    this.vars = vars;
+    return config;
+  }
+
+  private report(code: string, message: string): void {
+    this.reported.push([code, message]);
+    this.reporter.report({ kind: "warning", code, message });
+  }
+
+  /** Everything the constructor computed, as plain data for JSON (see load()). */
+  private toSnapshot(): ConfigSnapshotData {
+    for (const r of this.repos.repos) this.repoFilesOf(r);
+    const e = new LineEncoder();
+    const dirIdx = new Map<readonly AtomLine[], number>();
+    const dirFiles: EncodedEntryFiles[] = [];
+    const entries: [number, number, string[]][] = this.entries.map((f) => {
+      let i = dirIdx.get(f.packageMask);
+      if (i === undefined) {
+        dirIdx.set(f.packageMask, (i = dirFiles.length));
+        dirFiles.push({
+          useMask: f.useMask,
+          useForce: f.useForce,
+          useStableMask: f.useStableMask,
+          useStableForce: f.useStableForce,
+          packageUse: e.index(f.packageUse),
+          packageUseMask: e.index(f.packageUseMask),
+          packageUseForce: e.index(f.packageUseForce),
+          packageUseStableMask: e.index(f.packageUseStableMask),
+          packageUseStableForce: e.index(f.packageUseStableForce),
+          packageKeywords: e.index(f.packageKeywords),
+          packageAcceptKeywords: e.index(f.packageAcceptKeywords),
+          packageMask: e.lines(f.packageMask),
+          packageUnmask: e.lines(f.packageUnmask),
+          packages: e.lines(f.packages),
+        });
+      }
+      return [this.stack.indexOf(f.entry), i, f.useTokens];
+    });
+    const pairs = (m: ReadonlyMap<string, string[]>) => [...m];
+    return {
+      repos: { mainRepo: this.repos.mainRepo ?? null, list: this.repos.repos.map((r) => ({ ...r, layout: [...r.layout] })) },
+      stack: this.stack.map((p) => [p.dir, p.repo?.name ?? null, e.eapi(p.eapi), p.allowDirectories, p.allowRepoAtoms, p.user]),
+      layerVars: { globals: pairs(this.layerVars.globals), profile: this.layerVars.profile.map(pairs), conf: pairs(this.layerVars.conf), env: pairs(this.layerVars.env) },
+      vars: [...this.vars],
+      useExpand: [...this.useExpand],
+      acceptKeywords: [...this.acceptKeywords],
+      trackKeywords: [...this.trackKeywords],
+      denyKeywords: [...this.denyKeywords],
+      implicitFlags: [...this.implicitFlags],
+      dirFiles,
+      entries,
+      user: {
+        masks: e.lines(this.userMasks),
+        unmasks: e.lines(this.userUnmasks),
+        packageUse: e.index(this.userPackageUse),
+        acceptKeywords: e.index(this.userAcceptKeywords),
+        license: e.index(this.userLicense),
+        packageEnv: e.index(this.userPackageEnv),
+      },
+      userSets: [...this.userSets].map(([name, atoms]) => [name, atoms.map((a) => a.toString())]),
+      confUseTokens: this.confUseTokens,
+      envUseTokens: this.envUseTokens,
+      globalUse: [...this.globalUse],
+      globalUseMask: [...this.globalUseMask],
+      globalUseForce: [...this.globalUseForce],
+      repoFiles: [...this.repoFiles].map(([name, f]) => [
+        name,
+        {
+          masks: e.lines(f.masks),
+          maskCount: applyNegations(f.masks).length,
+          unmasks: e.lines(f.unmasks),
+          useMask: f.useMask,
+          useForce: f.useForce,
+          packageUseMask: e.lines(f.packageUseMask),
+          packageUseForce: e.lines(f.packageUseForce),
+          packageUse: e.lines(f.packageUse),
+          useTokens: f.useTokens,
+          licenseGroups: f.licenseGroups,
+        },
+      ]),
+      warnings: [...this.warnings],
+      reported: [...this.reported],
+      files: e.files,
+      eapis: e.eapis,
+    };
   }
 
   get arch(): string | undefined {
@@ -320,7 +642,11 @@ export class Config {
   /** Every mask atom in effect (repository-level lines of each repository, profile, user). */
   maskCount(): number {
     let n = 0;
-    for (const r of this.repos.repos) n += applyNegations(this.repoFilesOf(r).masks).length;
+    for (const r of this.repos.repos) {
+      // a snapshot knows the count without decoding the lines
+      const encoded = this.repoFiles.has(r.name) ? undefined : this.encodedRepoFiles.get(r.name);
+      n += encoded ? encoded.files.maskCount : applyNegations(this.repoFilesOf(r).masks).length;
+    }
     return n + applyNegations(this.profileMasks).length + this.userMasks.length;
   }
 
@@ -470,8 +796,8 @@ export class Config {
     const repo = this.repos.get(pkg.repo);
     const level = repo ? this.repoLevelOf(repo) : undefined;
     const unmasked = () =>
-      linesFor(this.unmaskIndex, cp).some((l) => l.atom.matches(r)) || (level?.unmasks ?? []).some((l) => l.atom.cp === cp && l.atom.matches(r));
-    const hit = (level?.masks ?? []).find((l) => l.atom.cp === cp && l.atom.matches(r)) ?? linesFor(this.maskIndex, cp).find((l) => l.atom.matches(r));
+      linesFor(this.unmaskIndex, cp).some((l) => l.atom.matches(r)) || (level?.unmasks ?? []).some((l) => l.cp === cp && l.atom.matches(r));
+    const hit = (level?.masks ?? []).find((l) => l.cp === cp && l.atom.matches(r)) ?? linesFor(this.maskIndex, cp).find((l) => l.atom.matches(r));
     if (hit && !unmasked()) return hit;
     return undefined;
   }
@@ -635,7 +961,7 @@ export class Config {
       const star = t.startsWith("*");
       if (star) t = t.slice(1);
       try {
-        out.push(atomLine(Atom.parse(t, e.eapi), negated, star ? ["*"] : [], l.file, l.line));
+        out.push(atomLine(Atom.parse(t, e.eapi), e.eapi, negated, star ? ["*"] : [], l.file, l.line));
       } catch (err) {
         if (e.user) throw new OuzoError("BAD_ATOM", (err as Error).message, { file: l.file, line: l.line });
         warn((err as Error).message, l.file, l.line);
@@ -665,6 +991,23 @@ export class Config {
   private repoFilesOf(repo: Repository): RepoFiles {
     const cached = this.repoFiles.get(repo.name);
     if (cached) return cached;
+    const encoded = this.encodedRepoFiles.get(repo.name);
+    if (encoded) {
+      const { files: f, decoder: d } = encoded;
+      const files: RepoFiles = {
+        masks: d.lines(f.masks),
+        unmasks: d.lines(f.unmasks),
+        useMask: f.useMask,
+        useForce: f.useForce,
+        packageUseMask: d.lines(f.packageUseMask),
+        packageUseForce: d.lines(f.packageUseForce),
+        packageUse: d.lines(f.packageUse),
+        useTokens: f.useTokens,
+        licenseGroups: f.licenseGroups,
+      };
+      this.repoFiles.set(repo.name, files);
+      return files;
+    }
     const prof = path.join(repo.location, "profiles");
     const eapiFile = this.dirs.entry(prof, "eapi");
     const eapiName = (eapiFile && readFileIfExists(eapiFile)?.split("\n")[0]?.trim()) || "0";

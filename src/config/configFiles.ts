@@ -1,7 +1,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { OuzoError } from "../core/errors.js";
-import { isDirectory, listConfigDir, listDir } from "../core/fsutil.js";
+import { isDirectory, listConfigDir, listDir, noteInput } from "../core/fsutil.js";
 import { Atom, CATEGORY_PATTERN, SLOT_NAME_PATTERN } from "../pms/atom.js";
 import { VERSION_PATTERN } from "../pms/version.js";
 import type { EapiFeatures } from "../pms/eapi.js";
@@ -25,11 +25,13 @@ export interface AtomLine {
   readonly tokens: readonly string[];
   readonly file: string;
   readonly line: number;
+  /** The EAPI the atom was read under: `key` parses back to `atom` with it. */
+  readonly eapi: EapiFeatures;
 }
 
 /** A line whose atom was parsed in full when the file was read. */
-export function atomLine(atom: Atom, negated: boolean, tokens: readonly string[], file: string, line: number): AtomLine {
-  return { atom, cp: atom.extended ? EXTENDED : atom.cp, key: atom.toString(), negated, tokens, file, line };
+export function atomLine(atom: Atom, eapi: EapiFeatures, negated: boolean, tokens: readonly string[], file: string, line: number): AtomLine {
+  return { atom, cp: atom.extended ? EXTENDED : atom.cp, key: atom.toString(), negated, tokens, file, line, eapi };
 }
 
 // Profiles hold thousands of atoms, and a command usually looks at a handful of packages. Most
@@ -44,12 +46,15 @@ const plainAtom = (slot: string) => new RegExp(`^(?:(?:[<>]=?|~|=)(${CP})-${VER}
 const PLAIN_ATOM = plainAtom("");
 const PLAIN_ATOM_SLOT = plainAtom(`(?::${SLOT_NAME_PATTERN})?`);
 
-/** A line proven valid by PLAIN_ATOM: its Atom is built on first use. Canonical form is the text. */
-class PlainAtomLine implements AtomLine {
+/**
+ * A line whose atom is known to be valid and canonical (proven by PLAIN_ATOM, or read back from a
+ * configuration snapshot): its Atom is built on first use.
+ */
+class LazyAtomLine implements AtomLine {
   private parsed: Atom | undefined;
   constructor(
     readonly key: string,
-    private readonly eapi: EapiFeatures,
+    readonly eapi: EapiFeatures,
     readonly cp: string,
     readonly negated: boolean,
     readonly tokens: readonly string[],
@@ -60,6 +65,11 @@ class PlainAtomLine implements AtomLine {
   get atom(): Atom {
     return (this.parsed ??= Atom.parse(this.key, this.eapi));
   }
+}
+
+/** A line of a configuration snapshot: `key` was a valid atom in canonical form under `eapi`. */
+export function knownAtomLine(key: string, eapi: EapiFeatures, cp: string, negated: boolean, tokens: readonly string[], file: string, line: number): AtomLine {
+  return new LazyAtomLine(key, eapi, cp, negated, tokens, file, line);
 }
 
 /** `category/package` of a plain atom of this EAPI (see PLAIN_ATOM), or undefined. */
@@ -97,6 +107,7 @@ export function readConfigLines(p: string, allowDirectory: boolean): ConfigLine[
   // Read first and look at the error: one system call for the common "absent" and "file" cases.
   let text: string;
   try {
+    noteInput(p);
     text = fs.readFileSync(p, "utf8");
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
@@ -136,7 +147,7 @@ export function parseAtomLines(lines: ConfigLine[], eapi: EapiFeatures, onBad: B
     // the common line: one plain atom (whitespace never matches the expression)
     const quick = plainAtomCp(l.text, eapi);
     if (quick !== undefined) {
-      out.push(new PlainAtomLine(l.text, eapi, quick, false, NO_TOKENS, l.file, l.line));
+      out.push(new LazyAtomLine(l.text, eapi, quick, false, NO_TOKENS, l.file, l.line));
       continue;
     }
     const parts = /\s/.test(l.text) ? l.text.split(/\s+/) : [l.text];
@@ -150,7 +161,7 @@ export function parseAtomLines(lines: ConfigLine[], eapi: EapiFeatures, onBad: B
     // a plain line was tried above; a `-atom` or an atom with tokens gets its own try
     const cp = first === l.text ? undefined : plainAtomCp(first, eapi);
     if (cp !== undefined) {
-      out.push(new PlainAtomLine(first, eapi, cp, negated, tokens, l.file, l.line));
+      out.push(new LazyAtomLine(first, eapi, cp, negated, tokens, l.file, l.line));
       continue;
     }
     let atom: Atom;
@@ -163,7 +174,7 @@ export function parseAtomLines(lines: ConfigLine[], eapi: EapiFeatures, onBad: B
       onBad(e.message, l.file, l.line);
       continue;
     }
-    out.push(atomLine(atom, negated, tokens, l.file, l.line));
+    out.push(atomLine(atom, eapi, negated, tokens, l.file, l.line));
   }
   return out;
 }

@@ -1,7 +1,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { OuzoError } from "../core/errors.js";
-import { readFileIfExists } from "../core/fsutil.js";
+import { noteInput, readFileIfExists } from "../core/fsutil.js";
 import { DirCache } from "./configFiles.js";
 import { type EapiFeatures, eapiFeatures, USER_CONFIG_EAPI } from "../pms/eapi.js";
 import type { Repository, RepositorySet } from "./repositories.js";
@@ -95,6 +95,7 @@ export function buildProfileStack(makeProfile: string, userProfile: string | und
 
 /** make.profile may be a symlink (Gentoo style): resolve it, relative to where it lives. */
 function resolveLink(p: string): string {
+  noteInput(p);
   try {
     return fs.lstatSync(p).isSymbolicLink() ? path.resolve(path.dirname(p), fs.readlinkSync(p)) : p;
   } catch {

@@ -1,7 +1,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { OuzoError } from "../core/errors.js";
-import { isDirectory, listConfigDir, readFileIfExists } from "../core/fsutil.js";
+import { isDirectory, listConfigDir, noteInput, readFileIfExists } from "../core/fsutil.js";
 
 /** A configured ebuild repository (repos.conf plus its metadata/layout.conf). */
 export interface Repository {
@@ -83,10 +83,11 @@ interface RawRepo {
  * a location that exists under it is taken from there.
  */
 export function loadRepositories(reposConf: string, configRoot = "/"): RepositorySet {
-  const files = isDirectory(reposConf) ? listConfigDir(reposConf).filter((f) => !isDirectory(f)) : fs.existsSync(reposConf) ? [reposConf] : [];
+  const files = isDirectory(reposConf) ? listConfigDir(reposConf).filter((f) => !isDirectory(f)) : (noteInput(reposConf), fs.existsSync(reposConf)) ? [reposConf] : [];
   let mainRepo: string | undefined;
   const raw = new Map<string, RawRepo>();
   for (const file of files) {
+    noteInput(file);
     const ini = parseIni(fs.readFileSync(file, "utf8"), file);
     for (const [section, keys] of ini) {
       if (section === "DEFAULT") {
@@ -109,6 +110,7 @@ export function loadRepositories(reposConf: string, configRoot = "/"): Repositor
   for (const r of raw.values()) {
     if (!r.location) throw new OuzoError("BAD_REPOS_CONF", `repository [${r.name}] has no location`, { file: reposConf });
     const underRoot = path.join(configRoot, r.location);
+    if (configRoot !== "/") noteInput(underRoot);
     const location = configRoot !== "/" && fs.existsSync(underRoot) ? underRoot : r.location;
     repos.push(makeRepository(r.name, location, r.priority ?? 0, r.aliases, r.masters, mainRepo));
   }

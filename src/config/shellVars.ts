@@ -1,6 +1,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { OuzoError } from "../core/errors.js";
+import { noteInput } from "../core/fsutil.js";
 
 /** One `VAR=value` read from make.conf or make.defaults, value already expanded. */
 export interface Assignment {
@@ -26,6 +27,7 @@ const NAME_RE = /^[A-Za-z_][A-Za-z0-9_]*/;
  * make.conf, `source FILE`. Anything else is an error naming file and line.
  */
 export function readShellVars(file: string, opts: ShellVarsOptions, text?: string): Assignment[] {
+  noteInput(file);
   const src = text ?? fs.readFileSync(file, "utf8");
   const out: Assignment[] = [];
   let i = 0;
@@ -171,6 +173,7 @@ export function readShellVars(file: string, opts: ShellVarsOptions, text?: strin
       const target = readWord();
       if (!target) fail("'source' needs a file name", startLine);
       const resolved = path.resolve(path.dirname(file), target);
+      noteInput(resolved);
       if (!fs.existsSync(resolved)) fail(`sourced file '${target}' does not exist`, startLine);
       out.push(...readShellVars(resolved, opts));
       continue;

@@ -50,7 +50,35 @@ export function fsyncDir(dir: string): void {
   }
 }
 
+// --- inputs: which paths a computation looked at ---
+//
+// A derived result that is kept between runs (the configuration snapshot) is valid only while
+// everything it was computed from is unchanged. The readers below, and the configuration's own
+// direct reads, note each path they look at (a file read, a directory listed, a path probed)
+// while a recording is on; the owner of the result then stamps those paths.
+
+let recording: Set<string> | undefined;
+
+/** Note that the computation being recorded depends on `p` (its content, listing or absence). */
+export function noteInput(p: string): void {
+  recording?.add(p);
+}
+
+/** Run `fn`, collecting every path noted meanwhile. Recordings do not nest. */
+export function recordInputs<T>(fn: () => T): { value: T; inputs: Set<string> } {
+  const outer = recording;
+  const inputs = new Set<string>();
+  recording = inputs;
+  try {
+    return { value: fn(), inputs };
+  } finally {
+    recording = outer;
+    if (outer) for (const p of inputs) outer.add(p);
+  }
+}
+
 export function readFileIfExists(file: string): string | undefined {
+  noteInput(file);
   try {
     return fs.readFileSync(file, "utf8");
   } catch (e) {
@@ -61,6 +89,7 @@ export function readFileIfExists(file: string): string | undefined {
 
 /** Names in a directory, or undefined when it cannot be listed (absent, not a directory, unreadable). */
 export function listDir(dir: string): string[] | undefined {
+  noteInput(dir);
   try {
     return fs.readdirSync(dir);
   } catch {
@@ -69,6 +98,7 @@ export function listDir(dir: string): string[] | undefined {
 }
 
 export function isDirectory(p: string): boolean {
+  noteInput(p);
   try {
     return fs.statSync(p).isDirectory();
   } catch {
@@ -77,6 +107,7 @@ export function isDirectory(p: string): boolean {
 }
 
 export function exists(p: string): boolean {
+  noteInput(p);
   try {
     fs.statSync(p);
     return true;
@@ -87,6 +118,7 @@ export function exists(p: string): boolean {
 
 /** Files of a directory in name order, skipping hidden and backup (`~`) files, as Portage reads config directories. */
 export function listConfigDir(dir: string): string[] {
+  noteInput(dir);
   return fs
     .readdirSync(dir)
     .filter((n) => !n.startsWith(".") && !n.endsWith("~"))
