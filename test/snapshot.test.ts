@@ -197,6 +197,15 @@ describe("a snapshot is not used once an input changed", () => {
     expect(fs.existsSync(s.place.file)).toBe(true);
   });
 
+  it.skipIf(process.getuid?.() !== 0)("is not trusted when another user owns it (it stands for /etc/portage)", () => {
+    const s = setup();
+    settle();
+    Config.load(s.opts, s.place);
+    expect(Config.load(s.opts, s.place).fromSnapshot).toBe(true);
+    fs.chownSync(s.place.file, 4242, 4242);
+    expect(Config.load(s.opts, s.place).fromSnapshot).toBe(false);
+  });
+
   it("is not used for another key (ROOT, config root, environment, build)", () => {
     const s = setup();
     settle();

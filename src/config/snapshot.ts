@@ -52,10 +52,18 @@ function stampOf(p: string): { stamp: string; ctimeMs: number } | undefined {
 /** The snapshot's data if it was made for `place.key` and none of its inputs changed since. */
 export function readSnapshot(place: SnapshotPlace): unknown {
   let snap: SnapshotFile;
+  let fd: number | undefined;
   try {
-    snap = JSON.parse(fs.readFileSync(place.file, "utf8")) as SnapshotFile;
+    fd = fs.openSync(place.file, "r");
+    // only a snapshot written by this user or by root is trusted: it stands for /etc/portage
+    const uid = process.getuid?.();
+    const owner = fs.fstatSync(fd).uid;
+    if (uid !== undefined && owner !== uid && owner !== 0) return undefined;
+    snap = JSON.parse(fs.readFileSync(fd, "utf8")) as SnapshotFile;
   } catch {
     return undefined;
+  } finally {
+    if (fd !== undefined) fs.closeSync(fd);
   }
   if (snap?.format !== FORMAT || snap.key !== place.key || !Array.isArray(snap.inputs)) return undefined;
   for (const [p, stamp] of snap.inputs) if (stampOf(p)?.stamp !== stamp) return undefined;
