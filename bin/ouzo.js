@@ -4,7 +4,8 @@
 // can reuse the machine code of an earlier run: dist/bundle/ouzo.cjs.cache, made at build time
 // and remade here when missing or rejected (a different node). Compiling the core and the
 // functions a command calls costs ~15 ms of each start otherwise. V8 checks that the cache
-// belongs to this source, node and flags; a stale one is ignored, never trusted.
+// belongs to this source, node and flags; a stale one is ignored, never trusted. yargs
+// (dist/bundle/yargs.cjs, for help and usage errors) is loaded the same way when needed.
 //
 // This file is CommonJS (bin/package.json says so): started as an ES module, it costs node's ESM
 // loader and the ES facades of the built-in modules it imports, 6-11 ms before ouzo's own code
@@ -18,43 +19,69 @@ const vm = require("node:vm");
 
 const BUNDLE = path.join(__dirname, "..", "dist", "bundle");
 const CORE = path.join(BUNDLE, "ouzo.cjs");
-const CACHE = `${CORE}.cache`;
 
-/** The core's exports, and what to remember of its compilation. */
-function loadCore() {
-  const source = fs.readFileSync(CORE, "utf8");
+/** Every file compiled here: its script, and whether V8 took its cache. */
+const compiled = [];
+
+/** Compile and run a CommonJS file of the bundle with its code cache; its exports. */
+function requireCached(file, extra = {}) {
+  const source = fs.readFileSync(file, "utf8");
   let cachedData;
   try {
-    cachedData = fs.readFileSync(CACHE);
+    cachedData = fs.readFileSync(`${file}.cache`);
   } catch {
     cachedData = undefined;
   }
-  const script = new vm.Script(`(function (exports, require, module, __filename, __dirname, __ouzoImport) {${source}\n})`, { filename: CORE, cachedData });
+  const names = ["exports", "require", "module", "__filename", "__dirname", ...Object.keys(extra)];
+  const script = new vm.Script(`(function (${names.join(", ")}) {${source}\n})`, { filename: file, cachedData });
+  const entry = { file, script, cacheUsed: cachedData !== undefined && !script.cachedDataRejected };
+  compiled.push(entry);
   const module = { exports: {} };
-  // heavy parts are ES modules, imported from here (code compiled by vm.Script cannot import)
-  const importHeavy = (file) => import(pathToFileURL(path.join(BUNDLE, file)).href);
-  script.runInThisContext()(module.exports, createRequire(CORE), module, CORE, BUNDLE, importHeavy);
-  return { main: module.exports.main, script, cacheUsed: cachedData !== undefined && !script.cachedDataRejected };
+  script.runInThisContext()(module.exports, createRequire(file), module, file, path.dirname(file), ...Object.values(extra));
+  return module.exports;
 }
 
-/** Write the code compiled so far as the cache (temp file and rename; best effort). */
-function saveCodeCache(script) {
-  const tmp = `${CACHE}.${process.pid}.tmp`;
-  try {
-    fs.accessSync(BUNDLE, fs.constants.W_OK); // a read-only install: not worth making
-    fs.writeFileSync(tmp, script.createCachedData());
-    fs.renameSync(tmp, CACHE);
-  } catch {
-    fs.rmSync(tmp, { force: true });
+/**
+ * The core's imports of what it loads on demand: CommonJS files through requireCached, ES
+ * modules with import() (code compiled by vm.Script cannot import in Node 20).
+ */
+function importHeavy(file) {
+  const full = path.join(BUNDLE, file);
+  return file.endsWith(".cjs") ? Promise.resolve(requireCached(full)) : import(pathToFileURL(full).href);
+}
+
+/** The core's exports, and what to remember of its compilation. */
+function loadCore() {
+  const exports = requireCached(CORE, { __ouzoImport: importHeavy });
+  const { script, cacheUsed } = compiled.find((c) => c.file === CORE);
+  return { main: exports.main, script, cacheUsed };
+}
+
+/**
+ * Write the code compiled so far as the caches (temp file and rename; best effort): of the files
+ * whose cache was missing or rejected, or of every file compiled (`all`, at build time).
+ */
+function saveCodeCaches(all = false) {
+  for (const { file, script, cacheUsed } of compiled) {
+    if (cacheUsed && !all) continue;
+    const cache = `${file}.cache`;
+    const tmp = `${cache}.${process.pid}.tmp`;
+    try {
+      fs.accessSync(path.dirname(file), fs.constants.W_OK); // a read-only install: not worth making
+      fs.writeFileSync(tmp, script.createCachedData());
+      fs.renameSync(tmp, cache);
+    } catch {
+      fs.rmSync(tmp, { force: true });
+    }
   }
 }
 
-module.exports = { loadCore, saveCodeCache };
+module.exports = { loadCore, saveCodeCaches };
 
 if (require.main === module) {
-  const { main, script, cacheUsed } = loadCore();
+  const { main } = loadCore();
   main(process.argv.slice(2)).then(() => {
-    if (!cacheUsed) saveCodeCache(script);
+    saveCodeCaches();
     // main() resolves once the command has finished its work and written its output (standard
     // streams are synchronous on Linux), so ouzo exits at once: otherwise node waits for V8's
     // background compilations of the command's hot code, which nobody will run (~5-10 ms).

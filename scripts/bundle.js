@@ -7,11 +7,12 @@
 // with vm.Script to use V8's code cache (made below by warm-code-cache.js).
 //
 // dist/bundle/heavy/ holds what only some commands need (sync with undici, tar and zstd; the
-// metadata cache with SQLite; the demo; yargs, used for help and usage errors; ora, for live
-// progress), as ES modules split into chunks as usual. The core reaches them only through
-// dynamic imports, which the plugin below turns into imports of the heavy files. Modules both
-// parts use are in both: nothing in ouzo keeps state in a module that the other part must see,
-// and OuzoError recognises its instances from either copy.
+// metadata cache with SQLite; the demo; ora, for live progress), as ES modules split into chunks
+// as usual. dist/bundle/yargs.cjs holds yargs, used for help and usage errors, as CommonJS with a
+// code cache of its own. The core reaches them only through dynamic imports, which the plugin
+// below turns into imports of those files. Modules both parts use are in both: nothing in ouzo
+// keeps state in a module that the other part must see, and OuzoError recognises its instances
+// from either copy.
 //
 // yargs and its cliui import `string-width`, whose module body builds an Intl.Segmenter and
 // Unicode tables (~40 ms here) although widths are only needed to lay out help text. The plugin
@@ -55,14 +56,19 @@ import { rmSync } from "node:fs";
 rmSync("dist/bundle", { recursive: true, force: true });
 
 const src = path.resolve("src");
-/** The heavy entry points: their source, and the name of their file in dist/bundle/heavy/. */
+/**
+ * What the core imports on demand: the source, and its file under dist/bundle/. ES modules in
+ * heavy/; yargs is CommonJS beside the core, compiled with a code cache as the core is, because
+ * `ouzo --help` and usage errors are start-up latency too (an ES module has no code cache in
+ * Node 20, and importing one starts node's ESM loader: together ~15 ms).
+ */
 const HEAVY = new Map([
-  [path.join(src, "cli/commands/sync.ts"), "sync"],
-  [path.join(src, "cli/commands/metadata.ts"), "metadata"],
-  [path.join(src, "cli/commands/demo.ts"), "demo"],
-  [path.join(src, "sync/KitSync.ts"), "KitSync"],
-  ["yargs", "yargs"],
-  ["ora", "ora"],
+  [path.join(src, "cli/commands/sync.ts"), "heavy/sync.mjs"],
+  [path.join(src, "cli/commands/metadata.ts"), "heavy/metadata.mjs"],
+  [path.join(src, "cli/commands/demo.ts"), "heavy/demo.mjs"],
+  [path.join(src, "sync/KitSync.ts"), "heavy/KitSync.mjs"],
+  ["yargs", "yargs.cjs"],
+  ["ora", "heavy/ora.mjs"],
 ]);
 
 /**
@@ -80,7 +86,7 @@ const heavyImports = {
       const contents = text.replace(/(?<!typeof\s)\bimport\(\s*"([^"]+)"\s*\)/g, (whole, spec) => {
         const key = spec.startsWith(".") ? path.resolve(path.dirname(args.path), spec).replace(/\.js$/, ".ts") : spec;
         const name = HEAVY.get(key);
-        return name ? `__ouzoImport("./heavy/${name}.mjs")` : whole;
+        return name ? `__ouzoImport("./${name}")` : whole;
       });
       return { contents, loader: "ts" };
     });
@@ -112,6 +118,14 @@ function buildId() {
 }
 common.define = { __OUZO_BUILD__: JSON.stringify(buildId()) };
 
+// yargs and ora are entries of their own: the core imports their default export.
+const reexport = {
+  name: "reexport",
+  setup(b) {
+    b.onResolve({ filter: /^reexport:/ }, (args) => ({ path: args.path.slice("reexport:".length), namespace: "reexport" }));
+    b.onLoad({ filter: /.*/, namespace: "reexport" }, (args) => ({ contents: `export { default } from "${args.path}";`, resolveDir: process.cwd(), loader: "js" }));
+  },
+};
 // the core: one CommonJS file (what vm.Script compiles), with import.meta.url from its file name
 await build({
   ...common,
@@ -124,20 +138,28 @@ await build({
   plugins: [heavyImports],
 });
 
-// yargs and ora are entries of their own: the core imports their default export.
-const reexport = {
-  name: "reexport",
-  setup(b) {
-    b.onResolve({ filter: /^reexport:/ }, (args) => ({ path: args.path.slice("reexport:".length), namespace: "reexport" }));
-    b.onLoad({ filter: /.*/, namespace: "reexport" }, (args) => ({ contents: `export { default } from "${args.path}";`, resolveDir: process.cwd(), loader: "js" }));
-  },
-};
+// yargs: CommonJS beside the core (see HEAVY), with import.meta.url from its file name
+await build({
+  ...common,
+  format: "cjs",
+  entryPoints: { yargs: "reexport:yargs" },
+  outdir: "dist/bundle",
+  outExtension: { ".js": ".cjs" },
+  define: { ...common.define, "import.meta.url": "__ouzoModuleUrl" },
+  banner: { js: "const __ouzoModuleUrl = require('node:url').pathToFileURL(__filename).href;" },
+  plugins: [reexport, lazyStringWidth],
+});
+
 await build({
   ...common,
   format: "esm",
   outExtension: { ".js": ".mjs" },
   banner: { js: "import { createRequire as __ouzoRequire } from 'node:module'; const require = __ouzoRequire(import.meta.url);" },
-  entryPoints: Object.fromEntries([...HEAVY].map(([source, name]) => [name, source.startsWith("/") ? source : `reexport:${source}`])),
+  entryPoints: Object.fromEntries(
+    [...HEAVY]
+      .filter(([, file]) => file.startsWith("heavy/"))
+      .map(([source, file]) => [path.basename(file, ".mjs"), source.startsWith("/") ? source : `reexport:${source}`]),
+  ),
   outdir: "dist/bundle/heavy",
   splitting: true,
   chunkNames: "chunks/[name]-[hash]",

@@ -214,4 +214,18 @@ describe("start-up from V8's code cache", () => {
     const help = run(dir, ["--help"]);
     expect([help.status, help.stdout.split("\n")[0]]).toEqual([0, "ouzo <command>"]);
   });
+
+  it("loads yargs (help, usage errors) with a cache of its own, remade when corrupt", () => {
+    const dir = install();
+    const cache = path.join(dir, "dist/bundle/yargs.cjs.cache");
+    expect(fs.statSync(cache).size).toBeGreaterThan(10_000);
+    const good = run(dir, ["sync", "--help"]);
+    fs.writeFileSync(cache, "not a code cache");
+    const help = run(dir, ["sync", "--help"]);
+    expect([help.status, help.stdout, help.stderr]).toEqual([good.status, good.stdout, good.stderr]);
+    expect(help.stdout).toMatch(/^ouzo sync\b/);
+    expect(fs.statSync(cache).size).toBeGreaterThan(10_000);
+    const bad = run(dir, ["profile", "show", "--bogus"]);
+    expect([bad.status, bad.stderr.split("\n")[0]]).toEqual([2, "ouzo: Unknown argument: bogus"]);
+  });
 });

@@ -173,8 +173,12 @@ async function parseWithYargs(argv: string[]): Promise<{ handler?: Handler; args
       process.exit(2);
     })
     .help()
-    .wrap(Math.min(110, process.stdout.columns || 100));
+    .wrap(Math.min(110, process.stdout.columns || 100))
+    // after help or the version, yargs returns instead of exiting: main() then resolves, and
+    // bin/ouzo.js can keep the code it compiled for them
+    .exitProcess(false);
   const args = (await cli.parseAsync()) as Args;
+  if (args.help || args.version) return { args };
   return { handler, args };
 }
 
