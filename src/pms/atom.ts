@@ -45,14 +45,28 @@ const EXTENDED_RE = new RegExp(`^([A-Za-z0-9_*][A-Za-z0-9+_.*-]*)/([A-Za-z0-9_*]
 const PACKAGE_RE = new RegExp(`^${PACKAGE_PATTERN}$`);
 const REPO_RE = new RegExp(`^${REPO_NAME}$`);
 
-type AtomParts = [Blocker | undefined, string | undefined, string, string, Version | undefined, boolean, string | undefined, string | undefined, string | undefined];
+/**
+ * What lexAtom found. One record reused by every call, so that lexing allocates nothing but the
+ * substrings and the Version (this runs for every atom of every tree; parsing is synchronous).
+ */
+const lexed = {
+  blocker: undefined as Blocker | undefined,
+  op: undefined as string | undefined,
+  category: "",
+  pkg: "",
+  version: undefined as Version | undefined,
+  glob: false,
+  slotPart: undefined as string | undefined,
+  repo: undefined as string | undefined,
+  use: undefined as string | undefined,
+};
 
 /**
  * Split an atom into blocker, operator, category, package, version, glob, slot part, repository
- * and USE part by scanning from both ends (a hot path: this runs for every atom of every tree).
+ * and USE part (into `lexed`) by scanning from both ends; false when it cannot be an atom.
  * Semantic checks follow in Atom.parse.
  */
-function lexAtom(s: string): AtomParts | undefined {
+function lexAtom(s: string): boolean {
   let i = 0;
   let blocker: Blocker | undefined;
   if (s.charCodeAt(0) === 33) {
@@ -65,33 +79,35 @@ function lexAtom(s: string): AtomParts | undefined {
     }
   }
   let op: string | undefined;
-  const c = s[i];
-  if (c === "<" || c === ">") {
-    if (s[i + 1] === "=") {
-      op = c + "=";
+  const c = s.charCodeAt(i);
+  if (c === 60 || c === 62) {
+    // < >
+    if (s.charCodeAt(i + 1) === 61) {
+      op = c === 60 ? "<=" : ">=";
       i += 2;
     } else {
-      op = c;
+      op = c === 60 ? "<" : ">";
       i++;
     }
-  } else if (c === "=" || c === "~") {
-    op = c;
+  } else if (c === 61 || c === 126) {
+    // = ~
+    op = c === 61 ? "=" : "~";
     i++;
   }
   let end = s.length;
   let use: string | undefined;
   if (s.charCodeAt(end - 1) === 93) {
     const open = s.indexOf("[", i);
-    if (open < 0) return undefined;
+    if (open < 0) return false;
     use = s.slice(open + 1, end - 1);
-    if (use.includes("[") || use.includes("]")) return undefined;
+    if (use.includes("[") || use.includes("]")) return false;
     end = open;
   }
   let repo: string | undefined;
   const rr = s.indexOf("::", i);
   if (rr >= 0 && rr < end) {
     repo = s.slice(rr + 2, end);
-    if (!REPO_RE.test(repo)) return undefined;
+    if (!REPO_RE.test(repo)) return false;
     end = rr;
   }
   let slotPart: string | undefined;
@@ -101,27 +117,42 @@ function lexAtom(s: string): AtomParts | undefined {
     end = colon;
   }
   const slash = s.indexOf("/", i);
-  if (slash < 0 || slash >= end) return undefined;
+  if (slash < 0 || slash >= end) return false;
   const category = s.slice(i, slash);
-  if (!CATEGORY_RE.test(category)) return undefined;
-  let main = s.slice(slash + 1, end);
-  const glob = main.endsWith("*");
-  if (glob) main = main.slice(0, -1);
-  let pkg = main;
+  if (!CATEGORY_RE.test(category)) return false;
+  const glob = s.charCodeAt(end - 1) === 42; // *
+  const mainEnd = glob ? end - 1 : end;
+  let pkgEnd = mainEnd;
   let version: Version | undefined;
   // The version starts at the first "-<digit>" whose remainder is a whole valid version (PMS 3.1.2).
-  for (let j = main.indexOf("-"); j >= 0; j = main.indexOf("-", j + 1)) {
-    const d = main.charCodeAt(j + 1);
+  for (let j = s.indexOf("-", slash + 1); j >= 0 && j < mainEnd; j = s.indexOf("-", j + 1)) {
+    const d = s.charCodeAt(j + 1);
     if (d < 48 || d > 57) continue;
-    const v = Version.tryParse(main.slice(j + 1));
+    const v = Version.tryParse(s.slice(j + 1, mainEnd));
     if (v) {
-      pkg = main.slice(0, j);
+      pkgEnd = j;
       version = v;
       break;
     }
   }
-  if (!PACKAGE_RE.test(pkg)) return undefined;
-  return [blocker, op, category, pkg, version, glob, slotPart, repo, use];
+  const pkg = s.slice(slash + 1, pkgEnd);
+  if (!PACKAGE_RE.test(pkg)) return false;
+  lexed.blocker = blocker;
+  lexed.op = op;
+  lexed.category = category;
+  lexed.pkg = pkg;
+  lexed.version = version;
+  lexed.glob = glob;
+  lexed.slotPart = slotPart;
+  lexed.repo = repo;
+  lexed.use = use;
+  return true;
+}
+
+const NO_USE_DEPS: readonly UseDep[] = Object.freeze([]);
+
+function badAtom(text: string, why: string): never {
+  throw new OuzoError("BAD_ATOM", `invalid atom '${text}': ${why}`);
 }
 
 const SLOT_PART_RE = new RegExp(`^(?:(${SLOT_NAME})(?:/(${SLOT_NAME}))?)?(=|\\*)?$`);
@@ -163,40 +194,36 @@ export class Atom {
         return new Atom(undefined, undefined, x[1]!, x[2]!, undefined, x[3], undefined, undefined, [], x[4]);
       }
     }
-    const m = lexAtom(text);
-    if (!m) throw new OuzoError("BAD_ATOM", `invalid atom '${text}': ${diagnose(text)}`);
-    const [blocker, op, category, pkg, version, glob, slotPart, repo, use] = m;
-    const bad = (why: string): never => {
-      throw new OuzoError("BAD_ATOM", `invalid atom '${text}': ${why}`);
-    };
-    if (blocker === "!!" && !features.strongBlockers) bad(`'!!' blockers need EAPI 2 or later (EAPI ${features.name})`);
+    if (!lexAtom(text)) throw new OuzoError("BAD_ATOM", `invalid atom '${text}': ${diagnose(text)}`);
+    const { blocker, op, category, pkg, version, glob, slotPart, repo, use } = lexed;
+    if (blocker === "!!" && !features.strongBlockers) badAtom(text, `'!!' blockers need EAPI 2 or later (EAPI ${features.name})`);
     let operator: Operator | undefined = op as Operator | undefined;
     if (glob) {
-      if (op !== "=") bad("'*' is only allowed with the '=' operator");
-      if (!version) bad("'*' needs a version");
+      if (op !== "=") badAtom(text, "'*' is only allowed with the '=' operator");
+      if (!version) badAtom(text, "'*' needs a version");
       operator = "=*";
     }
-    if (version && !operator) bad("a version needs an operator such as '=' or '>='");
-    if (operator && !version) bad(`operator '${operator}' needs a version`);
+    if (version && !operator) badAtom(text, "a version needs an operator such as '=' or '>='");
+    if (operator && !version) badAtom(text, `operator '${operator}' needs a version`);
     let slot: string | undefined;
     let subslot: string | undefined;
     let slotOperator: SlotOperator | undefined;
     if (slotPart !== undefined) {
-      if (!features.slotDeps) bad(`slot dependencies need EAPI 1 or later (EAPI ${features.name})`);
+      if (!features.slotDeps) badAtom(text, `slot dependencies need EAPI 1 or later (EAPI ${features.name})`);
       const s = SLOT_PART_RE.exec(slotPart);
-      if (!s || slotPart === "") bad(`invalid slot dependency ':${slotPart}'`);
+      if (!s || slotPart === "") badAtom(text, `invalid slot dependency ':${slotPart}'`);
       slot = s![1];
       subslot = s![2];
       slotOperator = s![3] as SlotOperator | undefined;
-      if ((subslot || slotOperator) && !features.slotOperators) bad(`sub-slots and slot operators need EAPI 5 or later (EAPI ${features.name})`);
-      if (slotOperator === "*" && slot) bad("':*' cannot name a slot");
-      if (blocker && slotOperator) bad("a blocker cannot use a slot operator");
+      if ((subslot || slotOperator) && !features.slotOperators) badAtom(text, `sub-slots and slot operators need EAPI 5 or later (EAPI ${features.name})`);
+      if (slotOperator === "*" && slot) badAtom(text, "':*' cannot name a slot");
+      if (blocker && slotOperator) badAtom(text, "a blocker cannot use a slot operator");
     }
-    if (repo !== undefined && !features.repoDeps) bad(`'::${repo}' repository dependencies are not allowed in EAPI ${features.name}`);
-    let useDeps: UseDep[] = [];
+    if (repo !== undefined && !features.repoDeps) badAtom(text, `'::${repo}' repository dependencies are not allowed in EAPI ${features.name}`);
+    let useDeps: readonly UseDep[] = NO_USE_DEPS;
     if (use !== undefined) {
-      if (!features.useDeps) bad(`USE dependencies need EAPI 2 or later (EAPI ${features.name})`);
-      useDeps = parseUseDeps(use, features, bad);
+      if (!features.useDeps) badAtom(text, `USE dependencies need EAPI 2 or later (EAPI ${features.name})`);
+      useDeps = parseUseDeps(use, features, text);
     }
     return new Atom(blocker, operator, category, pkg, version, slot, subslot, slotOperator, useDeps, repo);
   }
@@ -274,7 +301,8 @@ function stripRev(v: Version): Version {
   return v.hasRevision ? Version.parse(v.withoutRevision) : v;
 }
 
-function parseUseDeps(body: string, features: EapiFeatures, bad: (why: string) => never): UseDep[] {
+function parseUseDeps(body: string, features: EapiFeatures, atom: string): UseDep[] {
+  const bad = (why: string): never => badAtom(atom, why);
   if (body === "") bad("empty USE dependency '[]'");
   return body.split(",").map((text) => {
     const m = USE_TOKEN_RE.exec(text);
