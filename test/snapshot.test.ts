@@ -241,6 +241,8 @@ describe("the snapshot through the CLI", () => {
     installDemoConfig(root);
     settle();
     expect(show(root).code).toBe(0);
+    const verbose = ouzo(["profile", "show", "--verbose", "--root", root]);
+    expect(verbose.stderr).toContain(`configuration read back from ${snapFile(root)}`);
     expect(JSON.parse(show(root, { USE: "envflag" }).stdout).use).toContain("envflag");
     expect(JSON.parse(show(root).stdout).use).not.toContain("envflag");
     fs.rmSync(snapFile(root));

@@ -532,23 +532,28 @@ export class Config {
    */
   static load(opts: ConfigOptions, place: SnapshotPlace): Config {
     const restored = readSnapshot(place) as ConfigSnapshotData | undefined;
+    const info = (message: string) => opts.reporter?.report({ kind: "info", message });
     if (restored) {
       try {
-        return new Config(opts, restored);
+        const config = new Config(opts, restored);
+        info(`configuration read back from ${place.file}: none of its inputs changed`);
+        return config;
       } catch {
         // a snapshot this build cannot read back: evaluate afresh and replace it
       }
     }
     const began = Date.now();
     const { value: config, inputs } = recordInputs(() => new Config(opts));
+    let written = false;
     try {
       // every repository's own files go into the snapshot (most commands count or match them all)
       const { value: data, inputs: more } = recordInputs(() => config.toSnapshot());
       for (const p of more) inputs.add(p);
-      writeSnapshot(place, inputs, data, began);
+      written = writeSnapshot(place, inputs, data, began);
     } catch {
       // a repository file this command did not need is unreadable: no snapshot this time
     }
+    info(`configuration evaluated from ${inputs.size} paths; ${written ? `snapshot written to ${place.file}` : "no snapshot written (an input changed just now, or the cache directory is not writable)"}`);
     return config;
   }
 
