@@ -82,7 +82,7 @@ src_install() { :; }
 
 function ouzo(args, env) {
   const t0 = process.hrtime.bigint();
-  const r = spawnSync("/usr/bin/time", ["-f", "%M", process.execPath, OUZO, ...args], { encoding: "utf8", env: { ...process.env, ...env } });
+  const r = spawnSync("/usr/bin/time", ["-f", "%M", OUZO, ...args], { encoding: "utf8", env: { ...process.env, ...env } });
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
   if (r.status !== 0) throw new Error(`ouzo ${args.join(" ")} failed (${r.status}): ${r.stderr}`);
   const maxKb = Number(r.stderr.trim().split("\n").pop());

@@ -109,7 +109,7 @@ function runOn(tmp, mirrors, kits, prefix) {
     const sync = (root, ...extra) => {
       settle();
       const s = process.hrtime.bigint();
-      const r = spawnSync(process.execPath, [OUZO, "sync", "--root", root, "--no-regen", "--json", ...extra, ...(process.env.OUZO_BENCH_JOBS ? ["--jobs", process.env.OUZO_BENCH_JOBS] : [])], { encoding: "utf8" });
+      const r = spawnSync(OUZO, ["sync", "--root", root, "--no-regen", "--json", ...extra, ...(process.env.OUZO_BENCH_JOBS ? ["--jobs", process.env.OUZO_BENCH_JOBS] : [])], { encoding: "utf8" });
       if (r.status !== 0) throw new Error(`sync failed: ${r.stderr}`);
       return { seconds: Number(process.hrtime.bigint() - s) / 1e9, report: JSON.parse(r.stdout) };
     };

@@ -4,7 +4,8 @@ import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 
 export const REPO = fileURLToPath(new URL("../", import.meta.url));
-export const OUZO = path.join(REPO, "bin", "ouzo.js");
+/** The ouzo command, as package.json installs it (bin/ouzo starts node on bin/ouzo.js). */
+export const OUZO = path.join(REPO, "bin", "ouzo");
 
 export function median(xs) {
   const s = [...xs].sort((a, b) => a - b);
@@ -16,10 +17,14 @@ export function figure(name, value, unit, target) {
   console.log(`${name.padEnd(58)} ${String(value).padStart(12)} ${unit}${t}`);
 }
 
+/** The environment without NODE_EXTRA_CA_CERTS, which bin/ouzo keeps from node's start. */
+export const ENV_WITHOUT_EXTRA_CA = Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== "NODE_EXTRA_CA_CERTS"));
+
 /**
  * Wall time of a whole `ouzo` process and of `node -e 0` (node's own start and exit, the floor
- * under every whole-process figure), measured alternately so that both see the same machine:
- * this VM's speed drifts by tens of percent from minute to minute. Medians of `runs`.
+ * under every whole-process figure; without NODE_EXTRA_CA_CERTS, as bin/ouzo starts node),
+ * measured alternately so that both see the same machine: this VM's speed drifts by tens of
+ * percent from minute to minute. Medians of `runs`.
  */
 export function timeOuzoAndNode(args, runs = 21, env = process.env) {
   const ouzo = [];
@@ -27,11 +32,11 @@ export function timeOuzoAndNode(args, runs = 21, env = process.env) {
   let last;
   for (let i = 0; i < runs; i++) {
     let t0 = process.hrtime.bigint();
-    last = spawnSync(process.execPath, [OUZO, ...args], { encoding: "utf8", env });
+    last = spawnSync(OUZO, args, { encoding: "utf8", env });
     ouzo.push(Number(process.hrtime.bigint() - t0) / 1e6);
     if (last.status !== 0) throw new Error(`ouzo ${args.join(" ")} failed: ${last.stderr}`);
     t0 = process.hrtime.bigint();
-    spawnSync(process.execPath, ["-e", "0"]);
+    spawnSync(process.execPath, ["-e", "0"], { env: ENV_WITHOUT_EXTRA_CA });
     node.push(Number(process.hrtime.bigint() - t0) / 1e6);
   }
   return { ms: median(ouzo), floor: median(node), result: last };

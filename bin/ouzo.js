@@ -17,6 +17,14 @@ const path = require("node:path");
 const { pathToFileURL } = require("node:url");
 const vm = require("node:vm");
 
+// bin/ouzo (the command) moved NODE_EXTRA_CA_CERTS aside so that node would not load the
+// certificates at start: put it back for child processes, and tell downloads to load them.
+if (process.env.OUZO_NODE_EXTRA_CA_CERTS !== undefined) {
+  globalThis[Symbol.for("ouzo.deferredExtraCaCerts")] = process.env.OUZO_NODE_EXTRA_CA_CERTS;
+  process.env.NODE_EXTRA_CA_CERTS = process.env.OUZO_NODE_EXTRA_CA_CERTS;
+  delete process.env.OUZO_NODE_EXTRA_CA_CERTS;
+}
+
 const BUNDLE = path.join(__dirname, "..", "dist", "bundle");
 const CORE = path.join(BUNDLE, "ouzo.cjs");
 

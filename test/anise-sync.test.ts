@@ -1,6 +1,8 @@
 import { createHash } from "node:crypto";
 import * as fs from "node:fs";
+import { execFileSync, spawnSync } from "node:child_process";
 import * as http from "node:http";
+import * as https from "node:https";
 import type { AddressInfo } from "node:net";
 import * as path from "node:path";
 import YAML from "yaml";
@@ -19,10 +21,14 @@ class TestServer {
   private sockets = new Set<import("node:net").Socket>();
   url = "";
 
-  constructor(readonly dir: string) {}
+  /** With `tls` (key and certificate), the server speaks HTTPS. */
+  constructor(
+    readonly dir: string,
+    private readonly tls?: { key: Buffer; cert: Buffer },
+  ) {}
 
   async start(): Promise<this> {
-    this.server = http.createServer((req, res) => {
+    const handler = (req: http.IncomingMessage, res: http.ServerResponse) => {
       const url = decodeURIComponent(req.url ?? "/");
       this.log.push({ url, range: req.headers.range });
       if (this.stall.has(url)) return; // never answer
@@ -47,13 +53,14 @@ class TestServer {
         return;
       }
       res.writeHead(200, { "content-length": data.length }).end(data);
-    });
-    this.server.on("connection", (s) => {
+    };
+    this.server = this.tls ? https.createServer(this.tls, handler) : http.createServer(handler);
+    this.server.on(this.tls ? "secureConnection" : "connection", (s: import("node:net").Socket) => {
       this.sockets.add(s);
       s.on("close", () => this.sockets.delete(s));
     });
     await new Promise<void>((r) => this.server.listen(0, "127.0.0.1", r));
-    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    this.url = `${this.tls ? "https" : "http"}://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
     return this;
   }
 
@@ -68,8 +75,8 @@ afterEach(async () => {
   while (servers.length) await servers.pop()!.stop();
 });
 
-async function serve(dir: string): Promise<TestServer> {
-  const s = await new TestServer(dir).start();
+async function serve(dir: string, tls?: { key: Buffer; cert: Buffer }): Promise<TestServer> {
+  const s = await new TestServer(dir, tls).start();
   servers.push(s);
   return s;
 }
@@ -211,6 +218,38 @@ describe("anise repository sync", () => {
     expect(defs.map((d) => [d.name, d.priority, d.enable, d.urls[0]])).toEqual([["mark", 30, true, "https://example.org/mark"], ["local", 9999, false, "/srv/local"]]);
     expect(defs[1]!.auth).toEqual({ token: "t0k", basic: undefined });
     expect(warnings).toEqual([`${path.join(conf, "a/broken.yaml")}: skipped: a repository needs name, urls and type (http or disk)`]);
+  });
+
+  // bin/ouzo keeps NODE_EXTRA_CA_CERTS from node's start (it costs ~80 ms there): downloads must
+  // still trust those certificates, and nothing else.
+  it.skipIf(spawnSync("openssl", ["version"]).error !== undefined)("trusts NODE_EXTRA_CA_CERTS over HTTPS, started as bin/ouzo or as node bin/ouzo.js", async () => {
+    const pki = tmpdir();
+    const ssl = (...args: string[]) => execFileSync("openssl", args, { cwd: pki, stdio: "ignore" });
+    const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
+    ssl("req", "-x509", ...ec, "-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=ouzo test CA", "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign");
+    ssl("req", ...ec, "-keyout", "srv.key", "-out", "srv.csr", "-subj", "/CN=127.0.0.1");
+    fs.writeFileSync(path.join(pki, "ext"), "subjectAltName=IP:127.0.0.1\n");
+    ssl("x509", "-req", "-in", "srv.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-out", "srv.pem", "-days", "2", "-extfile", "ext");
+    const pub = tmpdir();
+    await publishV2(pub, { revision: 3, packages: [{ name: "mark", version: "1" }] });
+    const srv = await serve(pub, { key: fs.readFileSync(path.join(pki, "srv.key")), cert: fs.readFileSync(path.join(pki, "srv.pem")) });
+    const sync = async (how: { command?: boolean; ca?: string }) => {
+      const root = tmpdir();
+      writeTree(root, { "etc/ouzo/anise/repos.conf.d/web.yml": `name: web\ntype: http\nurls: [${srv.url}]\n` });
+      return ouzoAsync(["sync", "--no-kits", "--root", root, "--json"], { command: how.command, env: { NODE_EXTRA_CA_CERTS: how.ca, HTTP_TIMEOUT: "5" } });
+    };
+    const status = (r: { stdout: string }) => JSON.parse(r.stdout).anise.map((a: { repo: string; status: string }) => a.status);
+    const ca = path.join(pki, "ca.pem");
+    const viaCommand = await sync({ command: true, ca });
+    expect([viaCommand.code, status(viaCommand)]).toEqual([0, ["updated"]]);
+    const viaNode = await sync({ ca });
+    expect([viaNode.code, status(viaNode)]).toEqual([0, ["updated"]]);
+    // without the certificate the server is not trusted, however ouzo is started
+    for (const command of [true, false]) {
+      const untrusted = await sync({ command });
+      expect(untrusted.code).toBe(1);
+      expect(JSON.parse(untrusted.stdout).anise).toEqual([{ repo: "web", status: "failed", error: expect.stringMatching(/^anise repository 'web': no URL answered: https:.*: unable to verify the first certificate$/) }]);
+    }
   });
 
   it("syncs from the CLI with --no-kits, a disk repository beside an http one, exit 1 when one fails", async () => {

@@ -185,6 +185,29 @@ describe("errors across the CLI's two bundles", () => {
   });
 });
 
+describe("the ouzo command (bin/ouzo)", () => {
+  const command = path.join(REPO_ROOT, "bin", "ouzo");
+
+  it("runs bin/ouzo.js through the relative links a package manager makes, and from its own directory", () => {
+    const prefix = tmpdir();
+    fs.mkdirSync(path.join(prefix, "node_modules/.bin"), { recursive: true });
+    fs.symlinkSync(path.relative(path.join(prefix, "node_modules/.bin"), command), path.join(prefix, "node_modules/.bin/ouzo"));
+    fs.symlinkSync("node_modules/.bin/ouzo", path.join(prefix, "ouzo-again"));
+    for (const [cwd, file] of [[prefix, "node_modules/.bin/ouzo"], [prefix, "./ouzo-again"], [path.dirname(command), "./ouzo"]] as const) {
+      const r = spawnSync(file, ["vercmp", "1.0", "1.0_rc1"], { cwd, encoding: "utf8" });
+      expect([r.status, r.stdout, r.stderr]).toEqual([0, ">\n", ""]);
+    }
+  });
+
+  it("keeps NODE_EXTRA_CA_CERTS from node's start (node would read the file before any code runs)", () => {
+    const env = { ...process.env, NODE_EXTRA_CA_CERTS: "/nonexistent/ca.pem" };
+    const viaNode = spawnSync(process.execPath, [path.join(REPO_ROOT, "bin", "ouzo.js"), "--version"], { env, encoding: "utf8" });
+    expect(viaNode.stderr).toContain("Ignoring extra certs from `/nonexistent/ca.pem`");
+    const viaCommand = spawnSync(command, ["--version"], { env, encoding: "utf8" });
+    expect([viaCommand.status, viaCommand.stdout, viaCommand.stderr]).toEqual([0, "0.1.0\n", ""]);
+  });
+});
+
 describe("start-up from V8's code cache", () => {
   /** A copy of the installed CLI (bin, the bundles, package.json, profiles) in a temporary directory. */
   function install(): string {

@@ -39,10 +39,16 @@ export function ouzo(args: string[], opts: { input?: string; env?: Record<string
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
 
-/** The CLI run without blocking this process (needed when this process also serves HTTP to it). */
-export function ouzoAsync(args: string[], opts: { env?: Record<string, string> } = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+/**
+ * The CLI run without blocking this process (needed when this process also serves HTTP to it);
+ * `command` runs bin/ouzo, the installed command, instead of `node bin/ouzo.js`.
+ */
+export function ouzoAsync(args: string[], opts: { env?: Record<string, string | undefined>; command?: boolean } = {}): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [path.join(REPO_ROOT, "bin", "ouzo.js"), ...args], { env: { ...process.env, NO_COLOR: "1", ...opts.env }, stdio: ["ignore", "pipe", "pipe"] });
+    const [file, argv] = opts.command ? [path.join(REPO_ROOT, "bin", "ouzo"), args] : [process.execPath, [path.join(REPO_ROOT, "bin", "ouzo.js"), ...args]];
+    const env: Record<string, string | undefined> = { ...process.env, NO_COLOR: "1", ...opts.env };
+    for (const [k, v] of Object.entries(env)) if (v === undefined) delete env[k];
+    const child = spawn(file, argv, { env, stdio: ["ignore", "pipe", "pipe"] });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (d) => (stdout += d));

@@ -2,7 +2,8 @@ import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { pipeline } from "node:stream/promises";
-import { request } from "undici";
+import * as tls from "node:tls";
+import { Agent, request, type Dispatcher } from "undici";
 import { OuzoError } from "../core/errors.js";
 import type { AniseRepoDef } from "../config/aniseRepos.js";
 
@@ -34,6 +35,29 @@ class HttpStatusError extends Error {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+let extraCaAgent: Dispatcher | undefined;
+
+/**
+ * NODE_EXTRA_CA_CERTS, when bin/ouzo kept node from loading it at start (see there): an agent
+ * trusting node's own roots plus those certificates, as node would have, made on first use.
+ * Otherwise undefined: node loaded them itself, or there are none.
+ */
+function dispatcher(): Dispatcher | undefined {
+  const file = (globalThis as Record<symbol, unknown>)[Symbol.for("ouzo.deferredExtraCaCerts")];
+  if (typeof file !== "string" || !file) return undefined;
+  if (!extraCaAgent) {
+    let extra: string[] = [];
+    try {
+      extra = [fs.readFileSync(file, "utf8")];
+    } catch (e) {
+      // node's own words for this case: it goes on without them
+      process.emitWarning(`Ignoring extra certs from \`${file}\`, load failed: ${(e as Error).message}`);
+    }
+    extraCaAgent = new Agent({ connect: { ca: [...tls.rootCertificates, ...extra] } });
+  }
+  return extraCaAgent;
+}
+
 /**
  * Fetch one file of a repository into `dest`: from a local directory for `disk` repositories, over
  * HTTP otherwise, with a stall timeout, retries with back-off (network errors and 5xx), and
@@ -58,6 +82,7 @@ export async function fetchRepoFile(def: AniseRepoDef, base: string, name: strin
     const have = fs.existsSync(part) ? fs.statSync(part).size : 0;
     try {
       const res = await request(url, {
+        dispatcher: dispatcher(),
         headers: { ...authHeader(def), ...(have ? { range: `bytes=${have}-` } : {}) },
         headersTimeout: opts.timeoutMs,
         bodyTimeout: opts.timeoutMs,
