@@ -184,7 +184,6 @@ function badAtom(text: string, why: string): never {
   throw new OuzoError("BAD_ATOM", `invalid atom '${text}': ${why}`);
 }
 
-const USE_TOKEN_RE = /^(!|-)?([A-Za-z0-9][A-Za-z0-9+_@-]*)(\([+-]\))?([=?])?$/;
 
 export class Atom {
   /** An extended atom (`*` in the category or package name), matched as a glob. */
@@ -340,26 +339,62 @@ function stripRev(v: Version): Version {
   return v.hasRevision ? Version.parse(v.withoutRevision) : v;
 }
 
+/** `[A-Za-z0-9+_@-]`, the characters after the first of a USE flag name (PMS 3.1.4). */
+const FLAG_CHARS = new Uint8Array(128);
+for (let c = 0; c < 128; c++) if (/[A-Za-z0-9+_@-]/.test(String.fromCharCode(c))) FLAG_CHARS[c] = 1;
+
+/** `[a,-b,c?,!c?,c=,!c=,d(+),e(-)]`: the tokens between the brackets, scanned (a hot path). */
 function parseUseDeps(body: string, features: EapiFeatures, atom: string): UseDep[] {
-  const bad = (why: string): never => badAtom(atom, why);
-  if (body === "") bad("empty USE dependency '[]'");
-  return body.split(",").map((text) => {
-    const m = USE_TOKEN_RE.exec(text);
-    if (!m) bad(`invalid USE dependency '${text}'`);
-    const [, prefix, flag, dflt, suffix] = m!;
-    if (dflt && !features.useDepDefaults) bad(`USE dependency defaults need EAPI 4 or later in '${text}'`);
-    let kind: UseDep["kind"];
-    if (prefix === "-") {
-      if (suffix) bad(`'-' cannot combine with '${suffix}' in '${text}'`);
-      kind = "disabled";
-    } else if (prefix === "!") {
-      if (!suffix) bad(`'!' needs '?' or '=' in '${text}'`);
-      kind = suffix === "?" ? "ifDisabled" : "opposite";
-    } else {
-      kind = suffix === "?" ? "ifEnabled" : suffix === "=" ? "equal" : "enabled";
-    }
-    return { text, flag: flag!, kind, missing: dflt ? (dflt[1] as "+" | "-") : undefined };
-  });
+  if (body === "") badAtom(atom, "empty USE dependency '[]'");
+  const out: UseDep[] = [];
+  let from = 0;
+  for (;;) {
+    let to = body.indexOf(",", from);
+    if (to < 0) to = body.length;
+    out.push(useDep(body, from, to, features, atom));
+    if (to === body.length) return out;
+    from = to + 1;
+  }
+}
+
+function useDep(body: string, from: number, to: number, features: EapiFeatures, atom: string): UseDep {
+  let i = from;
+  const prefix = body.charCodeAt(i); // ! or -
+  if (prefix === 33 || prefix === 45) i++;
+  const flagStart = i;
+  const first = body.charCodeAt(i);
+  let ok = (first >= 97 && first <= 122) || (first >= 65 && first <= 90) || (first >= 48 && first <= 57);
+  if (ok) for (i++; i < to && body.charCodeAt(i) < 128 && FLAG_CHARS[body.charCodeAt(i)] === 1; i++);
+  const flagEnd = i;
+  let missing: "+" | "-" | undefined;
+  // (+) or (-); a flag may itself end in '+' or '-', which the scan above took: "(" stops it
+  if (ok && body.charCodeAt(i) === 40) {
+    const d = body.charCodeAt(i + 1);
+    if ((d === 43 || d === 45) && body.charCodeAt(i + 2) === 41) {
+      missing = d === 43 ? "+" : "-";
+      i += 3;
+    } else ok = false;
+  }
+  let suffix: "=" | "?" | undefined;
+  const sc = body.charCodeAt(i);
+  if (ok && i < to && (sc === 61 || sc === 63)) {
+    suffix = sc === 61 ? "=" : "?";
+    i++;
+  }
+  const text = body.slice(from, to);
+  if (!ok || i !== to) badAtom(atom, `invalid USE dependency '${text}'`);
+  if (missing && !features.useDepDefaults) badAtom(atom, `USE dependency defaults need EAPI 4 or later in '${text}'`);
+  let kind: UseDep["kind"];
+  if (prefix === 45) {
+    if (suffix) badAtom(atom, `'-' cannot combine with '${suffix}' in '${text}'`);
+    kind = "disabled";
+  } else if (prefix === 33) {
+    if (!suffix) badAtom(atom, `'!' needs '?' or '=' in '${text}'`);
+    kind = suffix === "?" ? "ifDisabled" : "opposite";
+  } else {
+    kind = suffix === "?" ? "ifEnabled" : suffix === "=" ? "equal" : "enabled";
+  }
+  return { text, flag: body.slice(flagStart, flagEnd), kind, missing };
 }
 
 function useDepsSatisfied(deps: readonly UseDep[], p: PackageRef, parentUse?: ReadonlySet<string>): boolean {
