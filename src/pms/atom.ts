@@ -30,11 +30,20 @@ export interface PackageRef {
   readonly iuse?: ReadonlySet<string>;
 }
 
-export const CATEGORY_PATTERN = "[A-Za-z0-9_][A-Za-z0-9+_.-]*";
-export const PACKAGE_PATTERN = "[A-Za-z0-9_][A-Za-z0-9+_-]*";
-export const SLOT_NAME_PATTERN = "[A-Za-z0-9_][A-Za-z0-9+_.-]*";
+// Character classes of PMS names (3.1): the first character of any name, then what may follow.
+const NAME_FIRST = "[A-Za-z0-9_]";
+const CATEGORY_REST = "[A-Za-z0-9+_.-]";
+const PACKAGE_REST = "[A-Za-z0-9+_-]";
+const SLOT_REST = "[A-Za-z0-9+_.-]";
+const REPO_REST = "[A-Za-z0-9_-]";
+const FLAG_FIRST = "[A-Za-z0-9]";
+const FLAG_REST = "[A-Za-z0-9+_@-]";
+
+export const CATEGORY_PATTERN = `${NAME_FIRST}${CATEGORY_REST}*`;
+export const PACKAGE_PATTERN = `${NAME_FIRST}${PACKAGE_REST}*`;
+export const SLOT_NAME_PATTERN = `${NAME_FIRST}${SLOT_REST}*`;
 const SLOT_NAME = SLOT_NAME_PATTERN;
-const REPO_NAME = "[A-Za-z0-9_][A-Za-z0-9_-]*";
+const REPO_NAME = `${NAME_FIRST}${REPO_REST}*`;
 
 /**
  * Extended atoms of user configuration (Portage's wildcard syntax): `*` anywhere in the category
@@ -148,37 +157,34 @@ function lexAtom(s: string): boolean {
 
 const NO_USE_DEPS: readonly UseDep[] = Object.freeze([]);
 
-// Character classes of PMS names (3.1), checked by scanning: a regular expression test per
-// name cost a tenth of parsing an atom. [A-Za-z0-9_] may start any name; `+` may follow in
-// category, package and slot names, `.` in category and slot names, `-` in all of them.
-const NAME_START = 1;
-const NAME_PLUS = 2;
-const NAME_DOT = 4;
-const NAME_DASH = 8;
-const NAME_CHARS = new Uint8Array(128);
-for (let c = 0; c < 128; c++) {
-  const ch = String.fromCharCode(c);
-  if (/[A-Za-z0-9_]/.test(ch)) NAME_CHARS[c] = NAME_START | NAME_PLUS | NAME_DOT | NAME_DASH;
+// The same classes as tables of the 128 ASCII characters, for the lexer: a regular expression
+// test per name cost a tenth of parsing an atom.
+function charTable(cls: string): Uint8Array {
+  const re = new RegExp(`^${cls}$`);
+  const t = new Uint8Array(128);
+  for (let c = 0; c < 128; c++) t[c] = re.test(String.fromCharCode(c)) ? 1 : 0;
+  return t;
 }
-NAME_CHARS[43] = NAME_PLUS; // +
-NAME_CHARS[46] = NAME_DOT; // .
-NAME_CHARS[45] = NAME_DASH; // -
+const NAME_FIRST_CHARS = charTable(NAME_FIRST);
+const CATEGORY_CHARS = charTable(CATEGORY_REST);
+const PACKAGE_CHARS = charTable(PACKAGE_REST);
+const SLOT_CHARS = charTable(SLOT_REST);
+const REPO_CHARS = charTable(REPO_REST);
+const FLAG_FIRST_CHARS = charTable(FLAG_FIRST);
+const FLAG_CHARS = charTable(FLAG_REST);
 
-/** Whether s[from, to) is a name whose later characters may be of `allowed` (NAME_* bits). */
-function isName(s: string, from: number, to: number, allowed: number): boolean {
-  if (from >= to) return false;
-  const first = s.charCodeAt(from);
-  if (first >= 128 || !(NAME_CHARS[first]! & NAME_START)) return false;
-  for (let i = from + 1; i < to; i++) {
-    const c = s.charCodeAt(i);
-    if (c >= 128 || !(NAME_CHARS[c]! & allowed)) return false;
-  }
+/** Whether `table` has s[i] (ASCII only). */
+function has(table: Uint8Array, s: string, i: number): boolean {
+  const c = s.charCodeAt(i);
+  return c < 128 && table[c] === 1;
+}
+
+/** Whether s[from, to) is a name: a first character of any name, then characters of `rest`. */
+function isName(s: string, from: number, to: number, rest: Uint8Array): boolean {
+  if (from >= to || !has(NAME_FIRST_CHARS, s, from)) return false;
+  for (let i = from + 1; i < to; i++) if (!has(rest, s, i)) return false;
   return true;
 }
-const CATEGORY_CHARS = NAME_START | NAME_PLUS | NAME_DOT | NAME_DASH;
-const PACKAGE_CHARS = NAME_START | NAME_PLUS | NAME_DASH;
-const SLOT_CHARS = NAME_START | NAME_PLUS | NAME_DOT | NAME_DASH;
-const REPO_CHARS = NAME_START | NAME_DASH;
 
 function badAtom(text: string, why: string): never {
   throw new OuzoError("BAD_ATOM", `invalid atom '${text}': ${why}`);
@@ -339,10 +345,6 @@ function stripRev(v: Version): Version {
   return v.hasRevision ? Version.parse(v.withoutRevision) : v;
 }
 
-/** `[A-Za-z0-9+_@-]`, the characters after the first of a USE flag name (PMS 3.1.4). */
-const FLAG_CHARS = new Uint8Array(128);
-for (let c = 0; c < 128; c++) if (/[A-Za-z0-9+_@-]/.test(String.fromCharCode(c))) FLAG_CHARS[c] = 1;
-
 /** `[a,-b,c?,!c?,c=,!c=,d(+),e(-)]`: the tokens between the brackets, scanned (a hot path). */
 function parseUseDeps(body: string, features: EapiFeatures, atom: string): UseDep[] {
   if (body === "") badAtom(atom, "empty USE dependency '[]'");
@@ -362,9 +364,8 @@ function useDep(body: string, from: number, to: number, features: EapiFeatures, 
   const prefix = body.charCodeAt(i); // ! or -
   if (prefix === 33 || prefix === 45) i++;
   const flagStart = i;
-  const first = body.charCodeAt(i);
-  let ok = (first >= 97 && first <= 122) || (first >= 65 && first <= 90) || (first >= 48 && first <= 57);
-  if (ok) for (i++; i < to && body.charCodeAt(i) < 128 && FLAG_CHARS[body.charCodeAt(i)] === 1; i++);
+  let ok = i < to && has(FLAG_FIRST_CHARS, body, i);
+  if (ok) for (i++; i < to && has(FLAG_CHARS, body, i); i++);
   const flagEnd = i;
   let missing: "+" | "-" | undefined;
   // (+) or (-); a flag may itself end in '+' or '-', which the scan above took: "(" stops it
