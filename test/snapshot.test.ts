@@ -261,5 +261,8 @@ describe("the snapshot through the CLI", () => {
     expect(a.code).toBe(0);
     expect(a.stdout).toBe(b.stdout);
     expect(a.stderr).toBe(b.stderr);
+    // and nothing is encoded for a snapshot that cannot be kept
+    const verbose = ouzo(["profile", "show", "--verbose", "--root", root], { env: { OUZO_CACHE_DIR: path.join(blocker, "cache") } });
+    expect(verbose.stderr).toContain(`no snapshot: ${path.join(blocker, "cache")} is not writable`);
   });
 });

@@ -12,7 +12,7 @@ import { type AtomLine, atomLine, type ConfigLine, DirCache, indexByCp, knownAto
 import { buildProfileStack, type ProfileEntry } from "./profileStack.js";
 import { loadRepositories, makeRepositorySet, type Repository, type RepositorySet } from "./repositories.js";
 import { type Assignment, readShellVars, tokens } from "./shellVars.js";
-import { readSnapshot, type SnapshotPlace, writeSnapshot } from "./snapshot.js";
+import { readSnapshot, type SnapshotPlace, snapshotWritable, writeSnapshot } from "./snapshot.js";
 
 /** ouzo's own defaults (what Portage keeps in make.globals). */
 const ouzoProfilesDir = () => packagePath("profiles");
@@ -544,6 +544,10 @@ export class Config {
     }
     const began = Date.now();
     const { value: config, inputs } = recordInputs(() => new Config(opts));
+    if (!snapshotWritable(place)) {
+      info(`configuration evaluated from ${inputs.size} paths; no snapshot: ${path.dirname(place.file)} is not writable`);
+      return config;
+    }
     let written = false;
     try {
       // every repository's own files go into the snapshot (most commands count or match them all)
@@ -553,7 +557,7 @@ export class Config {
     } catch {
       // a repository file this command did not need is unreadable: no snapshot this time
     }
-    info(`configuration evaluated from ${inputs.size} paths; ${written ? `snapshot written to ${place.file}` : "no snapshot written (an input changed just now, or the cache directory is not writable)"}`);
+    info(`configuration evaluated from ${inputs.size} paths; ${written ? `snapshot written to ${place.file}` : "no snapshot written (an input changed just now, or the cache directory could not be written)"}`);
     return config;
   }
 

@@ -94,6 +94,27 @@ export function writeSnapshot(place: SnapshotPlace, inputs: Iterable<string>, da
   }
 }
 
+/**
+ * Whether a snapshot could be written at `place`: its directory, or the nearest existing
+ * directory above it, is writable. Asked before the configuration is encoded, so that a user
+ * without rights on the cache directory does not pay for a snapshot on every run.
+ */
+export function snapshotWritable(place: SnapshotPlace): boolean {
+  try {
+    for (let dir = path.dirname(place.file); ; dir = path.dirname(dir)) {
+      const st = fs.statSync(dir, STAT_OPTIONS);
+      if (st) {
+        if (!st.isDirectory()) return false;
+        fs.accessSync(dir, fs.constants.W_OK);
+        return true;
+      }
+      if (dir === path.dirname(dir)) return false;
+    }
+  } catch {
+    return false; // not writable, or a file where a directory should be (ENOTDIR)
+  }
+}
+
 /** The snapshot file of a cache directory. */
 export function snapshotFile(cacheDir: string): string {
   return path.join(cacheDir, "config-snapshot.json");
