@@ -2,7 +2,7 @@
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { ENV_WITHOUT_EXTRA_CA, REPO } from "./util.js";
+import { ENV_WITHOUT_EXTRA_CA, median, REPO } from "./util.js";
 
 const all = ["pms", "cli", "profile"].filter((n) => fs.existsSync(path.join(REPO, "bench", `${n}.js`)));
 const extra = fs.readdirSync(path.join(REPO, "bench")).filter((f) => f.endsWith(".js") && !["run.js", "util.js"].includes(f)).map((f) => f.slice(0, -3));
@@ -20,7 +20,7 @@ if (process.env.NODE_EXTRA_CA_CERTS !== undefined) {
       spawnSync(process.execPath, ["-e", "0"], { env });
       xs.push(Number(process.hrtime.bigint() - t0) / 1e6);
     }
-    return xs.sort((a, b) => a - b)[5].toFixed(1);
+    return median(xs).toFixed(1);
   };
   console.log(`NODE_EXTRA_CA_CERTS is set here: node -e 0 takes ${t(process.env)} ms with it, ${t(ENV_WITHOUT_EXTRA_CA)} ms without (medians of 11).`);
   console.log("The ouzo command (bin/ouzo) starts node without it and loads the certificates only to download over HTTPS.");

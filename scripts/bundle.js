@@ -126,29 +126,20 @@ const reexport = {
     b.onLoad({ filter: /.*/, namespace: "reexport" }, (args) => ({ contents: `export { default } from "${args.path}";`, resolveDir: process.cwd(), loader: "js" }));
   },
 };
-// the core: one CommonJS file (what vm.Script compiles), with import.meta.url from its file name
-await build({
+// The CommonJS files bin/ouzo.js compiles with vm.Script and a code cache, in dist/bundle/, with
+// import.meta.url from their file name.
+const commonJs = {
   ...common,
   format: "cjs",
-  entryPoints: { ouzo: "src/cli/main.ts" },
   outdir: "dist/bundle",
   outExtension: { ".js": ".cjs" },
   define: { ...common.define, "import.meta.url": "__ouzoModuleUrl" },
   banner: { js: "const __ouzoModuleUrl = require('node:url').pathToFileURL(__filename).href;" },
-  plugins: [heavyImports],
-});
-
-// yargs: CommonJS beside the core (see HEAVY), with import.meta.url from its file name
-await build({
-  ...common,
-  format: "cjs",
-  entryPoints: { yargs: "reexport:yargs" },
-  outdir: "dist/bundle",
-  outExtension: { ".js": ".cjs" },
-  define: { ...common.define, "import.meta.url": "__ouzoModuleUrl" },
-  banner: { js: "const __ouzoModuleUrl = require('node:url').pathToFileURL(__filename).href;" },
-  plugins: [reexport, lazyStringWidth],
-});
+};
+// the core: one file
+await build({ ...commonJs, entryPoints: { ouzo: "src/cli/main.ts" }, plugins: [heavyImports] });
+// yargs, beside the core (see HEAVY)
+await build({ ...commonJs, entryPoints: { yargs: "reexport:yargs" }, plugins: [reexport, lazyStringWidth] });
 
 await build({
   ...common,
