@@ -64,7 +64,7 @@ export function noteInput(p: string): void {
   recording?.add(p);
 }
 
-/** Run `fn`, collecting every path noted meanwhile. Recordings do not nest. */
+/** Run `fn`, collecting every path noted meanwhile; an enclosing recording gets them too. */
 export function recordInputs<T>(fn: () => T): { value: T; inputs: Set<string> } {
   const outer = recording;
   const inputs = new Set<string>();
