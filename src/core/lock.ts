@@ -1,45 +1,97 @@
+import Database from "better-sqlite3";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { OuzoError } from "./errors.js";
 
+export interface AcquireOptions {
+  /** How long to wait for another holder to let go (default 10 minutes; Infinity: as long as it takes). */
+  readonly timeoutMs?: number;
+  /** Called once, when the lock is held elsewhere and acquire starts to wait, with the holder's pid if known. */
+  readonly onWait?: (holder: number | undefined) => void;
+}
+
 /**
- * An exclusive lock held by a lock file containing the holder's pid. A lock left by a dead process is taken over.
- * Waits up to `timeoutMs` for a live holder to let go.
+ * An exclusive lock that the kernel holds: the lock file is an SQLite database kept in an
+ * EXCLUSIVE transaction, that is a POSIX record lock, which the kernel drops when its process
+ * ends however it ends. So there is no stale lock to judge and no race to take one over (a pid
+ * file is judged and removed by one waiter while another creates it anew). Connections of one
+ * process exclude each other too. The holder's pid is written beside the lock, for messages.
  */
 export class FileLock {
-  private held = false;
+  private db: Database.Database | undefined;
+
   constructor(readonly file: string) {}
 
-  async acquire(timeoutMs = 600_000): Promise<void> {
-    fs.mkdirSync(path.dirname(this.file), { recursive: true });
+  private get pidFile(): string {
+    return `${this.file}.pid`;
+  }
+
+  async acquire(opts: AcquireOptions = {}): Promise<void> {
+    const timeoutMs = opts.timeoutMs ?? 600_000;
     const start = Date.now();
-    for (;;) {
-      try {
-        const fd = fs.openSync(this.file, "wx");
-        fs.writeSync(fd, String(process.pid));
-        fs.closeSync(fd);
-        this.held = true;
-        return;
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+    let waiting = false;
+    while (!this.tryAcquire()) {
+      if (!waiting) {
+        waiting = true;
+        opts.onWait?.(this.holder());
       }
-      const holder = Number(fs.readFileSync(this.file, "utf8").trim() || "0");
-      if (!holder || !processAlive(holder)) {
-        fs.rmSync(this.file, { force: true });
-        continue;
+      if (Date.now() - start >= timeoutMs) {
+        const pid = this.holder();
+        throw new OuzoError("LOCKED", `locked by ${pid ? `process ${pid}` : "another process"} for more than ${+(timeoutMs / 1000).toFixed(1)} s`, { file: this.file });
       }
-      if (Date.now() - start > timeoutMs) {
-        throw new OuzoError("LOCKED", `lock held by process ${holder}`, { file: this.file });
-      }
-      await new Promise((r) => setTimeout(r, 50));
+      await new Promise((r) => setTimeout(r, 100));
     }
   }
 
-  release(): void {
-    if (this.held) {
-      fs.rmSync(this.file, { force: true });
-      this.held = false;
+  /** Take the lock if no one holds it: true when taken. */
+  tryAcquire(): boolean {
+    if (this.db) return true;
+    let db: Database.Database;
+    try {
+      fs.mkdirSync(path.dirname(this.file), { recursive: true });
+      db = new Database(this.file, { timeout: 0 });
+    } catch (e) {
+      throw new OuzoError("LOCK_FAILED", `cannot open the lock: ${(e as Error).message}`, { file: this.file });
     }
+    try {
+      db.exec("BEGIN EXCLUSIVE");
+    } catch (e) {
+      db.close();
+      const code = (e as { code?: string }).code;
+      if (code === "SQLITE_BUSY") return false;
+      if (code === "SQLITE_NOTADB") {
+        // the pid file an older ouzo used as its lock: that ouzo is not running any more
+        fs.truncateSync(this.file);
+        return this.tryAcquire();
+      }
+      throw new OuzoError("LOCK_FAILED", `cannot take the lock: ${(e as Error).message}`, { file: this.file });
+    }
+    this.db = db;
+    try {
+      fs.writeFileSync(this.pidFile, `${process.pid}\n`);
+    } catch {
+      // who holds the lock is only for messages
+    }
+    return true;
+  }
+
+  release(): void {
+    const db = this.db;
+    if (!db) return;
+    this.db = undefined;
+    if (this.holder() === process.pid) fs.rmSync(this.pidFile, { force: true });
+    db.close(); // ends the transaction and with it the lock
+  }
+
+  /** The pid of a live holder, as far as the pid file beside the lock tells. */
+  private holder(): number | undefined {
+    let pid: number;
+    try {
+      pid = Number(fs.readFileSync(this.pidFile, "utf8").trim());
+    } catch {
+      return undefined;
+    }
+    return Number.isInteger(pid) && pid > 0 && processAlive(pid) ? pid : undefined;
   }
 }
 
