@@ -5,7 +5,8 @@ import { describe, expect, it } from "vitest";
 import { buildKitMirror, commitAll, commitMetaRepo, git, type BuiltKit, type ReleaseKit } from "../src/sync/mirrorBuilder.js";
 import { Git } from "../src/sync/git.js";
 import { FIXTURES } from "./vectors.js";
-import { ouzo, REPO_ROOT, tmpdir, writeTree } from "./helpers.js";
+import { FileLock } from "../src/core/lock.js";
+import { ouzo, ouzoAsync, REPO_ROOT, tmpdir, writeTree } from "./helpers.js";
 
 interface World {
   mirrors: string;
@@ -269,6 +270,49 @@ describe.skipIf(process.getuid?.() !== 0)("ouzo sync as root runs git as another
     expect(r.code).toBe(1);
     expect(r.stderr.trim()).toBe(`ouzo: ${path.join(w.root, "etc/ego.conf")}: sync_user 'nobody-here' does not exist in ${path.join(w.root, "etc/passwd")}`);
     expect(fs.existsSync(path.join(w.root, "var/git"))).toBe(false);
+  });
+});
+
+describe("one sync of a ROOT at a time", () => {
+  it("a sync waits, saying for whom, while another holds the ROOT's sync lock, then runs", async () => {
+    const w = world();
+    const lock = new FileLock(path.join(w.root, "var/lib/ouzo/sync.lock"));
+    await lock.acquire();
+    const child = ouzoAsync(["sync", "--root", w.root, "--no-regen"]);
+    await new Promise((r) => setTimeout(r, 1500));
+    // nothing moved while it waited
+    expect(fs.existsSync(path.join(w.root, "var/git"))).toBe(false);
+    lock.release();
+    const r = await child;
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain(`waiting for the ouzo sync or profile change of process ${process.pid} already running on ${w.root} to finish`);
+    expect(Object.values(heads(w)).every(Boolean)).toBe(true);
+  });
+
+  it("a profile change waits for a sync too: both rewrite make.profile/parent", async () => {
+    const w = world();
+    expect(sync(w).code).toBe(0);
+    const parent = path.join(w.root, "etc/portage/make.profile/parent");
+    const lock = new FileLock(path.join(w.root, "var/lib/ouzo/sync.lock"));
+    await lock.acquire();
+    const child = ouzoAsync(["profile", "flavor", "desktop", "--root", w.root]);
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(fs.existsSync(parent)).toBe(false);
+    lock.release();
+    const r = await child;
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain(`of process ${process.pid} already running on ${w.root} to finish`);
+    expect(fs.readFileSync(parent, "utf8")).toContain("core-kit:funtoo/1.0/linux-gnu/flavor/desktop\n");
+  });
+
+  it("two syncs started together both succeed, and only the first changes anything", async () => {
+    const w = world();
+    const [a, b] = await Promise.all([ouzoAsync(["sync", "--root", w.root, "--no-regen", "--json"]), ouzoAsync(["sync", "--root", w.root, "--no-regen", "--json"])]);
+    expect([a.code, b.code]).toEqual([0, 0]);
+    const changed = [a, b].map((r) => JSON.parse(r.stdout).kits.filter((k: { changed: boolean }) => k.changed).length).sort();
+    expect(changed).toEqual([0, 3]);
+    const kits = JSON.parse(ouzo(["kits", "--root", w.root, "--json"]).stdout);
+    expect(kits.kits.every((k: { matches: boolean }) => k.matches)).toBe(true);
   });
 });
 

@@ -52,3 +52,27 @@ export function loadConfig(args: GlobalArgs, out: Output): Config {
 export function cacheDirOf(args: GlobalArgs): string {
   return path.resolve(args.cacheDir ?? process.env.OUZO_CACHE_DIR ?? path.join(rootOf(args), "var", "cache", "ouzo"));
 }
+
+/** ouzo's state under ROOT: the sync journal and lock, anise repository trees. */
+export function stateDirOf(args: GlobalArgs): string {
+  return path.join(rootOf(args), "var", "lib", "ouzo");
+}
+
+/**
+ * Hold the lock of the commands that change ROOT's synced tree or its profile (sync, the profile
+ * setters) while `fn` runs: one at a time per ROOT. A second one waits, saying for whom, as emerge
+ * does; a holder that dies lets go at once (core/lock.ts).
+ */
+export async function withSyncLock<T>(args: GlobalArgs, out: Output, fn: () => Promise<T>): Promise<T> {
+  const { FileLock } = await import("../core/lock.js");
+  const lock = new FileLock(path.join(stateDirOf(args), "sync.lock"));
+  await lock.acquire({
+    timeoutMs: Infinity,
+    onWait: (pid) => out.notice(`waiting for the ouzo sync or profile change ${pid ? `of process ${pid} ` : ""}already running on ${rootOf(args)} to finish`),
+  });
+  try {
+    return await fn();
+  } finally {
+    lock.release();
+  }
+}

@@ -71,6 +71,11 @@ export class Output implements Reporter {
     this.out.write(JSON.stringify(value, null, 2) + "\n");
   }
 
+  /** A message a person needs while they wait (to stderr), which --quiet silences. */
+  notice(message: string): void {
+    if (!this.opts.quiet) this.errLine(message);
+  }
+
   warn(message: string): void {
     if (this.opts.quiet) return;
     this.errLine(`${this.color("yellow", "warning:")} ${message}`);

@@ -5,7 +5,7 @@ import { readEgoConf } from "../../config/egoConf.js";
 import { loadRepositories, type RepositorySet } from "../../config/repositories.js";
 import { UsageError } from "../../core/errors.js";
 import { atomicWriteFile } from "../../core/fsutil.js";
-import { configRootOf, rootOf, type GlobalArgs } from "../context.js";
+import { configRootOf, rootOf, stateDirOf, withSyncLock, type GlobalArgs } from "../context.js";
 import type { Output } from "../../ui/Output.js";
 
 // --- ego's profile commands: list, arch|subarch|build|flavor NAME, mix-ins +a -b ---
@@ -25,7 +25,7 @@ async function pythonKitLines(args: GlobalArgs, repos: RepositorySet, current: s
   let release;
   try {
     const { KitSync } = await import("../../sync/KitSync.js");
-    release = await new KitSync({ ego, root, stateDir: path.join(root, "var", "lib", "ouzo") }).currentRelease();
+    release = await new KitSync({ ego, root, stateDir: stateDirOf(args) }).currentRelease();
   } catch {
     return current;
   }
@@ -41,7 +41,14 @@ async function pythonKitLines(args: GlobalArgs, repos: RepositorySet, current: s
     .map((k) => `${k}:funtoo/kits/python-kit/${profile}`);
 }
 
-async function writeParent(args: GlobalArgs, out: Output, edit: (lines: ReturnType<typeof readParent>, arch: string | undefined, descs: ReturnType<typeof readEgoDescs>) => ReturnType<typeof readParent>): Promise<number> {
+type ParentEdit = (lines: ReturnType<typeof readParent>, arch: string | undefined, descs: ReturnType<typeof readEgoDescs>) => ReturnType<typeof readParent>;
+
+/** Edit make.profile/parent under the sync lock: a sync rewrites its python-kit lines. */
+function writeParent(args: GlobalArgs, out: Output, edit: ParentEdit): Promise<number> {
+  return withSyncLock(args, out, () => writeParentLocked(args, out, edit));
+}
+
+async function writeParentLocked(args: GlobalArgs, out: Output, edit: ParentEdit): Promise<number> {
   const { makeProfile, parent, repos } = profileFiles(args);
   try {
     if (fs.lstatSync(makeProfile).isSymbolicLink()) {

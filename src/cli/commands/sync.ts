@@ -14,7 +14,7 @@ import { updatePythonKitLines } from "../../sync/pythonKitProfile.js";
 import { writeReposConf } from "../../sync/reposConf.js";
 import { parseCpv } from "../../pms/atom.js";
 import type { Output } from "../../ui/Output.js";
-import { cacheDirOf, configRootOf, rootOf, type GlobalArgs } from "../context.js";
+import { cacheDirOf, configRootOf, rootOf, stateDirOf, withSyncLock, type GlobalArgs } from "../context.js";
 
 export interface SyncArgs extends GlobalArgs {
   dest?: string;
@@ -34,10 +34,6 @@ function downloadOptions() {
   return { ...DEFAULT_DOWNLOAD, timeoutMs: Number.isFinite(t) && t > 0 ? t * 1000 : DEFAULT_DOWNLOAD.timeoutMs };
 }
 
-export function stateDirOf(args: GlobalArgs): string {
-  return path.join(rootOf(args), "var", "lib", "ouzo");
-}
-
 /** anise repository definitions: ouzo's own directory, then /etc/anise/repos.conf.d. */
 export function aniseRepoDirs(args: GlobalArgs): string[] {
   const c = configRootOf(args);
@@ -54,7 +50,12 @@ export async function syncCommand(args: SyncArgs, out: Output): Promise<number> 
   if (args.kits) return kitsCommand(args, out);
   if (args.jobs !== undefined && (!Number.isInteger(args.jobs) || args.jobs < 1)) throw new UsageError("--jobs takes a whole number of at least 1");
   await out.live();
-  if (args.metaRepo === false) return aniseOnly(args, out);
+  // A second sync at once would delete the first's staging clones, take its switch journal for
+  // an interrupted sync's and roll its kits back under it: it waits for the lock instead.
+  return withSyncLock(args, out, () => (args.metaRepo === false ? aniseOnly(args, out) : syncLocked(args, out)));
+}
+
+async function syncLocked(args: SyncArgs, out: Output): Promise<number> {
   const root = rootOf(args);
   const ego = readEgoConf(root);
   const kitSync = new KitSync({ ego, root, dest: args.dest, offline: args.offline, jobs: args.jobs ?? 4, link: args.link, stateDir: stateDirOf(args), reporter: out });
