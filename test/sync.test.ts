@@ -4,6 +4,7 @@ import * as path from "node:path";
 import { describe, expect, it } from "vitest";
 import { buildKitMirror, commitAll, commitMetaRepo, git, type BuiltKit, type ReleaseKit } from "../src/sync/mirrorBuilder.js";
 import { Git } from "../src/sync/git.js";
+import { lookupUser } from "../src/sync/identity.js";
 import { FIXTURES } from "./vectors.js";
 import { FileLock } from "../src/core/lock.js";
 import { ouzo, ouzoAsync, REPO_ROOT, tmpdir, writeTree } from "./helpers.js";
@@ -313,6 +314,44 @@ describe("one sync of a ROOT at a time", () => {
     expect(changed).toEqual([0, 3]);
     const kits = JSON.parse(ouzo(["kits", "--root", w.root, "--json"]).stdout);
     expect(kits.kits.every((k: { matches: boolean }) => k.matches)).toBe(true);
+  });
+});
+
+/** `nobody`, when this process may run ouzo as that user (root, and the checkout readable by all). */
+const nobody = (() => {
+  const user = process.getuid?.() === 0 ? lookupUser("/etc/passwd", "nobody") : undefined;
+  if (!user) return undefined;
+  const probe = spawnSync(process.execPath, ["-e", `require("fs").accessSync(${JSON.stringify(path.join(REPO_ROOT, "dist/bundle/ouzo.cjs"))})`], { uid: user.uid, gid: user.gid });
+  return probe.status === 0 ? user : undefined;
+})();
+
+describe("another user than the one who syncs", () => {
+  it.skipIf(!nobody)("reads the kits of a root-owned tree, and a sync of theirs fails at the lock, naming it", () => {
+    const w = world();
+    expect(sync(w).code).toBe(0);
+    fs.chmodSync(w.root, 0o755); // mkdtemp made it private
+    const as = (args: string[]) => {
+      const r = spawnSync(process.execPath, [path.join(REPO_ROOT, "bin", "ouzo.js"), ...args], { encoding: "utf8", uid: nobody!.uid, gid: nobody!.gid, env: { ...process.env, NO_COLOR: "1" } });
+      return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+    };
+    const kits = as(["kits", "--root", w.root, "--json"]);
+    expect(kits.stderr).toBe("");
+    expect(kits.code).toBe(0);
+    expect(JSON.parse(kits.stdout).kits.map((k: { kit: string; matches: boolean }) => [k.kit, k.matches])).toEqual([["core-kit", true], ["dev-kit", true], ["python-kit", true]]);
+    const before = snapshot(w);
+    const s = as(["sync", "--root", w.root, "--no-regen"]);
+    expect(s.code).toBe(1);
+    const lock = path.join(w.root, "var/lib/ouzo/sync.lock");
+    expect(s.stderr).toBe(`ouzo: ${lock}: cannot take the lock: this user may not write it\n`);
+    expect(snapshot(w)).toEqual(before);
+  });
+
+  it("hears git's own error, not the hint that follows it", () => {
+    const stderr = "fatal: detected dubious ownership in repository at '/var/git/meta-repo'\nTo add an exception for this directory, call:\n\n\tgit config --global --add safe.directory /var/git/meta-repo\n";
+    expect(Git.errorOf(stderr, 128)).toBe("detected dubious ownership in repository at '/var/git/meta-repo'");
+    expect(Git.errorOf("warning: something\nerror: pathspec 'x' did not match\n", 1)).toBe("pathspec 'x' did not match");
+    expect(Git.errorOf("remote: Counting objects\n", 1)).toBe("remote: Counting objects");
+    expect(Git.errorOf("", 3)).toBe("exit status 3");
   });
 });
 

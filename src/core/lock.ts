@@ -49,8 +49,16 @@ export class FileLock {
     let db: Database.Database;
     try {
       fs.mkdirSync(path.dirname(this.file), { recursive: true });
+      // SQLite opens a file it may not write read-only, and a read-only lock excludes no one
+      const target = fs.existsSync(this.file) ? this.file : path.dirname(this.file);
+      try {
+        fs.accessSync(target, fs.constants.W_OK);
+      } catch {
+        throw new OuzoError("LOCK_FAILED", `cannot take the lock: this user may not write ${target === this.file ? "it" : target}`, { file: this.file });
+      }
       db = new Database(this.file, { timeout: 0 });
     } catch (e) {
+      if (e instanceof OuzoError) throw e;
       throw new OuzoError("LOCK_FAILED", `cannot open the lock: ${(e as Error).message}`, { file: this.file });
     }
     try {

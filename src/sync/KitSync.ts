@@ -7,7 +7,7 @@ import type { Reporter } from "../core/reporter.js";
 import { silentReporter } from "../core/reporter.js";
 import { type EgoConf, metaRepoBranch, repoUrl } from "../config/egoConf.js";
 import { Git } from "./git.js";
-import { type Identity, mkdirOwned, syncIdentity } from "./identity.js";
+import { type Identity, lookupUser, mkdirOwned, syncIdentity } from "./identity.js";
 import { chooseKits, type KitChoice, parseRelease, type Release } from "./metaRepo.js";
 
 export interface KitSyncOptions {
@@ -119,6 +119,24 @@ export class KitSync {
   }
 
   /**
+   * git to read a repository of the synced tree. Root runs git as the tree's owner (gitAt); any
+   * other user (ouzo kits, ouzo profile) runs it as itself, and git refuses a repository another
+   * user owns. One owned by root or by sync_user, the users ego.conf syncs as, is trusted.
+   */
+  private readerAt(dir: string): Git {
+    const uid = process.getuid?.();
+    let owner: number;
+    try {
+      owner = fs.statSync(dir).uid;
+    } catch {
+      return this.gitAt(dir);
+    }
+    if (uid === undefined || uid === 0 || owner === uid) return this.gitAt(dir);
+    const syncUser = lookupUser(path.join(this.opts.root ?? "/", "etc", "passwd"), this.opts.ego.syncUser);
+    return new Git(dir, undefined, undefined, owner === 0 || owner === syncUser?.uid);
+  }
+
+  /**
    * git refuses repositories another user owns. A sync that drops from root reads local mirrors
    * (sync_base_url a path or file:// URL) that root or a mirror job usually owns: the mirrors the
    * administrator named are trusted, through a global configuration file only git running as the
@@ -217,7 +235,7 @@ export class KitSync {
     if (!Git.isRepo(this.metaRepoPath)) throw new OuzoError("NO_META_REPO", `no meta-repo at ${this.metaRepoPath}; run 'ouzo sync' first`);
     const head = Git.headOf(this.metaRepoPath);
     if (!head) throw new OuzoError("NO_META_REPO", `the meta-repo at ${this.metaRepoPath} has no commit checked out`);
-    const rel = await this.readRelease(this.gitAt(this.metaRepoPath), head, this.opts.ego.release);
+    const rel = await this.readRelease(this.readerAt(this.metaRepoPath), head, this.opts.ego.release);
     const c = chooseKits(rel, this.opts.ego);
     return { release: rel, choice: c.kits, skipped: c.skipped };
   }

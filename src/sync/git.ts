@@ -14,6 +14,8 @@ export class Git {
     private readonly as?: Identity,
     /** A global git configuration file for git running as `as` (its HOME is removed). */
     private readonly globalConfig?: string,
+    /** Read `dir` although another user owns it (git refuses that by default): see KitSync.readerAt. */
+    private readonly trusted = false,
   ) {}
 
   static check(): void {
@@ -26,25 +28,33 @@ export class Git {
   }
 
   private exec(args: string[]) {
-    if (!this.as) return run("git", ["-C", this.dir, ...args], { env: Git.env() });
+    const argv = ["-C", this.dir, ...(this.trusted ? ["-c", `safe.directory=${this.dir}`] : []), ...args];
+    if (!this.as) return run("git", argv, { env: Git.env() });
     const env = Git.env();
     delete env.HOME;
     if (this.globalConfig) env.GIT_CONFIG_GLOBAL = this.globalConfig;
-    return run("git", ["-C", this.dir, ...args], { env, uid: this.as.uid, gid: this.as.gid });
+    return run("git", argv, { env, uid: this.as.uid, gid: this.as.gid });
   }
 
   async git(args: string[], what: string): Promise<string> {
     const r = await this.exec(args);
-    if (r.code !== 0) {
-      const msg = r.stderr.trim().split("\n").filter(Boolean).pop() ?? `exit status ${r.code}`;
-      throw new OuzoError("GIT_FAILED", `${what}: ${msg}`);
-    }
+    if (r.code !== 0) throw new OuzoError("GIT_FAILED", `${what}: ${Git.errorOf(r.stderr, r.code)}`);
     return r.stdout;
   }
 
-  async tryGit(args: string[]): Promise<{ ok: boolean; out: string }> {
+  /**
+   * What went wrong, in git's words: its `fatal:` or `error:` line (hints and advice may follow
+   * it, such as the `git config --global --add safe.directory …` it suggests), else its last line.
+   */
+  static errorOf(stderr: string, code: number): string {
+    const lines = stderr.split("\n").map((l) => l.trim()).filter(Boolean);
+    const error = lines.find((l) => /^(fatal|error): /.test(l));
+    return error ? error.replace(/^(fatal|error): /, "") : (lines.pop() ?? `exit status ${code}`);
+  }
+
+  async tryGit(args: string[]): Promise<{ ok: boolean; out: string; err: string }> {
     const r = await this.exec(args);
-    return { ok: r.code === 0, out: r.stdout };
+    return { ok: r.code === 0, out: r.stdout, err: r.stderr };
   }
 
   /** Is `dir` the top of a git work tree (not just inside one)? */
@@ -79,8 +89,11 @@ export class Git {
     return fs.existsSync(path.join(this.dir, ".git", "shallow"));
   }
 
+  /** A file as it is in a commit; undefined when the commit has no such file. */
   async readFileAt(commit: string, file: string): Promise<string | undefined> {
-    const r = await this.tryGit(["show", `${commit}:${file}`]);
-    return r.ok ? r.out : undefined;
+    const r = await this.exec(["show", `${commit}:${file}`]);
+    if (r.code === 0) return r.stdout;
+    if (/^fatal: path '.*' (does not exist in|exists on disk, but not in) /m.test(r.stderr)) return undefined;
+    throw new OuzoError("GIT_FAILED", `${this.dir}: reading ${file} of commit ${commit}: ${Git.errorOf(r.stderr, r.code)}`);
   }
 }
