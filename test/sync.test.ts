@@ -1,4 +1,4 @@
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
@@ -304,6 +304,33 @@ describe("one sync of a ROOT at a time", () => {
     expect(r.code).toBe(0);
     expect(r.stderr).toContain(`of process ${process.pid} already running on ${w.root} to finish`);
     expect(fs.readFileSync(parent, "utf8")).toContain("core-kit:funtoo/1.0/linux-gnu/flavor/desktop\n");
+  });
+
+  it("a sync ended by SIGTERM ends the git it runs, and the next sync finishes the job", async () => {
+    const w = world();
+    // a git whose clones hang, under a name to look for
+    const bin = tmpdir("ouzo-slow-git-");
+    const marker = `ouzo-slow-git-${process.pid}-${Date.now()}`;
+    const realGit = spawnSync("sh", ["-c", "command -v git"], { encoding: "utf8" }).stdout.trim();
+    fs.writeFileSync(path.join(bin, "git"), `#!/bin/bash\ncase " $* " in *" clone "*) exec -a ${marker} sleep 60 ;; esac\nexec ${realGit} "$@"\n`, { mode: 0o755 });
+    const running = () =>
+      fs.readdirSync("/proc").some((p) => {
+        try {
+          return /^\d+$/.test(p) && fs.readFileSync(`/proc/${p}/cmdline`, "utf8").startsWith(marker);
+        } catch {
+          return false;
+        }
+      });
+    const child = spawn(process.execPath, [path.join(REPO_ROOT, "bin", "ouzo.js"), "sync", "--root", w.root, "--no-regen"], { env: { ...process.env, PATH: `${bin}:${process.env.PATH}` }, stdio: "ignore" });
+    const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on("exit", (_code, signal) => resolve(signal)));
+    for (let i = 0; i < 200 && !running(); i++) await new Promise((r) => setTimeout(r, 50));
+    expect(running()).toBe(true);
+    child.kill("SIGTERM");
+    expect(await exited).toBe("SIGTERM");
+    for (let i = 0; i < 40 && running(); i++) await new Promise((r) => setTimeout(r, 50));
+    expect(running()).toBe(false);
+    expect(sync(w).code).toBe(0);
+    expect(JSON.parse(ouzo(["kits", "--root", w.root, "--json"]).stdout).kits.every((k: { matches: boolean }) => k.matches)).toBe(true);
   });
 
   it("two syncs started together both succeed, and only the first changes anything", async () => {

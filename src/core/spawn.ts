@@ -1,5 +1,25 @@
-import { spawn, spawnSync } from "node:child_process";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { OuzoError } from "./errors.js";
+
+/** The programs run() is waiting for. */
+const running = new Set<ChildProcess>();
+let forwarding = false;
+
+/**
+ * A signal that ends ouzo ends the programs it runs too: sent to ouzo alone (`kill`, a service
+ * manager, timeout(1)) it would leave them writing on, into the staging clone or work tree that
+ * the next run cleans up or rolls back. They get the signal, then ouzo ends by it as it would have.
+ */
+function forwardSignals(): void {
+  if (forwarding) return;
+  forwarding = true;
+  for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
+    process.once(signal, () => {
+      for (const child of running) child.kill(signal);
+      process.kill(process.pid, signal);
+    });
+  }
+}
 
 export interface RunResult {
   code: number;
@@ -10,12 +30,18 @@ export interface RunResult {
 /** Run a program to completion, capturing output. Never goes through a shell. */
 export function run(cmd: string, args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; input?: string; uid?: number; gid?: number } = {}): Promise<RunResult> {
   return new Promise((resolve, reject) => {
+    forwardSignals();
     const child = spawn(cmd, args, { cwd: opts.cwd, env: opts.env ?? process.env, uid: opts.uid, gid: opts.gid, stdio: [opts.input === undefined ? "ignore" : "pipe", "pipe", "pipe"] });
+    running.add(child);
+    child.on("exit", () => running.delete(child));
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     child.stdout!.on("data", (d: Buffer) => out.push(d));
     child.stderr!.on("data", (d: Buffer) => err.push(d));
-    child.on("error", (e) => reject(e));
+    child.on("error", (e) => {
+      running.delete(child);
+      reject(e);
+    });
     child.on("close", (code, signal) =>
       resolve({ code: code ?? (signal ? 128 : 1), stdout: Buffer.concat(out).toString("utf8"), stderr: Buffer.concat(err).toString("utf8") }),
     );
