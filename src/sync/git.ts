@@ -52,9 +52,9 @@ export class Git {
     return error ? error.replace(/^(fatal|error): /, "") : (lines.pop() ?? `exit status ${code}`);
   }
 
-  async tryGit(args: string[]): Promise<{ ok: boolean; out: string; err: string }> {
+  async tryGit(args: string[]): Promise<{ ok: boolean; out: string }> {
     const r = await this.exec(args);
-    return { ok: r.code === 0, out: r.stdout, err: r.stderr };
+    return { ok: r.code === 0, out: r.stdout };
   }
 
   /** Is `dir` the top of a git work tree (not just inside one)? */
