@@ -28,13 +28,15 @@ export function writeTree(base: string, files: Record<string, string>): void {
   }
 }
 
-/** Run the real CLI (compiled in dist/) and capture what it prints. */
-export function ouzo(args: string[], opts: { input?: string; env?: Record<string, string> } = {}) {
+/** Run the real CLI (compiled in dist/) and capture what it prints; `as`: as that user (needs root). */
+export function ouzo(args: string[], opts: { input?: string; env?: Record<string, string>; as?: { uid: number; gid: number } } = {}) {
   const r = spawnSync(process.execPath, [path.join(REPO_ROOT, "bin", "ouzo.js"), ...args], {
     input: opts.input ?? "",
     encoding: "utf8",
     env: { ...process.env, NO_COLOR: "1", ...opts.env },
     timeout: 120_000,
+    uid: opts.as?.uid,
+    gid: opts.as?.gid,
   });
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }

@@ -357,10 +357,7 @@ describe("another user than the one who syncs", () => {
     const w = world();
     expect(sync(w).code).toBe(0);
     fs.chmodSync(w.root, 0o755); // mkdtemp made it private
-    const as = (args: string[]) => {
-      const r = spawnSync(process.execPath, [path.join(REPO_ROOT, "bin", "ouzo.js"), ...args], { encoding: "utf8", uid: nobody!.uid, gid: nobody!.gid, env: { ...process.env, NO_COLOR: "1" } });
-      return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-    };
+    const as = (args: string[]) => ouzo(args, { as: nobody });
     const kits = as(["kits", "--root", w.root, "--json"]);
     expect(kits.stderr).toBe("");
     expect(kits.code).toBe(0);
