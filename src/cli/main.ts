@@ -102,6 +102,7 @@ const COMMANDS: readonly CommandSpec<Handler>[] = [
     options: {
       repo: { type: "string", array: true, describe: "only this repository (repeatable)" },
       jobs: { type: "number", alias: "j", describe: "parallel bash workers (default: one per core)" },
+      timeout: { type: "number", describe: "seconds one ebuild may take in the depend phase (default 600; also OUZO_REGEN_TIMEOUT in the environment or make.conf)" },
       "write-md5-cache": { type: "boolean", describe: "also write metadata/md5-cache in each repository" },
       reposcan: { type: "string", describe: "also write anise-portage-converter's reposcan JSON to this file" },
       kit: { type: "string", describe: "kit name recorded in the reposcan JSON (default: the repository name)" },
@@ -117,7 +118,7 @@ const COMMANDS: readonly CommandSpec<Handler>[] = [
   {
     usage: "search <term>",
     describe: "search package names and descriptions",
-    options: { jobs: { type: "number", alias: "j", describe: "parallel workers" } },
+    options: { jobs: { type: "number", alias: "j", describe: "parallel workers" }, timeout: { type: "number", describe: "seconds one ebuild may take in the depend phase (default 600)" } },
     run: (a) => withRepositories(a, (m, repos, out) => m.searchCommand(repos, a as never, out)),
   },
   {

@@ -11,7 +11,7 @@ import type { Version } from "../pms/version.js";
 import { type AtomLine, atomLine, type ConfigLine, DirCache, indexByCp, knownAtomLine, linesFor, parseAtomLines, readConfigEntry, readConfigLines, specificity, stackTokens } from "./configFiles.js";
 import { buildProfileStack, type ProfileEntry } from "./profileStack.js";
 import { loadRepositories, makeRepositorySet, type Repository, type RepositorySet } from "./repositories.js";
-import { type Assignment, readShellVars, tokens } from "./shellVars.js";
+import { type Assignment, readMakeConf, readShellVars, tokens } from "./shellVars.js";
 import { readSnapshot, type SnapshotPlace, snapshotWritable, writeSnapshot } from "./snapshot.js";
 
 /** ouzo's own defaults (what Portage keeps in make.globals). */
@@ -410,12 +410,7 @@ export class Config {
         if (text === undefined) defaultsText.set(file, (text = readFileIfExists(file) ?? ""));
         profileLayers.push(text ? readShellVars(file, { scope }, text) : []);
       }
-      const confPath = path.join(this.portageDir, "make.conf");
-      const conf = isDirectory(confPath)
-        ? readConfigDirShell(confPath, scope)
-        : exists(confPath)
-          ? readShellVars(confPath, { scope, allowSource: true })
-          : [];
+      const conf = readMakeConf(this.portageDir, scope);
       const env = new Map<string, string[]>();
       for (const [k, v] of Object.entries(opts.env ?? {})) if (v !== undefined) env.set(k, [v]);
 
@@ -1152,6 +1147,3 @@ function readEnvFile(file: string): Assignment[] {
   }
 }
 
-function readConfigDirShell(dir: string, scope: Map<string, string>): Assignment[] {
-  return listConfigDir(dir).flatMap((f) => readShellVars(f, { scope, allowSource: true }));
-}

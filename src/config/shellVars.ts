@@ -1,7 +1,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { OuzoError } from "../core/errors.js";
-import { noteInput } from "../core/fsutil.js";
+import { exists, isDirectory, listConfigDir, noteInput } from "../core/fsutil.js";
 
 /** One `VAR=value` read from make.conf or make.defaults, value already expanded. */
 export interface Assignment {
@@ -205,4 +205,14 @@ function countNewlines(s: string): number {
 /** Tokens of an incremental variable's value. */
 export function tokens(value: string | undefined): string[] {
   return value ? value.split(/\s+/).filter(Boolean) : [];
+}
+
+/**
+ * The assignments of `/etc/portage/make.conf` (a file, or a directory of files read in order),
+ * none when it does not exist. `scope` is what `${VAR}` sees, and is updated.
+ */
+export function readMakeConf(portageDir: string, scope: Map<string, string> = new Map()): Assignment[] {
+  const confPath = path.join(portageDir, "make.conf");
+  if (isDirectory(confPath)) return listConfigDir(confPath).flatMap((f) => readShellVars(f, { scope, allowSource: true }));
+  return exists(confPath) ? readShellVars(confPath, { scope, allowSource: true }) : [];
 }

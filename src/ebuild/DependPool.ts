@@ -18,9 +18,17 @@ export interface DependRequest {
   readonly eclassLocations: readonly string[];
 }
 
+/**
+ * A failure is transient when it says nothing about the ebuild: the time limit was hit, or the
+ * worker (or the ebuild's shell) was killed by a signal — the out-of-memory killer, a kill from
+ * outside. Every other failure (die, a syntax error, a missing eclass) is the ebuild's verdict.
+ */
 export type DependResult =
   | { readonly ok: true; readonly values: ReadonlyMap<string, string>; readonly eclassFiles: ReadonlyMap<string, string>; readonly diagnostics: string }
-  | { readonly ok: false; readonly error: string; readonly diagnostics: string };
+  | { readonly ok: false; readonly error: string; readonly diagnostics: string; readonly transient: boolean };
+
+/** Seconds one ebuild may take in the depend phase by default: a guard against endless loops, not slow machines. */
+export const DEFAULT_DEPEND_TIMEOUT_SECONDS = 600;
 
 export const EBUILD_SH = (): string => packagePath("src", "ebuild", "ebuild.sh");
 
@@ -59,7 +67,7 @@ class Worker {
     const fd3 = this.child.stdio[3] as NodeJS.ReadableStream;
     fd3.setEncoding("utf8");
     fd3.on("data", (d: string) => this.onData(d));
-    this.child.on("exit", () => this.onExit());
+    this.child.on("exit", (code, signal) => this.onExit(code, signal));
     this.child.on("error", () => this.onExit());
     this.child.stdin!.on("error", () => {});
   }
@@ -91,7 +99,13 @@ class Worker {
     if (status !== "0" || !body.startsWith(begin)) {
       // what the ebuild printed is read only when it failed: one file read less per ebuild
       const diagnostics = readDiagnostics(this.errFile);
-      this.finish({ ok: false, error: lastErrorLine(diagnostics) ?? `depend phase exited with status ${status}`, diagnostics });
+      const code = Number(status);
+      if (code > 128 && code < 128 + 65) {
+        // the ebuild's subshell died of a signal it did not send itself: not the ebuild's verdict
+        this.finish({ ok: false, error: `the depend phase was killed by ${signalName(code - 128)}${code - 128 === 9 ? " (out of memory, or killed from outside)" : ""}`, diagnostics, transient: true });
+        return;
+      }
+      this.finish({ ok: false, error: lastErrorLine(diagnostics) ?? `depend phase exited with status ${status}`, diagnostics, transient: false });
       return;
     }
     const pieces = body.slice(begin.length).split("\0");
@@ -127,7 +141,13 @@ class Worker {
     if (!job) return;
     this.kill();
     this.job = undefined;
-    job.resolve({ ok: false, error: `timed out after ${Math.round(this.pool.timeoutMs / 1000)} s`, diagnostics: readDiagnostics(this.errFile) });
+    const limit = this.pool.timeoutMs / 1000;
+    job.resolve({
+      ok: false,
+      error: `timed out: still running after ${limit >= 10 ? Math.round(limit) : limit} s, the per-ebuild time limit (raise it with --timeout or OUZO_REGEN_TIMEOUT)`,
+      diagnostics: readDiagnostics(this.errFile),
+      transient: true,
+    });
     this.pool.replace(this);
   }
 
@@ -140,13 +160,14 @@ class Worker {
     }
   }
 
-  private onExit(): void {
+  private onExit(code?: number | null, signal?: NodeJS.Signals | null): void {
     if (this.dead) return;
     this.dead = true;
     clearTimeout(this.timer);
     const job = this.job;
     this.job = undefined;
-    if (job) job.resolve({ ok: false, error: "the bash worker crashed", diagnostics: readDiagnostics(this.errFile) });
+    const how = signal ? `was killed by ${signal}${signal === "SIGKILL" ? " (out of memory, or killed from outside)" : ""}` : code != null ? `exited with status ${code}` : "could not run";
+    if (job) job.resolve({ ok: false, error: `the bash worker sourcing it ${how}`, diagnostics: readDiagnostics(this.errFile), transient: true });
     this.pool.replace(this);
   }
 
@@ -156,6 +177,11 @@ class Worker {
 }
 
 const END_RE = /\0END (\d+) (\d+)\n/;
+
+function signalName(n: number): string {
+  const name = Object.entries(os.constants.signals).find(([, v]) => v === n)?.[0];
+  return name ?? `signal ${n}`;
+}
 
 /** PMS normalisation of a metadata value: split on blanks and newlines, join with one space. */
 export function normalise(v: string): string {
@@ -199,7 +225,7 @@ export class DependPool {
   private nextId = 1;
   private closed = false;
 
-  constructor(readonly size: number = Math.max(1, os.availableParallelism()), readonly timeoutMs = 60_000) {
+  constructor(readonly size: number = Math.max(1, os.availableParallelism()), readonly timeoutMs = DEFAULT_DEPEND_TIMEOUT_SECONDS * 1000) {
     requireProgram("bash", "to source ebuilds");
     this.tmp = fs.mkdtempSync(path.join(os.tmpdir(), "ouzo-depend-"));
     for (let i = 0; i < size; i++) this.workers.push(new Worker(this, i));

@@ -128,70 +128,72 @@ ver_rs() {
 ver_test() {
 	local va op vb
 	if (($# == 2)); then va=${PVR}; op=$1; vb=$2; else va=$1; op=$2; vb=$3; fi
-	local r
-	r=$(__ouzo_vercmp "${va}" "${vb}") || die "ver_test: invalid version"
+	__ouzo_vercmp "${va}" "${vb}" || die "ver_test: invalid version"
 	case ${op} in
-		-eq) ((r == 0)) ;;
-		-ne) ((r != 0)) ;;
-		-lt) ((r < 0)) ;;
-		-le) ((r <= 0)) ;;
-		-gt) ((r > 0)) ;;
-		-ge) ((r >= 0)) ;;
+		-eq) ((__ouzo_cmp == 0)) ;;
+		-ne) ((__ouzo_cmp != 0)) ;;
+		-lt) ((__ouzo_cmp < 0)) ;;
+		-le) ((__ouzo_cmp <= 0)) ;;
+		-gt) ((__ouzo_cmp > 0)) ;;
+		-ge) ((__ouzo_cmp >= 0)) ;;
 		*) die "ver_test: invalid operator '${op}'" ;;
 	esac
 }
 
-# PMS 3.3 comparison in bash, for ver_test at global scope; prints -1, 0 or 1.
+# PMS 3.3 comparison in bash, for ver_test at global scope: sets __ouzo_cmp to -1, 0 or 1 (no
+# subshell, no here-string: ebuilds call ver_test in loops, and each fork costs ~0.5 ms).
 __ouzo_vercmp() {
 	local re='^([0-9]+(\.[0-9]+)*)([a-z]?)((_(alpha|beta|pre|rc|p)[0-9]*)*)(-r([0-9]+))?$'
 	[[ $1 =~ ${re} ]] || return 1
 	local an=${BASH_REMATCH[1]} al=${BASH_REMATCH[3]} as=${BASH_REMATCH[4]} ar=${BASH_REMATCH[8]:-0}
 	[[ $2 =~ ${re} ]] || return 1
 	local bn=${BASH_REMATCH[1]} bl=${BASH_REMATCH[3]} bs=${BASH_REMATCH[4]} br=${BASH_REMATCH[8]:-0}
-	local -a A B
-	IFS=. read -r -a A <<<"${an}"
-	IFS=. read -r -a B <<<"${bn}"
+	local -a A B S T
+	local IFS=.
+	A=(${an})
+	B=(${bn})
+	IFS=_
+	S=(${as#_})
+	T=(${bs#_})
+	IFS=$' \t\n'
 	local i x y
 	x=$((10#${A[0]})) y=$((10#${B[0]}))
-	((x < y)) && { echo -1; return; }
-	((x > y)) && { echo 1; return; }
+	((x < y)) && { __ouzo_cmp=-1; return 0; }
+	((x > y)) && { __ouzo_cmp=1; return 0; }
 	for ((i = 1; i < ${#A[@]} && i < ${#B[@]}; i++)); do
 		x=${A[i]} y=${B[i]}
 		if [[ ${x} == 0* || ${y} == 0* ]]; then
 			x=${x%%+(0)} y=${y%%+(0)}
-			[[ ${x} < ${y} ]] && { echo -1; return; }
-			[[ ${x} > ${y} ]] && { echo 1; return; }
+			[[ ${x} < ${y} ]] && { __ouzo_cmp=-1; return 0; }
+			[[ ${x} > ${y} ]] && { __ouzo_cmp=1; return 0; }
 		else
-			((10#${x} < 10#${y})) && { echo -1; return; }
-			((10#${x} > 10#${y})) && { echo 1; return; }
+			((10#${x} < 10#${y})) && { __ouzo_cmp=-1; return 0; }
+			((10#${x} > 10#${y})) && { __ouzo_cmp=1; return 0; }
 		fi
 	done
-	((${#A[@]} < ${#B[@]})) && { echo -1; return; }
-	((${#A[@]} > ${#B[@]})) && { echo 1; return; }
-	[[ ${al} < ${bl} ]] && { echo -1; return; }
-	[[ ${al} > ${bl} ]] && { echo 1; return; }
+	((${#A[@]} < ${#B[@]})) && { __ouzo_cmp=-1; return 0; }
+	((${#A[@]} > ${#B[@]})) && { __ouzo_cmp=1; return 0; }
+	[[ ${al} < ${bl} ]] && { __ouzo_cmp=-1; return 0; }
+	[[ ${al} > ${bl} ]] && { __ouzo_cmp=1; return 0; }
 	local -A rank=([alpha]=0 [beta]=1 [pre]=2 [rc]=3 [p]=5)
-	local -a S T
-	read -r -a S <<<"${as//_/ }"
-	read -r -a T <<<"${bs//_/ }"
 	for ((i = 0; i < ${#S[@]} && i < ${#T[@]}; i++)); do
 		local sn=${S[i]%%[0-9]*} tn=${T[i]%%[0-9]*} sv=${S[i]##*[a-z]} tv=${T[i]##*[a-z]}
-		((rank[${sn}] < rank[${tn}])) && { echo -1; return; }
-		((rank[${sn}] > rank[${tn}])) && { echo 1; return; }
-		((10#${sv:-0} < 10#${tv:-0})) && { echo -1; return; }
-		((10#${sv:-0} > 10#${tv:-0})) && { echo 1; return; }
+		((rank[${sn}] < rank[${tn}])) && { __ouzo_cmp=-1; return 0; }
+		((rank[${sn}] > rank[${tn}])) && { __ouzo_cmp=1; return 0; }
+		((10#${sv:-0} < 10#${tv:-0})) && { __ouzo_cmp=-1; return 0; }
+		((10#${sv:-0} > 10#${tv:-0})) && { __ouzo_cmp=1; return 0; }
 	done
 	if ((${#S[@]} > ${#T[@]})); then
-		[[ ${S[i]} == p* && ${S[i]} != pre* ]] && echo 1 || echo -1
-		return
+		[[ ${S[i]} == p* && ${S[i]} != pre* ]] && __ouzo_cmp=1 || __ouzo_cmp=-1
+		return 0
 	fi
 	if ((${#S[@]} < ${#T[@]})); then
-		[[ ${T[i]} == p* && ${T[i]} != pre* ]] && echo -1 || echo 1
-		return
+		[[ ${T[i]} == p* && ${T[i]} != pre* ]] && __ouzo_cmp=-1 || __ouzo_cmp=1
+		return 0
 	fi
-	((10#${ar} < 10#${br})) && { echo -1; return; }
-	((10#${ar} > 10#${br})) && { echo 1; return; }
-	echo 0
+	((10#${ar} < 10#${br})) && { __ouzo_cmp=-1; return 0; }
+	((10#${ar} > 10#${br})) && { __ouzo_cmp=1; return 0; }
+	__ouzo_cmp=0
 }
 
 # ---- inherit and EXPORT_FUNCTIONS (PMS 10) ----

@@ -13,18 +13,25 @@ const COLUMN: Record<MetadataKey, string> = {
   PROPERTIES: "properties", DEFINED_PHASES: "defined_phases", _PY_COMPAT: "py_compat",
 };
 
+/** Where an entry came from: ouzo's depend phase, or the repository's shipped md5-cache. */
+export type EntryOrigin = "sourced" | "md5-cache";
+
 /** What staleness checks need of a stored entry. */
 export interface StoredStamp {
   readonly md5: string;
   readonly mtimeNs: bigint;
   readonly size: number;
   readonly eclasses: string;
+  readonly origin: EntryOrigin;
+  /** Non-empty when the last regeneration failed: the values are the last good ones. */
+  readonly failure: string;
 }
 
-/** An entry as generated, with the stat of its ebuild for the staleness fast path. */
+/** An entry as generated or imported, with the stat of its ebuild for the staleness fast path. */
 export interface EntryToStore extends Omit<PackageMetadata, "repo"> {
   readonly mtimeNs: bigint;
   readonly size: number;
+  readonly origin: EntryOrigin;
 }
 
 type Row = Record<string, string | number | bigint>;
@@ -86,9 +93,9 @@ export class MetadataCache {
   /** Staleness stamps of every entry of a repository, in one query. */
   stamps(repoId: number): Map<string, StoredStamp> {
     const out = new Map<string, StoredStamp>();
-    const stmt = this.db.prepare("SELECT cpv, md5, mtime_ns, size, eclasses FROM ebuild WHERE repo_id = ?").safeIntegers(true);
-    for (const r of stmt.iterate(repoId) as Iterable<{ cpv: string; md5: string; mtime_ns: bigint; size: bigint; eclasses: string }>) {
-      out.set(r.cpv, { md5: r.md5, mtimeNs: r.mtime_ns, size: Number(r.size), eclasses: r.eclasses });
+    const stmt = this.db.prepare("SELECT cpv, md5, mtime_ns, size, eclasses, origin, failure FROM ebuild WHERE repo_id = ?").safeIntegers(true);
+    for (const r of stmt.iterate(repoId) as Iterable<{ cpv: string; md5: string; mtime_ns: bigint; size: bigint; eclasses: string; origin: EntryOrigin; failure: string }>) {
+      out.set(r.cpv, { md5: r.md5, mtimeNs: r.mtime_ns, size: Number(r.size), eclasses: r.eclasses, origin: r.origin, failure: r.failure });
     }
     return out;
   }
@@ -97,10 +104,18 @@ export class MetadataCache {
 
   store(repoId: number, e: EntryToStore): void {
     this.insertStmt ??= this.db.prepare(
-      `INSERT OR REPLACE INTO ebuild (repo_id, cpv, category, package, version, md5, mtime_ns, size, eclasses, ${METADATA_KEYS.map((k) => COLUMN[k]).join(", ")})
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ${METADATA_KEYS.map(() => "?").join(", ")})`,
+      `INSERT OR REPLACE INTO ebuild (repo_id, cpv, category, package, version, md5, mtime_ns, size, eclasses, origin, failure, ${METADATA_KEYS.map((k) => COLUMN[k]).join(", ")})
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '', ${METADATA_KEYS.map(() => "?").join(", ")})`,
     );
-    this.insertStmt.run(repoId, e.cpv, e.category, e.package, e.version, e.md5, e.mtimeNs, e.size, e.eclasses.map(([n, m]) => `${n} ${m}`).join(" "), ...METADATA_KEYS.map((k) => e.values[k] ?? ""));
+    this.insertStmt.run(repoId, e.cpv, e.category, e.package, e.version, e.md5, e.mtimeNs, e.size, e.eclasses.map(([n, m]) => `${n} ${m}`).join(" "), e.origin, ...METADATA_KEYS.map((k) => e.values[k] ?? ""));
+  }
+
+  /**
+   * The regeneration of an entry failed: keep its values (the last good ones), record why, and
+   * leave it stale so that the next regen tries again.
+   */
+  markFailed(repoId: number, cpv: string, message: string): void {
+    this.db.prepare("UPDATE ebuild SET failure = ? WHERE repo_id = ? AND cpv = ?").run(message || "failed", repoId, cpv);
   }
 
   touch(repoId: number, cpv: string, mtimeNs: bigint, size: number): void {
@@ -114,7 +129,7 @@ export class MetadataCache {
   /** Every entry of a repository (or only some packages), as PackageMetadata. */
   entries(repoName: string, filter?: { category: string; package: string }): PackageMetadata[] {
     const cols = METADATA_KEYS.map((k) => COLUMN[k]).join(", ");
-    const sql = `SELECT cpv, category, package, version, md5, eclasses, ${cols} FROM ebuild JOIN repository r ON r.id = repo_id WHERE r.name = ?${filter ? " AND category = ? AND package = ?" : ""}`;
+    const sql = `SELECT cpv, category, package, version, md5, eclasses, origin, failure, ${cols} FROM ebuild JOIN repository r ON r.id = repo_id WHERE r.name = ?${filter ? " AND category = ? AND package = ?" : ""}`;
     const rows = (filter ? this.db.prepare(sql).all(repoName, filter.category, filter.package) : this.db.prepare(sql).all(repoName)) as Row[];
     return rows.map((r) => toMetadata(repoName, r));
   }
@@ -124,7 +139,7 @@ export class MetadataCache {
     const cols = METADATA_KEYS.map((k) => COLUMN[k]).join(", ");
     const like = `%${term.replace(/[%_\\]/g, (c) => "\\" + c)}%`;
     const rows = this.db
-      .prepare(`SELECT r.name AS repo, cpv, category, package, version, md5, eclasses, ${cols} FROM ebuild JOIN repository r ON r.id = repo_id
+      .prepare(`SELECT r.name AS repo, cpv, category, package, version, md5, eclasses, origin, failure, ${cols} FROM ebuild JOIN repository r ON r.id = repo_id
                 WHERE (category || '/' || package) LIKE ? ESCAPE '\\' OR description LIKE ? ESCAPE '\\' ORDER BY category, package`)
       .all(like, like) as Row[];
     return rows.map((r) => toMetadata(String(r.repo), r));
@@ -151,7 +166,11 @@ function toMetadata(repo: string, r: Row): PackageMetadata {
   const ec = String(r.eclasses || "").split(" ").filter(Boolean);
   const eclasses: [string, string][] = [];
   for (let i = 0; i + 1 < ec.length; i += 2) eclasses.push([ec[i]!, ec[i + 1]!]);
-  return { repo, cpv: String(r.cpv), category: String(r.category), package: String(r.package), version: String(r.version), md5: String(r.md5), eclasses, values };
+  return {
+    repo, cpv: String(r.cpv), category: String(r.category), package: String(r.package), version: String(r.version), md5: String(r.md5), eclasses, values,
+    origin: r.origin === "md5-cache" ? "md5-cache" : "sourced",
+    ...(r.failure ? { failure: String(r.failure) } : {}),
+  };
 }
 
 /** Apply db/migrations/NNN-*.sql newer than PRAGMA user_version, each in a transaction. */

@@ -8,11 +8,12 @@ import { FileLock } from "../core/lock.js";
 import type { Reporter } from "../core/reporter.js";
 import { silentReporter } from "../core/reporter.js";
 import type { Repository, RepositorySet } from "../config/repositories.js";
-import { DependPool } from "../ebuild/DependPool.js";
+import { DEFAULT_DEPEND_TIMEOUT_SECONDS, DependPool } from "../ebuild/DependPool.js";
 import { isSupportedEapi } from "../pms/eapi.js";
 import { type EbuildFile, ebuildsOfPackage, headEapi, md5File, scanRepository } from "./ebuildTree.js";
 import { MetadataCache, type StoredStamp } from "./MetadataCache.js";
 import { METADATA_KEYS, type MetadataKey, type PackageMetadata } from "./PackageMetadata.js";
+import { readShippedEntry, type ShippedEntry } from "./shippedCache.js";
 
 export interface RegenFailure {
   readonly repo: string;
@@ -20,10 +21,24 @@ export interface RegenFailure {
   readonly file: string;
   readonly message: string;
   readonly output: string;
+  /** The failure may be transient (time limit, a killed worker): nothing is concluded about the ebuild. */
+  readonly transient: boolean;
+  /** An earlier entry of this ebuild exists and was kept (marked stale, retried by the next regen). */
+  readonly kept: boolean;
+}
+
+/** A file in a package directory that is not an ebuild by PMS's naming rules: skipped, as Portage skips it. */
+export interface RegenWarning {
+  readonly repo: string;
+  readonly file: string;
+  readonly message: string;
 }
 
 export interface RepoRegenSummary {
   readonly repo: string;
+  /** Entries taken from the repository's shipped metadata/md5-cache, valid by its checksums. */
+  imported: number;
+  /** Entries produced by sourcing the ebuild. */
   generated: number;
   unchanged: number;
   removed: number;
@@ -33,14 +48,22 @@ export interface RepoRegenSummary {
 export interface RegenSummary {
   readonly repos: RepoRegenSummary[];
   readonly failures: RegenFailure[];
+  readonly warnings: RegenWarning[];
   readonly seconds: number;
+}
+
+export interface RegenOptions {
+  /** Never import from the shipped md5-cache of these repositories, and source again what was imported (reposcan needs sourced values). */
+  readonly sourceOnly?: readonly string[];
 }
 
 export interface MetadataStoreOptions {
   /** Parallel bash workers (default: one per core). */
   readonly jobs?: number;
-  /** Seconds an ebuild may take in the depend phase. */
+  /** Seconds an ebuild may take in the depend phase (default DEFAULT_DEPEND_TIMEOUT_SECONDS). */
   readonly timeoutSeconds?: number;
+  /** Import valid entries of a repository's shipped md5-cache instead of sourcing (default true). */
+  readonly importShipped?: boolean;
   readonly reporter?: Reporter;
 }
 
@@ -49,15 +72,42 @@ interface EclassEntry {
   readonly md5: string;
 }
 
+/** One repository (or one package of it) to bring up to date. */
+interface Target {
+  readonly repo: Repository;
+  readonly files: readonly EbuildFile[];
+  /** `category/PN` when only one package is in scope (entries of other packages are left alone). */
+  readonly pkg?: string;
+}
+
+/** An ebuild whose entry is missing or stale. */
+interface StaleEbuild {
+  readonly repo: Repository;
+  readonly repoId: number;
+  readonly summary: RepoRegenSummary;
+  readonly file: EbuildFile;
+  readonly stamp: StoredStamp | undefined;
+}
+
+/** How often sourced entries are committed: a regen that is interrupted keeps what it finished. */
+const BATCH_ENTRIES = 200;
+const BATCH_MS = 2000;
+const IMPORT_SLICE = 2000;
+
 /**
- * Metadata of every configured repository, read through the SQLite cache and regenerated when
- * stale: the ebuild changed, an eclass it used changed anywhere in its lookup chain, or the
- * lookup now finds the eclass elsewhere.
+ * Metadata of every configured repository, read through the SQLite cache and brought up to date
+ * when stale: the ebuild changed, an eclass it used changed anywhere in its lookup chain, or the
+ * lookup now finds the eclass elsewhere. A stale entry is imported from the repository's shipped
+ * `metadata/md5-cache` when that file is valid by the same rules (Portage's), and sourced only
+ * otherwise. An entry is removed only when its ebuild is gone; a failed regeneration keeps the
+ * last good entry, marked with the failure.
  */
 export class MetadataStore {
   readonly cache: MetadataCache;
   private readonly reporter: Reporter;
   private pool: DependPool | undefined;
+  /** Eclasses of one repository's own `eclass/` directory, by location. */
+  private readonly eclassDirs = new Map<string, Map<string, EclassEntry>>();
   private readonly eclassIndexes = new Map<string, Map<string, EclassEntry>>();
   private readonly lock: FileLock;
 
@@ -75,8 +125,22 @@ export class MetadataStore {
   }
 
   private getPool(): DependPool {
-    this.pool ??= new DependPool(this.opts.jobs ?? Math.max(1, os.availableParallelism()), (this.opts.timeoutSeconds ?? 60) * 1000);
+    this.pool ??= new DependPool(this.opts.jobs ?? Math.max(1, os.availableParallelism()), (this.opts.timeoutSeconds ?? DEFAULT_DEPEND_TIMEOUT_SECONDS) * 1000);
     return this.pool;
+  }
+
+  private eclassDir(location: string): Map<string, EclassEntry> {
+    let idx = this.eclassDirs.get(location);
+    if (idx) return idx;
+    idx = new Map();
+    const dir = path.join(location, "eclass");
+    for (const n of listDir(dir) ?? []) {
+      if (!n.endsWith(".eclass")) continue;
+      const file = path.join(dir, n);
+      idx.set(n.slice(0, -7), { path: file, md5: this.cache.eclassMd5(file, md5File) });
+    }
+    this.eclassDirs.set(location, idx);
+    return idx;
   }
 
   /** Eclass lookup for ebuilds of a repository: name → the file the chain selects now, with its md5. */
@@ -85,13 +149,7 @@ export class MetadataStore {
     if (idx) return idx;
     idx = new Map();
     for (const r of this.repos.eclassChain(repo)) {
-      const dir = path.join(r.location, "eclass");
-      for (const n of (listDir(dir) ?? []).filter((f) => f.endsWith(".eclass"))) {
-        const name = n.slice(0, -7);
-        if (idx.has(name)) continue;
-        const file = path.join(dir, n);
-        idx.set(name, { path: file, md5: this.cache.eclassMd5(file, md5File) });
-      }
+      for (const [name, e] of this.eclassDir(r.location)) if (!idx.has(name)) idx.set(name, e);
     }
     this.eclassIndexes.set(repo.name, idx);
     return idx;
@@ -104,34 +162,32 @@ export class MetadataStore {
   }
 
   /** `ouzo regen`: bring the cache of these repositories (default: all) up to date. */
-  async regen(repoNames?: readonly string[]): Promise<RegenSummary> {
+  async regen(repoNames?: readonly string[], opts: RegenOptions = {}): Promise<RegenSummary> {
     const start = process.hrtime.bigint();
     const repos = repoNames?.length ? repoNames.map((n) => this.repoByName(n)) : [...this.repos.repos];
     const failures: RegenFailure[] = [];
-    const summaries: RepoRegenSummary[] = [];
+    const warnings: RegenWarning[] = [];
     await this.lock.acquire();
+    let summaries: RepoRegenSummary[];
     try {
-      for (const repo of repos) {
-        const bad: RegenFailure[] = [];
-        const files = scanRepository(repo.location, (file, why) => bad.push({ repo: repo.name, cpv: path.relative(repo.location, file), file, message: why, output: "" }));
-        const s = await this.refresh(repo, files, undefined, failures);
-        failures.push(...bad);
-        s.failed += bad.length;
-        summaries.push(s);
-      }
+      const targets = repos.map((repo): Target => ({
+        repo,
+        files: scanRepository(repo.location, (file, why) => warnings.push({ repo: repo.name, file, message: why })),
+      }));
+      summaries = await this.refresh(targets, failures, new Set(opts.sourceOnly ?? []));
     } finally {
       this.lock.release();
     }
-    return { repos: summaries, failures, seconds: Number(process.hrtime.bigint() - start) / 1e9 };
+    return { repos: summaries, failures, warnings, seconds: Number(process.hrtime.bigint() - start) / 1e9 };
   }
 
-  /** Regenerate stale entries of one package on demand (any stage reading metadata calls this). */
+  /** Bring the entries of one package up to date on demand (any stage reading metadata calls this). */
   async ensurePackage(repoName: string, category: string, pn: string): Promise<RegenFailure[]> {
     const repo = this.repoByName(repoName);
     const failures: RegenFailure[] = [];
     await this.lock.acquire();
     try {
-      await this.refresh(repo, ebuildsOfPackage(repo.location, category, pn), `${category}/${pn}`, failures);
+      await this.refresh([{ repo, files: ebuildsOfPackage(repo.location, category, pn), pkg: `${category}/${pn}` }], failures, new Set());
     } finally {
       this.lock.release();
     }
@@ -139,95 +195,172 @@ export class MetadataStore {
   }
 
   /**
-   * Regenerate what is stale among `files`, and drop the entries whose ebuild is gone: every entry
-   * of the repository, or with `pkg` (`category/PN`) only that package's.
+   * Drop the entries whose ebuild is gone, import or regenerate what is stale among the targets'
+   * files: every repository's stale ebuilds go to one pool, so no repository waits for another.
    */
-  private async refresh(repo: Repository, files: EbuildFile[], pkg: string | undefined, failures: RegenFailure[]): Promise<RepoRegenSummary> {
-    const label = pkg ?? repo.name;
-    const repoId = this.cache.repoId(repo.name, repo.location);
-    this.eclassIndexes.delete(repo.name);
-    const stamps = this.cache.stamps(repoId);
-    const summary: RepoRegenSummary = { repo: repo.name, generated: 0, unchanged: 0, removed: 0, failed: 0 };
-    const stale: EbuildFile[] = [];
-    for (const f of files) {
-      if (this.isStale(repo, f, stamps.get(f.cpv), repoId)) stale.push(f);
-      else summary.unchanged++;
+  private async refresh(targets: readonly Target[], failures: RegenFailure[], sourceOnly: ReadonlySet<string>): Promise<RepoRegenSummary[]> {
+    const summaries: RepoRegenSummary[] = [];
+    const stale: StaleEbuild[] = [];
+    // eclasses are read afresh on each refresh: they may have changed since the last one
+    this.eclassIndexes.clear();
+    this.eclassDirs.clear();
+    for (const t of targets) {
+      const { repo, files, pkg } = t;
+      const repoId = this.cache.repoId(repo.name, repo.location);
+      const stamps = this.cache.stamps(repoId);
+      const summary: RepoRegenSummary = { repo: repo.name, imported: 0, generated: 0, unchanged: 0, removed: 0, failed: 0 };
+      summaries.push(summary);
+      const mustSource = sourceOnly.has(repo.name);
+      const touched: [string, bigint, number][] = [];
+      for (const f of files) {
+        const stamp = stamps.get(f.cpv);
+        if (this.isStale(repo, f, stamp, touched) || (mustSource && stamp?.origin !== "sourced")) stale.push({ repo, repoId, summary, file: f, stamp });
+        else summary.unchanged++;
+      }
+      const present = new Set(files.map((f) => f.cpv));
+      const inScope = (cpv: string) => !pkg || (cpv.startsWith(`${pkg}-`) && /^\d/.test(cpv.slice(pkg.length + 1)));
+      // The only definite verdict that removes an entry: its ebuild is gone (or no longer has a valid name).
+      const gone = [...stamps.keys()].filter((c) => inScope(c) && !present.has(c));
+      if (gone.length || touched.length) {
+        this.cache.transaction(() => {
+          gone.forEach((c) => this.cache.remove(repoId, c));
+          touched.forEach(([c, m, s]) => this.cache.touch(repoId, c, m, s));
+        });
+      }
+      summary.removed = gone.length;
     }
-    const present = new Set(files.map((f) => f.cpv));
-    const inScope = (cpv: string) => !pkg || (cpv.startsWith(`${pkg}-`) && /^\d/.test(cpv.slice(pkg.length + 1)));
-    const gone = [...stamps.keys()].filter((c) => inScope(c) && !present.has(c));
-    if (gone.length) this.cache.transaction(() => gone.forEach((c) => this.cache.remove(repoId, c)));
-    summary.removed = gone.length;
-    if (!stale.length) return summary;
+    if (!stale.length) return summaries;
 
-    const index = this.eclassIndex(repo);
-    const locations = this.repos.eclassChain(repo).map((r) => r.location);
-    const task = `regen ${label}`;
-    this.reporter.report({ kind: "started", task, total: stale.length });
+    const toSource = this.importShipped(stale, failures, sourceOnly);
+    if (toSource.length) await this.source(toSource, failures, targets.length === 1 && targets[0]!.pkg ? targets[0]!.pkg : undefined);
+    return summaries;
+  }
+
+  /** Record a failure; an existing entry keeps its values and is marked stale with the message. */
+  private failed(s: StaleEbuild, failures: RegenFailure[], message: string, output: string, transient: boolean, pending?: (() => void)[]): void {
+    s.summary.failed++;
+    const kept = !!s.stamp;
+    failures.push({ repo: s.repo.name, cpv: s.file.cpv, file: s.file.path, message, output, transient, kept });
+    if (kept) {
+      const mark = () => this.cache.markFailed(s.repoId, s.file.cpv, message);
+      if (pending) pending.push(mark);
+      else mark();
+    }
+  }
+
+  /**
+   * Import the stale ebuilds whose shipped md5-cache entry is valid now (its `_md5_` is the
+   * ebuild's md5, each `_eclasses_` checksum is that of the eclass the chain selects now); return
+   * the rest, to be sourced. Ebuilds that cannot be read or whose head EAPI is empty or
+   * unsupported fail here.
+   */
+  private importShipped(stale: readonly StaleEbuild[], failures: RegenFailure[], sourceOnly: ReadonlySet<string>): { s: StaleEbuild; md5: string; eapi: string }[] {
+    const rest: { s: StaleEbuild; md5: string; eapi: string }[] = [];
+    const task = "import metadata/md5-cache";
+    const importing = this.opts.importShipped !== false;
+    if (importing) this.reporter.report({ kind: "started", task, total: stale.length });
     let done = 0;
-    let pending: (() => void)[] = [];
-    const flush = () => {
-      const batch = pending;
-      pending = [];
-      if (batch.length) this.cache.transaction(() => batch.forEach((w) => w()));
-    };
-    const fail = (f: EbuildFile, message: string, output = "") => {
-      summary.failed++;
-      failures.push({ repo: repo.name, cpv: f.cpv, file: f.path, message, output });
-      // An entry that can no longer be generated must not linger as if it were valid.
-      if (stamps.has(f.cpv)) pending.push(() => this.cache.remove(repoId, f.cpv));
-    };
-    await Promise.all(
-      stale.map(async (f) => {
+    // committed in slices, so that an interrupted import keeps most of its work
+    for (let from = 0; from < stale.length; from += IMPORT_SLICE) this.cache.transaction(() => {
+      for (const s of stale.slice(from, from + IMPORT_SLICE)) {
+        const f = s.file;
         let text: Buffer;
         try {
           text = fs.readFileSync(f.path);
         } catch (e) {
-          fail(f, `cannot read: ${(e as Error).message}`);
-          return;
+          this.failed(s, failures, `cannot read: ${(e as Error).message}`, "", false);
+          continue;
         }
         const md5 = md5Buffer(text);
         let eapi: string;
         try {
-          eapi = headEapi(text.toString("utf8"), f.path);
+          eapi = headEapi(text.toString("latin1"), f.path);
         } catch (e) {
-          fail(f, (e as Error).message);
-          return;
+          this.failed(s, failures, (e as Error).message, "", false);
+          continue;
         }
         if (!isSupportedEapi(eapi)) {
-          fail(f, `unsupported EAPI '${eapi}'`);
-        } else {
-          const r = await this.getPool().run({ ebuild: f.path, category: f.category, pn: f.pn, pf: f.pf, eapi, eclassLocations: locations });
-          if (!r.ok) fail(f, r.error, r.diagnostics);
-          else if ((r.values.get("EAPI") || "0") !== eapi) fail(f, `EAPI mismatch: the head says '${eapi}', sourcing ended with '${r.values.get("EAPI") || "0"}'`, r.diagnostics);
-          else {
-            const values = {} as Record<MetadataKey, string>;
-            for (const k of METADATA_KEYS) values[k] = r.values.get(k) ?? "";
-            const eclasses = values.INHERITED.split(" ").filter(Boolean).map((name): [string, string] => {
-              const file = r.eclassFiles.get(name);
-              return [name, file ? (index.get(name)?.path === file ? index.get(name)!.md5 : this.cache.eclassMd5(file, md5File)) : ""];
-            });
-            const st = fs.statSync(f.path, { bigint: true });
-            pending.push(() => this.cache.store(repoId, { cpv: f.cpv, category: f.category, package: f.pn, version: f.version, md5, mtimeNs: st.mtimeNs, size: Number(st.size), eclasses, values }));
-            summary.generated++;
-          }
+          this.failed(s, failures, `unsupported EAPI '${eapi}'`, "", false);
+          continue;
+        }
+        const shipped = importing && !sourceOnly.has(s.repo.name) ? readShippedEntry(s.repo.location, f.cpv) : undefined;
+        if (shipped && this.shippedIsValid(s.repo, shipped, md5)) {
+          const st = fs.statSync(f.path, { bigint: true });
+          this.cache.store(s.repoId, { cpv: f.cpv, category: f.category, package: f.pn, version: f.version, md5, mtimeNs: st.mtimeNs, size: Number(st.size), eclasses: shipped.eclasses, values: shipped.values, origin: "md5-cache" });
+          s.summary.imported++;
+          if (++done % 500 === 0) this.reporter.report({ kind: "progress", task, done, total: stale.length, item: s.repo.name });
+        } else rest.push({ s, md5, eapi });
+      }
+    });
+    if (importing) this.reporter.report({ kind: "finished", task });
+    return rest;
+  }
+
+  private shippedIsValid(repo: Repository, e: ShippedEntry, md5: string): boolean {
+    if (e.md5 !== md5) return false;
+    const index = this.eclassIndex(repo);
+    for (const [name, sum] of e.eclasses) if (index.get(name)?.md5 !== sum) return false;
+    return true;
+  }
+
+  /** Source ebuilds in the worker pool; results are committed in batches as they arrive. */
+  private async source(work: readonly { s: StaleEbuild; md5: string; eapi: string }[], failures: RegenFailure[], pkg: string | undefined): Promise<void> {
+    const repoCount = new Set(work.map((w) => w.s.repo.name)).size;
+    const task = pkg ? `regen ${pkg}` : `regen: sourcing ${work.length} ebuild${work.length === 1 ? "" : "s"}${repoCount > 1 ? ` of ${repoCount} repositories` : ` of ${work[0]!.s.repo.name}`}`;
+    this.reporter.report({ kind: "started", task, total: work.length });
+    let done = 0;
+    let pending: (() => void)[] = [];
+    let lastFlush = Date.now();
+    const flush = () => {
+      const batch = pending;
+      pending = [];
+      lastFlush = Date.now();
+      if (batch.length) this.cache.transaction(() => batch.forEach((w) => w()));
+    };
+    const locations = new Map<string, string[]>();
+    const chainOf = (repo: Repository) => {
+      let l = locations.get(repo.name);
+      if (!l) locations.set(repo.name, (l = this.repos.eclassChain(repo).map((r) => r.location)));
+      return l;
+    };
+    await Promise.all(
+      work.map(async ({ s, md5, eapi }) => {
+        const f = s.file;
+        const r = await this.getPool().run({ ebuild: f.path, category: f.category, pn: f.pn, pf: f.pf, eapi, eclassLocations: chainOf(s.repo) });
+        if (!r.ok) this.failed(s, failures, r.error, r.diagnostics, r.transient, pending);
+        else if ((r.values.get("EAPI") || "0") !== eapi) this.failed(s, failures, `EAPI mismatch: the head says '${eapi}', sourcing ended with '${r.values.get("EAPI") || "0"}'`, r.diagnostics, false, pending);
+        else {
+          const index = this.eclassIndex(s.repo);
+          const values = {} as Record<MetadataKey, string>;
+          for (const k of METADATA_KEYS) values[k] = r.values.get(k) ?? "";
+          const eclasses = values.INHERITED.split(" ").filter(Boolean).map((name): [string, string] => {
+            const file = r.eclassFiles.get(name);
+            return [name, file ? (index.get(name)?.path === file ? index.get(name)!.md5 : this.cache.eclassMd5(file, md5File)) : ""];
+          });
+          const st = fs.statSync(f.path, { bigint: true });
+          pending.push(() => this.cache.store(s.repoId, { cpv: f.cpv, category: f.category, package: f.pn, version: f.version, md5, mtimeNs: st.mtimeNs, size: Number(st.size), eclasses, values, origin: "sourced" }));
+          s.summary.generated++;
         }
         done++;
-        this.reporter.report({ kind: "progress", task, done, total: stale.length, item: f.cpv });
-        if (pending.length >= 200) flush();
+        this.reporter.report({ kind: "progress", task, done, total: work.length, item: repoCount > 1 ? `${s.repo.name}/${f.cpv}` : f.cpv });
+        if (pending.length >= BATCH_ENTRIES || Date.now() - lastFlush >= BATCH_MS) flush();
       }),
     );
     flush();
     this.reporter.report({ kind: "finished", task });
-    return summary;
   }
 
-  private isStale(repo: Repository, f: EbuildFile, stamp: StoredStamp | undefined, repoId: number): boolean {
-    if (!stamp) return true;
+  /**
+   * Whether an entry must be brought up to date: none yet, its last regeneration failed, its
+   * ebuild's md5 changed (hashed only when the stat changed; an unchanged md5 with a new stat is
+   * queued in `touched`), or an eclass it used has another md5 where the chain finds it now.
+   */
+  private isStale(repo: Repository, f: EbuildFile, stamp: StoredStamp | undefined, touched: [string, bigint, number][]): boolean {
+    if (!stamp || stamp.failure) return true;
     const st = fs.statSync(f.path, { bigint: true });
     if (st.mtimeNs !== stamp.mtimeNs || Number(st.size) !== stamp.size) {
       if (md5File(f.path) !== stamp.md5) return true;
-      this.cache.touch(repoId, f.cpv, st.mtimeNs, Number(st.size));
+      touched.push([f.cpv, st.mtimeNs, Number(st.size)]);
     }
     if (!stamp.eclasses) return false;
     const index = this.eclassIndex(repo);

@@ -17,6 +17,13 @@ export interface PackageMetadata {
   /** Eclasses used, in INHERITED order, with the md5 of the file chosen. */
   readonly eclasses: readonly (readonly [string, string])[];
   readonly values: Readonly<Record<MetadataKey, string>>;
+  /** Sourced by ouzo's depend phase, or imported from the repository's shipped md5-cache. */
+  readonly origin?: "sourced" | "md5-cache";
+  /**
+   * Set when the last regeneration of this ebuild failed (the message): the values are then those
+   * of the last good one, kept rather than lost, and the next regen tries again.
+   */
+  readonly failure?: string;
 }
 
 export function slotOf(m: PackageMetadata): { slot: string; subslot: string | undefined } {

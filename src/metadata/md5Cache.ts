@@ -2,6 +2,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { listDir, writeFileIfChanged } from "../core/fsutil.js";
 import type { PackageMetadata, MetadataKey } from "./PackageMetadata.js";
+import { scanRepository } from "./ebuildTree.js";
 
 /** Keys MARK's Portage writes, in byte order (then `_eclasses_` and `_md5_`). IDEPEND only when set (EAPI 8). */
 const MD5_DICT_KEYS: readonly MetadataKey[] = [
@@ -32,25 +33,26 @@ export interface Md5CacheResult {
 
 /**
  * Write `metadata/md5-cache` for a repository: one file per entry, each through a temporary name
- * and a rename; files whose content is unchanged are left alone; files of ebuilds that have no
- * entry (gone, failed, unsupported EAPI) are removed.
+ * and a rename; files whose content is unchanged are left alone. As egencache does, only files of
+ * ebuilds that no longer exist (or whose name is not a valid ebuild name) are removed: the file of
+ * an ebuild whose regeneration failed, or whose entry is marked stale by a failure, stays as it is.
  */
 export function writeMd5Cache(location: string, entries: readonly PackageMetadata[]): Md5CacheResult {
   const root = path.join(location, "metadata", "md5-cache");
   const result: Md5CacheResult = { written: 0, unchanged: 0, removed: 0 };
-  const wanted = new Set<string>();
   for (const m of entries) {
-    wanted.add(m.cpv);
+    if (m.failure) continue;
     // a derived file: atomic rename, no fsync (egencache does not flush either)
     if (writeFileIfChanged(path.join(root, m.cpv), md5CacheText(m), { fsync: false })) result.written++;
     else result.unchanged++;
   }
+  const present = new Set(scanRepository(location).map((f) => f.cpv));
   for (const cat of listDir(root) ?? []) {
     const dir = path.join(root, cat);
     const files = listDir(dir);
     if (!files) continue;
     for (const f of files) {
-      if (!wanted.has(`${cat}/${f}`)) {
+      if (!present.has(`${cat}/${f}`)) {
         fs.rmSync(path.join(dir, f), { force: true });
         result.removed++;
       }

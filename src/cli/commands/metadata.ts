@@ -4,7 +4,7 @@ import * as path from "node:path";
 import type { Config, PackageInput } from "../../config/Config.js";
 import { OuzoError, UsageError } from "../../core/errors.js";
 import { atomicWriteFile } from "../../core/fsutil.js";
-import { MetadataStore, type RegenFailure } from "../../metadata/MetadataStore.js";
+import { MetadataStore, type RegenFailure, type RegenSummary } from "../../metadata/MetadataStore.js";
 import { slotOf, type PackageMetadata } from "../../metadata/PackageMetadata.js";
 import { writeMd5Cache } from "../../metadata/md5Cache.js";
 import { goJson, reposcanDocument } from "../../metadata/reposcan.js";
@@ -15,9 +15,34 @@ import { Version, compareVersions } from "../../pms/version.js";
 import type { Output } from "../../ui/Output.js";
 import { cacheDirOf, configRootOf, type GlobalArgs } from "../context.js";
 import { loadRepositories, type RepositorySet } from "../../config/repositories.js";
+import { readMakeConf } from "../../config/shellVars.js";
+import { DEFAULT_DEPEND_TIMEOUT_SECONDS } from "../../ebuild/DependPool.js";
 
-export function openStore(repos: RepositorySet, args: GlobalArgs & { jobs?: number }, out: Output): MetadataStore {
-  return new MetadataStore(repos, path.join(cacheDirOf(args), "metadata.db"), { jobs: args.jobs, reporter: out });
+export function openStore(repos: RepositorySet, args: GlobalArgs & { jobs?: number; timeout?: number }, out: Output): MetadataStore {
+  return new MetadataStore(repos, path.join(cacheDirOf(args), "metadata.db"), { jobs: args.jobs, timeoutSeconds: dependTimeout(args), reporter: out });
+}
+
+/**
+ * Seconds one ebuild may take in the depend phase: --timeout, else OUZO_REGEN_TIMEOUT from the
+ * environment, else from make.conf, else the default (10 minutes: the limit stops endless loops; a
+ * loaded machine must not turn slow ebuilds into failures).
+ */
+export function dependTimeout(args: GlobalArgs & { timeout?: number }): number {
+  const check = (v: unknown, where: string): number => {
+    const n = typeof v === "number" ? v : Number(String(v).trim());
+    if (!Number.isFinite(n) || n <= 0) {
+      const msg = `${where} takes a number of seconds greater than 0, not '${String(v)}'`;
+      throw where === "--timeout" ? new UsageError(msg) : new OuzoError("BAD_TIMEOUT", msg);
+    }
+    return n;
+  };
+  if (args.timeout !== undefined) return check(args.timeout, "--timeout");
+  const env = process.env.OUZO_REGEN_TIMEOUT;
+  if (env !== undefined && env !== "") return check(env, "OUZO_REGEN_TIMEOUT (environment)");
+  const portageDir = path.join(configRootOf(args), "etc", "portage");
+  const a = readMakeConf(portageDir).filter((x) => x.name === "OUZO_REGEN_TIMEOUT").pop();
+  if (a) return check(a.value, `OUZO_REGEN_TIMEOUT (${a.file}:${a.line})`);
+  return DEFAULT_DEPEND_TIMEOUT_SECONDS;
 }
 
 /** Repositories from repos.conf alone: regen and search need no profile, as egencache needs none. */
@@ -29,6 +54,7 @@ export function repositoriesOf(args: GlobalArgs): RepositorySet {
 export interface RegenArgs extends GlobalArgs {
   repo?: string[];
   jobs?: number;
+  timeout?: number;
   writeMd5Cache?: boolean;
   reposcan?: string;
   kit?: string;
@@ -43,38 +69,60 @@ function gitBranch(location: string): string {
   }
 }
 
+/** What a regen did, added up over repositories. */
+export function regenTotals(summary: RegenSummary): { imported: number; generated: number; unchanged: number; removed: number; failed: number } {
+  const t = { imported: 0, generated: 0, unchanged: 0, removed: 0, failed: 0 };
+  for (const s of summary.repos) for (const k of Object.keys(t) as (keyof typeof t)[]) t[k] += s[k];
+  return t;
+}
+
+/** One line per failure: the ebuild, what happened, and whether an earlier entry was kept. */
+export function failureLine(f: RegenFailure): string {
+  return `${f.file}: ${f.message}${f.kept ? " (the previous metadata is kept, marked stale)" : ""}`;
+}
+
 /** `ouzo regen`: the egencache equivalent. */
 export async function regenCommand(repos: RepositorySet, args: RegenArgs, out: Output): Promise<number> {
   if (args.reposcan && (args.repo?.length ?? 0) !== 1) throw new UsageError("--reposcan writes one repository: name it with --repo");
   if (args.jobs !== undefined && (!Number.isInteger(args.jobs) || args.jobs < 1)) throw new UsageError("--jobs takes a whole number of at least 1");
   for (const r of args.repo ?? []) if (!repos.get(r)) throw new OuzoError("UNKNOWN_REPO", `repository '${r}' is not configured (configured: ${repos.repos.map((x) => x.name).join(", ") || "none"})`);
+  dependTimeout(args);
   await out.live();
   if (!repos.repos.length) throw new OuzoError("NO_REPOS", `no repositories are configured in ${path.join(configRootOf(args), "etc", "portage", "repos.conf")}`);
   const store = openStore(repos, args, out);
   try {
-    const summary = await store.regen(args.repo);
+    // reposcan records PYTHON_COMPAT and the raw depend lines, which an md5-cache file does not hold
+    const summary = await store.regen(args.repo, { sourceOnly: args.reposcan ? args.repo : [] });
     const md5: Record<string, { written: number; unchanged: number; removed: number }> = {};
     if (args.writeMd5Cache) {
       for (const s of summary.repos) md5[s.repo] = writeMd5Cache(repos.get(s.repo)!.location, store.entries(s.repo));
     }
     if (args.reposcan) {
       const repo = repos.get(args.repo![0]!)!;
-      const doc = reposcanDocument(store.entries(repo.name), summary.failures.filter((f) => f.repo === repo.name), {
+      const doc = reposcanDocument(store.entries(repo.name).filter((m) => !m.failure), summary.failures.filter((f) => f.repo === repo.name), {
         kit: args.kit ?? repo.name,
         branch: args.branch ?? gitBranch(repo.location),
         location: repo.location,
       });
       atomicWriteFile(path.resolve(args.reposcan), goJson(doc));
     }
-    const totals = summary.repos.reduce((a, s) => ({ generated: a.generated + s.generated, unchanged: a.unchanged + s.unchanged, removed: a.removed + s.removed, failed: a.failed + s.failed }), { generated: 0, unchanged: 0, removed: 0, failed: 0 });
+    const totals = regenTotals(summary);
     if (out.opts.json) {
-      out.json({ ...totals, seconds: Number(summary.seconds.toFixed(3)), repos: summary.repos, failures: summary.failures.map(({ output: _o, ...f }) => f), md5_cache: args.writeMd5Cache ? md5 : undefined });
+      out.json({
+        ...totals,
+        seconds: Number(summary.seconds.toFixed(3)),
+        repos: summary.repos,
+        failures: summary.failures.map(({ output: _o, ...f }) => f),
+        warnings: summary.warnings,
+        md5_cache: args.writeMd5Cache ? md5 : undefined,
+      });
     } else {
-      for (const f of summary.failures) out.error(`${f.file}: ${f.message}`);
+      for (const w of summary.warnings) out.warn(`${w.file}: ${w.message}; skipped`);
+      for (const f of summary.failures) out.error(failureLine(f));
       for (const s of summary.repos) {
-        out.line(`${s.repo}: ${s.generated} generated, ${s.unchanged} unchanged, ${s.removed} removed, ${s.failed} failed${md5[s.repo] ? `; md5-cache: ${md5[s.repo]!.written} written, ${md5[s.repo]!.removed} removed` : ""}`);
+        out.line(`${s.repo}: ${s.imported} imported, ${s.generated} generated, ${s.unchanged} unchanged, ${s.removed} removed, ${s.failed} failed${md5[s.repo] ? `; md5-cache: ${md5[s.repo]!.written} written, ${md5[s.repo]!.removed} removed` : ""}`);
       }
-      out.result(`regen: ${totals.generated} generated, ${totals.unchanged} unchanged, ${totals.removed} removed, ${totals.failed} failed in ${summary.seconds.toFixed(2)} s`);
+      out.result(`regen: ${totals.imported} imported, ${totals.generated} generated, ${totals.unchanged} unchanged, ${totals.removed} removed, ${totals.failed} failed in ${summary.seconds.toFixed(2)} s`);
     }
     return totals.failed ? 1 : 0;
   } finally {
@@ -176,7 +224,7 @@ export async function infoCommand(config: Config, args: GlobalArgs & { atom: str
   } finally {
     store.close();
   }
-  for (const f of failures) out.warn(`${f.file}: ${f.message}`);
+  for (const f of failures) out.warn(failureLine(f));
   if (out.opts.json) {
     out.json(results);
     return results.length ? 0 : 1;
@@ -200,7 +248,7 @@ export async function searchCommand(repos: RepositorySet, args: GlobalArgs & { t
   let hits: PackageMetadata[];
   try {
     const summary = await store.regen();
-    for (const f of summary.failures) out.warn(`${f.file}: ${f.message}`);
+    for (const f of summary.failures) out.warn(failureLine(f));
     hits = store.cache.search(args.term);
   } finally {
     store.close();

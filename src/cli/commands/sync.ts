@@ -5,6 +5,7 @@ import { readEgoConf, type EgoConf } from "../../config/egoConf.js";
 import { loadRepositories } from "../../config/repositories.js";
 import { UsageError } from "../../core/errors.js";
 import { MetadataStore } from "../../metadata/MetadataStore.js";
+import { dependTimeout, failureLine, regenTotals } from "./metadata.js";
 import { AniseSync, type AniseSyncOutcome } from "../../sync/AniseSync.js";
 import { DEFAULT_DOWNLOAD } from "../../sync/download.js";
 import { Git } from "../../sync/git.js";
@@ -177,16 +178,21 @@ function packageMoves(root: string, result: SyncResult, warnings: string[]): { t
   return { total, applicable };
 }
 
-/** Refresh the metadata cache of kits whose commit changed (MARK kits ship none). */
+/**
+ * Refresh the metadata cache of kits whose commit changed: entries of a kit's shipped md5-cache
+ * that are valid are imported, the rest sourced (MARK's `mark-*` branches ship none).
+ */
 async function regenChanged(args: SyncArgs, ego: EgoConf, result: SyncResult, out: Output): Promise<unknown> {
   const changed = result.kits.filter((k) => k.oldCommit !== k.newCommit).map((k) => k.kit);
   if (!changed.length) return { kits: [] };
   const repos = loadRepositories(ego.reposConfPath, configRootOf(args));
-  const store = new MetadataStore(repos, path.join(cacheDirOf(args), "metadata.db"), { jobs: args.jobs, reporter: out });
+  const store = new MetadataStore(repos, path.join(cacheDirOf(args), "metadata.db"), { jobs: args.jobs, timeoutSeconds: dependTimeout(args), reporter: out });
   try {
     const s = await store.regen(changed);
-    for (const f of s.failures) out.warn(`${f.file}: ${f.message}`);
-    return { kits: changed, generated: s.repos.reduce((a, r) => a + r.generated, 0), failed: s.failures.length, seconds: Number(s.seconds.toFixed(3)) };
+    for (const f of s.failures) out.warn(failureLine(f));
+    const t = regenTotals(s);
+    if (!out.opts.json) out.notice(`metadata of ${changed.length} kit${changed.length === 1 ? "" : "s"}: ${t.imported} imported from shipped md5-cache, ${t.generated} generated, ${t.unchanged} unchanged, ${t.removed} removed, ${t.failed} failed in ${s.seconds.toFixed(1)} s`);
+    return { kits: changed, ...t, seconds: Number(s.seconds.toFixed(3)) };
   } finally {
     store.close();
   }
