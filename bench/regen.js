@@ -20,17 +20,17 @@ const PER_LAYER = 44; // 5 x 44 = 220 eclasses
  * ebuild calls `$(ver_cut …)`: each `$(…)` forks bash, which is the dominant cost of the depend
  * phase.
  */
-export function generateRepository(root, ebuilds = 1250) {
+export function generateRepository(root, ebuilds = 1250, { name = "bench-kit", masters = "", eclasses = true, prefix = "pkg" } = {}) {
   const w = (rel, text) => {
     const p = path.join(root, rel);
     fs.mkdirSync(path.dirname(p), { recursive: true });
     fs.writeFileSync(p, text);
   };
-  w("metadata/layout.conf", "repo-name = bench-kit\nmasters =\nprofile-formats = portage-2\n");
-  w("profiles/repo_name", "bench-kit\n");
+  w("metadata/layout.conf", `repo-name = ${name}\nmasters = ${masters}\nprofile-formats = portage-2\n`);
+  w("profiles/repo_name", `${name}\n`);
   const cats = Array.from({ length: 25 }, (_, i) => `bench-cat${i}`);
   w("profiles/categories", cats.join("\n") + "\n");
-  for (let l = 0; l < LAYERS; l++) {
+  for (let l = 0; l < (eclasses ? LAYERS : 0); l++) {
     for (let i = 0; i < PER_LAYER; i++) {
       const name = `ec${l}-${i}`;
       const id = `${l}_${i}`;
@@ -61,7 +61,7 @@ fi
   }
   for (let n = 0; n < ebuilds; n++) {
     const cat = cats[n % cats.length];
-    const pkg = `pkg${Math.floor(n / 2)}`;
+    const pkg = `${prefix}${Math.floor(n / 2)}`;
     const ver = `${1 + (n % 2)}.${n % 10}.${n % 7}`;
     const top = `ec${LAYERS - 1}-${n % PER_LAYER} ec${LAYERS - 1}-${(n * 7 + 1) % PER_LAYER}`;
     w(`${cat}/${pkg}/${pkg}-${ver}.ebuild`, `# generated

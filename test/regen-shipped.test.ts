@@ -222,3 +222,59 @@ describe("ebuild.sh's ver_test", () => {
     expect(r.stdout.split("\n")[7]).toBe(pairs.map((p) => p[2]).join(""));
   });
 });
+
+describe("a no-op regen at release scale", () => {
+  /** Age every directory of a tree, as a kit checked out a while ago is. */
+  function age(dir: string, seconds: number): void {
+    const t = new Date(Date.now() - seconds * 1000);
+    for (const e of fs.readdirSync(dir, { withFileTypes: true, recursive: true })) if (e.isDirectory()) fs.utimesSync(path.join(e.parentPath, e.name), t, t);
+    fs.utimesSync(dir, t, t);
+  }
+
+  it("lists only the package directories that changed, and reports a misnamed ebuild once per change", async () => {
+    const { dir, repos } = shippedKits();
+    age(path.join(dir, "shipped-kit"), 60);
+    const first = await regen(dir, repos);
+    expect(first.summary.warnings).toHaveLength(1);
+    // the listings are recorded: the misnamed file is not reported again while its directory is unchanged
+    const second = await regen(dir, repos);
+    expect(second.summary.warnings).toEqual([]);
+    expect(second.repo).toMatchObject({ unchanged: 5 });
+    // a file added to a listed directory changes its mtime: it is listed again and the new ebuild found
+    fs.writeFileSync(path.join(dir, "shipped-kit/app-misc/badver/badver-2.ebuild"), 'EAPI=7\nDESCRIPTION="new"\nSLOT="0"\n');
+    const third = await regen(dir, repos);
+    expect(third.repo).toMatchObject({ generated: 1, unchanged: 5 });
+    expect(third.summary.warnings.map((w) => path.basename(w.file))).toEqual(["badver-1.0beta1.ebuild"]);
+    expect(third.entries["app-misc/badver-2"]!.values.DESCRIPTION).toBe("new");
+    // an ebuild edited in place changes no directory: its own stat still finds it
+    age(path.join(dir, "shipped-kit"), 60);
+    await regen(dir, repos);
+    fs.appendFileSync(path.join(dir, "shipped-kit/app-misc/badver/badver-2.ebuild"), 'DESCRIPTION="appended"\n');
+    const fourth = await regen(dir, repos);
+    expect(fourth.entries["app-misc/badver-2"]!.values.DESCRIPTION).toBe("appended");
+    // a package directory removed: its ebuilds' entries go
+    fs.rmSync(path.join(dir, "shipped-kit/app-misc/badver"), { recursive: true });
+    const fifth = await regen(dir, repos);
+    expect(fifth.repo).toMatchObject({ removed: 1 });
+    expect(Object.keys(fifth.entries)).not.toContain("app-misc/badver-2");
+  });
+
+  it("moves a damaged cache aside with a one-line error, and the next run rebuilds it", async () => {
+    const { dir } = shippedKits();
+    writeTree(dir, { "etc/portage/repos.conf/kits": `[DEFAULT]\nmain-repo = core-kit\n\n[core-kit]\nlocation = ${dir}/core-kit\n\n[shipped-kit]\nlocation = ${dir}/shipped-kit\n` });
+    const args = ["regen", "--config-root", dir, "--cache-dir", path.join(dir, "cache")];
+    expect(ouzo(args).code).toBe(0);
+    // damage the header of every b-tree page
+    const file = path.join(dir, "cache", "metadata.db");
+    const fd = fs.openSync(file, "r+");
+    for (let off = 4096; off < fs.fstatSync(fd).size; off += 4096) fs.writeSync(fd, Buffer.alloc(40, 0x5a), 0, 40, off);
+    fs.closeSync(fd);
+    const r = ouzo(args);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(new RegExp(`^ouzo: ${file}: the metadata cache is damaged \\(database disk image is malformed\\); it was moved to ${file}\\.corrupt-\\d+: run the command again to rebuild it$`, "m"));
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+    const again = ouzo(args);
+    expect(again.code).toBe(0);
+    expect(again.stdout).toMatch(/^regen: 4 imported, 13 generated, 0 unchanged/m);
+  });
+});

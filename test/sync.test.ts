@@ -100,6 +100,24 @@ describe("ouzo sync: meta-repo and kits", () => {
     expect(heads(w)["dev-kit"]).toBe(newDev);
   });
 
+  it("follows a sync with an import of the caches kits ship, and sources only the kits that ship none", () => {
+    const w = world();
+    const r = ouzo(["sync", "--root", w.root, "--no-anise", "--json"]);
+    expect(r.code).toBe(0);
+    // dev-kit ships metadata/md5-cache (as Funtoo-era kits do); core-kit and python-kit ship none
+    expect(JSON.parse(r.stdout).regen).toMatchObject({ kits: ["core-kit", "dev-kit", "python-kit"], imported: 2, generated: 12, failed: 0 });
+    // the metadata is complete for the next command: nothing left to import or source
+    const after = JSON.parse(ouzo(["regen", "--root", w.root, "--json"]).stdout);
+    expect(after).toMatchObject({ imported: 0, generated: 0, unchanged: 14, failed: 0 });
+  });
+
+  it("says in plain words what the regen after a sync did", () => {
+    const w = world();
+    const r = ouzo(["sync", "--root", w.root, "--no-anise"]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^metadata cache of 3 changed kits: 2 imported from shipped md5-cache, 12 generated, 0 unchanged, 0 removed, 0 failed in [\d.]+ s$/m);
+  });
+
   it("a second sync with nothing new changes nothing", () => {
     const w = world();
     expect(sync(w).code).toBe(0);

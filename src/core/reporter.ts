@@ -4,7 +4,9 @@ export type ReportEvent =
   | { kind: "progress"; task: string; done: number; total?: number; item?: string }
   | { kind: "finished"; task: string; message?: string }
   | { kind: "warning"; code: string; message: string }
-  | { kind: "info"; message: string };
+  | { kind: "info"; message: string }
+  /** Something a person waiting should know (a long task starting and why): shown unless --quiet or --json. */
+  | { kind: "notice"; message: string };
 
 export interface Reporter {
   report(event: ReportEvent): void;

@@ -93,6 +93,8 @@ interface StaleEbuild {
 const BATCH_ENTRIES = 200;
 const BATCH_MS = 2000;
 const IMPORT_SLICE = 2000;
+/** Sourcing this many ebuilds takes long enough (a second or more) to say so before it starts. */
+const NOTICE_FROM = 200;
 
 /**
  * Metadata of every configured repository, read through the SQLite cache and brought up to date
@@ -170,15 +172,34 @@ export class MetadataStore {
     await this.lock.acquire();
     let summaries: RepoRegenSummary[];
     try {
-      const targets = repos.map((repo): Target => ({
-        repo,
-        files: scanRepository(repo.location, (file, why) => warnings.push({ repo: repo.name, file, message: why })),
-      }));
+      const targets = repos.map((repo): Target => ({ repo, files: this.scan(repo, warnings) }));
       summaries = await this.refresh(targets, failures, new Set(opts.sourceOnly ?? []));
+    } catch (e) {
+      throw this.damaged(e);
     } finally {
       this.lock.release();
     }
     return { repos: summaries, failures, warnings, seconds: Number(process.hrtime.bigint() - start) / 1e9 };
+  }
+
+  /**
+   * Every ebuild of a repository, listing only the package directories that changed since the
+   * last scan; a misnamed file is reported when its directory is listed (so once per change).
+   */
+  private scan(repo: Repository, warnings: RegenWarning[]): EbuildFile[] {
+    const repoId = this.cache.repoId(repo.name, repo.location);
+    const known = this.cache.listings(repoId);
+    const set = new Map<string, { mtimeNs: bigint; files: readonly string[] }>();
+    let gone: string[] = [];
+    const files = scanRepository(repo.location, (file, why) => warnings.push({ repo: repo.name, file, message: why }), {
+      get: (rel) => known.get(rel),
+      set: (rel, mtimeNs, names) => set.set(rel, { mtimeNs, files: names }),
+      seen: (rels) => {
+        gone = [...known.keys()].filter((d) => !rels.has(d));
+      },
+    });
+    this.cache.saveListings(repoId, set, gone);
+    return files;
   }
 
   /** Bring the entries of one package up to date on demand (any stage reading metadata calls this). */
@@ -188,6 +209,8 @@ export class MetadataStore {
     await this.lock.acquire();
     try {
       await this.refresh([{ repo, files: ebuildsOfPackage(repo.location, category, pn), pkg: `${category}/${pn}` }], failures, new Set());
+    } catch (e) {
+      throw this.damaged(e);
     } finally {
       this.lock.release();
     }
@@ -212,9 +235,10 @@ export class MetadataStore {
       summaries.push(summary);
       const mustSource = sourceOnly.has(repo.name);
       const touched: [string, bigint, number][] = [];
+      const eclassesValid = new Map<string, boolean>();
       for (const f of files) {
         const stamp = stamps.get(f.cpv);
-        if (this.isStale(repo, f, stamp, touched) || (mustSource && stamp?.origin !== "sourced")) stale.push({ repo, repoId, summary, file: f, stamp });
+        if (this.isStale(repo, f, stamp, touched, eclassesValid) || (mustSource && stamp?.origin !== "sourced")) stale.push({ repo, repoId, summary, file: f, stamp });
         else summary.unchanged++;
       }
       const present = new Set(files.map((f) => f.cpv));
@@ -306,7 +330,13 @@ export class MetadataStore {
   /** Source ebuilds in the worker pool; results are committed in batches as they arrive. */
   private async source(work: readonly { s: StaleEbuild; md5: string; eapi: string }[], failures: RegenFailure[], pkg: string | undefined): Promise<void> {
     const repoCount = new Set(work.map((w) => w.s.repo.name)).size;
-    const task = pkg ? `regen ${pkg}` : `regen: sourcing ${work.length} ebuild${work.length === 1 ? "" : "s"}${repoCount > 1 ? ` of ${repoCount} repositories` : ` of ${work[0]!.s.repo.name}`}`;
+    const repoNames = [...new Set(work.map((w) => w.s.repo.name))];
+    const what = `${work.length} ebuild${work.length === 1 ? "" : "s"} of ${repoCount === 1 ? repoNames[0] : `${repoCount} repositories`}`;
+    const task = pkg ? `regen ${pkg}` : `regen: sourcing ${what}`;
+    if (!pkg && work.length >= NOTICE_FROM) {
+      const list = repoNames.length > 6 ? `${repoNames.slice(0, 6).join(", ")} and ${repoNames.length - 6} more` : repoNames.join(", ");
+      this.reporter.report({ kind: "notice", message: `regen: sourcing ${what}${repoCount > 1 ? ` (${list})` : ""}: their kits ship no valid md5-cache entry for them` });
+    }
     this.reporter.report({ kind: "started", task, total: work.length });
     let done = 0;
     let pending: (() => void)[] = [];
@@ -355,7 +385,7 @@ export class MetadataStore {
    * ebuild's md5 changed (hashed only when the stat changed; an unchanged md5 with a new stat is
    * queued in `touched`), or an eclass it used has another md5 where the chain finds it now.
    */
-  private isStale(repo: Repository, f: EbuildFile, stamp: StoredStamp | undefined, touched: [string, bigint, number][]): boolean {
+  private isStale(repo: Repository, f: EbuildFile, stamp: StoredStamp | undefined, touched: [string, bigint, number][], eclassesValid: Map<string, boolean>): boolean {
     if (!stamp || stamp.failure) return true;
     const st = fs.statSync(f.path, { bigint: true });
     if (st.mtimeNs !== stamp.mtimeNs || Number(st.size) !== stamp.size) {
@@ -363,17 +393,38 @@ export class MetadataStore {
       touched.push([f.cpv, st.mtimeNs, Number(st.size)]);
     }
     if (!stamp.eclasses) return false;
-    const index = this.eclassIndex(repo);
-    const parts = stamp.eclasses.split(" ");
-    for (let i = 0; i + 1 < parts.length; i += 2) {
-      if (index.get(parts[i]!)?.md5 !== parts[i + 1]) return true;
+    // many ebuilds of a repository use the same eclasses: check each distinct list once
+    let valid = eclassesValid.get(stamp.eclasses);
+    if (valid === undefined) {
+      valid = true;
+      const index = this.eclassIndex(repo);
+      const parts = stamp.eclasses.split(" ");
+      for (let i = 0; i + 1 < parts.length; i += 2) {
+        if (index.get(parts[i]!)?.md5 !== parts[i + 1]) valid = false;
+      }
+      eclassesValid.set(stamp.eclasses, valid);
     }
-    return false;
+    return !valid;
   }
 
   /** Cached metadata of a repository (or one package), without checking staleness. */
   entries(repoName: string, filter?: { category: string; package: string }): PackageMetadata[] {
-    return this.cache.entries(repoName, filter);
+    try {
+      return this.cache.entries(repoName, filter);
+    } catch (e) {
+      throw this.damaged(e);
+    }
+  }
+
+  /**
+   * A query that met a damaged database file: the cache is derived data, so it is moved aside
+   * (the next command rebuilds it) and the user is told so in one line. Other errors pass through.
+   */
+  private damaged(e: unknown): unknown {
+    if (!MetadataCache.isCorrupt(e)) return e;
+    this.cache.close();
+    const aside = MetadataCache.moveAside(this.cacheFile);
+    return new OuzoError("CACHE_CORRUPT", `the metadata cache is damaged (${(e as Error).message}); it was moved to ${aside}: run the command again to rebuild it`, { file: this.cacheFile });
   }
 }
 

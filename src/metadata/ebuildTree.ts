@@ -35,26 +35,55 @@ export function categoriesOf(location: string): string[] {
   }
 }
 
-/** Every ebuild of a package directory; names that are not `PN-<version>.ebuild` are reported. */
-export function ebuildsOfPackage(location: string, category: string, pn: string, bad?: (file: string, why: string) => void): EbuildFile[] {
+/** The ebuilds among the names of a package directory; names that are not `PN-<version>.ebuild` are reported. */
+function ebuildsAmong(names: readonly string[], location: string, category: string, pn: string, bad?: (file: string, why: string) => void): EbuildFile[] {
   const dir = path.join(location, category, pn);
   const out: EbuildFile[] = [];
-  for (const n of listDir(dir) ?? []) {
+  for (const n of names) {
     if (!n.endsWith(".ebuild")) continue;
     const pf = n.slice(0, -7);
     const v = splitPf(pn, pf);
     if (!v) {
-      bad?.(path.join(dir, n), `invalid ebuild name: expected ${pn}-<version>.ebuild`);
+      bad?.(`${dir}/${n}`, `invalid ebuild name: expected ${pn}-<version>.ebuild`);
       continue;
     }
-    out.push({ cpv: `${category}/${pf}`, category, pn, pf, version: v.text, path: path.join(dir, n) });
+    // dir is already normal: a plain concatenation spares path.join's normalising of 22,000 paths
+    out.push({ cpv: `${category}/${pf}`, category, pn, pf, version: v.text, path: `${dir}/${n}` });
   }
   return out;
 }
 
-/** Every ebuild of a repository. */
-export function scanRepository(location: string, bad?: (file: string, why: string) => void): EbuildFile[] {
+/** Every ebuild of a package directory; names that are not `PN-<version>.ebuild` are reported. */
+export function ebuildsOfPackage(location: string, category: string, pn: string, bad?: (file: string, why: string) => void): EbuildFile[] {
+  return ebuildsAmong(listDir(path.join(location, category, pn)) ?? [], location, category, pn, bad);
+}
+
+/**
+ * Listings of package directories kept between runs: the `*.ebuild` names of `category/PN` and the
+ * directory's mtime when they were listed. While the mtime is unchanged no file was added, removed
+ * or renamed there, so a stat replaces the listing.
+ */
+export interface ListingCache {
+  get(rel: string): { readonly mtimeNs: bigint; readonly files: readonly string[] } | undefined;
+  set(rel: string, mtimeNs: bigint, files: readonly string[]): void;
+  /** Called once the scan is over, with every directory it saw. */
+  seen(rels: ReadonlySet<string>): void;
+}
+
+/**
+ * A listing is recorded only for a directory whose mtime is this much older than the scan: a
+ * directory changed twice within one timestamp tick (a few ms) would otherwise look unchanged.
+ */
+const SETTLED_MS = 2000;
+
+/**
+ * Every ebuild of a repository. With a listing cache, a package directory whose mtime is the one
+ * recorded is not listed again, and its misnamed files, already reported, are not reported again.
+ */
+export function scanRepository(location: string, bad?: (file: string, why: string) => void, listings?: ListingCache): EbuildFile[] {
   const out: EbuildFile[] = [];
+  const seen = new Set<string>();
+  const settledBefore = BigInt(Date.now() - SETTLED_MS) * 1_000_000n;
   for (const cat of categoriesOf(location)) {
     let pkgs: fs.Dirent[];
     try {
@@ -64,9 +93,25 @@ export function scanRepository(location: string, bad?: (file: string, why: strin
     }
     for (const p of pkgs) {
       if (!p.isDirectory() || !PACKAGE_RE.test(p.name)) continue;
-      out.push(...ebuildsOfPackage(location, cat, p.name, bad));
+      if (!listings) {
+        out.push(...ebuildsOfPackage(location, cat, p.name, bad));
+        continue;
+      }
+      const rel = `${cat}/${p.name}`;
+      seen.add(rel);
+      const dir = path.join(location, cat, p.name);
+      const st = fs.statSync(dir, { bigint: true, throwIfNoEntry: false });
+      const known = listings.get(rel);
+      if (st && known && known.mtimeNs === st.mtimeNs) {
+        out.push(...ebuildsAmong(known.files, location, cat, p.name));
+        continue;
+      }
+      const files = (listDir(dir) ?? []).filter((n) => n.endsWith(".ebuild"));
+      if (st && st.mtimeNs < settledBefore) listings.set(rel, st.mtimeNs, files);
+      out.push(...ebuildsAmong(files, location, cat, p.name, bad));
     }
   }
+  listings?.seen(seen);
   return out;
 }
 

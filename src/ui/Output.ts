@@ -94,6 +94,9 @@ export class Output implements Reporter {
       case "info":
         if (this.opts.verbose) this.errLine(e.message);
         break;
+      case "notice":
+        if (!this.opts.json) this.notice(e.message);
+        break;
       case "started":
         this.started.set(e.task, Date.now());
         if (this.makeSpinner) {

@@ -105,8 +105,11 @@ async function syncLocked(args: SyncArgs, out: Output): Promise<number> {
     if (nonPrime.length) out.line(`not prime: ${nonPrime.map((k) => `${k.kit} (${k.branch}: ${k.stability})`).join(", ")}`);
     const moves = report.package_moves as { applicable: string[] } | undefined;
     if (moves?.applicable.length) out.line(`package moves to apply to installed packages: ${moves.applicable.join("; ")}`);
-    const regen = report.regen as { kits: string[]; generated?: number; failed?: number; seconds?: number } | undefined;
-    if (regen?.kits.length) out.line(`metadata cache: ${regen.generated} generated for ${regen.kits.length} changed kits, ${regen.failed} failed, in ${regen.seconds} s`);
+    const regen = report.regen as ({ kits: string[]; seconds?: number } & Partial<ReturnType<typeof regenTotals>>) | undefined;
+    if (regen?.kits.length) {
+      const n = regen.kits.length;
+      out.line(`metadata cache of ${n} changed kit${n === 1 ? "" : "s"}: ${regen.imported} imported from shipped md5-cache, ${regen.generated} generated, ${regen.unchanged} unchanged, ${regen.removed} removed, ${regen.failed} failed in ${regen.seconds} s`);
+    }
     for (const a of anise) out.line(`anise ${a.repo}: ${a.status}${a.revision !== undefined ? ` (revision ${a.revision})` : ""}${a.error ? `: ${a.error}` : ""}`);
     const changed = result.kits.filter((k) => k.oldCommit !== k.newCommit).length;
     out.result(`sync: ${result.kits.length} kits in alignment with the meta-repo (${changed} changed) in ${report.seconds} s`);
@@ -190,9 +193,7 @@ async function regenChanged(args: SyncArgs, ego: EgoConf, result: SyncResult, ou
   try {
     const s = await store.regen(changed);
     for (const f of s.failures) out.warn(failureLine(f));
-    const t = regenTotals(s);
-    if (!out.opts.json) out.notice(`metadata of ${changed.length} kit${changed.length === 1 ? "" : "s"}: ${t.imported} imported from shipped md5-cache, ${t.generated} generated, ${t.unchanged} unchanged, ${t.removed} removed, ${t.failed} failed in ${s.seconds.toFixed(1)} s`);
-    return { kits: changed, ...t, seconds: Number(s.seconds.toFixed(3)) };
+    return { kits: changed, ...regenTotals(s), seconds: Number(s.seconds.toFixed(3)) };
   } finally {
     store.close();
   }
