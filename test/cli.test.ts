@@ -252,3 +252,28 @@ describe("start-up from V8's code cache", () => {
     expect([bad.status, bad.stderr.split("\n")[0]]).toEqual([2, "ouzo: Unknown argument: bogus"]);
   });
 });
+
+describe("--json when a command fails", () => {
+  it("prints a JSON error document on stdout, with the exit code, as well as the line on stderr", () => {
+    const r = ouzo(["vercmp", "--json", "1.0", "x"]);
+    expect(r.code).toBe(1);
+    expect(r.stderr.trim()).toBe("ouzo: invalid version 'x'");
+    expect(JSON.parse(r.stdout)).toEqual({ error: { code: "BAD_VERSION", message: "invalid version 'x'", exit: 1 } });
+  });
+
+  it("names the file and line of a configuration error", () => {
+    const root = tmpdir();
+    fs.mkdirSync(path.join(root, "etc/portage/repos.conf"), { recursive: true });
+    fs.writeFileSync(path.join(root, "etc/portage/make.conf"), "\nOUZO_REGEN_TIMEOUT=soon\n");
+    fs.writeFileSync(path.join(root, "etc/portage/repos.conf/x"), `[x]\nlocation = ${root}\n`);
+    const r = ouzo(["regen", "--json", "--root", root]);
+    expect(r.code).toBe(1);
+    expect(JSON.parse(r.stdout).error).toEqual({ code: "BAD_TIMEOUT", message: "OUZO_REGEN_TIMEOUT takes a number of seconds greater than 0, not 'soon'", file: path.join(root, "etc/portage/make.conf"), line: 2, exit: 1 });
+  });
+
+  it("answers a usage error with exit 2 and a document", () => {
+    const r = ouzo(["regen", "--json", "--no-such-flag"]);
+    expect(r.code).toBe(2);
+    expect(JSON.parse(r.stdout).error).toMatchObject({ code: "USAGE", exit: 2 });
+  });
+});

@@ -41,20 +41,45 @@ export function ouzo(args: string[], opts: { input?: string; env?: Record<string
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
 
+/** A CLI run in progress: wait for a line of its stderr (an event, never a fixed sleep), then for its end. */
+export interface LiveOuzo {
+  /** Resolves once stderr matches (rejects if the process ends first). */
+  stderrMatches(re: RegExp): Promise<void>;
+  readonly done: Promise<{ code: number; stdout: string; stderr: string }>;
+}
+
 /**
- * The CLI run without blocking this process (needed when this process also serves HTTP to it);
- * `command` runs bin/ouzo, the installed command, instead of `node bin/ouzo.js`.
+ * The CLI run without blocking this process (needed when this process also serves HTTP to it or
+ * holds a lock it waits for); `command` runs bin/ouzo, the installed command, instead of
+ * `node bin/ouzo.js`.
  */
-export function ouzoAsync(args: string[], opts: { env?: Record<string, string | undefined>; command?: boolean } = {}): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const [file, argv] = opts.command ? [path.join(REPO_ROOT, "bin", "ouzo"), args] : [process.execPath, [path.join(REPO_ROOT, "bin", "ouzo.js"), ...args]];
-    const env: Record<string, string | undefined> = { ...process.env, NO_COLOR: "1", ...opts.env };
-    for (const [k, v] of Object.entries(env)) if (v === undefined) delete env[k];
-    const child = spawn(file, argv, { env, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => (stdout += d));
-    child.stderr.on("data", (d) => (stderr += d));
-    child.on("close", (code) => resolve({ code: code ?? -1, stdout, stderr }));
+export function ouzoLive(args: string[], opts: { env?: Record<string, string | undefined>; command?: boolean } = {}): LiveOuzo {
+  const [file, argv] = opts.command ? [path.join(REPO_ROOT, "bin", "ouzo"), args] : [process.execPath, [path.join(REPO_ROOT, "bin", "ouzo.js"), ...args]];
+  const env: Record<string, string | undefined> = { ...process.env, NO_COLOR: "1", ...opts.env };
+  for (const [k, v] of Object.entries(env)) if (v === undefined) delete env[k];
+  const child = spawn(file, argv, { env, stdio: ["ignore", "pipe", "pipe"] });
+  let stdout = "";
+  let stderr = "";
+  const waiters: { re: RegExp; resolve: () => void }[] = [];
+  child.stdout.on("data", (d) => (stdout += d));
+  child.stderr.on("data", (d) => {
+    stderr += d;
+    for (const w of waiters.splice(0)) if (w.re.test(stderr)) w.resolve();
+    else waiters.push(w);
   });
+  const done = new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => child.on("close", (code) => resolve({ code: code ?? -1, stdout, stderr })));
+  return {
+    stderrMatches: (re) =>
+      re.test(stderr)
+        ? Promise.resolve()
+        : Promise.race([
+            new Promise<void>((resolve) => waiters.push({ re, resolve })),
+            done.then((r) => Promise.reject(new Error(`ouzo ${args.join(" ")} ended (${r.code}) before its stderr matched ${re}: ${r.stderr}`))),
+          ]),
+    done,
+  };
+}
+
+export function ouzoAsync(args: string[], opts: { env?: Record<string, string | undefined>; command?: boolean } = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  return ouzoLive(args, opts).done;
 }

@@ -52,8 +52,10 @@ describe("FileLock", () => {
     await a.acquire();
     expect(b.tryAcquire()).toBe(false);
     const order: string[] = [];
-    const waiting = b.acquire().then(() => order.push("b"));
-    await new Promise((r) => setTimeout(r, 250));
+    let startedWaiting!: () => void;
+    const isWaiting = new Promise<void>((r) => (startedWaiting = r));
+    const waiting = b.acquire({ onWait: () => startedWaiting() }).then(() => order.push("b"));
+    await isWaiting;
     order.push("a releases");
     a.release();
     await waiting;

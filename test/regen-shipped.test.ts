@@ -186,7 +186,7 @@ describe("ouzo regen from the CLI with a shipped cache", () => {
     expect([bad.code, bad.stderr.trim().split("\n")[0]]).toEqual([2, "ouzo: --timeout takes a number of seconds greater than 0, not '0'"]);
     writeTree(dir, { "etc/portage/make.conf": "\nOUZO_REGEN_TIMEOUT=soon\n" });
     const badConf = ouzo(args);
-    expect([badConf.code, badConf.stderr.trim()]).toEqual([1, `ouzo: OUZO_REGEN_TIMEOUT (${dir}/etc/portage/make.conf:2) takes a number of seconds greater than 0, not 'soon'`]);
+    expect([badConf.code, badConf.stderr.trim()]).toEqual([1, `ouzo: ${dir}/etc/portage/make.conf:2: OUZO_REGEN_TIMEOUT takes a number of seconds greater than 0, not 'soon'`]);
   });
 
   it("sources imported entries again for --reposcan, which needs PYTHON_COMPAT and the raw depend lines", () => {

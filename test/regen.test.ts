@@ -10,7 +10,8 @@ import { MetadataStore } from "../src/metadata/MetadataStore.js";
 import { md5CacheText, writeMd5Cache } from "../src/metadata/md5Cache.js";
 import { reposcanDocument, goJson } from "../src/metadata/reposcan.js";
 import { FIXTURES } from "./vectors.js";
-import { ouzo, tmpdir } from "./helpers.js";
+import { FileLock } from "../src/core/lock.js";
+import { ouzo, ouzoLive, tmpdir, writeTree } from "./helpers.js";
 
 const md5 = (f: string) => createHash("md5").update(fs.readFileSync(f)).digest("hex");
 
@@ -212,6 +213,21 @@ describe("ouzo regen", () => {
     expect(a.entries("core-kit")).toHaveLength(12);
     a.close();
     b.close();
+  });
+
+  it("says whom it waits for while another process updates the cache, also with --verbose off and stdout a pipe", async () => {
+    const { dir } = kits();
+    writeTree(dir, { "etc/portage/repos.conf/kits": `[DEFAULT]\nmain-repo = core-kit\n\n[core-kit]\nlocation = ${dir}/core-kit\n` });
+    const lock = new FileLock(path.join(dir, "cache", "metadata.db.lock"), "ouzo regen");
+    await lock.acquire();
+    const child = ouzoLive(["regen", "--config-root", dir, "--cache-dir", path.join(dir, "cache")]);
+    await child.stderrMatches(/waiting for process/);
+    expect(fs.existsSync(path.join(dir, "cache", "metadata.db"))).toBe(true);
+    lock.release();
+    const r = await child.done;
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain(`waiting for process ${process.pid} (ouzo regen), which is updating the metadata cache ${path.join(dir, "cache", "metadata.db")}`);
+    expect(r.stdout).toMatch(/^regen: 0 imported, 12 generated/m);
   });
 
   it("writes reposcan JSON as Go would: sorted maps, escaped <>&, distfiles from the Manifest", async () => {

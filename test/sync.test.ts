@@ -7,7 +7,7 @@ import { Git } from "../src/sync/git.js";
 import { lookupUser } from "../src/sync/identity.js";
 import { FIXTURES } from "./vectors.js";
 import { FileLock } from "../src/core/lock.js";
-import { ouzo, ouzoAsync, REPO_ROOT, tmpdir, writeTree } from "./helpers.js";
+import { ouzo, ouzoAsync, ouzoLive, REPO_ROOT, tmpdir, writeTree } from "./helpers.js";
 
 interface World {
   mirrors: string;
@@ -297,12 +297,12 @@ describe("one sync of a ROOT at a time", () => {
     const w = world();
     const lock = new FileLock(path.join(w.root, "var/lib/ouzo/sync.lock"));
     await lock.acquire();
-    const child = ouzoAsync(["sync", "--root", w.root, "--no-regen"]);
-    await new Promise((r) => setTimeout(r, 1500));
+    const child = ouzoLive(["sync", "--root", w.root, "--no-regen"]);
+    await child.stderrMatches(/waiting for the ouzo sync/);
     // nothing moved while it waited
     expect(fs.existsSync(path.join(w.root, "var/git"))).toBe(false);
     lock.release();
-    const r = await child;
+    const r = await child.done;
     expect(r.code).toBe(0);
     expect(r.stderr).toContain(`waiting for the ouzo sync or profile change of process ${process.pid} already running on ${w.root} to finish`);
     expect(Object.values(heads(w)).every(Boolean)).toBe(true);
@@ -314,11 +314,11 @@ describe("one sync of a ROOT at a time", () => {
     const parent = path.join(w.root, "etc/portage/make.profile/parent");
     const lock = new FileLock(path.join(w.root, "var/lib/ouzo/sync.lock"));
     await lock.acquire();
-    const child = ouzoAsync(["profile", "flavor", "desktop", "--root", w.root]);
-    await new Promise((r) => setTimeout(r, 1000));
+    const child = ouzoLive(["profile", "flavor", "desktop", "--root", w.root]);
+    await child.stderrMatches(/waiting for the ouzo sync/);
     expect(fs.existsSync(parent)).toBe(false);
     lock.release();
-    const r = await child;
+    const r = await child.done;
     expect(r.code).toBe(0);
     expect(r.stderr).toContain(`of process ${process.pid} already running on ${w.root} to finish`);
     expect(fs.readFileSync(parent, "utf8")).toContain("core-kit:funtoo/1.0/linux-gnu/flavor/desktop\n");
@@ -341,11 +341,12 @@ describe("one sync of a ROOT at a time", () => {
       });
     const child = spawn(process.execPath, [path.join(REPO_ROOT, "bin", "ouzo.js"), "sync", "--root", w.root, "--no-regen"], { env: { ...process.env, PATH: `${bin}:${process.env.PATH}` }, stdio: "ignore" });
     const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on("exit", (_code, signal) => resolve(signal)));
-    for (let i = 0; i < 200 && !running(); i++) await new Promise((r) => setTimeout(r, 50));
+    // polled: the slow git leaves no other trace to wait on (bounded at 60 s for a loaded machine)
+    for (let i = 0; i < 1200 && !running(); i++) await new Promise((r) => setTimeout(r, 50));
     expect(running()).toBe(true);
     child.kill("SIGTERM");
     expect(await exited).toBe("SIGTERM");
-    for (let i = 0; i < 40 && running(); i++) await new Promise((r) => setTimeout(r, 50));
+    for (let i = 0; i < 600 && running(); i++) await new Promise((r) => setTimeout(r, 50));
     expect(running()).toBe(false);
     expect(sync(w).code).toBe(0);
     expect(JSON.parse(ouzo(["kits", "--root", w.root, "--json"]).stdout).kits.every((k: { matches: boolean }) => k.matches)).toBe(true);
@@ -394,6 +395,29 @@ describe("another user than the one who syncs", () => {
     expect(Git.errorOf("warning: something\nerror: pathspec 'x' did not match\n", 1)).toBe("pathspec 'x' did not match");
     expect(Git.errorOf("remote: Counting objects\n", 1)).toBe("remote: Counting objects");
     expect(Git.errorOf("", 3)).toBe("exit status 3");
+  });
+});
+
+describe("ouzo sync says which configuration it uses", () => {
+  it("without /etc/ego.conf: names the file and the defaults in effect", () => {
+    const root = tmpdir("ouzo-root-");
+    const r = ouzo(["sync", "--root", root, "--no-anise"], { env: { EGO_SYNC_BASE_URL: `file://${root}/mirrors/{repo}` } });
+    expect(r.code).toBe(1);
+    expect(r.stderr.split("\n")[0]).toBe(`no ${root}/etc/ego.conf: using ego's defaults (release master, sync_base_url file://${root}/mirrors/{repo}, meta-repo ${root}/var/git/meta-repo); write that file to choose`);
+  });
+
+  it("a ROOT that does not exist is a typo until proven otherwise: nothing is created", () => {
+    const root = path.join(tmpdir("ouzo-root-"), "mnt", "stgae");
+    const r = ouzo(["sync", "--root", root]);
+    expect([r.code, r.stderr.trim()]).toEqual([1, `ouzo: ROOT ${root} does not exist: check --root (or ROOT), or create the directory to sync a new system into it`]);
+    expect(fs.existsSync(root)).toBe(false);
+  });
+
+  it("a sync_base_url without {repo}: one line, with the fix", () => {
+    const root = tmpdir("ouzo-root-");
+    writeTree(root, { "etc/ego.conf": "[global]\nrelease = mark-v\nsync_base_url = file:///srv/mirrors/\n" });
+    const r = ouzo(["sync", "--root", root]);
+    expect([r.code, r.stderr.trim()]).toEqual([1, `ouzo: ${root}/etc/ego.conf: sync_base_url 'file:///srv/mirrors/' has no {repo}, where each repository's name goes: write it as file:///srv/mirrors/{repo}`]);
   });
 });
 

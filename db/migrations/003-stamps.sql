@@ -10,7 +10,7 @@ CREATE INDEX ebuild_stamp ON ebuild (repo_id, cpv, mtime_ns, size, md5, eclasses
 CREATE TABLE package_dir (
   repo_id  INTEGER NOT NULL REFERENCES repository(id) ON DELETE CASCADE,
   dir      TEXT NOT NULL,      -- category/PN
-  mtime_ns INTEGER NOT NULL,
-  files    TEXT NOT NULL,      -- names of the *.ebuild files, '\n'-separated
+  mtime_ms REAL NOT NULL,      -- the directory's mtime as node gives it (ms, with a fraction)
+  pfs      TEXT NOT NULL,      -- PF of each validly named *.ebuild file, '\n'-separated
   PRIMARY KEY (repo_id, dir)
 ) WITHOUT ROWID;

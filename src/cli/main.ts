@@ -131,14 +131,25 @@ const COMMANDS: readonly CommandSpec<Handler>[] = [
 
 const GROUPS = { profile: "show or change the profile" };
 
+/**
+ * With --json, a failure is a JSON document on stdout too (a script reading stdout gets an answer,
+ * not an empty string): `{"error": {"code", "message", "file"?, "line"?, "package"?, "exit"}}`.
+ */
+function jsonError(code: string, message: string, exit: number, origin: { file?: string; line?: number; pkg?: string } = {}): void {
+  const error = { code, message, ...(origin.file ? { file: origin.file } : {}), ...(origin.line !== undefined ? { line: origin.line } : {}), ...(origin.pkg ? { package: origin.pkg } : {}), exit };
+  process.stdout.write(JSON.stringify({ error }, null, 2) + "\n");
+}
+
 function reportFailure(e: unknown, args: GlobalArgs): number {
   const out = makeOutput(args);
   if (e instanceof OuzoError) {
     out.error(e.describe());
+    if (args.json) jsonError(e.code, e.message, e.exitCode, e.origin);
     return e.exitCode;
   }
   const err = e as Error;
   out.error(`internal error: ${err?.message ?? String(e)}`);
+  if (args.json) jsonError("INTERNAL", err?.message ?? String(e), 1);
   if (args.verbose && err?.stack) process.stderr.write(err.stack + "\n");
   return 1;
 }
@@ -170,6 +181,7 @@ async function parseWithYargs(argv: string[]): Promise<{ handler?: Handler; args
     .fail((msg, err) => {
       if (err) throw err;
       makeOutput({}).error(msg);
+      if (argv.includes("--json")) jsonError("USAGE", msg, 2);
       process.stderr.write("see 'ouzo --help'\n");
       process.exit(2);
     })

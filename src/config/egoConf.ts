@@ -6,6 +6,8 @@ import { parseIni } from "./repositories.js";
 /** ego.conf with ego's keys and defaults (meta-repo.md §3). Paths are already under --root. */
 export interface EgoConf {
   readonly file: string;
+  /** Whether the file exists (when it does not, every value is ego's default). */
+  readonly exists: boolean;
   /** Release name as written (or defaulted); `metaRepoBranch` is the branch it selects. */
   readonly release: string | undefined;
   readonly syncBaseUrl: string;
@@ -36,10 +38,16 @@ export function readEgoConf(root: string, env: Readonly<Record<string, string | 
   const depthText = g.get("kits_depth") ?? "2";
   const depth = Number(depthText);
   if (!Number.isInteger(depth) || depth < 0) throw new OuzoError("BAD_EGO_CONF", `kits_depth must be a whole number, found '${depthText}'`, { file });
+  const syncBaseUrl = env.EGO_SYNC_BASE_URL || g.get("sync_base_url") || DEFAULT_SYNC_BASE_URL;
+  if (!syncBaseUrl.includes("{repo}")) {
+    const where = env.EGO_SYNC_BASE_URL ? "EGO_SYNC_BASE_URL" : "sync_base_url";
+    throw new OuzoError("BAD_EGO_CONF", `${where} '${syncBaseUrl}' has no {repo}, where each repository's name goes: write it as ${syncBaseUrl.replace(/\/+$/, "")}/{repo}`, env.EGO_SYNC_BASE_URL ? {} : { file });
+  }
   return {
     file,
+    exists: text !== undefined,
     release: g.get("release"),
-    syncBaseUrl: env.EGO_SYNC_BASE_URL || g.get("sync_base_url") || DEFAULT_SYNC_BASE_URL,
+    syncBaseUrl,
     metaRepoPath,
     kitsPath: path.isAbsolute(kits) ? path.join(root, kits) : path.join(metaRepoPath, kits),
     reposConfPath: under(g.get("repos_conf_path") ?? "/etc/portage/repos.conf"),

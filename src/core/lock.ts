@@ -6,8 +6,11 @@ import { OuzoError } from "./errors.js";
 export interface AcquireOptions {
   /** How long to wait for another holder to let go (default 10 minutes; Infinity: as long as it takes). */
   readonly timeoutMs?: number;
-  /** Called once, when the lock is held elsewhere and acquire starts to wait, with the holder's pid if known. */
-  readonly onWait?: (holder: number | undefined) => void;
+  /**
+   * Called once, when the lock is held elsewhere and acquire starts to wait, with the holder's pid
+   * and what it is doing (the `what` it took the lock with), as far as they are known.
+   */
+  readonly onWait?: (holder: number | undefined, what: string | undefined) => void;
 }
 
 /**
@@ -20,7 +23,8 @@ export interface AcquireOptions {
 export class FileLock {
   private db: Database.Database | undefined;
 
-  constructor(readonly file: string) {}
+  /** `what`: what the holder is doing, told to those who wait (e.g. "ouzo regen"). */
+  constructor(readonly file: string, readonly what?: string) {}
 
   private get pidFile(): string {
     return `${this.file}.pid`;
@@ -33,7 +37,8 @@ export class FileLock {
     while (!this.tryAcquire()) {
       if (!waiting) {
         waiting = true;
-        opts.onWait?.(this.holder());
+        const h = this.holderInfo();
+        opts.onWait?.(h?.pid, h?.what);
       }
       if (Date.now() - start >= timeoutMs) {
         const pid = this.holder();
@@ -76,7 +81,7 @@ export class FileLock {
     }
     this.db = db;
     try {
-      fs.writeFileSync(this.pidFile, `${process.pid}\n`);
+      fs.writeFileSync(this.pidFile, `${process.pid}\n${this.what ? `${this.what}\n` : ""}`);
     } catch {
       // who holds the lock is only for messages
     }
@@ -93,13 +98,19 @@ export class FileLock {
 
   /** The pid of a live holder, as far as the pid file beside the lock tells. */
   private holder(): number | undefined {
-    let pid: number;
+    return this.holderInfo()?.pid;
+  }
+
+  /** A live holder's pid and what it said it is doing, as the file beside the lock tells. */
+  private holderInfo(): { pid: number; what: string | undefined } | undefined {
+    let lines: string[];
     try {
-      pid = Number(fs.readFileSync(this.pidFile, "utf8").trim());
+      lines = fs.readFileSync(this.pidFile, "utf8").split("\n");
     } catch {
       return undefined;
     }
-    return Number.isInteger(pid) && pid > 0 && processAlive(pid) ? pid : undefined;
+    const pid = Number(lines[0]!.trim());
+    return Number.isInteger(pid) && pid > 0 && processAlive(pid) ? { pid, what: lines[1]?.trim() || undefined } : undefined;
   }
 }
 

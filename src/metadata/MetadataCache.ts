@@ -113,20 +113,20 @@ export class MetadataCache {
   }
 
   /** The package-directory listings recorded for a repository (see ebuildTree's ListingCache). */
-  listings(repoId: number): Map<string, { mtimeNs: bigint; files: string[] }> {
-    const out = new Map<string, { mtimeNs: bigint; files: string[] }>();
-    const rows = this.db.prepare("SELECT dir, mtime_ns, files FROM package_dir WHERE repo_id = ?").safeIntegers(true).raw(true).all(repoId) as [string, bigint, string][];
-    for (const [dir, mtimeNs, files] of rows) out.set(dir, { mtimeNs, files: files ? files.split("\n") : [] });
+  listings(repoId: number): Map<string, { mtimeMs: number; pfs: string[] }> {
+    const out = new Map<string, { mtimeMs: number; pfs: string[] }>();
+    const rows = this.db.prepare("SELECT dir, mtime_ms, pfs FROM package_dir WHERE repo_id = ?").raw(true).all(repoId) as [string, number, string][];
+    for (const [dir, mtimeMs, pfs] of rows) out.set(dir, { mtimeMs, pfs: pfs ? pfs.split("\n") : [] });
     return out;
   }
 
   /** Record new listings and forget those of directories that are gone. */
-  saveListings(repoId: number, set: ReadonlyMap<string, { mtimeNs: bigint; files: readonly string[] }>, gone: readonly string[]): void {
+  saveListings(repoId: number, set: ReadonlyMap<string, { mtimeMs: number; pfs: readonly string[] }>, gone: readonly string[]): void {
     if (!set.size && !gone.length) return;
-    const put = this.db.prepare("INSERT OR REPLACE INTO package_dir (repo_id, dir, mtime_ns, files) VALUES (?, ?, ?, ?)");
+    const put = this.db.prepare("INSERT OR REPLACE INTO package_dir (repo_id, dir, mtime_ms, pfs) VALUES (?, ?, ?, ?)");
     const del = this.db.prepare("DELETE FROM package_dir WHERE repo_id = ? AND dir = ?");
     this.transaction(() => {
-      for (const [dir, l] of set) put.run(repoId, dir, l.mtimeNs, l.files.join("\n"));
+      for (const [dir, l] of set) put.run(repoId, dir, l.mtimeMs, l.pfs.join("\n"));
       for (const dir of gone) del.run(repoId, dir);
     });
   }

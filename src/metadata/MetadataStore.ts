@@ -116,7 +116,7 @@ export class MetadataStore {
   constructor(readonly repos: RepositorySet, readonly cacheFile: string, private readonly opts: MetadataStoreOptions = {}) {
     this.reporter = opts.reporter ?? silentReporter;
     this.cache = new MetadataCache(cacheFile, this.reporter);
-    this.lock = new FileLock(`${cacheFile}.lock`);
+    this.lock = new FileLock(`${cacheFile}.lock`, `ouzo ${process.argv.slice(2, 3).join(" ") || "command"}`.trim());
   }
 
   close(): void {
@@ -124,6 +124,18 @@ export class MetadataStore {
     this.pool = undefined;
     this.cache.close();
     this.lock.release();
+  }
+
+  /**
+   * Take the cache's lock, waiting as long as another writer holds it (a regen of a whole release
+   * may take minutes), and saying for whom.
+   */
+  private async takeLock(): Promise<void> {
+    await this.lock.acquire({
+      timeoutMs: Infinity,
+      onWait: (pid, what) =>
+        this.reporter.report({ kind: "notice", message: `waiting for ${pid ? `process ${pid}${what ? ` (${what})` : ""}` : "another process"}, which is updating the metadata cache ${this.cacheFile}` }),
+    });
   }
 
   private getPool(): DependPool {
@@ -169,7 +181,7 @@ export class MetadataStore {
     const repos = repoNames?.length ? repoNames.map((n) => this.repoByName(n)) : [...this.repos.repos];
     const failures: RegenFailure[] = [];
     const warnings: RegenWarning[] = [];
-    await this.lock.acquire();
+    await this.takeLock();
     let summaries: RepoRegenSummary[];
     try {
       const targets = repos.map((repo): Target => ({ repo, files: this.scan(repo, warnings) }));
@@ -189,11 +201,11 @@ export class MetadataStore {
   private scan(repo: Repository, warnings: RegenWarning[]): EbuildFile[] {
     const repoId = this.cache.repoId(repo.name, repo.location);
     const known = this.cache.listings(repoId);
-    const set = new Map<string, { mtimeNs: bigint; files: readonly string[] }>();
+    const set = new Map<string, { mtimeMs: number; pfs: readonly string[] }>();
     let gone: string[] = [];
     const files = scanRepository(repo.location, (file, why) => warnings.push({ repo: repo.name, file, message: why }), {
       get: (rel) => known.get(rel),
-      set: (rel, mtimeNs, names) => set.set(rel, { mtimeNs, files: names }),
+      set: (rel, mtimeMs, pfs) => set.set(rel, { mtimeMs, pfs }),
       seen: (rels) => {
         gone = [...known.keys()].filter((d) => !rels.has(d));
       },
@@ -206,7 +218,7 @@ export class MetadataStore {
   async ensurePackage(repoName: string, category: string, pn: string): Promise<RegenFailure[]> {
     const repo = this.repoByName(repoName);
     const failures: RegenFailure[] = [];
-    await this.lock.acquire();
+    await this.takeLock();
     try {
       await this.refresh([{ repo, files: ebuildsOfPackage(repo.location, category, pn), pkg: `${category}/${pn}` }], failures, new Set());
     } catch (e) {

@@ -59,13 +59,13 @@ export function ebuildsOfPackage(location: string, category: string, pn: string,
 }
 
 /**
- * Listings of package directories kept between runs: the `*.ebuild` names of `category/PN` and the
- * directory's mtime when they were listed. While the mtime is unchanged no file was added, removed
- * or renamed there, so a stat replaces the listing.
+ * Listings of package directories kept between runs: the valid ebuild names (`PF`) of
+ * `category/PN` and the directory's mtime when they were listed. While the mtime is unchanged no
+ * file was added, removed or renamed there, so a stat replaces the listing.
  */
 export interface ListingCache {
-  get(rel: string): { readonly mtimeNs: bigint; readonly files: readonly string[] } | undefined;
-  set(rel: string, mtimeNs: bigint, files: readonly string[]): void;
+  get(rel: string): { readonly mtimeMs: number; readonly pfs: readonly string[] } | undefined;
+  set(rel: string, mtimeMs: number, pfs: readonly string[]): void;
   /** Called once the scan is over, with every directory it saw. */
   seen(rels: ReadonlySet<string>): void;
 }
@@ -79,15 +79,17 @@ const SETTLED_MS = 2000;
 /**
  * Every ebuild of a repository. With a listing cache, a package directory whose mtime is the one
  * recorded is not listed again, and its misnamed files, already reported, are not reported again.
+ * (The mtime is compared as node's double of milliseconds: finer than the kernel's clock tick.)
  */
 export function scanRepository(location: string, bad?: (file: string, why: string) => void, listings?: ListingCache): EbuildFile[] {
   const out: EbuildFile[] = [];
   const seen = new Set<string>();
-  const settledBefore = BigInt(Date.now() - SETTLED_MS) * 1_000_000n;
+  const settledBefore = Date.now() - SETTLED_MS;
   for (const cat of categoriesOf(location)) {
     let pkgs: fs.Dirent[];
+    const catDir = `${location}/${cat}`;
     try {
-      pkgs = fs.readdirSync(path.join(location, cat), { withFileTypes: true });
+      pkgs = fs.readdirSync(catDir, { withFileTypes: true });
     } catch {
       continue;
     }
@@ -97,18 +99,19 @@ export function scanRepository(location: string, bad?: (file: string, why: strin
         out.push(...ebuildsOfPackage(location, cat, p.name, bad));
         continue;
       }
-      const rel = `${cat}/${p.name}`;
+      const pn = p.name;
+      const rel = `${cat}/${pn}`;
       seen.add(rel);
-      const dir = path.join(location, cat, p.name);
-      const st = fs.statSync(dir, { bigint: true, throwIfNoEntry: false });
+      const dir = `${catDir}/${pn}`;
+      const st = fs.statSync(dir, { throwIfNoEntry: false });
       const known = listings.get(rel);
-      if (st && known && known.mtimeNs === st.mtimeNs) {
-        out.push(...ebuildsAmong(known.files, location, cat, p.name));
+      if (st && known && known.mtimeMs === st.mtimeMs) {
+        for (const pf of known.pfs) out.push({ cpv: `${cat}/${pf}`, category: cat, pn, pf, version: pf.slice(pn.length + 1), path: `${dir}/${pf}.ebuild` });
         continue;
       }
-      const files = (listDir(dir) ?? []).filter((n) => n.endsWith(".ebuild"));
-      if (st && st.mtimeNs < settledBefore) listings.set(rel, st.mtimeNs, files);
-      out.push(...ebuildsAmong(files, location, cat, p.name, bad));
+      const found = ebuildsAmong(listDir(dir) ?? [], location, cat, pn, bad);
+      if (st && st.mtimeMs < settledBefore) listings.set(rel, st.mtimeMs, found.map((e) => e.pf));
+      out.push(...found);
     }
   }
   listings?.seen(seen);

@@ -28,20 +28,20 @@ export function openStore(repos: RepositorySet, args: GlobalArgs & { jobs?: numb
  * loaded machine must not turn slow ebuilds into failures).
  */
 export function dependTimeout(args: GlobalArgs & { timeout?: number }): number {
-  const check = (v: unknown, where: string): number => {
+  const check = (v: unknown, name: string, origin?: { file: string; line: number }): number => {
     const n = typeof v === "number" ? v : Number(String(v).trim());
     if (!Number.isFinite(n) || n <= 0) {
-      const msg = `${where} takes a number of seconds greater than 0, not '${String(v)}'`;
-      throw where === "--timeout" ? new UsageError(msg) : new OuzoError("BAD_TIMEOUT", msg);
+      const msg = `${name} takes a number of seconds greater than 0, not '${String(v)}'`;
+      throw name === "--timeout" ? new UsageError(msg) : new OuzoError("BAD_TIMEOUT", msg, origin);
     }
     return n;
   };
   if (args.timeout !== undefined) return check(args.timeout, "--timeout");
   const env = process.env.OUZO_REGEN_TIMEOUT;
-  if (env !== undefined && env !== "") return check(env, "OUZO_REGEN_TIMEOUT (environment)");
+  if (env !== undefined && env !== "") return check(env, "OUZO_REGEN_TIMEOUT (in the environment)");
   const portageDir = path.join(configRootOf(args), "etc", "portage");
   const a = readMakeConf(portageDir).filter((x) => x.name === "OUZO_REGEN_TIMEOUT").pop();
-  if (a) return check(a.value, `OUZO_REGEN_TIMEOUT (${a.file}:${a.line})`);
+  if (a) return check(a.value, "OUZO_REGEN_TIMEOUT", { file: a.file, line: a.line });
   return DEFAULT_DEPEND_TIMEOUT_SECONDS;
 }
 

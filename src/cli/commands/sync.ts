@@ -3,7 +3,8 @@ import * as path from "node:path";
 import { readRepoDefs } from "../../config/aniseRepos.js";
 import { readEgoConf, type EgoConf } from "../../config/egoConf.js";
 import { loadRepositories } from "../../config/repositories.js";
-import { UsageError } from "../../core/errors.js";
+import { OuzoError, UsageError } from "../../core/errors.js";
+import { isDirectory } from "../../core/fsutil.js";
 import { MetadataStore } from "../../metadata/MetadataStore.js";
 import { dependTimeout, failureLine, regenTotals } from "./metadata.js";
 import { AniseSync, type AniseSyncOutcome } from "../../sync/AniseSync.js";
@@ -50,6 +51,8 @@ function withoutRoot(root: string, p: string): string {
 export async function syncCommand(args: SyncArgs, out: Output): Promise<number> {
   if (args.kits) return kitsCommand(args, out);
   if (args.jobs !== undefined && (!Number.isInteger(args.jobs) || args.jobs < 1)) throw new UsageError("--jobs takes a whole number of at least 1");
+  const root = rootOf(args);
+  if (!isDirectory(root)) throw new OuzoError("NO_ROOT", `ROOT ${root} does not exist: check --root (or ROOT), or create the directory to sync a new system into it`);
   await out.live();
   // A second sync at once would delete the first's staging clones, take its switch journal for
   // an interrupted sync's and roll its kits back under it: it waits for the lock instead.
@@ -59,6 +62,10 @@ export async function syncCommand(args: SyncArgs, out: Output): Promise<number> 
 async function syncLocked(args: SyncArgs, out: Output): Promise<number> {
   const root = rootOf(args);
   const ego = readEgoConf(root);
+  if (!ego.exists) {
+    // a misspelt --root lands here too: say what is in effect, and where it would come from
+    out.notice(`no ${ego.file}: using ego's defaults (release ${ego.release ?? "master"}, sync_base_url ${ego.syncBaseUrl}, meta-repo ${ego.metaRepoPath}); write that file to choose`);
+  }
   const kitSync = new KitSync({ ego, root, dest: args.dest, offline: args.offline, jobs: args.jobs ?? 4, link: args.link, stateDir: stateDirOf(args), reporter: out });
   const started = Date.now();
   const result = await kitSync.sync();
