@@ -28,6 +28,12 @@ describe("ouzo vercmp", () => {
     expect(ouzo(["vercmp", "1.0"]).code).toBe(2);
     expect(ouzo(["no-such-command"]).code).toBe(2);
   });
+  it("says once where help is, and names an unknown command before suggesting one", () => {
+    const none = ouzo([]);
+    expect([none.code, none.stderr]).toEqual([2, "ouzo: ouzo needs a command\nsee 'ouzo --help'\n"]);
+    const typo = ouzo(["syn"]);
+    expect([typo.code, typo.stderr]).toEqual([2, "ouzo: unknown command 'syn'; did you mean sync?\nsee 'ouzo --help'\n"]);
+  });
 });
 
 describe("ouzo atom", () => {

@@ -304,6 +304,27 @@ describe("ouzo regen, info and search from the CLI", () => {
   });
 });
 
+describe("ouzo search ranks its results", () => {
+  it("the exact name first, then names starting with the term, names containing it, descriptions", () => {
+    const dir = tmpdir();
+    const ebuild = (desc: string) => `EAPI=7\nDESCRIPTION="${desc}"\nSLOT=0\n`;
+    writeTree(dir, {
+      "kit/profiles/repo_name": "kit\n",
+      "kit/app-misc/barfoo/barfoo-1.ebuild": ebuild("contains the term"),
+      "kit/app-misc/foo/foo-1.ebuild": ebuild("the exact name"),
+      "kit/app-misc/foobar/foobar-1.ebuild": ebuild("starts with the term"),
+      "kit/app-misc/another/another-1.ebuild": ebuild("says foo in its description"),
+      "kit/app-misc/unrelated/unrelated-1.ebuild": ebuild("nothing to see"),
+      "etc/portage/repos.conf/kit": `[DEFAULT]\nmain-repo = kit\n\n[kit]\nlocation = ${dir}/kit\n`,
+    });
+    const r = ouzo(["search", "--config-root", dir, "--cache-dir", path.join(dir, "cache"), "--json", "foo"]);
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout).map((x: { package: string }) => x.package)).toEqual(["app-misc/foo", "app-misc/foobar", "app-misc/barfoo", "app-misc/another"]);
+    const none = ouzo(["search", "--config-root", dir, "--cache-dir", path.join(dir, "cache"), "--json", "zzz"]);
+    expect([none.code, JSON.parse(none.stdout)]).toEqual([1, []]);
+  });
+});
+
 describe("md5-dict format", () => {
   it("omits empty keys, writes EAPI=0 and DEFINED_PHASES=-", () => {
     const values = Object.fromEntries(["DEPEND", "RDEPEND", "SLOT", "SRC_URI", "RESTRICT", "HOMEPAGE", "LICENSE", "DESCRIPTION", "KEYWORDS", "INHERITED", "IUSE", "REQUIRED_USE", "PDEPEND", "BDEPEND", "IDEPEND", "EAPI", "PROPERTIES", "DEFINED_PHASES", "_PY_COMPAT"].map((k) => [k, ""])) as never;

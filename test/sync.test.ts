@@ -140,6 +140,15 @@ describe("ouzo sync: meta-repo and kits", () => {
     expect(heads(w)["core-kit"]).toBe(w.kits["core-kit"].commits.get("next/5.27-release")![2]);
     expect(r.stderr).toContain("core-kit: branch 'next/5.27-release' is deprecated");
     expect(r.stdout).toContain("not prime: core-kit (next/5.27-release: deprecated)");
+    // a long branch name widens its column: every row's columns still line up
+    const kitLines = r.stdout.split("\n").filter((l) => /^  (core|dev|python)-kit /.test(l));
+    expect(kitLines).toHaveLength(3);
+    const third = (l: string) => /^  \S+\s+\S+\s+/.exec(l)![0].length;
+    expect(new Set(kitLines.map(third)).size).toBe(1);
+    expect(kitLines[0]).toMatch(/^  core-kit    next\/5\.27-release  [0-9a-f]{12} -> [0-9a-f]{12}$/);
+    const kits = ouzo(["kits", "--root", w.root]).stdout.trim().split("\n");
+    expect(kits[0]).toBe("kit         branch             stability   pinned        current       match");
+    for (const l of kits.slice(1)) expect(l.indexOf(l.split(/\s+/)[2]!)).toBe(kits[0]!.indexOf("stability"));
   });
 
   it("writes the python-kit profile lines and reports package moves that apply to installed packages", () => {

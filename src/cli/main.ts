@@ -176,10 +176,12 @@ async function parseWithYargs(argv: string[]): Promise<{ handler?: Handler; args
     .version(VERSION)
     .strict()
     .recommendCommands()
-    .demandCommand(1, "ouzo needs a command; see 'ouzo --help'");
+    .demandCommand(1, "ouzo needs a command");
   cli = declare(cli, COMMANDS, GROUPS, (c) => (handler = c.run))
     .fail((msg, err) => {
       if (err) throw err;
+      // yargs says only "Did you mean X?" for an unknown command: say what was not understood first
+      if (/^Did you mean /.test(msg)) msg = `unknown command '${argv.find((a) => !a.startsWith("-"))}'; ${msg.replace(/^Did/, "did")}`;
       makeOutput({}).error(msg);
       if (argv.includes("--json")) jsonError("USAGE", msg, 2);
       process.stderr.write("see 'ouzo --help'\n");

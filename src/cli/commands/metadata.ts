@@ -258,7 +258,15 @@ export async function searchCommand(repos: RepositorySet, args: GlobalArgs & { t
     const key = `${h.category}/${h.package}::${h.repo}`;
     byPackage.set(key, [...(byPackage.get(key) ?? []), h]);
   }
-  const results = [...byPackage.values()].map((ms) => {
+  // the best matches first: the exact name, names that start with the term, names that contain
+  // it, then packages found by their description; alphabetical within each rank
+  const term = args.term.toLowerCase();
+  const rank = (category: string, pn: string) => {
+    const name = pn.toLowerCase();
+    const full = `${category}/${pn}`.toLowerCase();
+    return name === term || full === term ? 0 : name.startsWith(term) || full.startsWith(term) ? 1 : full.includes(term) ? 2 : 3;
+  };
+  const results = [...byPackage.values()].sort((a, b) => rank(a[0]!.category, a[0]!.package) - rank(b[0]!.category, b[0]!.package)).map((ms) => {
     const sorted = ms.sort((a, b) => compareVersions(Version.parse(a.version), Version.parse(b.version)));
     const latest = sorted[sorted.length - 1]!;
     return { package: `${latest.category}/${latest.package}`, repo: latest.repo, versions: sorted.map((m) => m.version), description: latest.values.DESCRIPTION, homepage: latest.values.HOMEPAGE };

@@ -16,6 +16,7 @@ import { updatePythonKitLines } from "../../sync/pythonKitProfile.js";
 import { writeReposConf } from "../../sync/reposConf.js";
 import { parseCpv } from "../../pms/atom.js";
 import type { Output } from "../../ui/Output.js";
+import { table } from "../../ui/table.js";
 import { cacheDirOf, configRootOf, rootOf, stateDirOf, withSyncLock, type GlobalArgs } from "../context.js";
 
 export interface SyncArgs extends GlobalArgs {
@@ -103,11 +104,8 @@ async function syncLocked(args: SyncArgs, out: Output): Promise<number> {
     for (const w of warnings) out.warn(w);
     const meta = result.metaRepo;
     out.line(`meta-repo ${result.metaRepoBranch}: ${meta.oldCommit ? (meta.oldCommit === meta.newCommit ? `${short(meta.newCommit)} (unchanged)` : `${short(meta.oldCommit)} -> ${short(meta.newCommit)}`) : `${short(meta.newCommit)} (new)`}`);
-    for (const k of result.kits) {
-      const change = k.oldCommit === k.newCommit ? "unchanged" : k.oldCommit ? `${short(k.oldCommit)} -> ${short(k.newCommit)}` : `${short(k.newCommit)} (new)`;
-      out.line(`  ${k.kit.padEnd(20)} ${k.branch.padEnd(14)} ${change}`);
-    }
-    for (const s of result.skipped) out.line(`  ${s.padEnd(20)} skipped`);
+    const rows = result.kits.map((k) => [k.kit, k.branch, k.oldCommit === k.newCommit ? "unchanged" : k.oldCommit ? `${short(k.oldCommit)} -> ${short(k.newCommit)}` : `${short(k.newCommit)} (new)`]);
+    for (const line of table([...rows, ...result.skipped.map((s) => [s, "", "skipped"])], "  ")) out.line(line);
     const nonPrime = result.kits.filter((k) => k.stability !== "prime");
     if (nonPrime.length) out.line(`not prime: ${nonPrime.map((k) => `${k.kit} (${k.branch}: ${k.stability})`).join(", ")}`);
     const moves = report.package_moves as { applicable: string[] } | undefined;
@@ -219,9 +217,13 @@ export async function kitsCommand(args: GlobalArgs & { dest?: string }, out: Out
   });
   if (out.opts.json) out.json({ kits: rows, skipped });
   else {
-    out.result(`${"kit".padEnd(20)} ${"branch".padEnd(16)} ${"stability".padEnd(10)} ${"pinned".padEnd(12)} ${"current".padEnd(12)} match`);
-    for (const r of rows) out.result(`${r.kit.padEnd(20)} ${r.branch.padEnd(16)} ${r.stability.padEnd(10)} ${short(r.pinned).padEnd(12)} ${(r.current ? short(r.current) : "-").padEnd(12)} ${r.matches ? "yes" : out.color("red", "NO")}`);
-    for (const s of skipped) out.result(`${s.padEnd(20)} skipped`);
+    const lines = table([
+      ["kit", "branch", "stability", "pinned", "current", "match"],
+      ...rows.map((r) => [r.kit, r.branch, r.stability, short(r.pinned), r.current ? short(r.current) : "-", r.matches ? "yes" : "NO"]),
+      ...skipped.map((s) => [s, "skipped"]),
+    ]);
+    // colour goes on after layout, on the last column only
+    for (const line of lines) out.result(line.endsWith(" NO") ? line.slice(0, -2) + out.color("red", "NO") : line);
   }
   if (rows.some((r) => !r.matches)) {
     if (!out.opts.json) out.error(`kits out of alignment with the meta-repo: ${rows.filter((r) => !r.matches).map((r) => r.kit).join(", ")}; run 'ouzo sync'`);
