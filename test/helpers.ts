@@ -34,7 +34,7 @@ export function ouzo(args: string[], opts: { input?: string; env?: Record<string
     input: opts.input ?? "",
     encoding: "utf8",
     env: { ...process.env, NO_COLOR: "1", ...opts.env },
-    timeout: 120_000,
+    timeout: 170_000,
     uid: opts.as?.uid,
     gid: opts.as?.gid,
   });

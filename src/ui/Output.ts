@@ -17,6 +17,8 @@ export class Output implements Reporter {
   readonly useColor: boolean;
   private progressShown = false;
   private readonly started = new Map<string, number>();
+  /** When each task last printed a plain progress line (stderr that cannot redraw). */
+  private readonly plainAt = new Map<string, number>();
   /** ora, once `live()` has loaded it for a terminal; then each task shows a spinner line. */
   private makeSpinner: ((text: string) => Ora) | undefined;
   private spinner: Ora | undefined;
@@ -105,7 +107,16 @@ export class Output implements Reporter {
         }
         break;
       case "progress": {
-        if (!this.spinner && (this.opts.json || this.opts.quiet || !this.redraws)) return;
+        if (!this.spinner && (this.opts.json || this.opts.quiet)) return;
+        if (!this.spinner && !this.redraws) {
+          // a pipe, a log or a dumb terminal: a plain line now and then, once a task runs long
+          const now = Date.now();
+          const since = now - (this.started.get(e.task) ?? now);
+          if (since < PLAIN_AFTER_MS || now - (this.plainAt.get(e.task) ?? 0) < PLAIN_EVERY_MS) return;
+          this.plainAt.set(e.task, now);
+          this.err.write(progressLine(e.task, e.done, e.total, this.started.get(e.task), 0, false) + "\n");
+          return;
+        }
         const cols = this.err.columns || 100;
         const text = `${progressLine(e.task, e.done, e.total, this.started.get(e.task), cols)}${e.item ? ` ${e.item}` : ""}`;
         if (this.spinner) this.spinner.text = text.slice(0, Math.max(10, cols - 3));
@@ -138,16 +149,35 @@ export class Output implements Reporter {
   }
 }
 
-/** `task [#####.....] 120/1250 85/s ETA 13s` */
-export function progressLine(task: string, done: number, total: number | undefined, startedAt: number | undefined, width: number): string {
+/** A task that runs this long gets plain progress lines where stderr cannot redraw, */
+const PLAIN_AFTER_MS = 5000;
+/** one every so often. */
+const PLAIN_EVERY_MS = 15000;
+
+/** `95s` or `3m05s`. */
+function duration(seconds: number): string {
+  const s = Math.ceil(seconds);
+  return s < 100 ? `${s}s` : `${Math.floor(s / 60)}m${String(s % 60).padStart(2, "0")}s`;
+}
+
+/**
+ * `task [#####.....] 120/1250 85/s ETA 13s` (a bar when `bar`, as on a terminal; `120/1250 (9%)`
+ * on a plain line). The rate is the task's average since it started: steadier than the last
+ * seconds' rate, so the ETA does not jump; it is not shown before the task has a few seconds or
+ * items behind it, when it would mean nothing.
+ */
+export function progressLine(task: string, done: number, total: number | undefined, startedAt: number | undefined, width: number, bar = true): string {
   const elapsed = startedAt ? (Date.now() - startedAt) / 1000 : 0;
   const rate = elapsed > 0 ? done / elapsed : 0;
-  let bar = "";
-  if (total) {
+  let count: string;
+  if (total && bar) {
     const n = Math.max(10, Math.min(30, width - 60));
     const filled = Math.round((done / total) * n);
-    bar = ` [${"#".repeat(filled)}${".".repeat(n - filled)}] ${done}/${total}`;
-  } else bar = ` ${done}`;
-  const eta = total && rate > 0 ? ` ETA ${Math.ceil((total - done) / rate)}s` : "";
-  return `${task}${bar} ${rate.toFixed(0)}/s${eta}`;
+    count = ` [${"#".repeat(filled)}${".".repeat(n - filled)}] ${done}/${total}`;
+  } else if (total) count = `: ${done}/${total} (${Math.floor((done / total) * 100)}%)`;
+  else count = ` ${done}`;
+  const settled = elapsed >= 2 && done >= 3;
+  const speed = settled ? ` ${rate >= 10 ? rate.toFixed(0) : rate.toFixed(1)}/s` : "";
+  const eta = settled && total && rate > 0 ? `${bar ? " ETA" : ", about"} ${duration((total - done) / rate)}${bar ? "" : " left"}` : "";
+  return `${task}${count}${speed}${eta}`;
 }
