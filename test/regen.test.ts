@@ -295,6 +295,24 @@ describe("ouzo regen, info and search from the CLI", () => {
     expect(ouzo(["info", "--root", root, "app-misc/nothing-here"]).code).toBe(1);
   });
 
+  it("gives one verdict on an atom, as `ouzo atom` does, and names near misses instead of listing repositories", async () => {
+    const { installDemoConfig } = await import("../src/cli/demoTree.js");
+    const root = tmpdir();
+    installDemoConfig(root);
+    const info = (a: string) => {
+      const r = ouzo(["info", "--root", root, a]);
+      return [r.code, r.stderr.trim()];
+    };
+    expect(info("sys-apps/portage-3*")).toEqual([2, "ouzo: invalid atom 'sys-apps/portage-3*': '*' in a name is allowed only in /etc/portage files (a version needs an operator: did you mean '=sys-apps/portage-3*'?)"]);
+    expect(ouzo(["atom", "sys-apps/portage-3*"]).stderr.trim()).toBe("ouzo: invalid atom 'sys-apps/portage-3*': '*' in a name is allowed only in /etc/portage files");
+    expect(info("sys-apps/portage-3.0")).toEqual([2, "ouzo: invalid atom 'sys-apps/portage-3.0': a version needs an operator such as '=' or '>=' (did you mean '=sys-apps/portage-3.0'?)"]);
+    expect(info("sys-apps/portag")).toEqual([1, "ouzo: no package matches 'sys-apps/portag' in the 4 configured repositories; did you mean sys-apps/portage?"]);
+    expect(info("SYS-APPS/PORTAGE")).toEqual([1, "ouzo: no package matches 'SYS-APPS/PORTAGE' in the 4 configured repositories; did you mean sys-apps/portage?"]);
+    expect(info("portag")).toEqual([1, "ouzo: no package matches 'portag' in the 4 configured repositories; did you mean sys-apps/portage?"]);
+    expect(info("zzzzz/qqqqqq")).toEqual([1, "ouzo: no package matches 'zzzzz/qqqqqq' in the 4 configured repositories"]);
+    expect(ouzo(["info", "--root", root, "--json", "=sys-apps/portage-3*::core-kit"]).code).toBe(0);
+  });
+
   it("searches names and descriptions", async () => {
     const { installDemoConfig } = await import("../src/cli/demoTree.js");
     const root = tmpdir();

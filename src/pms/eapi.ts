@@ -90,6 +90,9 @@ const TABLE = new Map<string, EapiFeatures>([e0, e1, e2, e3, e4, e5, e6, e7, e8]
 /** Features for user configuration files (/etc/portage): the newest EAPI plus `::repo` and extended atoms. */
 export const USER_CONFIG_EAPI: EapiFeatures = derive(e8, "user", { repoDeps: true, extendedAtoms: true });
 
+/** Features for atoms typed on the command line (emerge's arguments): the newest EAPI plus `::repo`. */
+export const COMMAND_LINE_EAPI: EapiFeatures = derive(e8, "command-line", { repoDeps: true });
+
 export const LATEST_EAPI = "8";
 
 export function eapiFeatures(eapi: string): EapiFeatures | undefined {

@@ -3,14 +3,15 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import type { Config, PackageInput } from "../../config/Config.js";
 import { OuzoError, UsageError } from "../../core/errors.js";
-import { atomicWriteFile } from "../../core/fsutil.js";
+import { atomicWriteFile, listDir } from "../../core/fsutil.js";
+import { closest } from "../suggest.js";
 import { MetadataStore, type RegenFailure, type RegenSummary } from "../../metadata/MetadataStore.js";
 import { slotOf, type PackageMetadata } from "../../metadata/PackageMetadata.js";
 import { writeMd5Cache } from "../../metadata/md5Cache.js";
 import { goJson, reposcanDocument } from "../../metadata/reposcan.js";
 import { categoriesOf } from "../../metadata/ebuildTree.js";
 import { Atom } from "../../pms/atom.js";
-import { USER_CONFIG_EAPI } from "../../pms/eapi.js";
+import { COMMAND_LINE_EAPI } from "../../pms/eapi.js";
 import { Version, compareVersions } from "../../pms/version.js";
 import type { Output } from "../../ui/Output.js";
 import { cacheDirOf, configRootOf, type GlobalArgs } from "../context.js";
@@ -172,9 +173,13 @@ function packagesNamed(config: Config, request: string): { atom: Atom | undefine
   let name: string | undefined;
   if (request.includes("/")) {
     try {
-      atom = Atom.parse(request, USER_CONFIG_EAPI);
+      // the rules of `ouzo atom` and of emerge's arguments: one verdict on what an atom is
+      atom = Atom.parse(request, COMMAND_LINE_EAPI);
     } catch (e) {
-      throw new UsageError((e as OuzoError).message);
+      const message = (e as OuzoError).message;
+      const versioned = /^[A-Za-z0-9+_.-]+\/[A-Za-z0-9+_-]+-\d[^:[]*$/.test(request);
+      const hint = !versioned ? "" : message.includes("needs an operator") ? ` (did you mean '=${request}'?)` : ` (a version needs an operator: did you mean '=${request}'?)`;
+      throw new UsageError(message + hint);
     }
   } else name = request;
   const pkgs: { repo: string; category: string; pn: string }[] = [];
@@ -188,10 +193,28 @@ function packagesNamed(config: Config, request: string): { atom: Atom | undefine
   return { atom, pkgs };
 }
 
+/** "No package matches", with the nearest names the repositories have (a typo, another case). */
+function noPackage(config: Config, request: string, atom: Atom | undefined): OuzoError {
+  // compared by category/PN for an atom, by PN for a bare name; named by category/PN either way
+  const full = new Map<string, Set<string>>();
+  for (const r of config.repos.repos) {
+    for (const c of categoriesOf(r.location)) {
+      for (const pn of listDir(path.join(r.location, c)) ?? []) {
+        const key = atom ? `${c}/${pn}` : pn;
+        full.set(key, (full.get(key) ?? new Set()).add(`${c}/${pn}`));
+      }
+    }
+  }
+  const near = [...new Set(closest(atom ? atom.cp : request, full.keys()).flatMap((k) => [...full.get(k)!]))].slice(0, 5);
+  const n = config.repos.repos.length;
+  const where = `in the ${n} configured repositor${n === 1 ? "y" : "ies"}`;
+  return new OuzoError("NO_MATCH", `no package matches '${request}' ${where}${near.length ? `; did you mean ${near.join(", ")}?` : ""}`);
+}
+
 /** `ouzo info ATOM`: every matching version in every repository, with visibility and USE. */
 export async function infoCommand(config: Config, args: GlobalArgs & { atom: string }, out: Output): Promise<number> {
   const { atom, pkgs } = packagesNamed(config, args.atom);
-  if (!pkgs.length) throw new OuzoError("NO_MATCH", `no package matches '${args.atom}' in ${config.repos.repos.map((r) => r.name).join(", ")}`);
+  if (!pkgs.length) throw noPackage(config, args.atom, atom);
   const store = openStore(config.repos, args, out);
   const results: unknown[] = [];
   const failures: RegenFailure[] = [];
