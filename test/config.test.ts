@@ -316,10 +316,18 @@ describe("bad configuration", () => {
   };
   const core = "var/git/meta-repo/kits/core-kit/profiles/funtoo/1.0/linux-gnu";
 
-  it("names file and line of a malformed atom in package.use", () => {
+  it("warns about a malformed atom in /etc/portage/package.use with file and line, and skips only that line, as Portage does", () => {
     const root = broken((r) => fs.appendFileSync(path.join(r, "etc/portage/package.use/demo"), "app-misc/hello[ nls\n"));
-    const e = errorOf(root);
-    expect(e.describe()).toBe(`${path.join(root, "etc/portage/package.use/demo")}:4: invalid atom 'app-misc/hello[': unterminated '['`);
+    const fresh = broken(() => {});
+    const good = new Config({ root: fresh, configRoot: fresh });
+    const config = new Config({ root, configRoot: root });
+    expect(config.warnings).toContain(`${path.join(root, "etc/portage/package.use/demo")}:4: invalid atom 'app-misc/hello[': unterminated '['; line skipped`);
+    const hello = { category: "app-misc", package: "hello", version: Version.parse("2.1"), slot: "0", repo: "core-kit", eapi: "8", iuse: ["nls", "doc"], keywords: ["*"], license: "GPL-3+", properties: "", restrict: "" };
+    expect(config.useFor(hello).enabled).toEqual(good.useFor(hello).enabled);
+    // the command line says so, and goes on
+    const r = ouzo(["info", "--root", root, "--json", "app-misc/hello"]);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain(`warning: ${path.join(root, "etc/portage/package.use/demo")}:4: invalid atom 'app-misc/hello[': unterminated '['; line skipped`);
   });
 
   it("reports a parent cycle", () => {

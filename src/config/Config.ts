@@ -463,9 +463,10 @@ export class Config {
         this.profilePackages.push(...files.packages);
       });
 
-      // User configuration (/etc/portage): bad lines are errors.
+      // User configuration (/etc/portage): a bad line is reported with its file and line and
+      // skipped, as Portage does; one typo must not stop every command.
       const user = (name: string, negation = false) =>
-        parseAtomLines(readConfigEntry(this.dirs, this.portageDir, name, true), USER_CONFIG_EAPI, "error", negation);
+        parseAtomLines(readConfigEntry(this.dirs, this.portageDir, name, true), USER_CONFIG_EAPI, (m, f, l) => warn(`${m}; line skipped`, f, l), negation);
       this.userMasks = user("package.mask");
       this.userUnmasks = user("package.unmask");
       this.userPackageUse = indexByCp(user("package.use"));
@@ -929,7 +930,7 @@ export class Config {
     const read = (name: string) => readConfigEntry(this.dirs, e.dir, name, e.allowDirectories);
     const flags = (name: string) => read(name).flatMap((l) => l.text.split(/\s+/));
     const atomEapi = e.allowRepoAtoms ? { ...e.eapi, repoDeps: true } : e.eapi;
-    const onBad = e.user ? ("error" as const) : warn;
+    const onBad = e.user ? (m: string, f: string, l: number) => warn(`${m}; line skipped`, f, l) : warn;
     const pkgFile = (name: string) => indexByCp(parseAtomLines(read(name), atomEapi, onBad, false));
     const stableOk = e.eapi.stableMaskFiles || e.user;
     const empty = new Map<string, AtomLine[]>();
