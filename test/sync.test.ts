@@ -504,6 +504,32 @@ describe("ouzo sync failures leave the previous tree usable", () => {
 });
 
 describe("ouzo profile", () => {
+  it("says what each change did, shows the selection above the stack, lists symlinked choices, and points at the next step", () => {
+    const w = world();
+    const p = (...a: string[]) => ouzo(["profile", ...a, "--root", w.root]);
+    // before any sync: nothing to choose from, and the way out
+    const unsynced = p("list");
+    expect([unsynced.code, unsynced.stderr.trim()]).toEqual([1, `ouzo: no repositories are configured in ${w.root}/etc/portage/repos.conf: run 'ouzo sync' first`]);
+    expect(sync(w).code).toBe(0);
+    const none = p("show");
+    expect([none.code, none.stderr.trim()]).toEqual([1, `ouzo: ${w.root}/etc/portage/make.profile: no profile selected (make.profile does not exist): choose one with 'ouzo profile arch NAME', after 'ouzo profile list'`]);
+    const parent = path.join(w.root, "etc/portage/make.profile/parent");
+    const arch = p("arch", "x86-64bit");
+    expect(arch.stdout.split("\n")[0]).toBe("arch: (none) -> x86-64bit");
+    expect(arch.stdout.trim().split("\n").pop()).toBe(`wrote ${parent}`);
+    expect(p("flavor", "desktop").stdout).toBe(`flavor: (none) -> desktop\nwrote ${parent}\n`);
+    expect(p("flavor", "desktop").stdout).toBe(`${parent}: unchanged\n`);
+    expect(p("flavor", "core").stdout).toBe(`flavor: desktop -> core\nwrote ${parent}\n`);
+    // a mix-in that is a symlink to another is listed and can be chosen
+    fs.symlinkSync("X", path.join(w.kitsDir, "core-kit/profiles/funtoo/1.0/linux-gnu/mix-ins/kde-plasma-5"));
+    expect(JSON.parse(p("list", "--json").stdout)["mix-ins"].map((m: { name: string }) => m.name)).toContain("kde-plasma-5");
+    expect(p("mix-ins", "+kde-plasma-5", "+media").stdout).toBe(`mix-ins: +kde-plasma-5 +media\nwrote ${parent}\n`);
+    expect(p("mix-ins", "-media").stdout).toBe(`mix-ins: -media\nwrote ${parent}\n`);
+    const show = p("show").stdout.split("\n");
+    expect(show.slice(0, 7)).toEqual(["Selected:", "  arch:     x86-64bit", "  subarch:  (none)", "  build:    (none)", "  flavor:   core", "  mix-ins:  kde-plasma-5", ""]);
+    expect(show[7]).toMatch(/^Profile stack \(\d+ entries\):$/);
+  });
+
   it("sets arch, subarch, build, flavor and mix-ins in ego's order, python-kit lines last", () => {
     const w = world();
     expect(sync(w).code).toBe(0);

@@ -394,7 +394,7 @@ export class Config {
       const globals = readShellVars(path.join(ouzoProfilesDir(), "make.globals"), { scope });
 
       const makeProfile = path.join(this.portageDir, "make.profile");
-      if (!exists(makeProfile)) throw new OuzoError("NO_PROFILE", "no profile selected: make.profile does not exist", { file: makeProfile });
+      if (!exists(makeProfile)) throw new OuzoError("NO_PROFILE", "no profile selected (make.profile does not exist): choose one with 'ouzo profile arch NAME', after 'ouzo profile list'", { file: makeProfile });
       this.stack = buildProfileStack(makeProfile, path.join(this.portageDir, "profile"), this.repos, this.dirs);
 
       const defaultsText = new Map<string, string>();

@@ -1,7 +1,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { OuzoError } from "../core/errors.js";
-import { readFileIfExists } from "../core/fsutil.js";
+import { isDirectory, readFileIfExists } from "../core/fsutil.js";
 import type { Repository, RepositorySet } from "./repositories.js";
 
 export type ProfileKind = "arch" | "subarch" | "build" | "flavor" | "mix-ins";
@@ -85,7 +85,8 @@ export function listChoices(descs: readonly EgoDesc[], currentArch: string | und
   const out: Record<ProfileKind, string[]> = { arch: [], subarch: [], build: [], flavor: [], "mix-ins": [] };
   const dirs = (p: string) => {
     try {
-      return fs.readdirSync(p, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name).sort();
+      // a symlinked profile directory (kde-plasma-5 -> kde-plasma-6) is a choice as much as a real one
+      return fs.readdirSync(p, { withFileTypes: true }).filter((d) => d.isDirectory() || (d.isSymbolicLink() && isDirectory(path.join(p, d.name)))).map((d) => d.name).sort();
     } catch {
       return [];
     }

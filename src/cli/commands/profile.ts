@@ -1,9 +1,9 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { classifyParentLine, lineFor, listChoices, orderParent, readEgoDescs, readParent, type ProfileKind } from "../../config/egoProfile.js";
+import { classifyParentLine, lineFor, listChoices, orderParent, readEgoDescs, readParent, type ParentLine, type ProfileKind } from "../../config/egoProfile.js";
 import { readEgoConf } from "../../config/egoConf.js";
 import { loadRepositories, type RepositorySet } from "../../config/repositories.js";
-import { UsageError } from "../../core/errors.js";
+import { OuzoError, UsageError } from "../../core/errors.js";
 import { atomicWriteFile } from "../../core/fsutil.js";
 import { configRootOf, rootOf, stateDirOf, withSyncLock, type GlobalArgs } from "../context.js";
 import type { Output } from "../../ui/Output.js";
@@ -14,8 +14,30 @@ import type { Output } from "../../ui/Output.js";
 function profileFiles(args: GlobalArgs) {
   const configRoot = configRootOf(args);
   const makeProfile = path.join(configRoot, "etc", "portage", "make.profile");
-  const repos = loadRepositories(path.join(configRoot, "etc", "portage", "repos.conf"), configRoot);
+  const reposConf = path.join(configRoot, "etc", "portage", "repos.conf");
+  const repos = loadRepositories(reposConf, configRoot);
+  // without kits there is nothing to choose from: say so, rather than list five empty kinds
+  if (!readEgoDescs(repos).length) {
+    throw new OuzoError("NO_PROFILES", repos.repos.length ? `no configured repository describes its profiles (profiles/profiles.ego.desc): is the meta-repo synced? run 'ouzo sync'` : `no repositories are configured in ${reposConf}: run 'ouzo sync' first`);
+  }
   return { makeProfile, parent: path.join(makeProfile, "parent"), repos };
+}
+
+/** What changed between two parent files, kind by kind: `flavor: core -> desktop`, `mix-ins: +gnome -kde`. */
+export function parentChanges(before: readonly ParentLine[], after: readonly ParentLine[]): string[] {
+  const out: string[] = [];
+  for (const kind of ["arch", "subarch", "build", "flavor"] as const) {
+    const a = before.find((l) => l.kind === kind)?.name;
+    const b = after.find((l) => l.kind === kind)?.name;
+    if (a !== b) out.push(`${kind}: ${a ?? "(none)"} -> ${b ?? "(none)"}`);
+  }
+  const mixA = new Set(before.filter((l) => l.kind === "mix-ins").map((l) => l.name));
+  const mixB = new Set(after.filter((l) => l.kind === "mix-ins").map((l) => l.name));
+  const mix = [...[...mixB].filter((m) => !mixA.has(m)).map((m) => `+${m}`), ...[...mixA].filter((m) => !mixB.has(m)).map((m) => `-${m}`)];
+  if (mix.length) out.push(`mix-ins: ${mix.join(" ")}`);
+  const py = (ls: readonly ParentLine[]) => ls.filter((l) => l.kind === "python-kit").map((l) => l.text).join(" ");
+  if (py(before) !== py(after)) out.push(`python-kit: ${py(after) || "(none)"}`);
+  return out;
 }
 
 /** The python-kit lines ego's profile update would write now (kept as they are when no meta-repo is synced). */
@@ -68,8 +90,14 @@ async function writeParentLocked(args: GlobalArgs, out: Output, edit: ParentEdit
   fs.mkdirSync(makeProfile, { recursive: true });
   atomicWriteFile(parent, text);
   for (const w of warnings) out.warn(w);
-  if (out.opts.json) out.json({ parent, lines: text.trim().split("\n") });
-  else out.line(text.trimEnd());
+  const changes = parentChanges(lines, readParent(parent));
+  if (out.opts.json) out.json({ parent, lines: text.trim().split("\n"), changes });
+  else {
+    // the changes are the result (kept with --quiet); which file was written is a detail
+    for (const c of changes) out.result(c);
+    if (changes.length) out.line(`wrote ${parent}`);
+    else out.result(`${parent}: unchanged`);
+  }
   return 0;
 }
 

@@ -28,6 +28,12 @@ export function profileShow(config: Config, out: Output): number {
     out.json(j);
     return 0;
   }
+  // what is selected, before the stack it expands to
+  const parent = readParent(path.join(config.portageDir, "make.profile", "parent"));
+  const picked = (kind: string) => parent.filter((l) => l.kind === kind).map((l) => l.name).join(" ") || "(none)";
+  out.line(out.color("bold", "Selected:"));
+  for (const kind of ["arch", "subarch", "build", "flavor", "mix-ins"]) out.line(`  ${`${kind}:`.padEnd(9)} ${picked(kind)}`);
+  out.line();
   out.line(out.color("bold", `Profile stack (${j.profiles.length} entries):`));
   j.profiles.forEach((p, i) => {
     const e = config.stack[i]!;
