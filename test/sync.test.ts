@@ -111,6 +111,24 @@ describe("ouzo sync: meta-repo and kits", () => {
     expect(after).toMatchObject({ imported: 0, generated: 0, unchanged: 14, failed: 0 });
   });
 
+  it("fills in the metadata an earlier sync left out (--no-regen), then has nothing to do", () => {
+    const w = world();
+    expect(sync(w).code).toBe(0);
+    const second = ouzo(["sync", "--root", w.root, "--no-anise"]);
+    expect(second.code).toBe(0);
+    expect(second.stdout).toMatch(/^metadata cache of 3 kits \(0 changed, 3 left incomplete before\): 2 imported from shipped md5-cache, 12 generated, 0 unchanged, 0 removed, 0 failed in [\d.]+ s$/m);
+    const third = ouzo(["sync", "--root", w.root, "--no-anise", "--json"]);
+    expect(JSON.parse(third.stdout).regen).toMatchObject({ kits: [] });
+  });
+
+  it("names the kits whose metadata cannot be made because ego.conf skips their master", () => {
+    const w = world();
+    fs.appendFileSync(path.join(w.root, "etc/ego.conf"), "[kits]\ncore-kit = skip\n");
+    const r = ouzo(["sync", "--root", w.root, "--no-anise"]);
+    expect(r.stderr).toContain(`warning: dev-kit needs core-kit (its master), which is not synced (skipped in ${w.root}/etc/ego.conf?): dev-kit's metadata cannot be generated until it is`);
+    expect(r.code).toBe(0);
+  });
+
   it("says in plain words what the regen after a sync did", () => {
     const w = world();
     const r = ouzo(["sync", "--root", w.root, "--no-anise"]);

@@ -104,6 +104,17 @@ export class MetadataCache {
     return Number(this.db.prepare("INSERT INTO repository (name, location) VALUES (?, ?)").run(name, location).lastInsertRowid);
   }
 
+  /** The commit a sync last brought a repository's metadata up to, and whether it was complete then. */
+  regenState(name: string): { commit: string; complete: boolean } | undefined {
+    const row = this.db.prepare("SELECT regen_commit, regen_complete FROM repository WHERE name = ?").get(name) as { regen_commit: string; regen_complete: number } | undefined;
+    return row && { commit: row.regen_commit, complete: row.regen_complete === 1 };
+  }
+
+  setRegenState(name: string, location: string, commit: string, complete: boolean): void {
+    const id = this.repoId(name, location);
+    this.db.prepare("UPDATE repository SET regen_commit = ?, regen_complete = ? WHERE id = ?").run(commit, complete ? 1 : 0, id);
+  }
+
   /** Staleness stamps of every entry of a repository, in one query (on the covering index ebuild_stamp). */
   stamps(repoId: number): Map<string, StoredStamp> {
     const out = new Map<string, StoredStamp>();

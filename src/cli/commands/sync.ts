@@ -84,7 +84,7 @@ async function syncLocked(args: SyncArgs, out: Output): Promise<number> {
     report.repos_conf = { path: ego.reposConfPath, written: rc.written.length, removed: rc.removed.length };
     report.profile = updateProfileLines(args, ego, result, warnings);
     report.package_moves = packageMoves(root, result, warnings);
-    if (args.regen !== false) report.regen = await regenChanged(args, ego, result, out);
+    if (args.regen !== false) report.regen = await regenKits(args, ego, result, warnings, out);
   }
 
   let anise: AniseSyncOutcome[] = [];
@@ -110,10 +110,11 @@ async function syncLocked(args: SyncArgs, out: Output): Promise<number> {
     if (nonPrime.length) out.line(`not prime: ${nonPrime.map((k) => `${k.kit} (${k.branch}: ${k.stability})`).join(", ")}`);
     const moves = report.package_moves as { applicable: string[] } | undefined;
     if (moves?.applicable.length) out.line(`package moves to apply to installed packages: ${moves.applicable.join("; ")}`);
-    const regen = report.regen as ({ kits: string[]; seconds?: number } & Partial<ReturnType<typeof regenTotals>>) | undefined;
+    const regen = report.regen as ({ kits: string[]; changed?: number; seconds?: number } & Partial<ReturnType<typeof regenTotals>>) | undefined;
     if (regen?.kits.length) {
       const n = regen.kits.length;
-      out.line(`metadata cache of ${n} changed kit${n === 1 ? "" : "s"}: ${regen.imported} imported from shipped md5-cache, ${regen.generated} generated, ${regen.unchanged} unchanged, ${regen.removed} removed, ${regen.failed} failed in ${regen.seconds} s`);
+      const which = regen.changed === n ? `${n} changed kit${n === 1 ? "" : "s"}` : `${n} kit${n === 1 ? "" : "s"} (${regen.changed} changed, ${n - regen.changed!} left incomplete before)`;
+      out.line(`metadata cache of ${which}: ${regen.imported} imported from shipped md5-cache, ${regen.generated} generated, ${regen.unchanged} unchanged, ${regen.removed} removed, ${regen.failed} failed in ${regen.seconds} s`);
     }
     for (const a of anise) out.line(`anise ${a.repo}: ${a.status}${a.revision !== undefined ? ` (revision ${a.revision})` : ""}${a.error ? `: ${a.error}` : ""}`);
     const changed = result.kits.filter((k) => k.oldCommit !== k.newCommit).length;
@@ -187,18 +188,37 @@ function packageMoves(root: string, result: SyncResult, warnings: string[]): { t
 }
 
 /**
- * Refresh the metadata cache of kits whose commit changed: entries of a kit's shipped md5-cache
- * that are valid are imported, the rest sourced (MARK's `mark-*` branches ship none).
+ * Bring the metadata cache of the release's kits up to date: the kits whose commit changed, and
+ * every kit whose metadata an earlier sync did not complete at its current commit (skipped with
+ * --no-regen, interrupted, or with failures). Entries of a kit's shipped md5-cache that are valid
+ * are imported, the rest sourced (MARK's `mark-*` branches ship none). A kit whose master is not
+ * configured (skipped in ego.conf) cannot be regenerated: it is named, with the master it needs.
  */
-async function regenChanged(args: SyncArgs, ego: EgoConf, result: SyncResult, out: Output): Promise<unknown> {
-  const changed = result.kits.filter((k) => k.oldCommit !== k.newCommit).map((k) => k.kit);
-  if (!changed.length) return { kits: [] };
+async function regenKits(args: SyncArgs, ego: EgoConf, result: SyncResult, warnings: string[], out: Output): Promise<unknown> {
   const repos = loadRepositories(ego.reposConfPath, configRootOf(args));
   const store = new MetadataStore(repos, path.join(cacheDirOf(args), "metadata.db"), { jobs: args.jobs, timeoutSeconds: dependTimeout(args), reporter: out });
   try {
-    const s = await store.regen(changed);
+    const due = result.kits.filter((k) => {
+      if (k.oldCommit !== k.newCommit) return true;
+      const state = store.cache.regenState(k.kit);
+      return !state || state.commit !== k.newCommit || !state.complete;
+    });
+    const blocked: { kit: string; missing: string[] }[] = [];
+    const kits = due.filter((k) => {
+      const repo = repos.get(k.kit);
+      const missing = repo ? repo.masters.filter((m) => !repos.get(m)) : [];
+      if (missing.length) blocked.push({ kit: k.kit, missing });
+      return repo && !missing.length;
+    });
+    for (const b of blocked) {
+      warnings.push(`${b.kit} needs ${b.missing.join(" and ")} (its master${b.missing.length > 1 ? "s" : ""}), which ${b.missing.length > 1 ? "are" : "is"} not synced (skipped in ${ego.file}?): ${b.kit}'s metadata cannot be generated until ${b.missing.length > 1 ? "they are" : "it is"}`);
+    }
+    if (!kits.length) return { kits: [], blocked };
+    const s = await store.regen(kits.map((k) => k.kit));
     for (const f of s.failures) out.warn(failureLine(f));
-    return { kits: changed, ...regenTotals(s), seconds: Number(s.seconds.toFixed(3)) };
+    const failedIn = new Set(s.failures.map((f) => f.repo));
+    for (const k of kits) store.cache.setRegenState(k.kit, repos.get(k.kit)!.location, k.newCommit, !failedIn.has(k.kit));
+    return { kits: kits.map((k) => k.kit), changed: kits.filter((k) => k.oldCommit !== k.newCommit).length, ...regenTotals(s), seconds: Number(s.seconds.toFixed(3)), blocked };
   } finally {
     store.close();
   }
