@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
@@ -9,7 +9,7 @@ import { MetadataStore } from "../src/metadata/MetadataStore.js";
 import { parseMd5Dict } from "../src/metadata/shippedCache.js";
 import { writeMd5Cache } from "../src/metadata/md5Cache.js";
 import { FIXTURES, vectorBlocks, vectorRows } from "./vectors.js";
-import { ouzo, tmpdir, writeTree } from "./helpers.js";
+import { ouzo, REPO_ROOT, tmpdir, writeTree } from "./helpers.js";
 
 const md5 = (f: string) => createHash("md5").update(fs.readFileSync(f)).digest("hex");
 
@@ -276,5 +276,43 @@ describe("a no-op regen at release scale", () => {
     const again = ouzo(args);
     expect(again.code).toBe(0);
     expect(again.stdout).toMatch(/^regen: 4 imported, 13 generated, 0 unchanged/m);
+  });
+});
+
+describe("an interrupted regen", () => {
+  it("keeps what it sourced, says so, and the next regen does only the rest", async () => {
+    const dir = tmpdir();
+    const marks = path.join(dir, "marks");
+    fs.mkdirSync(marks);
+    const files: Record<string, string> = {
+      "kit/profiles/repo_name": "kit\n",
+      "etc/portage/repos.conf/kit": `[DEFAULT]\nmain-repo = kit\n\n[kit]\nlocation = ${dir}/kit\n`,
+    };
+    // each ebuild leaves a mark when sourced, then takes a moment (an external command at global scope)
+    for (let i = 0; i < 40; i++) files[`kit/app-misc/p${i}/p${i}-1.ebuild`] = `EAPI=7\nDESCRIPTION="p${i}"\nSLOT=0\ntouch ${marks}/p${i}\nsleep 0.2\n`;
+    writeTree(dir, files);
+    const args = ["regen", "--config-root", dir, "--cache-dir", path.join(dir, "cache"), "--jobs", "2"];
+    const child = spawn(process.execPath, [path.join(REPO_ROOT, "bin", "ouzo.js"), ...args], { stdio: ["ignore", "ignore", "pipe"] });
+    let stderr = "";
+    child.stderr!.on("data", (d) => (stderr += d));
+    const closed = new Promise<NodeJS.Signals | null>((resolve) => child.on("close", (_c, signal) => resolve(signal)));
+    // interrupt once several ebuilds have been sourced (an event: their marks appear)
+    await new Promise<void>((resolve) => {
+      const watcher = fs.watch(marks, () => {
+        if (fs.readdirSync(marks).length >= 6) {
+          watcher.close();
+          resolve();
+        }
+      });
+    });
+    child.kill("SIGINT");
+    expect(await closed).toBe("SIGINT");
+    const m = /^ouzo: interrupted \(SIGINT\): regen: (\d+) of 40 ebuilds were sourced and kept; 'ouzo regen' sources the rest$/m.exec(stderr);
+    expect(m, stderr).not.toBeNull();
+    const kept = Number(m![1]);
+    expect(kept).toBeGreaterThanOrEqual(4);
+    expect(kept).toBeLessThan(40);
+    const again = ouzo([...args, "--json"]);
+    expect(JSON.parse(again.stdout)).toMatchObject({ generated: 40 - kept, unchanged: kept, failed: 0 });
   });
 });

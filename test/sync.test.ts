@@ -366,15 +366,20 @@ describe("one sync of a ROOT at a time", () => {
           return false;
         }
       });
-    const child = spawn(process.execPath, [path.join(REPO_ROOT, "bin", "ouzo.js"), "sync", "--root", w.root, "--no-regen"], { env: { ...process.env, PATH: `${bin}:${process.env.PATH}` }, stdio: "ignore" });
-    const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on("exit", (_code, signal) => resolve(signal)));
+    const child = spawn(process.execPath, [path.join(REPO_ROOT, "bin", "ouzo.js"), "sync", "--root", w.root, "--no-regen"], { env: { ...process.env, PATH: `${bin}:${process.env.PATH}` }, stdio: ["ignore", "ignore", "pipe"] });
+    let stderr = "";
+    child.stderr!.on("data", (d) => (stderr += d));
+    const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on("close", (_code, signal) => resolve(signal)));
     // polled: the slow git leaves no other trace to wait on (bounded at 60 s for a loaded machine)
     for (let i = 0; i < 1200 && !running(); i++) await new Promise((r) => setTimeout(r, 50));
     expect(running()).toBe(true);
     child.kill("SIGTERM");
     expect(await exited).toBe("SIGTERM");
-    for (let i = 0; i < 600 && running(); i++) await new Promise((r) => setTimeout(r, 50));
+    // the git it ran was waited for before ouzo ended, and what it had cloned is gone: said in one line
     expect(running()).toBe(false);
+    expect(stderr.trim()).toBe("ouzo: interrupted (SIGTERM): nothing was switched: every kit stays at its previous commit, and the partial clones were removed");
+    expect(fs.existsSync(path.join(w.root, "var/git/meta-repo.ouzo-staging"))).toBe(false);
+    expect(fs.existsSync(path.join(w.kitsDir, ".ouzo-staging"))).toBe(false);
     expect(sync(w).code).toBe(0);
     expect(JSON.parse(ouzo(["kits", "--root", w.root, "--json"]).stdout).kits.every((k: { matches: boolean }) => k.matches)).toBe(true);
   });

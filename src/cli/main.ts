@@ -1,5 +1,6 @@
 import type { Argv } from "yargs";
 import { OuzoError } from "../core/errors.js";
+import { installInterruptHandling } from "../core/interrupt.js";
 import { type CommandSpec, declare, quickParse } from "./commandLine.js";
 import type { GlobalArgs } from "./context.js";
 import { makeOutput } from "./output.js";
@@ -209,6 +210,7 @@ function quietOnClosedPipe(): void {
 
 export async function main(argv: string[]): Promise<void> {
   quietOnClosedPipe();
+  installInterruptHandling();
   // --version needs no parsing
   if (argv.length === 1 && (argv[0] === "--version" || argv[0] === "-V")) {
     process.stdout.write(VERSION + "\n");

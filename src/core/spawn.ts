@@ -1,24 +1,28 @@
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { OuzoError } from "./errors.js";
+import { setChildStopper } from "./interrupt.js";
 
-/** The programs run() is waiting for. */
-const running = new Set<ChildProcess>();
+/** The programs run() is waiting for: one set for the process, whichever bundled copy of this module runs them. */
+const running: Set<ChildProcess> = ((globalThis as Record<symbol, Set<ChildProcess> | undefined>)[Symbol.for("ouzo.running")] ??= new Set());
 let forwarding = false;
 
 /**
  * A signal that ends ouzo ends the programs it runs too: sent to ouzo alone (`kill`, a service
  * manager, timeout(1)) it would leave them writing on, into the staging clone or work tree that
- * the next run cleans up or rolls back. They get the signal, then ouzo ends by it as it would have.
+ * the next run cleans up or rolls back. They get the signal and are waited for (5 s at most)
+ * before the interrupted work cleans up (core/interrupt.ts); then ouzo ends by the signal.
  */
 function forwardSignals(): void {
   if (forwarding) return;
   forwarding = true;
-  for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
-    process.once(signal, () => {
-      for (const child of running) child.kill(signal);
-      process.kill(process.pid, signal);
-    });
-  }
+  setChildStopper(async (signal) => {
+    const exits = [...running].map((child) => new Promise<void>((resolve) => {
+      if (child.exitCode !== null || child.signalCode !== null) return resolve();
+      child.once("exit", () => resolve());
+      child.kill(signal);
+    }));
+    await Promise.race([Promise.all(exits), new Promise((r) => setTimeout(r, 5000).unref())]);
+  });
 }
 
 export interface RunResult {

@@ -4,6 +4,7 @@ import * as path from "node:path";
 import * as os from "node:os";
 import { OuzoError } from "../core/errors.js";
 import { listDir } from "../core/fsutil.js";
+import { onInterrupt } from "../core/interrupt.js";
 import { FileLock } from "../core/lock.js";
 import type { Reporter } from "../core/reporter.js";
 import { silentReporter } from "../core/reporter.js";
@@ -359,6 +360,17 @@ export class MetadataStore {
       lastFlush = Date.now();
       if (batch.length) this.cache.transaction(() => batch.forEach((w) => w()));
     };
+    // Interrupted: what was sourced is committed now, and kept; a later regen does the rest.
+    const cleared = onInterrupt(() => {
+      try {
+        flush();
+      } catch {
+        // the database is busy or gone: the batches committed before stay
+      }
+      this.pool?.close();
+      this.pool = undefined;
+      return `regen: ${done} of ${work.length} ebuilds were sourced and kept; 'ouzo regen' sources the rest`;
+    });
     const locations = new Map<string, string[]>();
     const chainOf = (repo: Repository) => {
       let l = locations.get(repo.name);
@@ -389,6 +401,7 @@ export class MetadataStore {
       }),
     );
     flush();
+    cleared();
     this.reporter.report({ kind: "finished", task });
   }
 

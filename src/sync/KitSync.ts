@@ -1,6 +1,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
+import { onInterrupt } from "../core/interrupt.js";
 import { OuzoError } from "../core/errors.js";
 import { atomicWriteFile, listDir, readFileIfExists } from "../core/fsutil.js";
 import type { Reporter } from "../core/reporter.js";
@@ -149,6 +150,24 @@ export class KitSync {
   }
 
   async sync(): Promise<SyncResult> {
+    // Interrupted while fetching: nothing was switched, so the staging clones (hundreds of MB on a
+    // first sync) go now rather than at the next sync. While switching: the journal tells the next
+    // sync what to roll back or finish.
+    const state = { switching: false };
+    const cleared = onInterrupt(() => {
+      if (state.switching) return `it was switching kits: the next 'ouzo sync' rolls them back or finishes the switch (journal ${this.journalFile})`;
+      fs.rmSync(path.join(this.kitsPath, STAGING), { recursive: true, force: true });
+      fs.rmSync(`${this.metaRepoPath}${STAGING}`, { recursive: true, force: true });
+      return "nothing was switched: every kit stays at its previous commit, and the partial clones were removed";
+    });
+    try {
+      return await this.syncSteps(state);
+    } finally {
+      cleared();
+    }
+  }
+
+  private async syncSteps(state: { switching: boolean }): Promise<SyncResult> {
     await this.recoverInterruptedSwitch();
     const warnings: string[] = [];
     if (this.identityWarning) warnings.push(this.identityWarning);
@@ -190,6 +209,7 @@ export class KitSync {
       kits: prepared.map((p) => ({ kit: p.choice.kit, path: p.dir, old: p.oldCommit, created: p.staged })),
     };
     atomicWriteFile(this.journalFile, JSON.stringify(journal, null, 1));
+    state.switching = true;
     try {
       const t1 = Date.now();
       // checkouts write thousands of files each: run them in parallel too
