@@ -159,6 +159,21 @@ describe("ouzo regen", () => {
     expect(afterOverride.entries.dev.find((m) => m.package === "setuptools")!.values.RDEPEND).toContain("dev-python/pypy3:1");
   });
 
+  it("sources every repository's stale ebuilds in one task whose progress says which kit it is at", async () => {
+    const { dir } = kits();
+    writeTree(dir, { "extra-kit/profiles/repo_name": "extra-kit\n", "extra-kit/metadata/layout.conf": "masters = core-kit\n", "extra-kit/app-misc/x/x-1.ebuild": 'EAPI=7\nDESCRIPTION="x"\nSLOT=0\n' });
+    const reporter = new CollectingReporter();
+    const s = store(reposOf(dir, ["core-kit", "extra-kit"]), dir, { reporter });
+    await s.regen(["core-kit", "extra-kit"]);
+    s.close();
+    const started = reporter.events.filter((e) => e.kind === "started").map((e) => (e as { task: string }).task);
+    expect(started).toEqual(["import metadata/md5-cache", "regen: sourcing 13 ebuilds of 2 repositories"]);
+    const items = reporter.events.flatMap((e) => (e.kind === "progress" && e.task.startsWith("regen:") ? [e.item!] : []));
+    expect(items).toHaveLength(13);
+    expect(items.filter((i) => i.startsWith("(kit 1 of 2: core-kit) "))).toHaveLength(12);
+    expect(items).toContain("(kit 2 of 2: extra-kit) app-misc/x-1");
+  });
+
   it("follows the eclass chain of a repository with two masters: the last master wins over the first", async () => {
     const { dir } = kits();
     fs.mkdirSync(path.join(dir, "ext-kit/metadata"), { recursive: true });

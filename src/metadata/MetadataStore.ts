@@ -396,7 +396,8 @@ export class MetadataStore {
           s.summary.generated++;
         }
         done++;
-        this.reporter.report({ kind: "progress", task, done, total: work.length, item: repoCount > 1 ? `${s.repo.name}/${f.cpv}` : f.cpv });
+        // the pool takes the repositories in order: say which of them it is at
+        this.reporter.report({ kind: "progress", task, done, total: work.length, item: repoCount > 1 ? `(kit ${repoNames.indexOf(s.repo.name) + 1} of ${repoCount}: ${s.repo.name}) ${f.cpv}` : f.cpv });
         if (pending.length >= BATCH_ENTRIES || Date.now() - lastFlush >= BATCH_MS) flush();
       }),
     );

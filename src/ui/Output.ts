@@ -114,7 +114,7 @@ export class Output implements Reporter {
           const since = now - (this.started.get(e.task) ?? now);
           if (since < PLAIN_AFTER_MS || now - (this.plainAt.get(e.task) ?? 0) < PLAIN_EVERY_MS) return;
           this.plainAt.set(e.task, now);
-          this.err.write(progressLine(e.task, e.done, e.total, this.started.get(e.task), 0, false) + "\n");
+          this.err.write(progressLine(e.task, e.done, e.total, this.started.get(e.task), 0, false) + (e.item ? ` ${e.item}` : "") + "\n");
           return;
         }
         const cols = this.err.columns || 100;
