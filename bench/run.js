@@ -5,7 +5,9 @@ import * as path from "node:path";
 import { ENV_WITHOUT_EXTRA_CA, median, REPO } from "./util.js";
 
 const all = ["pms", "cli", "profile"].filter((n) => fs.existsSync(path.join(REPO, "bench", `${n}.js`)));
-const extra = fs.readdirSync(path.join(REPO, "bench")).filter((f) => f.endsWith(".js") && !["run.js", "util.js"].includes(f)).map((f) => f.slice(0, -3));
+// helpers that other benches import, not benches of their own
+const NOT_BENCHES = ["run.js", "util.js", "kitShape.js"];
+const extra = fs.readdirSync(path.join(REPO, "bench")).filter((f) => f.endsWith(".js") && !NOT_BENCHES.includes(f)).map((f) => f.slice(0, -3));
 const names = process.argv.slice(2).length ? process.argv.slice(2) : [...new Set([...all, ...extra])];
 if (!fs.existsSync(path.join(REPO, "dist", "cli", "main.js"))) {
   console.error("bench: build first (npm run build)");

@@ -10,9 +10,9 @@
 // metadata cache with SQLite; the demo; ora, for live progress), as ES modules split into chunks
 // as usual. dist/bundle/yargs.cjs holds yargs, used for help and usage errors, as CommonJS with a
 // code cache of its own. The core reaches them only through dynamic imports, which the plugin
-// below turns into imports of those files. Modules both parts use are in both: nothing in ouzo
-// keeps state in a module that the other part must see, and OuzoError recognises its instances
-// from either copy.
+// below turns into imports of those files. Modules both parts use are in both: state that the
+// other part must see lives on globalThis under a Symbol.for key (core/interrupt.ts, the running
+// children of core/spawn.ts), and OuzoError recognises its instances from either copy.
 //
 // yargs and its cliui import `string-width`, whose module body builds an Intl.Segmenter and
 // Unicode tables (~40 ms here) although widths are only needed to lay out help text. The plugin

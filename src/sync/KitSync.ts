@@ -152,10 +152,10 @@ export class KitSync {
   async sync(): Promise<SyncResult> {
     // Interrupted while fetching: nothing was switched, so the staging clones (hundreds of MB on a
     // first sync) go now rather than at the next sync. While switching: the journal tells the next
-    // sync what to roll back or finish.
+    // sync what to roll back.
     const state = { switching: false };
     const cleared = onInterrupt(() => {
-      if (state.switching) return `it was switching kits: the next 'ouzo sync' rolls them back or finishes the switch (journal ${this.journalFile})`;
+      if (state.switching) return `it was switching kits: the next 'ouzo sync' first rolls them back to the commits recorded in ${this.journalFile}, then syncs`;
       fs.rmSync(path.join(this.kitsPath, STAGING), { recursive: true, force: true });
       fs.rmSync(`${this.metaRepoPath}${STAGING}`, { recursive: true, force: true });
       return "nothing was switched: every kit stays at its previous commit, and the partial clones were removed";
