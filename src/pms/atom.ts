@@ -168,6 +168,8 @@ function charTable(cls: string): Uint8Array {
 const NAME_FIRST_CHARS = charTable(NAME_FIRST);
 const CATEGORY_CHARS = charTable(CATEGORY_REST);
 const PACKAGE_CHARS = charTable(PACKAGE_REST);
+const HYPHEN_DIGIT_RE = /-\d/;
+const ENDS_IN_VERSION_RE = new RegExp(`-${VERSION_PATTERN}$`);
 const SLOT_CHARS = charTable(SLOT_REST);
 const REPO_CHARS = charTable(REPO_REST);
 const FLAG_FIRST_CHARS = charTable(FLAG_FIRST);
@@ -236,6 +238,9 @@ export class Atom {
       if (!version) badAtom(text, "'*' needs a version");
       operator = "=*";
     }
+    // PMS 3.1.2: `b-1` cannot be a package name, so `<a/b-1-1` is no atom (checked only when a
+    // hyphen is followed by a digit: the rare case)
+    if (HYPHEN_DIGIT_RE.test(pkg) && ENDS_IN_VERSION_RE.test(pkg)) badAtom(text, `the package name '${pkg}' ends in a hyphen and a version, which PMS forbids`);
     if (version && !operator) badAtom(text, "a version needs an operator such as '=' or '>='");
     if (operator && !version) badAtom(text, `operator '${operator}' needs a version`);
     let slot: string | undefined;
