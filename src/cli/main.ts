@@ -24,6 +24,7 @@ const code = {
   sync: () => import("./commands/sync.js"),
   metadata: () => import("./commands/metadata.js"),
   demo: () => import("./commands/demo.js"),
+  emerge: () => import("./commands/emerge.js"),
 };
 
 /** Load the configuration and the command's module together, then run the command. */
@@ -121,6 +122,24 @@ const COMMANDS: readonly CommandSpec<Handler>[] = [
     describe: "search package names and descriptions",
     options: { jobs: { type: "number", alias: "j", describe: "parallel workers" }, timeout: { type: "number", describe: "seconds one ebuild may take in the depend phase (default 600)" } },
     run: (a) => withRepositories(a, (m, repos, out) => m.searchCommand(repos, a as never, out)),
+  },
+  {
+    usage: "emerge [atoms..]",
+    describe: "resolve atoms and sets into the plan emerge would make (building and merging are not available yet)",
+    options: {
+      pretend: { type: "boolean", alias: "p", describe: "show the plan only" },
+      ask: { type: "boolean", alias: "a", describe: "show the plan and ask before going on" },
+      update: { type: "boolean", alias: "u", describe: "the best version of each package (with -D, of its dependencies too)" },
+      deep: { type: "boolean", alias: "D", describe: "follow the dependencies of installed packages too" },
+      newuse: { type: "boolean", alias: "N", describe: "rebuild installed packages whose USE changed" },
+      noreplace: { type: "boolean", alias: "n", describe: "do not merge again what is installed" },
+      emptytree: { type: "boolean", alias: "e", describe: "merge everything reached again" },
+      oneshot: { type: "boolean", alias: "1", describe: "do not add the packages to the world file" },
+      nospinner: { type: "boolean", describe: "no spinner (accepted; ouzo draws none in this command)" },
+      jobs: { type: "number", alias: "j", describe: "parallel bash workers for metadata regenerated on the way" },
+    },
+    // -v is emerge's verbosity here, not ouzo's diagnostics
+    run: (a) => withConfig({ ...a, verbose: false }, code.emerge, (m, config, out) => m.emergeCommand(config, a as never, out)),
   },
   {
     usage: "demo",

@@ -46,7 +46,8 @@ export class MetadataCache {
 
   constructor(readonly file: string, reporter?: Reporter) {
     fs.mkdirSync(path.dirname(file), { recursive: true });
-    if (!fs.existsSync(file)) reporter?.report({ kind: "warning", code: "CACHE_MISSING", message: `no metadata cache at ${file}: building it from scratch` });
+    // a first command on a new system has no cache yet: that is worth a line with --verbose only
+    if (!fs.existsSync(file)) reporter?.report({ kind: "info", message: `no metadata cache at ${file} yet: building it` });
     this.db = MetadataCache.open(file, reporter);
   }
 

@@ -1,0 +1,297 @@
+import * as fs from "node:fs";
+import * as path from "node:path";
+import type { Config } from "../../config/Config.js";
+import { OuzoError, UsageError } from "../../core/errors.js";
+import { listDir } from "../../core/fsutil.js";
+import { categoriesOf } from "../../metadata/ebuildTree.js";
+import type { MetadataStore } from "../../metadata/MetadataStore.js";
+import { Atom } from "../../pms/atom.js";
+import { COMMAND_LINE_EAPI } from "../../pms/eapi.js";
+
+import type { Candidate, CandidateSource } from "../../resolve/Candidate.js";
+import { buildPlan, combined, totalsOf, type PlanEntry, type UnmergeEntry } from "../../resolve/plan.js";
+import { type RequestAtom, ResolveFailure, Resolver } from "../../resolve/resolve.js";
+import type { Output } from "../../ui/Output.js";
+import { readInstalled } from "../../vdb/installed.js";
+import { readWorld } from "../../vdb/world.js";
+import { rootOf, type GlobalArgs } from "../context.js";
+import { blockerLine, mergeLine, totalLine, uninstallLine, type LineOptions } from "../emergeLines.js";
+import { closest } from "../suggest.js";
+import { failureLine, openStore, packageInput } from "./metadata.js";
+
+export interface EmergeArgs extends GlobalArgs {
+  atoms?: string[];
+  pretend?: boolean;
+  ask?: boolean;
+  update?: boolean;
+  deep?: boolean;
+  newuse?: boolean;
+  noreplace?: boolean;
+  emptytree?: boolean;
+  oneshot?: boolean;
+  nospinner?: boolean;
+  jobs?: number;
+}
+
+/** Ebuilds of every repository, through the metadata cache (stale entries regenerated for the packages reached only). */
+class EbuildSource implements CandidateSource {
+  constructor(private readonly config: Config, private readonly store: MetadataStore, private readonly out: Output) {}
+
+  async candidates(cp: string): Promise<Candidate[]> {
+    const [category, pn] = cp.split("/") as [string, string];
+    const out: Candidate[] = [];
+    for (const r of this.config.repos.repos) {
+      if (!fs.existsSync(path.join(r.location, category, pn))) continue;
+      for (const f of await this.store.ensurePackage(r.name, category, pn)) this.out.warn(failureLine(f));
+      for (const m of this.store.entries(r.name, { category, package: pn })) {
+        if (m.failure) continue;
+        const input = packageInput(m);
+        const use = this.config.useFor(input);
+        const masks = this.config.visibility(input, use.all).map((x) => x.kind === "package.mask" ? `package.mask (${x.file}:${x.line})` : x.kind === "keyword" ? `missing keyword (${x.detail})` : x.kind);
+        out.push({
+          source: "ebuild",
+          category,
+          package: pn,
+          version: input.version,
+          cpv: m.cpv,
+          slot: input.slot,
+          subslot: input.subslot ?? input.slot,
+          repo: r.name,
+          eapi: input.eapi,
+          iuse: input.iuse,
+          use: use.all,
+          useState: use,
+          masks,
+          maskMarker: " ",
+          deps: { DEPEND: m.values.DEPEND, RDEPEND: m.values.RDEPEND, PDEPEND: m.values.PDEPEND, BDEPEND: m.values.BDEPEND, IDEPEND: m.values.IDEPEND },
+          properties: m.values.PROPERTIES,
+        });
+      }
+    }
+    return out;
+  }
+}
+
+/** The installed packages of ROOT (/var/db/pkg), with the USE they were built with. */
+class InstalledSource implements CandidateSource {
+  private readonly byCp = new Map<string, Candidate[]>();
+
+  constructor(root: string, out: Output) {
+    for (const p of readInstalled(root, (w) => out.warn(`${w.dir}${w.file ? `/${w.file}` : ""}: ${w.message}`))) {
+      const names = p.iuse.map((f) => f.replace(/^[+-]/, ""));
+      const use = new Set(p.use);
+      const c: Candidate = {
+        source: "installed",
+        category: p.category,
+        package: p.package,
+        version: p.version,
+        cpv: p.cpv,
+        slot: p.slot,
+        subslot: p.subslot,
+        repo: p.repo,
+        eapi: p.eapi,
+        iuse: p.iuse,
+        use,
+        useState: { enabled: names.filter((f) => use.has(f)).sort(), disabled: names.filter((f) => !use.has(f)).sort(), forced: [], masked: [] },
+        masks: [],
+        maskMarker: " ",
+        deps: { DEPEND: p.depend, RDEPEND: p.rdepend, PDEPEND: p.pdepend, BDEPEND: p.bdepend, IDEPEND: p.idepend },
+        properties: p.properties,
+      };
+      const cp = `${p.category}/${p.package}`;
+      this.byCp.set(cp, [...(this.byCp.get(cp) ?? []), c]);
+    }
+  }
+
+  get all(): Candidate[] {
+    return [...this.byCp.values()].flat();
+  }
+
+  async candidates(cp: string): Promise<Candidate[]> {
+    return this.byCp.get(cp) ?? [];
+  }
+}
+
+/** `gnome` → `gnome-base/gnome` when exactly one category has it (emerge's short names). */
+function expandShortName(config: Config, name: string, installed: InstalledSource): string {
+  const cats = new Set<string>();
+  const all = new Set<string>();
+  for (const r of config.repos.repos) {
+    for (const c of categoriesOf(r.location)) {
+      for (const pn of listDir(path.join(r.location, c)) ?? []) {
+        all.add(`${c}/${pn}`);
+        if (pn === name) cats.add(c);
+      }
+    }
+  }
+  for (const c of installed.all) if (c.package === name) cats.add(c.category);
+  if (cats.size === 1) return `${[...cats][0]}/${name}`;
+  if (cats.size > 1) throw new OuzoError("AMBIGUOUS", `the short ebuild name "${name}" is ambiguous; please specify one of: ${[...cats].sort().map((c) => `${c}/${name}`).join(", ")}`);
+  const near = closest(name, [...all].map((cp) => cp.slice(cp.indexOf("/") + 1)));
+  throw new OuzoError("NO_MATCH", `there are no ebuilds to satisfy "${name}"${near.length ? `; did you mean ${[...all].filter((cp) => near.includes(cp.slice(cp.indexOf("/") + 1))).slice(0, 5).join(", ")}?` : ""}`);
+}
+
+/** The request: atoms and sets (emerge spec §2.4), in the order emerge adds them. */
+function requestOf(config: Config, args: EmergeArgs, installed: InstalledSource): RequestAtom[] {
+  const root = rootOf(args);
+  const out: RequestAtom[] = [];
+  const world = () => readWorld(root, (w) => {
+    throw new OuzoError("BAD_WORLD", w.message, { file: w.file, line: w.line });
+  });
+  const sorted = (as: readonly Atom[]) => [...as].sort((a, b) => (a.toString() < b.toString() ? -1 : 1));
+  const addSet = (name: string, seen: Set<string>) => {
+    if (seen.has(name)) return;
+    seen.add(name);
+    switch (name) {
+      case "world":
+        addSet("system", seen);
+        addSet("selected", seen);
+        return;
+      case "selected": {
+        const w = world();
+        for (const a of sorted(w.atoms)) out.push({ arg: "@selected", atom: a, set: "selected" });
+        for (const s of [...w.sets].sort().reverse()) addSet(s, seen);
+        return;
+      }
+      case "system":
+        for (const a of sorted(config.system)) out.push({ arg: "@system", atom: a, set: "system" });
+        return;
+      case "installed":
+        for (const c of installed.all) out.push({ arg: "@installed", atom: Atom.parse(`${c.category}/${c.package}:${c.slot}`, COMMAND_LINE_EAPI), set: "installed" });
+        return;
+      default: {
+        const s = config.userSets.get(name);
+        if (!s) throw new OuzoError("UNKNOWN_SET", `there is no set named @${name} (sets: @world @selected @system @installed${[...config.userSets.keys()].map((k) => ` @${k}`).join("")})`);
+        for (const a of sorted(s)) out.push({ arg: `@${name}`, atom: a, set: name });
+      }
+    }
+  };
+  for (const arg of args.atoms ?? []) {
+    if (arg.startsWith("@") || arg === "world" || arg === "system") {
+      addSet(arg.replace(/^@/, ""), new Set());
+      continue;
+    }
+    let text = arg;
+    if (!arg.includes("/")) {
+      // a bare name, possibly with an operator and version: expand its category
+      const m = /^([<>=~!]*)([A-Za-z0-9+_][A-Za-z0-9+_-]*?)(-\d.*)?$/.exec(arg);
+      if (!m) throw new UsageError(`'${arg}' is not an atom, a set or a package name`);
+      text = `${m[1]}${expandShortName(config, m[2]!, installed)}${m[3] ?? ""}`;
+    }
+    try {
+      out.push({ arg, atom: Atom.parse(text, COMMAND_LINE_EAPI) });
+    } catch (e) {
+      throw new UsageError((e as OuzoError).message);
+    }
+  }
+  return out;
+}
+
+/** `ouzo emerge`: the plan emerge would make, in emerge's words (building and merging come later). */
+export async function emergeCommand(config: Config, args: EmergeArgs, out: Output): Promise<number> {
+  const started = Date.now();
+  const root = rootOf(args);
+  if (!args.atoms?.length) throw new UsageError("emerge needs atoms or sets (e.g. 'ouzo emerge -pv app-misc/hello' or 'ouzo emerge -puDN @world')");
+  if (args.ask && !process.stdin.isTTY) throw new OuzoError("NO_TTY", "--ask needs a terminal to answer on");
+  const installed = new InstalledSource(root, out);
+  const request = requestOf(config, args, installed);
+  const store = openStore(config.repos, args, out);
+  let entries: PlanEntry[];
+  let unmerges: UnmergeEntry[];
+  let cycle: string[] | undefined;
+  const verbose = !!args.verbose && !args.quiet;
+  const header = !args.quiet && !args.json && (args.pretend || args.ask || verbose);
+  if (header) out.result("\nThese are the packages that would be merged, in order:\n");
+  if (header) out.result("Calculating dependencies... done!");
+  try {
+    const resolver = new Resolver([new EbuildSource(config, store, out), installed], { update: args.update, deep: args.deep, newuse: args.newuse, noreplace: args.noreplace, emptytree: args.emptytree });
+    const selection = await resolver.resolve(request);
+    ({ entries, unmerges, cycle } = buildPlan(selection));
+  } catch (e) {
+    if (!(e instanceof ResolveFailure)) throw e;
+    if (args.json) {
+      out.json({ schema: "ouzo-plan/1", ok: false, action: "merge", plan: [], failure: { code: e.code, message: e.message, chain: e.chain } });
+      return 1;
+    }
+    out.error(e.message);
+    return 1;
+  } finally {
+    store.close();
+  }
+  const expandHidden = new Set((config.vars.get("USE_EXPAND_HIDDEN") ?? "").split(/\s+/).filter(Boolean));
+  const lineOpts: LineOptions = { verbose, quiet: !!args.quiet, root, useExpand: config.useExpand, useExpandHidden: expandHidden };
+  const ops = combined(entries, unmerges);
+  const lines = ops.map((e) => (e.op === "merge" ? mergeLine(e, lineOpts) : uninstallLine(e, lineOpts)));
+  const totals = totalsOf(entries, unmerges);
+  if (args.json) {
+    out.json({
+      schema: "ouzo-plan/1",
+      ok: !cycle,
+      action: "merge",
+      request: { atoms: (args.atoms ?? []).filter((a) => !a.startsWith("@")), sets: (args.atoms ?? []).filter((a) => a.startsWith("@")), options: { pretend: !!args.pretend, update: !!args.update, deep: args.deep ? "unlimited" : 0, newuse: !!args.newuse, noreplace: !!args.noreplace, emptytree: !!args.emptytree, oneshot: !!args.oneshot } },
+      roots: { target: root, config: config.configRoot, build: "/" },
+      stats: { elapsed_ms: Date.now() - started },
+      plan: ops.map((e, i) => e.op === "unmerge" ? {
+        index: e.index,
+        op: "unmerge",
+        cpv: e.pkg.cpv,
+        repo: e.pkg.repo,
+        slot: e.pkg.slot,
+        subslot: e.pkg.subslot,
+        root,
+        reason: { kind: "blocker", blocker: unmerges.indexOf(unmerges.find((u) => u.pkg === e.pkg)!) },
+        line: lines[i],
+      } : ({
+        index: e.index,
+        op: e.op,
+        cpv: e.pkg.cpv,
+        repo: e.pkg.repo,
+        source: "ebuild",
+        slot: e.pkg.slot,
+        subslot: e.pkg.subslot,
+        root,
+        status: e.status,
+        forced: e.forced,
+        replaces: e.replaces ? { cpv: e.replaces.cpv, slot: e.replaces.slot, subslot: e.replaces.subslot, repo: e.replaces.repo } : null,
+        shown_old: e.shownOld.map((o) => ({ cpv: o.cpv, slot: o.slot, subslot: o.subslot, repo: o.repo })),
+        attrs: e.attrs,
+        mask_marker: e.attrs[6],
+        fetch: "none",
+        interactive: e.attrs[0] === "I",
+        use: {
+          iuse: e.pkg.iuse.map((f) => f.replace(/^[+-]/, "")).sort(),
+          enabled: [...e.pkg.useState.enabled],
+          disabled: [...e.pkg.useState.disabled],
+          forced: [...e.pkg.useState.forced],
+          masked: [...e.pkg.useState.masked],
+          previous: e.previous ? { cpv: e.previous.cpv, iuse: e.previous.iuse.map((f) => f.replace(/^[+-]/, "")).sort(), enabled: [...e.previous.use].sort() } : null,
+        },
+        reasons: e.reasons,
+        deps: e.deps,
+        line: lines[i],
+      })),
+      blockers: unmerges.map((u) => ({ atom: u.atom, strong: u.atom.startsWith("!!"), by: u.by.map((b) => b.cpv), blocks: [u.pkg.cpv], resolved: true, resolution: "uninstall", display_after: ops.findIndex((x) => x.op === "unmerge" && x.pkg === u.pkg) })),
+      warnings: [],
+      failure: cycle ? { code: "CYCLE", message: `circular build-time dependencies: ${cycle.join(", ")}`, chain: cycle } : null,
+      totals: { packages: totals.packages, uninstalls: totals.uninstalls, upgrades: totals.upgrades, downgrades: totals.downgrades, new: totals.new, new_slots: totals.newSlots, reinstalls: totals.reinstalls, interactive: totals.interactive, download_bytes: 0 },
+    });
+  } else {
+    ops.forEach((e, i) => {
+      out.result(lines[i]!);
+      if (e.op === "unmerge") out.result(blockerLine(e, true, lineOpts));
+    });
+    if (verbose) {
+      out.result(`\n${totalLine(totals)}`);
+      if (unmerges.length) out.result(`Conflict: ${unmerges.length} block${unmerges.length === 1 ? "" : "s"}`);
+    }
+    if (cycle) out.error(`circular build-time dependencies among: ${cycle.join(", ")}`);
+  }
+  if (cycle) return 1;
+  if (!args.pretend) {
+    if (!args.json) out.error(entries.length ? "building and merging are not available yet: this is the plan ouzo would carry out (use --pretend to only show it)" : "nothing to merge");
+    return entries.length ? 1 : 0;
+  }
+  return 0;
+}
+
+

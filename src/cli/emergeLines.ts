@@ -1,0 +1,132 @@
+import type { Candidate } from "../resolve/Candidate.js";
+import type { PlanEntry, Totals, UnmergeEntry } from "../resolve/plan.js";
+
+/** How the plan is shown: emerge's verbosity, and the USE_EXPAND variables to group flags by. */
+export interface LineOptions {
+  /** `-v`: slots, repositories, every flag and download sizes (verbosity 3). */
+  readonly verbose: boolean;
+  readonly quiet: boolean;
+  /** The target ROOT; lines say `to ROOT/` when it is not `/`. */
+  readonly root: string;
+  /** USE_EXPAND variables (upper case) and which of them are hidden. */
+  readonly useExpand: readonly string[];
+  readonly useExpandHidden: ReadonlySet<string>;
+}
+
+const noRevision = (c: Candidate) => c.version.text.replace(/-r0$/, "");
+const notZero = (c: Candidate) => c.slot !== "0" || c.subslot !== "0";
+
+/** The `:SLOT[/SUBSLOT]` part of the new package (emerge spec §8.3). */
+function newSlotPart(e: PlanEntry): string {
+  const c = e.pkg;
+  const sub = c.subslot !== c.slot ? `/${c.subslot}` : "";
+  if (e.status === "new-slot") return `:${c.slot}${sub}`;
+  if (notZero(c) || e.shownOld.some(notZero)) {
+    const otherSub = e.shownOld.some((o) => o.slot === c.slot && o.subslot !== c.subslot);
+    return `:${c.slot}${sub || (otherSub ? `/${c.subslot}` : "")}`;
+  }
+  return "";
+}
+
+function oldSlotPart(o: Candidate, e: PlanEntry): string {
+  const sub = o.subslot !== o.slot ? `/${o.subslot}` : "";
+  if (e.status === "new-slot") return `:${o.slot}${sub}`;
+  if (notZero(e.pkg) || e.shownOld.some(notZero)) {
+    const differs = o.subslot !== o.slot || (o.slot === e.pkg.slot && o.subslot !== e.pkg.subslot);
+    return `:${o.slot}${differs ? `/${o.subslot}` : ""}`;
+  }
+  return "";
+}
+
+/** The USE groups of a line (§8.4), each ending with a space; "" when none is shown. */
+export function useGroups(e: PlanEntry, o: LineOptions): string {
+  const c = e.pkg;
+  const all = o.verbose || o.quiet;
+  const names = (p: Candidate) => p.iuse.map((f) => f.replace(/^[+-]/, ""));
+  const I = new Set(names(c));
+  const E = new Set(c.useState.enabled.filter((f) => I.has(f)));
+  const FM = new Set([...c.useState.forced, ...c.useState.masked]);
+  const prev = e.previous;
+  const OI = prev ? new Set(names(prev)) : undefined;
+  const OE = prev ? new Set([...prev.use].filter((f) => OI!.has(f))) : undefined;
+  const wrap = (f: string, shown: string) => (FM.has(f) ? `(${shown})` : shown);
+  const enabled: [string, string][] = [];
+  const disabled: [string, string][] = [];
+  const removed: [string, string][] = [];
+  for (const f of I) {
+    if (E.has(f)) {
+      if (!OI) enabled.push([f, wrap(f, f)]);
+      else if (!OI.has(f)) enabled.push([f, wrap(f, `${f}%*`)]);
+      else if (!OE!.has(f)) enabled.push([f, wrap(f, `${f}*`)]);
+      else if (all) enabled.push([f, wrap(f, f)]);
+    } else {
+      if (!OI) disabled.push([f, wrap(f, `-${f}`)]);
+      else if (!OI.has(f)) disabled.push([f, FM.has(f) ? `(-${f})` : `-${f}%`]);
+      else if (OE!.has(f)) disabled.push([f, wrap(f, `-${f}*`)]);
+      else if (all) disabled.push([f, wrap(f, `-${f}`)]);
+    }
+  }
+  if (OI && all) for (const f of OI) if (!I.has(f)) removed.push([f, OE!.has(f) ? `(-${f}%*)` : `(-${f}%)`]);
+  const byName = (a: [string, string], b: [string, string]) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0);
+  // a flag belongs to the first USE_EXPAND variable (sorted by name) whose prefix it has
+  const expands = [...o.useExpand].sort((a, b) => (a.toLowerCase() < b.toLowerCase() ? -1 : 1));
+  const groupOf = (f: string) => expands.find((v) => f.startsWith(`${v.toLowerCase()}_`));
+  const groups = new Map<string, string[]>();
+  for (const part of [enabled, disabled, removed]) {
+    for (const [f, shown] of part.sort(byName)) {
+      const v = groupOf(f);
+      if (v && o.useExpandHidden.has(v)) continue;
+      const key = v ?? "USE";
+      const text = v ? shown.replace(`${v.toLowerCase()}_`, "") : shown;
+      groups.set(key, [...(groups.get(key) ?? []), text]);
+    }
+  }
+  let out = "";
+  for (const key of ["USE", ...expands]) {
+    const flags = groups.get(key);
+    if (flags?.length) out += `${key}="${flags.join(" ")}" `;
+  }
+  return out;
+}
+
+/** One merge line of `emerge -p` (§8.2, §8.3), without colour. */
+export function mergeLine(e: PlanEntry, o: LineOptions): string {
+  const attrs = o.quiet ? e.attrs.slice(0, 6) : e.attrs;
+  const bracket = `[ebuild ${attrs}]`;
+  const c = e.pkg;
+  const pkg = o.verbose ? `${c.cpv}${newSlotPart(e)}::${c.repo}` : c.cpv;
+  const olds = e.shownOld.map((x) => (o.verbose ? `${noRevision(x)}${oldSlotPart(x, e)}::${x.repo}` : noRevision(x)));
+  let old = olds.length ? `[${olds.join(", ")}]` : "";
+  if (o.root !== "/") old = `${old}${old ? " " : ""}to ${o.root.replace(/\/*$/, "/")}`;
+  const extra = useGroups(e, o) + (o.verbose ? "0 KiB" : "");
+  return `${bracket} ${pkg} ${old}${extra ? ` ${extra}` : ""}`;
+}
+
+/** `[uninstall     ] app-misc/old-1.0::test-kit ` (§8.7). */
+export function uninstallLine(u: UnmergeEntry, o: LineOptions): string {
+  const c = u.pkg;
+  const slot = o.verbose && (c.slot !== "0" || c.subslot !== "0") ? `:${c.slot}${c.subslot !== c.slot ? `/${c.subslot}` : ""}` : "";
+  return `[uninstall${o.quiet ? "    " : "     "}] ${o.verbose ? `${c.cpv}${slot}::${c.repo}` : c.cpv} `;
+}
+
+/** `[blocks b      ] app-misc/old ("app-misc/old" is blocking app-misc/new-1.0)` (§8.6). */
+export function blockerLine(u: UnmergeEntry, resolved: boolean, o: LineOptions): string {
+  const strong = u.atom.startsWith("!!");
+  const atom = u.atom.replace(/^!!?/, "");
+  return `[blocks ${resolved ? "b" : "B"}${o.quiet ? "     " : "      "}] ${atom} ("${atom}" is ${strong ? "hard blocking" : "blocking"} ${u.by.map((b) => b.cpv).join(", ")})`;
+}
+
+/** `Total: 5 packages (3 upgrades, 1 in new slot, 1 reinstall), Size of downloads: 0 KiB` (§8.10). */
+export function totalLine(t: Totals): string {
+  const plural = (n: number, one: string, many: string) => `${n} ${n === 1 ? one : many}`;
+  const details = [
+    t.upgrades ? plural(t.upgrades, "upgrade", "upgrades") : "",
+    t.downgrades ? plural(t.downgrades, "downgrade", "downgrades") : "",
+    t.new ? `${t.new} new` : "",
+    t.newSlots ? plural(t.newSlots, "in new slot", "in new slots") : "",
+    t.reinstalls ? plural(t.reinstalls, "reinstall", "reinstalls") : "",
+    t.uninstalls ? plural(t.uninstalls, "uninstall", "uninstalls") : "",
+    t.interactive ? `${t.interactive} interactive` : "",
+  ].filter(Boolean);
+  return `Total: ${plural(t.packages, "package", "packages")}${t.packages && details.length ? ` (${details.join(", ")})` : ""}, Size of downloads: 0 KiB`;
+}

@@ -1,0 +1,162 @@
+import { compareVersions } from "../pms/version.js";
+import type { Candidate, DepClass } from "./Candidate.js";
+import type { Edge, Reason, Selection } from "./resolve.js";
+
+export type MergeStatus = "new" | "new-slot" | "upgrade" | "downgrade" | "reinstall";
+
+/** An installed package a weak blocker uninstalls, right after the merge of its blocker (emerge spec §7.4). */
+export interface UnmergeEntry {
+  readonly index: number;
+  readonly op: "unmerge";
+  readonly pkg: Candidate;
+  /** The blocker atom (with its `!`) and the packages carrying it. */
+  readonly atom: string;
+  readonly by: readonly Candidate[];
+}
+
+/** One operation of the plan, in merge order (emerge spec §13.2). */
+export interface PlanEntry {
+  readonly index: number;
+  readonly op: "merge";
+  readonly pkg: Candidate;
+  readonly status: MergeStatus;
+  /** emerge's `r`: a rebuild the resolver forced (a slot-operator binding that an update breaks). */
+  readonly forced: boolean;
+  /** The installed package of the same slot that this merge replaces. */
+  readonly replaces: Candidate | undefined;
+  /** The installed versions emerge shows in brackets (§8.3). */
+  readonly shownOld: readonly Candidate[];
+  /** The package USE is compared with for the display (§8.4): same cpv, same slot, else highest installed. */
+  readonly previous: Candidate | undefined;
+  /** emerge's seven attribute columns (§8.2). */
+  readonly attrs: string;
+  readonly reasons: readonly Reason[];
+  readonly deps: readonly { readonly index: number; readonly class: DepClass; readonly atom: string; readonly edge: "buildtime" | "runtime" | "runtime_post" }[];
+}
+
+const EDGE: Record<DepClass, "buildtime" | "runtime" | "runtime_post"> = { DEPEND: "buildtime", BDEPEND: "buildtime", RDEPEND: "runtime", IDEPEND: "runtime", PDEPEND: "runtime_post" };
+
+function statusOf(c: Candidate, installed: readonly Candidate[]): { status: MergeStatus; replaces: Candidate | undefined; shownOld: Candidate[]; previous: Candidate | undefined } {
+  const sameSlot = installed.filter((i) => i.slot === c.slot);
+  const sameCpv = installed.find((i) => i.cpv === c.cpv);
+  const byVersion = [...installed].sort((a, b) => compareVersions(b.version, a.version));
+  const previous = sameCpv ?? sameSlot[0] ?? byVersion[0];
+  if (sameSlot.length) {
+    const best = [...sameSlot].sort((a, b) => compareVersions(b.version, a.version))[0]!;
+    const cmp = compareVersions(c.version, best.version);
+    if (sameCpv) {
+      const show = sameCpv.slot !== c.slot || sameCpv.subslot !== c.subslot || sameCpv.repo !== c.repo ? [sameCpv] : [];
+      return { status: "reinstall", replaces: sameCpv, shownOld: show, previous };
+    }
+    return { status: cmp < 0 ? "downgrade" : "upgrade", replaces: best, shownOld: sameSlot, previous };
+  }
+  if (installed.length) return { status: "new-slot", replaces: undefined, shownOld: byVersion, previous };
+  return { status: "new", replaces: undefined, shownOld: [], previous: undefined };
+}
+
+/** emerge's attribute columns 9–15: interactive, N/r, R/S, fetch, U, D, mask marker. */
+function attrsOf(c: Candidate, status: MergeStatus, forced: boolean): string {
+  const interactive = /(^| )interactive( |$)/.test(c.properties) ? "I" : " ";
+  const n = status === "new" || status === "new-slot" ? "N" : forced ? "r" : " ";
+  const rs = status === "reinstall" ? "R" : status === "new-slot" ? "S" : " ";
+  const u = status === "upgrade" || status === "downgrade" ? "U" : " ";
+  const d = status === "downgrade" ? "D" : " ";
+  return `${interactive}${n}${rs} ${u}${d}${c.maskMarker || " "}`;
+}
+
+/**
+ * The plan: the chosen packages to merge, in merge order (emerge spec §7.3, simplified): nodes
+ * with more parents first, then repeatedly every leaf at once; when none, the first node that is
+ * a leaf once PDEPEND and runtime edges are ignored (a runtime cycle broken); a cycle of
+ * build-time edges alone is reported.
+ */
+export function buildPlan(sel: Selection): { entries: PlanEntry[]; unmerges: UnmergeEntry[]; cycle: string[] | undefined } {
+  const merges = sel.chosen.filter((c) => c.source === "ebuild");
+  const isMerge = new Set(merges);
+  const edges = sel.edges.filter((e) => e.from !== e.to && isMerge.has(e.from) && isMerge.has(e.to));
+  const parents = new Map<Candidate, number>();
+  for (const e of edges) parents.set(e.to, (parents.get(e.to) ?? 0) + 1);
+  // stable: insertion order among equals
+  let pending = merges.map((c, i) => ({ c, i })).sort((a, b) => (parents.get(b.c) ?? 0) - (parents.get(a.c) ?? 0) || a.i - b.i).map((x) => x.c);
+  const done = new Set<Candidate>();
+  const ordered: Candidate[] = [];
+  let cycle: string[] | undefined;
+  const childrenOf = (c: Candidate, ignore: (e: Edge) => boolean) => edges.filter((e) => e.from === c && !done.has(e.to) && !ignore(e));
+  while (pending.length) {
+    let take = pending.filter((c) => childrenOf(c, () => false).length === 0);
+    if (!take.length) {
+      const soft = (e: Edge) => EDGE[e.cls] !== "buildtime";
+      const leaf = pending.find((c) => childrenOf(c, soft).length === 0);
+      if (leaf) take = [leaf];
+      else {
+        cycle ??= pending.map((c) => c.cpv);
+        take = [pending[0]!];
+      }
+    }
+    for (const c of take) {
+      done.add(c);
+      ordered.push(c);
+    }
+    const taken = new Set(take);
+    pending = pending.filter((c) => !taken.has(c));
+  }
+  const index = new Map(ordered.map((c, i) => [c, i]));
+  const entries = ordered.map((c, i): PlanEntry => {
+    const installed = (sel.universe.get(`${c.category}/${c.package}`) ?? []).filter((x) => x.source === "installed");
+    const s = statusOf(c, installed);
+    return {
+      index: i,
+      op: "merge",
+      pkg: c,
+      ...s,
+      forced: sel.forced.has(c),
+      attrs: attrsOf(c, s.status, sel.forced.has(c)),
+      reasons: sel.reasons.get(c) ?? [],
+      deps: edges.filter((e) => e.from === c).map((e) => ({ index: index.get(e.to)!, class: e.cls, atom: e.atom, edge: EDGE[e.cls] })),
+    };
+  });
+  // each uninstall goes right after the merge of the first package that blocks it; the merges
+  // keep their indexes in `entries`, uninstalls are numbered in the combined order
+  const unmerges: UnmergeEntry[] = sel.uninstalls.map((u) => {
+    const after = Math.max(-1, ...u.by.map((b) => index.get(b) ?? -1));
+    return { index: after, op: "unmerge", pkg: u.pkg, atom: u.atom.toString(), by: [...u.by].sort((a, b) => (a.cpv < b.cpv ? -1 : 1)) };
+  });
+  return { entries, unmerges, cycle };
+}
+
+/** Merges and uninstalls in one sequence, numbered: an uninstall follows the merge it is placed after. */
+export function combined(entries: readonly PlanEntry[], unmerges: readonly UnmergeEntry[]): (PlanEntry | UnmergeEntry)[] {
+  const out: (PlanEntry | UnmergeEntry)[] = [];
+  const after = (i: number) => unmerges.filter((u) => u.index === i);
+  for (const u of after(-1)) out.push(u);
+  for (const e of entries) {
+    out.push(e);
+    for (const u of after(e.index)) out.push(u);
+  }
+  return out.map((x, i) => ({ ...x, index: i }));
+}
+
+export interface Totals {
+  readonly packages: number;
+  readonly uninstalls: number;
+  readonly upgrades: number;
+  readonly downgrades: number;
+  readonly new: number;
+  readonly newSlots: number;
+  readonly reinstalls: number;
+  readonly interactive: number;
+}
+
+export function totalsOf(entries: readonly PlanEntry[], unmerges: readonly UnmergeEntry[] = []): Totals {
+  const count = (s: MergeStatus) => entries.filter((e) => e.status === s).length;
+  return {
+    packages: entries.length,
+    uninstalls: unmerges.length,
+    upgrades: count("upgrade"),
+    downgrades: count("downgrade"),
+    new: count("new"),
+    newSlots: count("new-slot"),
+    reinstalls: count("reinstall"),
+    interactive: entries.filter((e) => e.attrs[0] === "I").length,
+  };
+}

@@ -1,0 +1,452 @@
+import Logic, { type Operand } from "logic-solver";
+import { OuzoError } from "../core/errors.js";
+import { Atom } from "../pms/atom.js";
+import { type DepNode, parseDependencies, reduce } from "../pms/depspec.js";
+import { eapiFeatures } from "../pms/eapi.js";
+import { compareVersions } from "../pms/version.js";
+import type { Candidate, CandidateSource, DepClass } from "./Candidate.js";
+
+/** What shapes the plan (emerge's selection options). */
+export interface ResolveOptions {
+  /** -u: the best version of what is reached (with -D, of every dependency too). */
+  readonly update?: boolean;
+  /** -D: follow the dependencies of installed packages too. */
+  readonly deep?: boolean;
+  /** -N: rebuild an installed package whose USE or IUSE changed. */
+  readonly newuse?: boolean;
+  /** -n: a requested package that is installed is not merged again. */
+  readonly noreplace?: boolean;
+  /** -e: merge everything reached again, installed or not. */
+  readonly emptytree?: boolean;
+}
+
+/** One argument of the request: an atom as typed, or a member of a set. */
+export interface RequestAtom {
+  readonly arg: string;
+  readonly atom: Atom;
+  /** The set it came from (`world`, `system`…), or undefined for a command-line atom. */
+  readonly set?: string;
+}
+
+export type Reason =
+  | { readonly kind: "requested"; readonly arg: string; readonly atom: string; readonly set: string | null }
+  | { readonly kind: "dependency"; readonly by: string; readonly class: DepClass; readonly atom: string };
+
+/** A dependency edge between two chosen packages: `from` needs `to`. */
+export interface Edge {
+  readonly from: Candidate;
+  readonly to: Candidate;
+  readonly cls: DepClass;
+  readonly atom: string;
+}
+
+export interface Selection {
+  /** Chosen packages (installed ones kept, ebuilds to merge) in the order they were added (emerge spec §7.2). */
+  readonly chosen: readonly Candidate[];
+  /** Rebuilds the resolver forced: the installed instance could not stay (a `:=` binding to a sub-slot that goes). */
+  readonly forced: ReadonlySet<Candidate>;
+  /** Installed packages a weak blocker has uninstalled, with the blocker and who carries it. */
+  readonly uninstalls: readonly { readonly pkg: Candidate; readonly atom: Atom; readonly by: readonly Candidate[] }[];
+  readonly edges: readonly Edge[];
+  readonly reasons: ReadonlyMap<Candidate, readonly Reason[]>;
+  /** Every candidate seen of each `category/PN` reached. */
+  readonly universe: ReadonlyMap<string, readonly Candidate[]>;
+}
+
+/** A request no plan satisfies, said in one line a user can act on, with the chain that led there. */
+export class ResolveFailure extends OuzoError {
+  constructor(message: string, readonly chain: readonly string[]) {
+    super("NO_PLAN", message);
+  }
+}
+
+const BUILD: readonly DepClass[] = ["DEPEND", "BDEPEND"];
+/** The order emerge walks a package's classes in (spec §7.2). */
+const WALK_ORDER: readonly DepClass[] = ["RDEPEND", "IDEPEND", "PDEPEND", "DEPEND", "BDEPEND"];
+
+/**
+ * The resolver: the universe reached from the request, every rule of it as clauses for
+ * logic-solver (at most one package per slot, dependencies of a chosen package satisfied, blockers,
+ * the request), then emerge's preferences reached by deciding one atom at a time, in emerge's
+ * order, each decision kept only if the whole problem stays satisfiable with it (one
+ * `solveAssuming` per decision: the solver's weighted-sum minimisation does not scale here).
+ */
+export class Resolver {
+  private readonly universe = new Map<string, Candidate[]>();
+  private readonly deps = new Map<Candidate, Map<DepClass, DepNode<Atom>[]>>();
+  private readonly ids = new Map<Candidate, string>();
+  private readonly solver = new Logic.Solver();
+  private readonly assumptions: Operand[] = [];
+
+  constructor(private readonly sources: readonly CandidateSource[], private readonly opts: ResolveOptions = {}) {}
+
+  private eligible(c: Candidate): boolean {
+    return c.source === "installed" || c.masks.length === 0;
+  }
+
+  /** Whether a candidate's dependencies are part of the problem, and which classes. */
+  private followed(c: Candidate): readonly DepClass[] {
+    if (c.source === "ebuild") return WALK_ORDER;
+    return this.opts.deep ? ["RDEPEND", "IDEPEND", "PDEPEND"] : [];
+  }
+
+  private depsOf(c: Candidate): Map<DepClass, DepNode<Atom>[]> {
+    let d = this.deps.get(c);
+    if (d) return d;
+    d = new Map();
+    const eapi = eapiFeatures(c.eapi) ?? eapiFeatures("8")!;
+    for (const cls of this.followed(c)) {
+      const text = c.deps[cls];
+      if (!text) continue;
+      try {
+        d.set(cls, reduce(parseDependencies(text, eapi), c.use));
+      } catch (e) {
+        throw new OuzoError("BAD_DEPEND", `${cls} of ${c.cpv}::${c.repo}: ${(e as Error).message}`);
+      }
+    }
+    this.deps.set(c, d);
+    return d;
+  }
+
+  /** Read every candidate reachable from the request, breadth first. */
+  private async explore(request: readonly RequestAtom[]): Promise<void> {
+    const queue = request.map((r) => r.atom.cp);
+    const seen = new Set<string>();
+    while (queue.length) {
+      const batch = queue.splice(0).filter((cp) => !seen.has(cp) && seen.add(cp));
+      const found = await Promise.all(batch.map(async (cp) => (await Promise.all(this.sources.map((s) => s.candidates(cp)))).flat()));
+      batch.forEach((cp, i) => {
+        const cands = found[i]!;
+        this.universe.set(cp, cands);
+        for (const c of cands) {
+          this.ids.set(c, `c${this.ids.size}`);
+          if (!this.eligible(c)) continue;
+          for (const nodes of this.depsOf(c).values()) for (const a of leaves(nodes)) if (!seen.has(a.cp)) queue.push(a.cp);
+        }
+      });
+    }
+  }
+
+  private idOf(c: Candidate): string {
+    return this.ids.get(c)!;
+  }
+
+  private matching(a: Atom, parent?: Candidate): Candidate[] {
+    return (this.universe.get(a.cp) ?? []).filter((c) => this.eligible(c) && a.matches(ref(c), parent?.use));
+  }
+
+  private formula(n: DepNode<Atom>, parent: Candidate): Operand {
+    switch (n.kind) {
+      case "leaf": {
+        const a = n.value;
+        if (a.blocker) {
+          // a package does not block itself (PMS 8.3.2)
+          const blocked = (this.universe.get(a.cp) ?? []).filter((c) => c.cpv !== parent.cpv && a.matches(ref(c), parent.use));
+          return Logic.and(blocked.map((c) => Logic.not(this.idOf(c))));
+        }
+        const m = this.matching(a, parent);
+        return m.length ? Logic.or(m.map((c) => this.idOf(c))) : Logic.FALSE;
+      }
+      case "all":
+        return Logic.and(n.children.map((x) => this.formula(x, parent)));
+      case "any":
+      case "exactlyOne":
+      case "atMostOne":
+        return Logic.or(n.children.map((x) => this.formula(x, parent)));
+      default:
+        return Logic.and(n.children.map((x) => this.formula(x, parent)));
+    }
+  }
+
+  /** Installed packages that a weak blocker of an eligible candidate matches: they may be uninstalled. */
+  private readonly removable = new Set<Candidate>();
+  /** Weak blockers by the installed package they match, with who carries them (for the display). */
+  readonly blockersOf = new Map<Candidate, { atom: Atom; by: Candidate }[]>();
+
+  private encode(request: readonly RequestAtom[]): void {
+    for (const cands of this.universe.values()) {
+      for (const c of cands) {
+        if (!this.eligible(c)) continue;
+        for (const nodes of this.depsOf(c).values()) {
+          for (const a of leaves(nodes)) {
+            if (a.blocker !== "!") continue;
+            for (const m of this.universe.get(a.cp) ?? []) {
+              if (m.source !== "installed" || m.cpv === c.cpv || !a.matches(ref(m), c.use)) continue;
+              this.removable.add(m);
+              this.blockersOf.set(m, [...(this.blockersOf.get(m) ?? []), { atom: a, by: c }]);
+            }
+          }
+        }
+      }
+    }
+    for (const cands of this.universe.values()) {
+      const bySlot = new Map<string, Candidate[]>();
+      for (const c of cands) {
+        if (!this.eligible(c)) {
+          this.solver.forbid(this.idOf(c));
+          continue;
+        }
+        const k = c.slot;
+        bySlot.set(k, [...(bySlot.get(k) ?? []), c]);
+        for (const nodes of this.depsOf(c).values()) for (const n of nodes) this.solver.require(Logic.implies(this.idOf(c), this.formula(n, c)));
+      }
+      for (const group of bySlot.values()) {
+        const vars = group.map((c) => this.idOf(c));
+        // an installed package stays unless another version of its slot replaces it, or a weak
+        // blocker has it uninstalled (emerge spec §5.8)
+        if (group.some((c) => c.source === "installed" && !this.removable.has(c))) this.solver.require(Logic.exactlyOne(vars));
+        else if (vars.length > 1) this.solver.require(Logic.atMostOne(vars));
+      }
+    }
+    for (const r of request) this.solver.require(Logic.or(this.matching(r.atom).map((c) => this.idOf(c))));
+  }
+
+  private satisfiable(extra?: Operand): boolean {
+    const all: Operand[] = extra === undefined ? this.assumptions : [...this.assumptions, extra];
+    return this.solver.solveAssuming(Logic.and(all)) !== null;
+  }
+
+  /** Candidates for an atom, best first, as emerge prefers them (spec §6.1, §6.3). */
+  private preferred(a: Atom, parent: Candidate | undefined, requested: boolean): Candidate[] {
+    const m = this.matching(a, parent);
+    const byVersion = (x: Candidate, y: Candidate) => compareVersions(y.version, x.version);
+    const installed = m.filter((c) => c.source === "installed").sort(byVersion);
+    const ebuilds = m.filter((c) => c.source === "ebuild").sort(byVersion);
+    const o = this.opts;
+    // -u, -N and -n make the run selective (emerge spec §1.8): a requested package that is
+    // installed is merged again only for a reason
+    const selective = o.update || o.newuse || o.noreplace;
+    if (o.emptytree || (requested && !selective)) return [...ebuilds, ...installed];
+    if (o.update && (requested || o.deep)) {
+      // the best version; at equal versions the installed one, unless --newuse finds its USE changed
+      return [...ebuilds, ...installed].sort((x, y) => {
+        const v = byVersion(x, y);
+        if (v !== 0) return v;
+        const rebuild = (e: Candidate, i: Candidate) => o.newuse && useChanged(i, e);
+        if (x.source !== y.source) {
+          const [e, i] = x.source === "ebuild" ? [x, y] : [y, x];
+          const ebuildFirst = rebuild(e, i);
+          return (x.source === "ebuild") === ebuildFirst ? -1 : 1;
+        }
+        return 0;
+      });
+    }
+    if (o.newuse && installed.length) {
+      const i = installed[0]!;
+      const same = ebuilds.find((e) => compareVersions(e.version, i.version) === 0);
+      if (same && useChanged(i, same)) return [same, ...installed, ...ebuilds.filter((e) => e !== same)];
+    }
+    return [...installed, ...ebuilds];
+  }
+
+  async resolve(request: readonly RequestAtom[]): Promise<Selection> {
+    await this.explore(request);
+    for (const r of request) this.checkAtom(r.atom, [r.arg]);
+    this.encode(request);
+    if (!this.solver.solve()) throw this.diagnose(request);
+
+    const chosen: Candidate[] = [];
+    const reasons = new Map<Candidate, Reason[]>();
+    const edges: Edge[] = [];
+    const stack: Candidate[] = [];
+    const reason = (c: Candidate, r: Reason) => reasons.set(c, [...(reasons.get(c) ?? []), r]);
+
+    /**
+     * Installed packages kept provisionally: the same version's ebuild is allowed too until the
+     * end, when the installed one stays if the plan allows it, else that version is rebuilt (emerge's
+     * slot-operator rebuild: a package bound to a sub-slot that an update removes).
+     */
+    const provisional: { installed: Candidate; ebuild: Candidate }[] = [];
+    const forcedUpdates = new Set<Candidate>();
+
+    /** The chosen package satisfying an atom, choosing one if none is yet. */
+    const satisfy = (a: Atom, parent: Candidate | undefined, requested: boolean, why: Reason): Candidate => {
+      const already = chosen.find((c) => c.category === a.category && c.package === a.package_ && a.matches(ref(c), parent?.use));
+      if (already) {
+        reason(already, why);
+        return already;
+      }
+      for (const c of this.preferred(a, parent, requested)) {
+        if (chosen.some((x) => x.category === c.category && x.package === c.package && x.slot === c.slot)) continue;
+        const twin = c.source === "installed" && !this.opts.emptytree ? (this.universe.get(`${c.category}/${c.package}`) ?? []).find((e) => e.source === "ebuild" && e.cpv === c.cpv && this.eligible(e)) : undefined;
+        const choice: Operand = twin ? Logic.or(this.idOf(c), this.idOf(twin)) : this.idOf(c);
+        if (!this.satisfiable(choice)) continue;
+        this.assumptions.push(choice);
+        if (twin) provisional.push({ installed: c, ebuild: twin });
+        chosen.push(c);
+        reason(c, why);
+        stack.push(c);
+        return c;
+      }
+      throw new ResolveFailure(`nothing can satisfy '${a.toString()}'${parent ? ` (${why.kind === "dependency" ? why.class : ""} of ${parent.cpv})` : ""} together with the rest of the plan`, [a.toString()]);
+    };
+
+    const walk = (n: DepNode<Atom>, parent: Candidate, cls: DepClass) => {
+      switch (n.kind) {
+        case "leaf": {
+          const a = n.value;
+          if (a.blocker) return;
+          const why: Reason = { kind: "dependency", by: parent.cpv, class: cls, atom: a.toString() };
+          // An installed package's `:SLOT/SUB=` binding records what it was built against; an update
+          // may move the provider to another sub-slot (the clauses then rebuild the consumer), so
+          // the choice looks at the slot only. A provider chosen that way is a forced update.
+          const loose = parent.source === "installed" && this.opts.update && a.slotOperator === "=" && a.subslot !== undefined ? looseSlotOp(a) : undefined;
+          const to = satisfy(loose ?? a, parent, false, why);
+          if (loose && !a.matches(ref(to), parent.use) && to.source === "ebuild") forcedUpdates.add(to);
+          edges.push({ from: parent, to, cls, atom: a.toString() });
+          return;
+        }
+        case "any":
+        case "exactlyOne":
+        case "atMostOne": {
+          // emerge's rule (spec §5.4): an alternative already satisfied first, then one satisfied
+          // by installed packages, then the first that the rest of the plan allows
+          const alts = n.children;
+          const done = alts.find((x) => leaves([x]).every((a) => a.blocker || chosen.some((c) => a.cp === c.category + "/" + c.package && a.matches(ref(c), parent.use))));
+          const byInstalled = alts.find((x) => leaves([x]).every((a) => a.blocker || (this.universe.get(a.cp) ?? []).some((c) => c.source === "installed" && a.matches(ref(c), parent.use))));
+          for (const alt of [done, byInstalled, ...alts].filter((x): x is DepNode<Atom> => !!x)) {
+            const f = this.formula(alt, parent);
+            if (!this.satisfiable(f)) continue;
+            walk(alt, parent, cls);
+            return;
+          }
+          throw new ResolveFailure(`no alternative of an || group in ${cls} of ${parent.cpv} fits the rest of the plan`, [parent.cpv]);
+        }
+        default:
+          for (const x of n.children) walk(x, parent, cls);
+      }
+    };
+
+    const forced = forcedUpdates;
+    const drain = () => {
+      while (stack.length) {
+        const c = stack.pop()!;
+        const d = this.depsOf(c);
+        for (const cls of WALK_ORDER) {
+          const nodes = d.get(cls);
+          if (!nodes) continue;
+          // plain atoms in string order, then groups (spec §7.2)
+          const plain = nodes.filter((n) => n.kind === "leaf").sort((x, y) => (String((x as { value: Atom }).value) < String((y as { value: Atom }).value) ? -1 : 1));
+          for (const n of [...plain, ...nodes.filter((n) => n.kind !== "leaf")]) walk(n, c, cls);
+        }
+      }
+    };
+    for (const r of request) satisfy(r.atom, undefined, true, { kind: "requested", arg: r.arg, atom: r.atom.toString(), set: r.set ?? null });
+    drain();
+    // settle the provisional keeps, in the order they were made
+    for (let i = 0; i < provisional.length; i++) {
+      const { installed, ebuild } = provisional[i]!;
+      if (this.satisfiable(this.idOf(installed))) {
+        this.assumptions.push(this.idOf(installed));
+        continue;
+      }
+      this.assumptions.push(this.idOf(ebuild));
+      chosen[chosen.indexOf(installed)] = ebuild;
+      reasons.set(ebuild, reasons.get(installed) ?? []);
+      for (const e of edges) if (e.to === installed) (e as { to: Candidate }).to = ebuild;
+      forced.add(ebuild);
+      stack.push(ebuild);
+      drain();
+    }
+    // an installed package a weak blocker matches stays if it can; otherwise it is uninstalled
+    const uninstalls: { pkg: Candidate; atom: Atom; by: Candidate[] }[] = [];
+    for (const m of this.removable) {
+      if (chosen.some((c) => c.category === m.category && c.package === m.package && c.slot === m.slot)) continue;
+      if (this.satisfiable(this.idOf(m))) {
+        this.assumptions.push(this.idOf(m));
+        continue;
+      }
+      this.assumptions.push(Logic.not(this.idOf(m)));
+      const bs = (this.blockersOf.get(m) ?? []).filter((b) => chosen.includes(b.by));
+      uninstalls.push({ pkg: m, atom: bs[0]?.atom ?? Atom.parse(`!${m.category}/${m.package}`, "8"), by: [...new Set(bs.map((b) => b.by))] });
+    }
+    return { chosen, forced, uninstalls, edges, reasons, universe: this.universe };
+  }
+
+  /**
+   * Why no plan exists, when the reason is a chain of dependencies that nothing satisfies: each
+   * version of a requested package needs something with no ebuild, or whose every version is
+   * masked, or that in turn needs such a thing. Otherwise (slots, blockers), a general line; the
+   * explanations issue makes that a proof.
+   */
+  private diagnose(request: readonly RequestAtom[]): ResolveFailure {
+    const memo = new Map<string, string[] | null>();
+    const atomFails = (a: Atom, parent: Candidate | undefined, depth: number): string[] | null => {
+      const key = `${a.toString()}|${parent?.cpv ?? ""}`;
+      if (memo.has(key)) return memo.get(key)!;
+      memo.set(key, null);
+      const all = (this.universe.get(a.cp) ?? []).filter((c) => a.matches(ref(c), parent?.use));
+      let why: string[] | null = null;
+      if (!all.length) why = [`there are no ebuilds to satisfy "${a.toString()}"`];
+      else if (!all.some((c) => this.eligible(c))) why = [`all ebuilds that could satisfy "${a.toString()}" have been masked: ${all.map((c) => `${c.cpv}::${c.repo} (${c.masks.join(", ")})`).join("; ")}`];
+      else if (depth < 50) {
+        const reasons = all.filter((c) => this.eligible(c)).map((c) => candFails(c, depth + 1));
+        if (reasons.every((r) => r)) why = reasons[0]!;
+      }
+      memo.set(key, why);
+      return why;
+    };
+    const candFails = (c: Candidate, depth: number): string[] | null => {
+      for (const [cls, nodes] of this.depsOf(c)) {
+        for (const n of nodes) {
+          if (n.kind !== "leaf" || n.value.blocker) continue;
+          const r = atomFails(n.value, c, depth);
+          if (r) return [...r, `(dependency required by "${c.cpv}::${c.repo}" [${c.source === "installed" ? "installed" : "ebuild"}], ${cls})`];
+        }
+      }
+      return null;
+    };
+    for (const r of request) {
+      const why = atomFails(r.atom, undefined, 0);
+      if (why) return new ResolveFailure(`${why[0]}${why.length > 1 ? ` ${why.slice(1).join(" ")}` : ""}`, why.slice(1));
+    }
+    return new ResolveFailure("no plan satisfies every dependency, slot and blocker of this request together (a conflict the explanations issue will spell out)", request.map((r) => r.arg));
+  }
+
+  /** Say plainly why an argument cannot be satisfied at all: no such package, or every version masked. */
+  private checkAtom(a: Atom, chain: string[]): void {
+    const all = (this.universe.get(a.cp) ?? []).filter((c) => a.matchesIgnoringUse(ref(c)));
+    if (!all.length) throw new ResolveFailure(`there are no ebuilds to satisfy "${a.toString()}"`, chain);
+    if (!all.some((c) => this.eligible(c))) {
+      const lines = all.map((c) => `${c.cpv}::${c.repo} (masked by: ${c.masks.join(", ")})`);
+      throw new ResolveFailure(`all ebuilds that could satisfy "${a.toString()}" have been masked: ${lines.join("; ")}`, chain);
+    }
+  }
+}
+
+/** Whether a rebuild would change USE: a flag added to or removed from IUSE, or enabled differently. */
+export function useChanged(installed: Candidate, ebuild: Candidate): boolean {
+  const names = (c: Candidate) => new Set(c.iuse.map((f) => f.replace(/^[+-]/, "")));
+  const a = names(installed);
+  const b = names(ebuild);
+  if (a.size !== b.size || [...a].some((f) => !b.has(f))) return true;
+  return [...b].some((f) => installed.use.has(f) !== ebuild.use.has(f));
+}
+
+/** `cat/pkg:0/1=` as `cat/pkg:0=`: the slot of a binding without its sub-slot. */
+function looseSlotOp(a: Atom): Atom {
+  return Atom.parse(a.toString().replace(/:([A-Za-z0-9+_.-]+)\/[A-Za-z0-9+_.-]+=/, ":$1="), "8");
+}
+
+function leaves(nodes: readonly DepNode<Atom>[], out: Atom[] = []): Atom[] {
+  for (const n of nodes) {
+    if (n.kind === "leaf") out.push(n.value);
+    else leaves(n.children, out);
+  }
+  return out;
+}
+
+export function ref(c: Candidate) {
+  return {
+    category: c.category,
+    package: c.package,
+    version: c.version,
+    slot: c.slot,
+    subslot: c.subslot,
+    repo: c.repo,
+    use: c.use,
+    iuse: new Set(c.iuse.map((f) => f.replace(/^[+-]/, ""))),
+  };
+}
+
+export { BUILD };

@@ -1,0 +1,149 @@
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { describe, expect, it } from "vitest";
+import { FIXTURES } from "./vectors.js";
+import { ouzo, tmpdir, writeTree } from "./helpers.js";
+
+/**
+ * The resolve fixture: test-kit (the constructed example of the emerge spec §8.13, plus an
+ * application with a chain, an || group, a USE conditional, a PDEPEND and a blocker) and a ROOT
+ * with its vdb and world file.
+ */
+function system(extra: Record<string, string> = {}): string {
+  const root = tmpdir();
+  fs.cpSync(path.join(FIXTURES, "resolve/root"), root, { recursive: true });
+  writeTree(root, extra);
+  return root;
+}
+
+/** The plan lines of `ouzo emerge`, without the header and with the `to ROOT/` suffix of a ROOT other than /. */
+function emerge(root: string, ...args: string[]) {
+  const r = ouzo(["emerge", "--root", root, ...args]);
+  // as the line would read with ROOT=/: `[1.0] to R/ …` loses " to R/", `pkg to R/ …` loses "to R/"
+  const lines = r.stdout.split("\n").map((l) => l.replace(`] to ${root}/`, "]").replace(`to ${root}/`, ""));
+  return { ...r, lines: lines.filter((l) => l.startsWith("[") || l.startsWith("Total:") || l.startsWith("Conflict:")), all: lines };
+}
+
+describe("ouzo emerge --pretend", () => {
+  it("-pvuDN @world: the emerge spec's constructed example, line for line (slot-operator rebuild, new slot, USE changes)", () => {
+    const root = system();
+    const r = emerge(root, "-pvuDN", "@world");
+    expect(r.code).toBe(0);
+    expect(r.all.slice(0, 4)).toEqual(["", "These are the packages that would be merged, in order:", "", "Calculating dependencies... done!"]);
+    expect(r.lines).toEqual([
+      "[ebuild  r  U  ] dev-libs/libz-2.0:0/2::test-kit [1.0:0/1::test-kit] 0 KiB",
+      "[ebuild     U  ] app-misc/foo-1.0-r1::test-kit [1.0::test-kit] USE=\"baz -bar -qux%\" 0 KiB",
+      "[ebuild     U  ] app-misc/tool-1.1::test-kit [1.0::test-kit] USE=\"(-doc%)\" PYTHON_TARGETS=\"python3_9 -python3_10 -python3_11%\" 0 KiB",
+      "[ebuild  NS    ] dev-lang/py-3.10.2:3.10::test-kit [3.9.1:3.9::test-kit] 0 KiB",
+      "[ebuild  rR    ] app-misc/consumer-1.0::test-kit  0 KiB",
+      "Total: 5 packages (3 upgrades, 1 in new slot, 1 reinstall), Size of downloads: 0 KiB",
+    ]);
+    // without -v: versions only, only the USE changes
+    expect(emerge(root, "-puDN", "@world").lines).toEqual([
+      "[ebuild  r  U  ] dev-libs/libz-2.0 [1.0]",
+      "[ebuild     U  ] app-misc/foo-1.0-r1 [1.0] USE=\"-qux%\" ",
+      "[ebuild     U  ] app-misc/tool-1.1 [1.0] PYTHON_TARGETS=\"-python3_11%\" ",
+      "[ebuild  NS    ] dev-lang/py-3.10.2 [3.9.1]",
+      "[ebuild  rR    ] app-misc/consumer-1.0 ",
+    ]);
+  });
+
+  it("a new application: dependencies first, the first || alternative, USE conditionals, PDEPEND after its parent", () => {
+    const root = system();
+    const r = emerge(root, "-pv", "app-misc/app");
+    expect(r.code).toBe(0);
+    expect(r.lines).toEqual([
+      "[ebuild  N     ] dev-libs/libcore-1.0::test-kit  0 KiB",
+      "[ebuild  N     ] app-misc/fast-1.0::test-kit  0 KiB",
+      "[ebuild  N     ] app-misc/buildtool-1.0::test-kit  0 KiB",
+      "[ebuild  N     ] dev-libs/libgui-1.0::test-kit  0 KiB",
+      "[ebuild  N     ] app-misc/app-1.0::test-kit  USE=\"gui\" 0 KiB",
+      "[ebuild  N     ] app-misc/plugin-1.0::test-kit  0 KiB",
+      "Total: 6 packages (6 new), Size of downloads: 0 KiB",
+    ]);
+    // the bare name finds its category; a USE flag turned off drops its dependency
+    writeTree(root, { "etc/portage/package.use/app": "app-misc/app -gui\n" });
+    expect(emerge(root, "-p", "app").lines).toEqual([
+      "[ebuild  N     ] dev-libs/libcore-1.0 ",
+      "[ebuild  N     ] app-misc/fast-1.0 ",
+      "[ebuild  N     ] app-misc/buildtool-1.0 ",
+      "[ebuild  N     ] app-misc/app-1.0  USE=\"-gui\" ",
+      "[ebuild  N     ] app-misc/plugin-1.0 ",
+    ]);
+  });
+
+  it("an || group takes the alternative already installed", () => {
+    const root = system({ "var/db/pkg/app-misc/slow-1.0/SLOT": "0\n", "var/db/pkg/app-misc/slow-1.0/repository": "test-kit\n", "var/db/pkg/app-misc/slow-1.0/COUNTER": "9" });
+    const lines = emerge(root, "-p", "app-misc/app").lines;
+    expect(lines.some((l) => l.includes("app-misc/fast"))).toBe(false);
+    expect(lines).toHaveLength(5);
+  });
+
+  it("a weak blocker uninstalls the installed package it blocks, right after the blocking merge", () => {
+    const r = emerge(system(), "-pv", "app-misc/new");
+    expect(r.code).toBe(0);
+    expect(r.lines).toEqual([
+      "[ebuild  N     ] app-misc/new-1.0::test-kit  0 KiB",
+      "[uninstall     ] app-misc/old-1.0::test-kit ",
+      "[blocks b      ] app-misc/old (\"app-misc/old\" is blocking app-misc/new-1.0)",
+      "Total: 1 package (1 new, 1 uninstall), Size of downloads: 0 KiB",
+      "Conflict: 1 block",
+    ]);
+  });
+
+  it("keeps what is installed unless asked: -n, -N after a USE change, nothing to do", () => {
+    const root = system();
+    expect(emerge(root, "-pv", "app-misc/foo").lines[0]).toBe("[ebuild     U  ] app-misc/foo-1.0-r1::test-kit [1.0::test-kit] USE=\"baz -bar -qux%\" 0 KiB");
+    expect(emerge(root, "-pvn", "app-misc/foo").lines).toEqual(["Total: 0 packages, Size of downloads: 0 KiB"]);
+    // @world without -u keeps every installed version; -N rebuilds the one whose USE changed
+    expect(emerge(root, "-pv", "--noreplace", "@world").lines).toEqual(["Total: 0 packages, Size of downloads: 0 KiB"]);
+    writeTree(root, { "etc/portage/package.use/foo": "app-misc/foo bar\n" });
+    expect(emerge(root, "-pvN", "@world").lines).toEqual(["[ebuild   R    ] app-misc/foo-1.0::test-kit  USE=\"bar* baz\" 0 KiB", "Total: 1 package (1 reinstall), Size of downloads: 0 KiB"]);
+  });
+
+  it("says why no plan exists: a dependency with no ebuild, every version masked, no such package", () => {
+    const root = system();
+    const missing = emerge(root, "-p", "app-misc/needsmissing");
+    expect([missing.code, missing.stderr.trim()]).toEqual([1, 'ouzo: there are no ebuilds to satisfy "app-misc/nowhere" (dependency required by "app-misc/needsmissing-1.0::test-kit" [ebuild], RDEPEND)']);
+    const masked = emerge(root, "-p", "=dev-libs/libcore-2.0");
+    expect(masked.code).toBe(1);
+    expect(masked.stderr).toContain('all ebuilds that could satisfy "=dev-libs/libcore-2.0" have been masked: dev-libs/libcore-2.0::test-kit');
+    const none = emerge(root, "-p", "app-misc/nonesuch");
+    expect([none.code, none.stderr.trim()]).toEqual([1, 'ouzo: there are no ebuilds to satisfy "app-misc/nonesuch"']);
+    const json = ouzo(["emerge", "--root", root, "-p", "--json", "app-misc/needsmissing"]);
+    expect(json.code).toBe(1);
+    expect(JSON.parse(json.stdout)).toMatchObject({ ok: false, failure: { code: "NO_PLAN", chain: ['(dependency required by "app-misc/needsmissing-1.0::test-kit" [ebuild], RDEPEND)'] } });
+  });
+
+  it("--json prints the plan document and nothing else on stdout", () => {
+    const r = ouzo(["emerge", "--root", system(), "-puDN", "--json", "@world"]);
+    expect(r.code).toBe(0);
+    const doc = JSON.parse(r.stdout);
+    expect(doc).toMatchObject({ schema: "ouzo-plan/1", ok: true, action: "merge", request: { sets: ["@world"], options: { update: true, deep: "unlimited", newuse: true } }, failure: null });
+    expect(doc.plan.map((e: { cpv: string; status: string; forced: boolean }) => [e.cpv, e.status, e.forced])).toEqual([
+      ["dev-libs/libz-2.0", "upgrade", true],
+      ["app-misc/foo-1.0-r1", "upgrade", false],
+      ["app-misc/tool-1.1", "upgrade", false],
+      ["dev-lang/py-3.10.2", "new-slot", false],
+      ["app-misc/consumer-1.0", "reinstall", true],
+    ]);
+    expect(doc.plan[0]).toMatchObject({ index: 0, op: "merge", repo: "test-kit", slot: "0", subslot: "2", attrs: " r  U  ", replaces: { cpv: "dev-libs/libz-1.0", subslot: "1" } });
+    expect(doc.plan[4].deps).toEqual([
+      { index: 0, class: "RDEPEND", atom: "dev-libs/libz:=", edge: "runtime" },
+      { index: 0, class: "DEPEND", atom: "dev-libs/libz:=", edge: "buildtime" },
+    ]);
+    expect(doc.plan[1].reasons).toEqual([{ kind: "requested", arg: "@selected", atom: "app-misc/foo", set: "selected" }]);
+    expect(doc.totals).toMatchObject({ packages: 5, upgrades: 3, new_slots: 1, reinstalls: 1 });
+  });
+
+  it("without --pretend shows the plan and says building is not there yet (exit 1); usage errors exit 2", () => {
+    const root = system();
+    const r = emerge(root, "app-misc/fast");
+    expect(r.code).toBe(1);
+    expect(r.lines).toEqual(["[ebuild  N     ] app-misc/fast-1.0 "]);
+    expect(r.stderr).toContain("building and merging are not available yet");
+    const bad = ouzo(["emerge", "--root", root, "--frobnicate", "app-misc/fast"]);
+    expect(bad.code).toBe(2);
+    expect(ouzo(["emerge", "--root", root, "-p"]).code).toBe(2);
+  });
+});
