@@ -117,9 +117,13 @@ export class MetadataCache {
   }
 
   /** Staleness stamps of every entry of a repository, in one query (on the covering index ebuild_stamp). */
-  stamps(repoId: number): Map<string, StoredStamp> {
+  stamps(repoId: number, only?: { category: string; package: string }): Map<string, StoredStamp> {
     const out = new Map<string, StoredStamp>();
-    const rows = this.db.prepare("SELECT cpv, md5, mtime_ns, size, eclasses, origin, failure FROM ebuild WHERE repo_id = ?").safeIntegers(true).raw(true).all(repoId) as [string, string, bigint, bigint, string, EntryOrigin, string][];
+    const rows = (
+      only
+        ? this.db.prepare("SELECT cpv, md5, mtime_ns, size, eclasses, origin, failure FROM ebuild WHERE repo_id = ? AND category = ? AND package = ?").safeIntegers(true).raw(true).all(repoId, only.category, only.package)
+        : this.db.prepare("SELECT cpv, md5, mtime_ns, size, eclasses, origin, failure FROM ebuild WHERE repo_id = ?").safeIntegers(true).raw(true).all(repoId)
+    ) as [string, string, bigint, bigint, string, EntryOrigin, string][];
     for (const r of rows) out.set(r[0], { md5: r[1], mtimeNs: r[2], size: Number(r[3]), eclasses: r[4], origin: r[5], failure: r[6] });
     return out;
   }

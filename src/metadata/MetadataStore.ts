@@ -217,11 +217,24 @@ export class MetadataStore {
 
   /** Bring the entries of one package up to date on demand (any stage reading metadata calls this). */
   async ensurePackage(repoName: string, category: string, pn: string): Promise<RegenFailure[]> {
-    const repo = this.repoByName(repoName);
+    return this.ensurePackages([{ repo: repoName, category, pn }]);
+  }
+
+  /**
+   * Bring the entries of some packages up to date, under one lock: what a resolver reaches, a
+   * level of its search at a time. Only those packages' stamps are read and only their files
+   * looked at; the cost grows with the packages reached, not with the tree.
+   */
+  async ensurePackages(pkgs: readonly { repo: string; category: string; pn: string }[]): Promise<RegenFailure[]> {
+    if (!pkgs.length) return [];
+    const targets = pkgs.map((p): Target => {
+      const repo = this.repoByName(p.repo);
+      return { repo, files: ebuildsOfPackage(repo.location, p.category, p.pn), pkg: `${p.category}/${p.pn}` };
+    });
     const failures: RegenFailure[] = [];
     await this.takeLock();
     try {
-      await this.refresh([{ repo, files: ebuildsOfPackage(repo.location, category, pn), pkg: `${category}/${pn}` }], failures, new Set());
+      await this.refresh(targets, failures, new Set());
     } catch (e) {
       throw this.damaged(e);
     } finally {
@@ -243,7 +256,8 @@ export class MetadataStore {
     for (const t of targets) {
       const { repo, files, pkg } = t;
       const repoId = this.cache.repoId(repo.name, repo.location);
-      const stamps = this.cache.stamps(repoId);
+      const [category, pn] = pkg ? (pkg.split("/") as [string, string]) : [];
+      const stamps = this.cache.stamps(repoId, category && pn ? { category, package: pn } : undefined);
       const summary: RepoRegenSummary = { repo: repo.name, imported: 0, generated: 0, unchanged: 0, removed: 0, failed: 0 };
       summaries.push(summary);
       const mustSource = sourceOnly.has(repo.name);

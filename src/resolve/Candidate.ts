@@ -36,4 +36,6 @@ export interface Candidate {
 /** Where candidates come from. `cp` is `category/PN`; the answer lists every version the source has. */
 export interface CandidateSource {
   candidates(cp: string): Promise<readonly Candidate[]>;
+  /** Optional: told the packages about to be asked for, so that a source can read them in one go. */
+  prefetch?(cps: readonly string[]): Promise<void>;
 }

@@ -78,15 +78,22 @@ export function buildPlan(sel: Selection): { entries: PlanEntry[]; unmerges: Unm
   for (const e of edges) parents.set(e.to, (parents.get(e.to) ?? 0) + 1);
   // stable: insertion order among equals
   let pending = merges.map((c, i) => ({ c, i })).sort((a, b) => (parents.get(b.c) ?? 0) - (parents.get(a.c) ?? 0) || a.i - b.i).map((x) => x.c);
-  const done = new Set<Candidate>();
+  // remaining children of each node, all edges and build-time edges only; updated as nodes go
+  const left = new Map<Candidate, number>();
+  const buildLeft = new Map<Candidate, number>();
+  const parentsOf = new Map<Candidate, Edge[]>();
+  for (const e of edges) {
+    left.set(e.from, (left.get(e.from) ?? 0) + 1);
+    if (EDGE[e.cls] === "buildtime") buildLeft.set(e.from, (buildLeft.get(e.from) ?? 0) + 1);
+    parentsOf.set(e.to, [...(parentsOf.get(e.to) ?? []), e]);
+  }
   const ordered: Candidate[] = [];
   let cycle: string[] | undefined;
-  const childrenOf = (c: Candidate, ignore: (e: Edge) => boolean) => edges.filter((e) => e.from === c && !done.has(e.to) && !ignore(e));
   while (pending.length) {
-    let take = pending.filter((c) => childrenOf(c, () => false).length === 0);
+    let take = pending.filter((c) => !left.get(c));
     if (!take.length) {
-      const soft = (e: Edge) => EDGE[e.cls] !== "buildtime";
-      const leaf = pending.find((c) => childrenOf(c, soft).length === 0);
+      // a runtime cycle: the first node whose build-time dependencies are all merged goes first
+      const leaf = pending.find((c) => !buildLeft.get(c));
       if (leaf) take = [leaf];
       else {
         cycle ??= pending.map((c) => c.cpv);
@@ -94,8 +101,11 @@ export function buildPlan(sel: Selection): { entries: PlanEntry[]; unmerges: Unm
       }
     }
     for (const c of take) {
-      done.add(c);
       ordered.push(c);
+      for (const e of parentsOf.get(c) ?? []) {
+        left.set(e.from, left.get(e.from)! - 1);
+        if (EDGE[e.cls] === "buildtime") buildLeft.set(e.from, buildLeft.get(e.from)! - 1);
+      }
     }
     const taken = new Set(take);
     pending = pending.filter((c) => !taken.has(c));

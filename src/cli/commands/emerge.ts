@@ -37,12 +37,26 @@ export interface EmergeArgs extends GlobalArgs {
 class EbuildSource implements CandidateSource {
   constructor(private readonly config: Config, private readonly store: MetadataStore, private readonly out: Output) {}
 
+  /** Packages already brought up to date in this run. */
+  private readonly fresh = new Set<string>();
+
+  async prefetch(cps: readonly string[]): Promise<void> {
+    const todo: { repo: string; category: string; pn: string }[] = [];
+    for (const cp of cps) {
+      if (this.fresh.has(cp)) continue;
+      this.fresh.add(cp);
+      const [category, pn] = cp.split("/") as [string, string];
+      for (const r of this.config.repos.repos) if (fs.existsSync(path.join(r.location, category, pn))) todo.push({ repo: r.name, category, pn });
+    }
+    for (const f of await this.store.ensurePackages(todo)) this.out.warn(failureLine(f));
+  }
+
   async candidates(cp: string): Promise<Candidate[]> {
     const [category, pn] = cp.split("/") as [string, string];
     const out: Candidate[] = [];
+    await this.prefetch([cp]);
     for (const r of this.config.repos.repos) {
       if (!fs.existsSync(path.join(r.location, category, pn))) continue;
-      for (const f of await this.store.ensurePackage(r.name, category, pn)) this.out.warn(failureLine(f));
       for (const m of this.store.entries(r.name, { category, package: pn })) {
         if (m.failure) continue;
         const input = packageInput(m);
