@@ -90,9 +90,13 @@ if (require.main === module) {
   const { main } = loadCore();
   main(process.argv.slice(2)).then(() => {
     saveCodeCaches();
-    // main() resolves once the command has finished its work and written its output (standard
-    // streams are synchronous on Linux), so ouzo exits at once: otherwise node waits for V8's
-    // background compilations of the command's hot code, which nobody will run (~5-10 ms).
-    process.exit();
+    // main() resolves once the command has finished its work, so ouzo exits at once: otherwise
+    // node waits for V8's background compilations of the command's hot code, which nobody will
+    // run (~5-10 ms). Files and terminals are written synchronously, but a pipe whose reader is
+    // slower than ouzo (a 2 MB --json plan) still holds output: exit once it has drained.
+    const pending = [process.stdout, process.stderr].filter((s) => s.writableLength > 0);
+    if (!pending.length) process.exit();
+    let left = pending.length;
+    for (const s of pending) s.once("drain", () => --left === 0 && process.exit());
   });
 }

@@ -19,6 +19,14 @@ describe("ouzo vercmp", () => {
     const j = ouzo(["vercmp", "--stdin", "--json"], { input: "1 2\n" });
     expect(j.stdout.trim().split("\n").map((l) => JSON.parse(l))).toEqual([{ a: "1", b: "2", cmp: -1 }]);
   });
+  it("writes all of a large output into a pipe before exiting (30,000 JSON lines)", () => {
+    let input = "";
+    for (let i = 0; i < 30000; i++) input += `1.${i} 2.${i}\n`;
+    const r = ouzo(["vercmp", "--stdin", "--json"], { input });
+    const lines = r.stdout.trim().split("\n");
+    expect(lines).toHaveLength(30000);
+    expect(JSON.parse(lines[29999]!)).toEqual({ a: "1.29999", b: "2.29999", cmp: -1 });
+  });
   it("fails with exit 1 on an invalid version, naming it", () => {
     const r = ouzo(["vercmp", "1.0", "x"]);
     expect(r.code).toBe(1);

@@ -35,6 +35,7 @@ export function ouzo(args: string[], opts: { input?: string; env?: Record<string
     encoding: "utf8",
     env: { ...process.env, NO_COLOR: "1", ...opts.env },
     timeout: 170_000,
+    maxBuffer: 1 << 28,
     uid: opts.as?.uid,
     gid: opts.as?.gid,
   });
