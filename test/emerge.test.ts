@@ -2,7 +2,8 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
 import { FIXTURES } from "./vectors.js";
-import { ouzo, tmpdir, writeTree } from "./helpers.js";
+import { spawnSync } from "node:child_process";
+import { ouzo, REPO_ROOT, tmpdir, writeTree } from "./helpers.js";
 
 /**
  * The resolve fixture: test-kit (the constructed example of the emerge spec §8.13, plus an
@@ -25,6 +26,15 @@ function emerge(root: string, ...args: string[]) {
 }
 
 describe("ouzo emerge --pretend", () => {
+  it("an `emerge` link to the ouzo command behaves as `ouzo emerge`", () => {
+    const root = system();
+    const bin = tmpdir();
+    fs.symlinkSync(path.join(REPO_ROOT, "bin", "ouzo"), path.join(bin, "emerge"));
+    const r = spawnSync(path.join(bin, "emerge"), ["--root", root, "-p", "app-misc/fast"], { encoding: "utf8" });
+    expect(r.status).toBe(0);
+    expect(r.stdout.trim().split("\n").pop()).toBe(`[ebuild  N     ] app-misc/fast-1.0 to ${root}/`);
+  });
+
   it("-pvuDN @world: the emerge spec's constructed example, line for line (slot-operator rebuild, new slot, USE changes)", () => {
     const root = system();
     const r = emerge(root, "-pvuDN", "@world");
