@@ -116,12 +116,15 @@ export class MetadataCache {
     this.db.prepare("UPDATE repository SET regen_commit = ?, regen_complete = ? WHERE id = ?").run(commit, complete ? 1 : 0, id);
   }
 
+  private packageStamps?: Database.Statement;
+  private packageEntries?: Database.Statement;
+
   /** Staleness stamps of every entry of a repository, in one query (on the covering index ebuild_stamp). */
   stamps(repoId: number, only?: { category: string; package: string }): Map<string, StoredStamp> {
     const out = new Map<string, StoredStamp>();
     const rows = (
       only
-        ? this.db.prepare("SELECT cpv, md5, mtime_ns, size, eclasses, origin, failure FROM ebuild WHERE repo_id = ? AND category = ? AND package = ?").safeIntegers(true).raw(true).all(repoId, only.category, only.package)
+        ? (this.packageStamps ??= this.db.prepare("SELECT cpv, md5, mtime_ns, size, eclasses, origin, failure FROM ebuild WHERE repo_id = ? AND category = ? AND package = ?").safeIntegers(true).raw(true)).all(repoId, only.category, only.package)
         : this.db.prepare("SELECT cpv, md5, mtime_ns, size, eclasses, origin, failure FROM ebuild WHERE repo_id = ?").safeIntegers(true).raw(true).all(repoId)
     ) as [string, string, bigint, bigint, string, EntryOrigin, string][];
     for (const r of rows) out.set(r[0], { md5: r[1], mtimeNs: r[2], size: Number(r[3]), eclasses: r[4], origin: r[5], failure: r[6] });
@@ -177,7 +180,8 @@ export class MetadataCache {
   entries(repoName: string, filter?: { category: string; package: string }): PackageMetadata[] {
     const cols = METADATA_KEYS.map((k) => COLUMN[k]).join(", ");
     const sql = `SELECT cpv, category, package, version, md5, eclasses, origin, failure, ${cols} FROM ebuild JOIN repository r ON r.id = repo_id WHERE r.name = ?${filter ? " AND category = ? AND package = ?" : ""}`;
-    const rows = (filter ? this.db.prepare(sql).all(repoName, filter.category, filter.package) : this.db.prepare(sql).all(repoName)) as Row[];
+    // one package at a time is how a resolver reads: that statement is prepared once
+    const rows = (filter ? (this.packageEntries ??= this.db.prepare(sql)).all(repoName, filter.category, filter.package) : this.db.prepare(sql).all(repoName)) as Row[];
     return rows.map((r) => toMetadata(repoName, r));
   }
 

@@ -1,10 +1,14 @@
-import Logic, { type Operand } from "logic-solver";
+import type { Operand } from "logic-solver";
 import { OuzoError } from "../core/errors.js";
 import { Atom } from "../pms/atom.js";
 import { type DepNode, parseDependencies, reduce } from "../pms/depspec.js";
 import { eapiFeatures } from "../pms/eapi.js";
 import { compareVersions } from "../pms/version.js";
 import type { Candidate, CandidateSource, DepClass } from "./Candidate.js";
+
+type LogicApi = (typeof import("logic-solver"))["default"];
+/** logic-solver (MiniSat compiled to JavaScript, ~1 MB of code): loaded only when a request needs the solver. */
+let Logic: LogicApi;
 
 /** What shapes the plan (emerge's selection options). */
 export interface ResolveOptions {
@@ -75,7 +79,7 @@ export class Resolver {
   private readonly universe = new Map<string, Candidate[]>();
   private readonly deps = new Map<Candidate, Map<DepClass, DepNode<Atom>[]>>();
   private readonly ids = new Map<Candidate, string>();
-  private readonly solver = new Logic.Solver();
+  private solver!: InstanceType<LogicApi["Solver"]>;
 
   constructor(private readonly sources: readonly CandidateSource[], private readonly opts: ResolveOptions = {}) {}
 
@@ -163,22 +167,24 @@ export class Resolver {
   /** Weak blockers by the installed package they match, with who carries them (for the display). */
   readonly blockersOf = new Map<Candidate, { atom: Atom; by: Candidate }[]>();
 
-  private encode(request: readonly RequestAtom[]): void {
+  /** Find the installed packages weak blockers may uninstall (once, before any selection). */
+  private findRemovable(): void {
     for (const cands of this.universe.values()) {
       for (const c of cands) {
         if (!this.eligible(c)) continue;
-        for (const nodes of this.depsOf(c).values()) {
-          for (const a of leaves(nodes)) {
-            if (a.blocker !== "!") continue;
-            for (const m of this.universe.get(a.cp) ?? []) {
-              if (m.source !== "installed" || m.cpv === c.cpv || !a.matches(ref(m), c.use)) continue;
-              this.removable.add(m);
-              this.blockersOf.set(m, [...(this.blockersOf.get(m) ?? []), { atom: a, by: c }]);
-            }
+        for (const a of this.blockersIn(c)) {
+          if (a.blocker !== "!") continue;
+          for (const m of this.universe.get(a.cp) ?? []) {
+            if (m.source !== "installed" || m.cpv === c.cpv || !a.matches(ref(m), c.use)) continue;
+            this.removable.add(m);
+            this.blockersOf.set(m, [...(this.blockersOf.get(m) ?? []), { atom: a, by: c }]);
           }
         }
       }
     }
+  }
+
+  private encode(request: readonly RequestAtom[]): void {
     for (const cands of this.universe.values()) {
       const bySlot = new Map<string, Candidate[]>();
       for (const c of cands) {
@@ -250,7 +256,7 @@ export class Resolver {
   async resolve(request: readonly RequestAtom[]): Promise<Selection> {
     await this.explore(request);
     for (const r of request) this.checkAtom(r.atom, [r.arg]);
-    this.encode(request);
+    this.findRemovable();
 
     // Most requests have no conflict: emerge's choices made without asking the solver, then
     // checked by one solve, are the plan. Only when that check fails is each decision asked of
@@ -263,6 +269,9 @@ export class Resolver {
       if (!(e instanceof ResolveFailure)) throw e;
     }
     if (fast) return fast;
+    Logic ??= (await import("logic-solver")).default;
+    this.solver = new Logic.Solver();
+    this.encode(request);
     if (!this.solver.solve()) throw this.diagnose(request);
     return this.select(request, true)!;
   }
@@ -326,7 +335,11 @@ export class Resolver {
           // the choice looks at the slot only. A provider chosen that way is a forced update.
           const loose = parent.source === "installed" && this.opts.update && a.slotOperator === "=" && a.subslot !== undefined ? looseSlotOp(a) : undefined;
           const to = satisfy(loose ?? a, parent, false, why);
-          if (loose && !a.matches(ref(to), parent.use) && to.source === "ebuild") forcedUpdates.add(to);
+          if (loose && !a.matches(ref(to), parent.use)) {
+            // the installed parent cannot stay as it is: a rebuild, which only the careful way settles
+            if (!careful) throw new ResolveFailure(`${parent.cpv} needs a rebuild for ${to.cpv}`, []);
+            if (to.source === "ebuild") forcedUpdates.add(to);
+          }
           edges.push({ from: parent, to, cls, atom: a.toString() });
           return;
         }
@@ -391,14 +404,23 @@ export class Resolver {
         kept.push(m);
         continue;
       }
-      commit(Logic.not(this.idOf(m)));
+      if (careful) commit(Logic.not(this.idOf(m)));
       const bs = (this.blockersOf.get(m) ?? []).filter((b) => chosen.includes(b.by));
       uninstalls.push({ pkg: m, atom: bs[0]?.atom ?? Atom.parse(`!${m.category}/${m.package}`, "8"), by: [...new Set(bs.map((b) => b.by))] });
     }
     if (!careful) {
-      const all: Operand[] = [...chosen, ...kept].map((c) => this.idOf(c));
-      for (const u of uninstalls) all.push(Logic.not(this.idOf(u.pkg)));
-      if (this.solver.solveAssuming(Logic.and(all)) === null) return undefined;
+      // The selection is a plan by construction: each dependency of a chosen package is satisfied
+      // by a chosen package, one package per slot, no blocker between chosen packages. What is
+      // left to check is the installed packages it keeps: none may block, or be blocked by, a
+      // chosen package (a weak blocker's uninstall aside). Anything else: the careful way.
+      const gone = new Set(uninstalls.map((u) => u.pkg));
+      for (const cands of this.universe.values()) {
+        for (const m of cands) {
+          if (m.source !== "installed" || gone.has(m) || chosen.includes(m)) continue;
+          if (chosen.some((c) => c.category === m.category && c.package === m.package && c.slot === m.slot)) continue;
+          if (this.blockedAmong(m, chosen)) return undefined;
+        }
+      }
     }
     return { chosen, forced, uninstalls, edges, reasons, universe: this.universe };
   }

@@ -4,6 +4,7 @@ import * as path from "node:path";
 import { Config } from "../../config/Config.js";
 import { buildKitMirror, commitMetaRepo } from "../../sync/mirrorBuilder.js";
 import type { Output } from "../../ui/Output.js";
+import { packagePath } from "../../core/paths.js";
 import { DEMO_FIXTURES, DEMO_KITS } from "../demoTree.js";
 import { profileShow } from "./profileShow.js";
 
@@ -65,6 +66,17 @@ export async function demoCommand(args: { keep?: boolean; json?: boolean; quiet?
       step(`ouzo info ${atom}`);
       await infoCommand(config, { ...g, atom }, out);
     }
+
+    // Resolution, on a second ROOT with packages installed: the resolve fixture (test-kit)
+    const system = path.join(base, "system");
+    fs.cpSync(packagePath("fixtures", "resolve", "root"), system, { recursive: true });
+    const emerge = await import("./emerge.js");
+    const sys = new Config({ root: system, configRoot: system, reporter: out });
+    const gs = { ...g, root: system };
+    step(`a second throwaway ROOT with packages installed (${system}): ouzo emerge -pv app-misc/app`);
+    rc ||= await emerge.emergeCommand(sys, { ...gs, verbose: true, pretend: true, atoms: ["app-misc/app"] }, out);
+    step("ouzo emerge -pvuDN @world");
+    rc ||= await emerge.emergeCommand(sys, { ...gs, verbose: true, pretend: true, update: true, deep: true, newuse: true, atoms: ["@world"] }, out);
     return rc;
   } finally {
     if (args.keep) out.line(`\nthrowaway ROOT kept at ${root}`);
