@@ -125,6 +125,14 @@ describe("ouzo emerge --pretend", () => {
     expect(JSON.parse(json.stdout)).toMatchObject({ ok: false, failure: { code: "NO_PLAN", chain: ['(dependency required by "app-misc/needsmissing-1.0::test-kit" [ebuild], RDEPEND)'] } });
   });
 
+  it("a version whose USE breaks its REQUIRED_USE cannot be chosen; fixing USE makes it possible", () => {
+    const root = system();
+    const r = emerge(root, "-p", "app-misc/picky");
+    expect([r.code, r.stderr.trim()]).toEqual([1, 'ouzo: all ebuilds that could satisfy "app-misc/picky" have been masked: app-misc/picky-1.0::test-kit (masked by: REQUIRED_USE "^^ ( a b )" does not hold with USE="")']);
+    writeTree(root, { "etc/portage/package.use/picky": "app-misc/picky a\n" });
+    expect(emerge(root, "-p", "app-misc/picky").lines).toEqual(['[ebuild  N     ] app-misc/picky-1.0  USE="a -b" ']);
+  });
+
   it("--json prints the plan document and nothing else on stdout", () => {
     const r = ouzo(["emerge", "--root", system(), "-puDN", "--json", "@world"]);
     expect(r.code).toBe(0);

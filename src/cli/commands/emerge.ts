@@ -6,7 +6,8 @@ import { listDir } from "../../core/fsutil.js";
 import { categoriesOf } from "../../metadata/ebuildTree.js";
 import type { MetadataStore } from "../../metadata/MetadataStore.js";
 import { Atom } from "../../pms/atom.js";
-import { COMMAND_LINE_EAPI } from "../../pms/eapi.js";
+import { checkRequiredUse, parseRequiredUse } from "../../pms/depspec.js";
+import { COMMAND_LINE_EAPI, eapiFeatures } from "../../pms/eapi.js";
 
 import type { Candidate, CandidateSource } from "../../resolve/Candidate.js";
 import { buildPlan, combined, totalsOf, type PlanEntry, type UnmergeEntry } from "../../resolve/plan.js";
@@ -62,6 +63,15 @@ class EbuildSource implements CandidateSource {
         const input = packageInput(m);
         const use = this.config.useFor(input);
         const masks = this.config.visibility(input, use.all).map((x) => x.kind === "package.mask" ? `package.mask (${x.file}:${x.line})` : x.kind === "keyword" ? `missing keyword (${x.detail})` : x.kind);
+        // REQUIRED_USE against the effective USE: a version whose USE breaks it cannot be built
+        if (m.values.REQUIRED_USE) {
+          try {
+            const broken = checkRequiredUse(parseRequiredUse(m.values.REQUIRED_USE, eapiFeatures(input.eapi) ?? COMMAND_LINE_EAPI), use.all);
+            if (broken) masks.push(`REQUIRED_USE "${broken}" does not hold with USE="${use.enabled.join(" ")}"`);
+          } catch (e) {
+            masks.push(`REQUIRED_USE cannot be read: ${(e as Error).message}`);
+          }
+        }
         out.push({
           source: "ebuild",
           category,
