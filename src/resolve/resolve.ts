@@ -55,6 +55,8 @@ export interface Selection {
   readonly reasons: ReadonlyMap<Candidate, readonly Reason[]>;
   /** Every candidate seen of each `category/PN` reached. */
   readonly universe: ReadonlyMap<string, readonly Candidate[]>;
+  /** How the work went: milliseconds reading candidates and choosing, and whether the solver was needed. */
+  readonly stats?: { readonly exploreMs: number; readonly selectMs: number; readonly solver: boolean; readonly candidates: number };
 }
 
 /** A request no plan satisfies, said in one line a user can act on, with the chain that led there. */
@@ -254,7 +256,13 @@ export class Resolver {
   }
 
   async resolve(request: readonly RequestAtom[]): Promise<Selection> {
+    const t0 = performance.now();
     await this.explore(request);
+    const t1 = performance.now();
+    const withStats = (sel: Selection, solver: boolean): Selection => ({
+      ...sel,
+      stats: { exploreMs: Math.round(t1 - t0), selectMs: Math.round(performance.now() - t1), solver, candidates: [...this.universe.values()].reduce((n, c) => n + c.length, 0) },
+    });
     for (const r of request) this.checkAtom(r.atom, [r.arg]);
     this.findRemovable();
 
@@ -268,12 +276,12 @@ export class Resolver {
       // a choice made without the solver led nowhere: the careful way decides
       if (!(e instanceof ResolveFailure)) throw e;
     }
-    if (fast) return fast;
+    if (fast) return withStats(fast, false);
     Logic ??= (await import("logic-solver")).default;
     this.solver = new Logic.Solver();
     this.encode(request);
     if (!this.solver.solve()) throw this.diagnose(request);
-    return this.select(request, true)!;
+    return withStats(this.select(request, true)!, true);
   }
 
   /**

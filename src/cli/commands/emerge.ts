@@ -223,6 +223,7 @@ export async function emergeCommand(config: Config, args: EmergeArgs, out: Outpu
   let entries: PlanEntry[];
   let unmerges: UnmergeEntry[];
   let cycle: string[] | undefined;
+  let stats: Record<string, unknown> = {};
   const verbose = !!args.verbose && !args.quiet;
   const header = !args.quiet && !args.json && (args.pretend || args.ask || verbose);
   if (header) out.result("\nThese are the packages that would be merged, in order:\n");
@@ -230,7 +231,10 @@ export async function emergeCommand(config: Config, args: EmergeArgs, out: Outpu
   try {
     const resolver = new Resolver([new EbuildSource(config, store, out), installed], { update: args.update, deep: args.deep, newuse: args.newuse, noreplace: args.noreplace, emptytree: args.emptytree });
     const selection = await resolver.resolve(request);
+    const t = performance.now();
     ({ entries, unmerges, cycle } = buildPlan(selection));
+    stats = { ...selection.stats, orderMs: Math.round(performance.now() - t) };
+    out.report({ kind: "info", message: `resolved: ${stats.candidates} candidates read in ${stats.exploreMs} ms, chosen in ${stats.selectMs} ms${stats.solver ? " (with the solver)" : ""}, ordered in ${stats.orderMs} ms` });
   } catch (e) {
     if (!(e instanceof ResolveFailure)) throw e;
     if (args.json) {
@@ -254,7 +258,7 @@ export async function emergeCommand(config: Config, args: EmergeArgs, out: Outpu
       action: "merge",
       request: { atoms: (args.atoms ?? []).filter((a) => !a.startsWith("@")), sets: (args.atoms ?? []).filter((a) => a.startsWith("@")), options: { pretend: !!args.pretend, update: !!args.update, deep: args.deep ? "unlimited" : 0, newuse: !!args.newuse, noreplace: !!args.noreplace, emptytree: !!args.emptytree, oneshot: !!args.oneshot } },
       roots: { target: root, config: config.configRoot, build: "/" },
-      stats: { elapsed_ms: Date.now() - started },
+      stats: { elapsed_ms: Date.now() - started, ...stats },
       plan: ops.map((e, i) => e.op === "unmerge" ? {
         index: e.index,
         op: "unmerge",
