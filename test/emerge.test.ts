@@ -125,6 +125,17 @@ describe("ouzo emerge --pretend", () => {
     expect(JSON.parse(json.stdout)).toMatchObject({ ok: false, failure: { code: "NO_PLAN", chain: ['(dependency required by "app-misc/needsmissing-1.0::test-kit" [ebuild], RDEPEND)'] } });
   });
 
+  it("marks what a per-package keyword or an unmask let in: the mask column", () => {
+    const root = system({
+      "etc/portage/package.accept_keywords": "=dev-libs/libcore-2.0\n",
+      "etc/portage/package.mask": "app-misc/fast\n",
+      "etc/portage/package.unmask": "app-misc/fast\n",
+    });
+    expect(emerge(root, "-p", "=dev-libs/libcore-2.0").lines).toEqual(["[ebuild  N    ~] dev-libs/libcore-2.0 "]);
+    expect(emerge(root, "-p", "app-misc/fast").lines).toEqual(["[ebuild  N    #] app-misc/fast-1.0 "]);
+    expect(emerge(root, "-p", "app-misc/slow").lines).toEqual(["[ebuild  N     ] app-misc/slow-1.0 "]);
+  });
+
   it("a version whose USE breaks its REQUIRED_USE cannot be chosen; fixing USE makes it possible", () => {
     const root = system();
     const r = emerge(root, "-p", "app-misc/picky");

@@ -791,6 +791,22 @@ export class Config {
     return { kind: "keyword", keywords: kws, detail: `missing keyword (accepted: ${[...accepted].join(" ")})` };
   }
 
+  /**
+   * emerge's mask column for a package it would merge (emerge spec §8.2): `#` when a package.mask
+   * line matches it (unmasked since), `~` when only a per-package accept_keywords line accepts its
+   * unstable keyword, `*` when only such a line accepts it although it lacks the keyword, else space.
+   */
+  maskMarker(pkg: PackageInput): "#" | "~" | "*" | " " {
+    const cp = `${pkg.category}/${pkg.package}`;
+    const r = ref(pkg);
+    const repo = this.repos.get(pkg.repo);
+    const level = repo ? this.repoLevelOf(repo) : undefined;
+    if ((level?.masks ?? []).some((l) => l.cp === cp && l.atom.matches(r)) || linesFor(this.maskIndex, cp).some((l) => l.atom.matches(r))) return "#";
+    if (this.keywordCheck(pkg, new Set(this.acceptKeywords)) === undefined) return " ";
+    const arch = this.arch;
+    return arch && this.effectiveKeywords(pkg).includes(`~${arch}`) ? "~" : "*";
+  }
+
   private isStable(pkg: PackageInput): boolean {
     const stableOnly = new Set([...this.acceptedKeywordsFor(pkg)].filter((k) => !k.startsWith("~") && k !== "**"));
     return this.keywordCheck(pkg, stableOnly) === undefined;

@@ -50,9 +50,12 @@ export function installInterruptHandling(): void {
   }
 }
 
-/** Register a cleanup for the work that is starting; call the returned function once it is over. */
+/**
+ * Register a cleanup for the work that is starting; call the returned function once it is over.
+ * It runs only where the program installed the handling (the CLI does; a library user, such as
+ * a test runner's worker, keeps its own signal behaviour).
+ */
 export function onInterrupt(cleanup: Cleanup): () => void {
-  installInterruptHandling();
   cleanups.push(cleanup);
   return () => {
     const i = cleanups.indexOf(cleanup);
@@ -62,6 +65,5 @@ export function onInterrupt(cleanup: Cleanup): () => void {
 
 /** How the running child processes are stopped (core/spawn.ts registers it). */
 export function setChildStopper(fn: (signal: NodeJS.Signals) => Promise<void>): void {
-  installInterruptHandling();
   state.stopChildren = fn;
 }

@@ -86,7 +86,7 @@ class EbuildSource implements CandidateSource {
           use: use.all,
           useState: use,
           masks,
-          maskMarker: " ",
+          maskMarker: masks.length ? " " : this.config.maskMarker(input),
           deps: { DEPEND: m.values.DEPEND, RDEPEND: m.values.RDEPEND, PDEPEND: m.values.PDEPEND, BDEPEND: m.values.BDEPEND, IDEPEND: m.values.IDEPEND },
           properties: m.values.PROPERTIES,
         });
