@@ -107,8 +107,30 @@ describe("ouzo emerge --pretend", () => {
     expect(emerge(root, "-pvn", "app-misc/foo").lines).toEqual(["Total: 0 packages, Size of downloads: 0 KiB"]);
     // @world without -u keeps every installed version; -N rebuilds the one whose USE changed
     expect(emerge(root, "-pv", "--noreplace", "@world").lines).toEqual(["Total: 0 packages, Size of downloads: 0 KiB"]);
+    // -N compares with the best visible ebuild: foo-1.0-r1 adds qux to IUSE, so -N upgrades it
+    // even without -u; -U looks at enabled flags only (emerge spec §4.6's verified example)
+    expect(emerge(root, "-pN", "app-misc/foo").lines).toEqual(['[ebuild     U  ] app-misc/foo-1.0-r1 [1.0] USE="-qux%" ']);
+    expect(emerge(root, "-pU", "app-misc/foo").lines).toEqual([]);
     writeTree(root, { "etc/portage/package.use/foo": "app-misc/foo bar\n" });
-    expect(emerge(root, "-pvN", "@world").lines).toEqual(["[ebuild   R    ] app-misc/foo-1.0::test-kit  USE=\"bar* baz\" 0 KiB", "Total: 1 package (1 reinstall), Size of downloads: 0 KiB"]);
+    expect(emerge(root, "-pvU", "@world").lines).toEqual([
+      '[ebuild     U  ] app-misc/foo-1.0-r1::test-kit [1.0::test-kit] USE="bar* baz -qux%" 0 KiB',
+      "Total: 1 package (1 upgrade), Size of downloads: 0 KiB",
+    ]);
+    expect(emerge(root, "-pvN", "@world").lines).toEqual([
+      '[ebuild     U  ] app-misc/foo-1.0-r1::test-kit [1.0::test-kit] USE="bar* baz -qux%" 0 KiB',
+      '[ebuild     U  ] app-misc/tool-1.1::test-kit [1.0::test-kit] USE="(-doc%)" PYTHON_TARGETS="python3_9 -python3_10 -python3_11%" 0 KiB',
+      "Total: 2 packages (2 upgrades), Size of downloads: 0 KiB",
+    ]);
+  });
+
+  it("--exclude: an excluded package is never merged; an || group turns to the other alternative; an argument only excluded is skipped", () => {
+    const root = system();
+    const lines = emerge(root, "-p", "--exclude", "fast", "app-misc/app").lines;
+    expect(lines).toContain("[ebuild  N     ] app-misc/slow-1.0 ");
+    expect(lines.some((l) => l.includes("app-misc/fast"))).toBe(false);
+    expect(emerge(root, "-p", "--exclude", "app-misc/*", "app-misc/app", "dev-libs/libgui").lines).toEqual(["[ebuild  N     ] dev-libs/libcore-1.0 ", "[ebuild  N     ] dev-libs/libgui-1.0 "]);
+    const bad = ouzo(["emerge", "--root", root, "-p", "--exclude", ">=app-misc/fast-1", "app-misc/app"]);
+    expect([bad.code, bad.stderr.trim()]).toEqual([2, "ouzo: --exclude takes package names or slot atoms, not '>=app-misc/fast-1'"]);
   });
 
   it("says why no plan exists: a dependency with no ebuild, every version masked, no such package", () => {

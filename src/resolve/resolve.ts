@@ -22,6 +22,10 @@ export interface ResolveOptions {
   readonly noreplace?: boolean;
   /** -e: merge everything reached again, installed or not. */
   readonly emptytree?: boolean;
+  /** -U: rebuild an installed package whose enabled flags changed (not for IUSE changes alone). */
+  readonly changedUse?: boolean;
+  /** --exclude: never merge a matching ebuild; an installed match stays and satisfies dependencies. */
+  readonly exclude?: readonly Atom[];
 }
 
 /** One argument of the request: an atom as typed, or a member of a set. */
@@ -86,7 +90,8 @@ export class Resolver {
   constructor(private readonly sources: readonly CandidateSource[], private readonly opts: ResolveOptions = {}) {}
 
   private eligible(c: Candidate): boolean {
-    return c.source === "installed" || c.masks.length === 0;
+    if (c.source === "installed") return true;
+    return c.masks.length === 0 && !(this.opts.exclude ?? []).some((x) => x.matchesIgnoringUse(ref(c)));
   }
 
   /** Whether a candidate's dependencies are part of the problem, and which classes. */
@@ -227,18 +232,19 @@ export class Resolver {
     const m = this.matching(a, parent);
     const byVersion = (x: Candidate, y: Candidate) => compareVersions(y.version, x.version);
     const installed = m.filter((c) => c.source === "installed").sort(byVersion);
-    const ebuilds = m.filter((c) => c.source === "ebuild").sort(byVersion);
     const o = this.opts;
+    const ebuilds = m.filter((c) => c.source === "ebuild").sort(byVersion);
     // -u, -N and -n make the run selective (emerge spec §1.8): a requested package that is
     // installed is merged again only for a reason
-    const selective = o.update || o.newuse || o.noreplace;
+    const selective = o.update || o.newuse || o.changedUse || o.noreplace;
     if (o.emptytree || (requested && !selective)) return [...ebuilds, ...installed];
+    const triggered = (i: Candidate, e: Candidate): boolean => (!!o.newuse && useTriggers(i, e, "newuse").length > 0) || (!!o.changedUse && useTriggers(i, e, "changed-use").length > 0);
     if (o.update && (requested || o.deep)) {
       // the best version; at equal versions the installed one, unless --newuse finds its USE changed
       return [...ebuilds, ...installed].sort((x, y) => {
         const v = byVersion(x, y);
         if (v !== 0) return v;
-        const rebuild = (e: Candidate, i: Candidate) => o.newuse && useChanged(i, e);
+        const rebuild = (e: Candidate, i: Candidate) => triggered(i, e);
         if (x.source !== y.source) {
           const [e, i] = x.source === "ebuild" ? [x, y] : [y, x];
           const ebuildFirst = rebuild(e, i);
@@ -247,10 +253,12 @@ export class Resolver {
         return 0;
       });
     }
-    if (o.newuse && installed.length) {
-      const i = installed[0]!;
-      const same = ebuilds.find((e) => compareVersions(e.version, i.version) === 0);
-      if (same && useChanged(i, same)) return [same, ...installed, ...ebuilds.filter((e) => e !== same)];
+    // -N/-U compare an installed package with the best visible ebuild (emerge spec §4.6): a
+    // trigger merges that ebuild, which may be a newer version, even without -u
+    if ((o.newuse || o.changedUse) && installed.length && ebuilds.length) {
+      const best = ebuilds[0]!;
+      const i = installed.find((x) => x.slot === best.slot) ?? installed[0]!;
+      if (triggered(i, best)) return [best, ...installed, ...ebuilds.slice(1)];
     }
     return [...installed, ...ebuilds];
   }
@@ -262,6 +270,12 @@ export class Resolver {
     const withStats = (sel: Selection, solver: boolean): Selection => ({
       ...sel,
       stats: { exploreMs: Math.round(t1 - t0), selectMs: Math.round(performance.now() - t1), solver, candidates: [...this.universe.values()].reduce((n, c) => n + c.length, 0) },
+    });
+    // an argument whose only matches are --exclude'd ebuilds is skipped silently (emerge spec §1.4)
+    const isExcluded = (c: Candidate) => c.source === "ebuild" && c.masks.length === 0 && !this.eligible(c);
+    request = request.filter((r) => {
+      const all = (this.universe.get(r.atom.cp) ?? []).filter((c) => r.atom.matchesIgnoringUse(ref(c)));
+      return !(all.length && all.every(isExcluded));
     });
     for (const r of request) this.checkAtom(r.atom, [r.arg]);
     this.findRemovable();
@@ -504,13 +518,26 @@ export class Resolver {
   }
 }
 
-/** Whether a rebuild would change USE: a flag added to or removed from IUSE, or enabled differently. */
-export function useChanged(installed: Candidate, ebuild: Candidate): boolean {
+/**
+ * The flags that make emerge merge an ebuild again over an installed package (spec §4.6), with
+ * OI/OE the installed IUSE and enabled flags, NI/NE the ebuild's, F its forced and masked flags:
+ * `--newuse` ((OI △ NI) \ F) ∪ (OE △ NE); `--changed-use` OE △ NE. Sorted.
+ */
+export function useTriggers(installed: Candidate, ebuild: Candidate, mode: "newuse" | "changed-use"): string[] {
   const names = (c: Candidate) => new Set(c.iuse.map((f) => f.replace(/^[+-]/, "")));
-  const a = names(installed);
-  const b = names(ebuild);
-  if (a.size !== b.size || [...a].some((f) => !b.has(f))) return true;
-  return [...b].some((f) => installed.use.has(f) !== ebuild.use.has(f));
+  const OI = names(installed);
+  const NI = names(ebuild);
+  const OE = new Set([...OI].filter((f) => installed.use.has(f)));
+  const NE = new Set([...NI].filter((f) => ebuild.use.has(f)));
+  const F = new Set([...ebuild.useState.forced, ...ebuild.useState.masked]);
+  const out = new Set<string>();
+  for (const f of OE) if (!NE.has(f)) out.add(f);
+  for (const f of NE) if (!OE.has(f)) out.add(f);
+  if (mode === "newuse") {
+    for (const f of OI) if (!NI.has(f) && !F.has(f)) out.add(f);
+    for (const f of NI) if (!OI.has(f) && !F.has(f)) out.add(f);
+  }
+  return [...out].sort();
 }
 
 /** `cat/pkg:0/1=` as `cat/pkg:0=`: the slot of a binding without its sub-slot. */

@@ -7,7 +7,7 @@ import { categoriesOf } from "../../metadata/ebuildTree.js";
 import type { MetadataStore } from "../../metadata/MetadataStore.js";
 import { Atom } from "../../pms/atom.js";
 import { checkRequiredUse, parseRequiredUse } from "../../pms/depspec.js";
-import { COMMAND_LINE_EAPI, eapiFeatures } from "../../pms/eapi.js";
+import { COMMAND_LINE_EAPI, eapiFeatures, USER_CONFIG_EAPI } from "../../pms/eapi.js";
 
 import type { Candidate, CandidateSource } from "../../resolve/Candidate.js";
 import { buildPlan, combined, totalsOf, type PlanEntry, type UnmergeEntry } from "../../resolve/plan.js";
@@ -29,6 +29,8 @@ export interface EmergeArgs extends GlobalArgs {
   newuse?: boolean;
   noreplace?: boolean;
   emptytree?: boolean;
+  changedUse?: boolean;
+  exclude?: string[];
   oneshot?: boolean;
   nospinner?: boolean;
   jobs?: number;
@@ -211,6 +213,21 @@ function requestOf(config: Config, args: EmergeArgs, installed: InstalledSource)
   return out;
 }
 
+/**
+ * --exclude values: names or slot atoms, wildcards allowed, a bare name for any category; several
+ * per value, space-separated (emerge spec §1.4). Operators, USE and blockers are usage errors.
+ */
+function excludeAtoms(values: readonly string[]): Atom[] {
+  return values.flatMap((v) => v.split(/\s+/).filter(Boolean)).map((t) => {
+    if (/^[<>=~!]/.test(t) || t.includes("[")) throw new UsageError(`--exclude takes package names or slot atoms, not '${t}'`);
+    try {
+      return Atom.parse(t.includes("/") ? t : `*/${t}`, USER_CONFIG_EAPI);
+    } catch (e) {
+      throw new UsageError(`--exclude: ${(e as OuzoError).message}`);
+    }
+  });
+}
+
 /** `ouzo emerge`: the plan emerge would make, in emerge's words (building and merging come later). */
 export async function emergeCommand(config: Config, args: EmergeArgs, out: Output): Promise<number> {
   const started = Date.now();
@@ -229,7 +246,15 @@ export async function emergeCommand(config: Config, args: EmergeArgs, out: Outpu
   if (header) out.result("\nThese are the packages that would be merged, in order:\n");
   if (header) out.result("Calculating dependencies... done!");
   try {
-    const resolver = new Resolver([new EbuildSource(config, store, out), installed], { update: args.update, deep: args.deep, newuse: args.newuse, noreplace: args.noreplace, emptytree: args.emptytree });
+    const resolver = new Resolver([new EbuildSource(config, store, out), installed], {
+      update: args.update,
+      deep: args.deep,
+      newuse: args.newuse,
+      changedUse: args.changedUse,
+      noreplace: args.noreplace,
+      emptytree: args.emptytree,
+      exclude: excludeAtoms(args.exclude ?? []),
+    });
     const selection = await resolver.resolve(request);
     const t = performance.now();
     ({ entries, unmerges, cycle } = buildPlan(selection));
@@ -256,7 +281,7 @@ export async function emergeCommand(config: Config, args: EmergeArgs, out: Outpu
       schema: "ouzo-plan/1",
       ok: !cycle,
       action: "merge",
-      request: { atoms: (args.atoms ?? []).filter((a) => !a.startsWith("@")), sets: (args.atoms ?? []).filter((a) => a.startsWith("@")), options: { pretend: !!args.pretend, update: !!args.update, deep: args.deep ? "unlimited" : 0, newuse: !!args.newuse, noreplace: !!args.noreplace, emptytree: !!args.emptytree, oneshot: !!args.oneshot } },
+      request: { atoms: (args.atoms ?? []).filter((a) => !a.startsWith("@")), sets: (args.atoms ?? []).filter((a) => a.startsWith("@")), options: { pretend: !!args.pretend, update: !!args.update, deep: args.deep ? "unlimited" : 0, newuse: !!args.newuse, changed_use: !!args.changedUse, noreplace: !!args.noreplace, emptytree: !!args.emptytree, oneshot: !!args.oneshot, exclude: args.exclude ?? [] } },
       roots: { target: root, config: config.configRoot, build: "/" },
       stats: { elapsed_ms: Date.now() - started, ...stats },
       plan: ops.map((e, i) => e.op === "unmerge" ? {
