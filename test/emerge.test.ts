@@ -166,6 +166,20 @@ describe("ouzo emerge --pretend", () => {
     expect(emerge(root, "-p", "app-misc/picky").lines).toEqual(['[ebuild  N     ] app-misc/picky-1.0  USE="a -b" ']);
   });
 
+  it("asks the solver when emerge's first choice leads nowhere, and says when nothing fits", () => {
+    const root = system();
+    // wants-lib is processed first and would take lib-2, which wants-old-lib cannot use
+    const r = ouzo(["emerge", "--root", root, "-p", "--json", "app-misc/wants-old-lib", "app-misc/wants-lib"]);
+    const doc = JSON.parse(r.stdout);
+    expect(doc.plan.map((e: { cpv: string }) => e.cpv)).toEqual(["dev-libs/lib-1.0", "app-misc/wants-old-lib-1.0", "app-misc/wants-lib-1.0"]);
+    expect(doc.stats.solver).toBe(true);
+    // the other order needs no solver
+    expect(JSON.parse(ouzo(["emerge", "--root", root, "-p", "--json", "app-misc/wants-lib", "app-misc/wants-old-lib"]).stdout).stats.solver).toBe(false);
+    const none = emerge(root, "-p", "app-misc/wants-new-lib", "app-misc/wants-old-lib");
+    expect(none.code).toBe(1);
+    expect(none.stderr).toContain("no plan satisfies every dependency, slot and blocker of this request together");
+  });
+
   it("--json prints the plan document and nothing else on stdout", () => {
     const r = ouzo(["emerge", "--root", system(), "-puDN", "--json", "@world"]);
     expect(r.code).toBe(0);
