@@ -139,6 +139,14 @@ export class MetadataCache {
     return out;
   }
 
+  private oneListing?: Database.Statement;
+
+  /** The recorded listing of one package directory (`category/PN`), if any. */
+  listing(repoId: number, dir: string): { mtimeMs: number; pfs: string[] } | undefined {
+    const row = (this.oneListing ??= this.db.prepare("SELECT mtime_ms, pfs FROM package_dir WHERE repo_id = ? AND dir = ?").raw(true)).get(repoId, dir) as [number, string] | undefined;
+    return row && { mtimeMs: row[0], pfs: row[1] ? row[1].split("\n") : [] };
+  }
+
   /** Record new listings and forget those of directories that are gone. */
   saveListings(repoId: number, set: ReadonlyMap<string, { mtimeMs: number; pfs: readonly string[] }>, gone: readonly string[]): void {
     if (!set.size && !gone.length) return;

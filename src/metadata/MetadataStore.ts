@@ -196,6 +196,20 @@ export class MetadataStore {
   }
 
   /**
+   * The ebuilds of one package directory: the listing a scan recorded when the directory's mtime
+   * is unchanged (a stat instead of a listing), else the directory listed.
+   */
+  private packageFiles(repo: Repository, category: string, pn: string): EbuildFile[] {
+    const dir = `${repo.location}/${category}/${pn}`;
+    const st = fs.statSync(dir, { throwIfNoEntry: false });
+    const known = st ? this.cache.listing(this.cache.repoId(repo.name, repo.location), `${category}/${pn}`) : undefined;
+    if (st && known && known.mtimeMs === st.mtimeMs) {
+      return known.pfs.map((pf) => ({ cpv: `${category}/${pf}`, category, pn, pf, version: pf.slice(pn.length + 1), path: `${dir}/${pf}.ebuild` }));
+    }
+    return ebuildsOfPackage(repo.location, category, pn);
+  }
+
+  /**
    * Every ebuild of a repository, listing only the package directories that changed since the
    * last scan; a misnamed file is reported when its directory is listed (so once per change).
    */
@@ -229,7 +243,7 @@ export class MetadataStore {
     if (!pkgs.length) return [];
     const targets = pkgs.map((p): Target => {
       const repo = this.repoByName(p.repo);
-      return { repo, files: ebuildsOfPackage(repo.location, p.category, p.pn), pkg: `${p.category}/${p.pn}` };
+      return { repo, files: this.packageFiles(repo, p.category, p.pn), pkg: `${p.category}/${p.pn}` };
     });
     const failures: RegenFailure[] = [];
     await this.takeLock();

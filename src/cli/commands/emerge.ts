@@ -40,16 +40,17 @@ export interface EmergeArgs extends GlobalArgs {
 class EbuildSource implements CandidateSource {
   constructor(private readonly config: Config, private readonly store: MetadataStore, private readonly out: Output) {}
 
-  /** Packages already brought up to date in this run. */
-  private readonly fresh = new Set<string>();
+  /** Packages already brought up to date in this run, with the repositories that have them. */
+  private readonly fresh = new Map<string, string[]>();
 
   async prefetch(cps: readonly string[]): Promise<void> {
     const todo: { repo: string; category: string; pn: string }[] = [];
     for (const cp of cps) {
       if (this.fresh.has(cp)) continue;
-      this.fresh.add(cp);
       const [category, pn] = cp.split("/") as [string, string];
-      for (const r of this.config.repos.repos) if (fs.existsSync(path.join(r.location, category, pn))) todo.push({ repo: r.name, category, pn });
+      const repos = this.config.repos.repos.filter((r) => fs.existsSync(path.join(r.location, category, pn))).map((r) => r.name);
+      this.fresh.set(cp, repos);
+      for (const repo of repos) todo.push({ repo, category, pn });
     }
     for (const f of await this.store.ensurePackages(todo)) this.out.warn(failureLine(f));
   }
@@ -59,7 +60,7 @@ class EbuildSource implements CandidateSource {
     const out: Candidate[] = [];
     await this.prefetch([cp]);
     for (const r of this.config.repos.repos) {
-      if (!fs.existsSync(path.join(r.location, category, pn))) continue;
+      if (!this.fresh.get(cp)!.includes(r.name)) continue;
       for (const m of this.store.entries(r.name, { category, package: pn })) {
         if (m.failure) continue;
         const input = packageInput(m);
