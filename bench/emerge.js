@@ -1,5 +1,5 @@
 // Resolution at release scale (issue: resolve). A generated tree shaped like a release: 6,000
-// packages with about 22,000 ebuilds, dependency fan-out and depth, || groups, USE conditionals,
+// packages with about 22,000 ebuilds in 30 repositories, dependency fan-out and depth, || groups, USE conditionals,
 // slot operators and blockers, and a profile with a few hundred USE flags and thousands of mask
 // lines. The kit ships its md5-cache (written by the generator), so the cache is warm after one
 // import. Figures, each the median of 3 whole `ouzo emerge` processes:
@@ -24,19 +24,27 @@ function rng(seed) {
   return () => ((s = (Math.imul(s ^ (s >>> 15), 0x2c1b3c6d) + 0x6d2b79f5) >>> 0) / 2 ** 32);
 }
 
+const REPOS = 30;
+
 function generate(root) {
-  const repo = path.join(root, "var/db/repos/bench-kit");
-  const w = (rel, text) => {
-    const p = path.join(repo, rel);
+  // 30 repositories, as MARK's kits: bench-kit0 holds the profile, the others name it as master;
+  // each category lives in one repository
+  const repoOf = (cat) => `bench-kit${cat % REPOS}`;
+  const wr = (repoName, rel, text) => {
+    const p = path.join(root, "var/db/repos", repoName, rel);
     fs.mkdirSync(path.dirname(p), { recursive: true });
     fs.writeFileSync(p, text);
   };
+  const w = (rel, text) => wr("bench-kit0", rel, text);
   const rand = rng(42);
   const cats = Array.from({ length: CATS }, (_, i) => `cat-${i}`);
   const name = (i) => `${cats[i % CATS]}/pkg${i}`;
-  w("profiles/repo_name", "bench-kit\n");
-  w("metadata/layout.conf", "repo-name = bench-kit\nmasters =\nprofile-formats = portage-2\n");
-  w("profiles/categories", cats.join("\n") + "\n");
+  for (let r = 0; r < REPOS; r++) {
+    const rn = `bench-kit${r}`;
+    wr(rn, "profiles/repo_name", `${rn}\n`);
+    wr(rn, "metadata/layout.conf", `repo-name = ${rn}\nmasters = ${r ? "bench-kit0" : ""}\nprofile-formats = portage-2\n`);
+    wr(rn, "profiles/categories", cats.filter((_, i) => i % REPOS === r).join("\n") + "\n");
+  }
   const flags = Array.from({ length: 300 }, (_, i) => `flag${i}`);
   w("profiles/base/make.defaults", `ARCH="amd64"\nACCEPT_KEYWORDS="amd64"\nUSE="${flags.filter((_, i) => i % 2 === 0).join(" ")} ssl"\nUSE_EXPAND="PYTHON_TARGETS"\nPYTHON_TARGETS="python3_11"\n`);
   // thousands of mask lines, on versions nobody asks for
@@ -64,7 +72,8 @@ function generate(root) {
       const pn = `pkg${i}`;
       const text = `EAPI=7\nDESCRIPTION="package ${i}"\nSLOT="0/${v}"\nKEYWORDS="${v === versions ? "~amd64" : "amd64"}"\nIUSE="ssl doc +flag${i % 300}"\nRDEPEND="${rdepend}"\nDEPEND="\${RDEPEND}"\n`;
       const rel = `${cats[i % CATS]}/${pn}/${pn}-${v}.0.ebuild`;
-      w(rel, text);
+      const kit = repoOf(i % CATS);
+      wr(kit, rel, text);
       const md5 = createHash("md5").update(text).digest("hex");
       const cache = [
         rdepend ? `DEPEND=${rdepend}` : "",
@@ -76,15 +85,15 @@ function generate(root) {
         `SLOT=0/${v}`,
         `_md5_=${md5}`,
       ].filter(Boolean);
-      w(`metadata/md5-cache/${cats[i % CATS]}/${pn}-${v}.0`, "DEFINED_PHASES=-\n" + cache.join("\n") + "\n");
+      wr(kit, `metadata/md5-cache/${cats[i % CATS]}/${pn}-${v}.0`, "DEFINED_PHASES=-\n" + cache.join("\n") + "\n");
       ebuilds++;
     }
   }
   const etc = path.join(root, "etc/portage");
   fs.mkdirSync(path.join(etc, "repos.conf"), { recursive: true });
-  fs.writeFileSync(path.join(etc, "repos.conf/bench"), "[DEFAULT]\nmain-repo = bench-kit\n\n[bench-kit]\nlocation = /var/db/repos/bench-kit\n");
+  fs.writeFileSync(path.join(etc, "repos.conf/bench"), `[DEFAULT]\nmain-repo = bench-kit0\n\n${Array.from({ length: REPOS }, (_, r) => `[bench-kit${r}]\nlocation = /var/db/repos/bench-kit${r}\n`).join("\n")}`);
   fs.mkdirSync(path.join(etc, "make.profile"), { recursive: true });
-  fs.writeFileSync(path.join(etc, "make.profile/parent"), "bench-kit:base\n");
+  fs.writeFileSync(path.join(etc, "make.profile/parent"), "bench-kit0:base\n");
   return { ebuilds, depsOf, name };
 }
 
@@ -144,7 +153,7 @@ try {
     const dir = path.join(root, "var/db/pkg", e.cpv);
     fs.mkdirSync(dir, { recursive: true });
     fs.writeFileSync(path.join(dir, "SLOT"), `${e.slot}/${e.subslot}\n`);
-    fs.writeFileSync(path.join(dir, "repository"), "bench-kit\n");
+    fs.writeFileSync(path.join(dir, "repository"), `${e.repo}\n`);
     fs.writeFileSync(path.join(dir, "COUNTER"), String(++counter));
     fs.writeFileSync(path.join(dir, "IUSE"), e.use.iuse.join(" ") + "\n");
     fs.writeFileSync(path.join(dir, "USE"), e.use.enabled.join(" ") + "\n");

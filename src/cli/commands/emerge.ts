@@ -1,8 +1,9 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import type { Config } from "../../config/Config.js";
+import type { Repository } from "../../config/repositories.js";
 import { OuzoError, UsageError } from "../../core/errors.js";
-import { listDir } from "../../core/fsutil.js";
+import { isDirectory, listDir } from "../../core/fsutil.js";
 import { categoriesOf } from "../../metadata/ebuildTree.js";
 import type { MetadataStore } from "../../metadata/MetadataStore.js";
 import { Atom } from "../../pms/atom.js";
@@ -40,6 +41,15 @@ export interface EmergeArgs extends GlobalArgs {
 class EbuildSource implements CandidateSource {
   constructor(private readonly config: Config, private readonly store: MetadataStore, private readonly out: Output) {}
 
+  private readonly byCategory = new Map<string, Repository[]>();
+
+  /** The repositories that have a category's directory: of 30 kits, few have any one category. */
+  private reposWith(category: string): Repository[] {
+    let rs = this.byCategory.get(category);
+    if (!rs) this.byCategory.set(category, (rs = this.config.repos.repos.filter((r) => isDirectory(path.join(r.location, category)))));
+    return rs;
+  }
+
   /** Packages already brought up to date in this run, with the repositories that have them. */
   private readonly fresh = new Map<string, string[]>();
 
@@ -48,7 +58,7 @@ class EbuildSource implements CandidateSource {
     for (const cp of cps) {
       if (this.fresh.has(cp)) continue;
       const [category, pn] = cp.split("/") as [string, string];
-      const repos = this.config.repos.repos.filter((r) => fs.existsSync(path.join(r.location, category, pn))).map((r) => r.name);
+      const repos = this.reposWith(category).filter((r) => fs.existsSync(path.join(r.location, category, pn))).map((r) => r.name);
       this.fresh.set(cp, repos);
       for (const repo of repos) todo.push({ repo, category, pn });
     }
