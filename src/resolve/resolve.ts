@@ -75,10 +75,12 @@ const BUILD: readonly DepClass[] = ["DEPEND", "BDEPEND"];
 const WALK_ORDER: readonly DepClass[] = ["RDEPEND", "IDEPEND", "PDEPEND", "DEPEND", "BDEPEND"];
 
 /**
- * The resolver: the universe reached from the request, every rule of it as clauses for
- * logic-solver (at most one package per slot, dependencies of a chosen package satisfied, blockers,
- * the request), then emerge's preferences reached by deciding one atom at a time, in emerge's
- * order, each decision kept only if the whole problem stays satisfiable with it (one
+ * The resolver. It reads the universe reached from the request, then makes emerge's choices one
+ * atom at a time in emerge's order. First with local checks only: when those choices hold together
+ * (the common case) they are the plan, and the solver is not even loaded. Otherwise every rule of
+ * the universe becomes clauses for logic-solver (at most one package per slot, an installed one
+ * kept unless replaced or blocked, dependencies of a chosen package satisfied, blockers, the
+ * request) and each choice is kept only if the whole stays satisfiable with it (one
  * `solveAssuming` per decision: the solver's weighted-sum minimisation does not scale here).
  */
 export class Resolver {
@@ -301,8 +303,9 @@ export class Resolver {
   /**
    * emerge's choices, one atom at a time in its order (spec §7.2). `careful`: each choice is kept
    * only if the whole problem stays satisfiable with it, and becomes a clause. Otherwise choices
-   * are checked locally (slot free, no blocker between chosen packages) and the selection as a
-   * whole by one solve at the end; undefined when that fails.
+   * are checked locally (slot free, no blocker between chosen packages, nothing kept installed that
+   * blocks or is blocked), which makes the selection a plan by construction; undefined (or a
+   * ResolveFailure) when a local check fails, and the careful way decides.
    */
   private select(request: readonly RequestAtom[], careful: boolean): Selection | undefined {
     const check = (x: Operand) => !careful || this.satisfiable(x);
