@@ -166,6 +166,16 @@ describe("ouzo emerge --pretend", () => {
     expect(emerge(root, "-p", "app-misc/picky").lines).toEqual(['[ebuild  N     ] app-misc/picky-1.0  USE="a -b" ']);
   });
 
+  it("with -D, follows the build-time dependencies of installed packages as optional edges (--with-bdeps=y), and not with n", () => {
+    // base-1 stays installed; its recorded DEPEND names a tool not installed and a package that does not exist
+    const root = system({ "var/db/pkg/app-misc/base-1/DEPEND": "app-misc/buildtool app-misc/nowhere\n" });
+    const plan = (...a: string[]) => emerge(root, "-p", ...a).lines;
+    expect(plan("-uD", "@world")).toContain("[ebuild  N     ] app-misc/buildtool-1.0 ");
+    expect(plan("-uD", "--with-bdeps", "n", "@world").some((l) => l.includes("buildtool"))).toBe(false);
+    // without -D the dependencies of installed packages are not looked at
+    expect(plan("-u", "@world").some((l) => l.includes("buildtool"))).toBe(false);
+  });
+
   it("asks the solver when emerge's first choice leads nowhere, and says when nothing fits", () => {
     const root = system();
     // wants-lib is processed first and would take lib-2, which wants-old-lib cannot use

@@ -136,6 +136,7 @@ const COMMANDS: readonly CommandSpec<Handler>[] = [
       emptytree: { type: "boolean", alias: "e", describe: "merge everything reached again" },
       "changed-use": { type: "boolean", alias: "U", describe: "rebuild installed packages whose enabled USE flags changed" },
       exclude: { type: "string", array: true, describe: "never merge these packages (names or slot atoms, wildcards allowed; repeatable)" },
+      "with-bdeps": { type: "string", choices: ["y", "n"], describe: "with -D, follow the build-time dependencies of installed packages too (default y)" },
       oneshot: { type: "boolean", alias: "1", describe: "do not add the packages to the world file" },
       nospinner: { type: "boolean", describe: "no spinner (accepted; ouzo draws none in this command)" },
       jobs: { type: "number", alias: "j", describe: "parallel bash workers for metadata regenerated on the way" },

@@ -26,6 +26,12 @@ export interface ResolveOptions {
   readonly changedUse?: boolean;
   /** --exclude: never merge a matching ebuild; an installed match stays and satisfies dependencies. */
   readonly exclude?: readonly Atom[];
+  /**
+   * --with-bdeps (default y): with -D, the build-time dependencies of installed packages are
+   * followed too, as optional edges: satisfied when they can be, dropped silently when not
+   * (emerge spec §5.2).
+   */
+  readonly withBdeps?: boolean;
 }
 
 /** One argument of the request: an atom as typed, or a member of a set. */
@@ -99,7 +105,13 @@ export class Resolver {
   /** Whether a candidate's dependencies are part of the problem, and which classes. */
   private followed(c: Candidate): readonly DepClass[] {
     if (c.source === "ebuild") return WALK_ORDER;
-    return this.opts.deep ? ["RDEPEND", "IDEPEND", "PDEPEND"] : [];
+    if (!this.opts.deep) return [];
+    return this.opts.withBdeps === false ? ["RDEPEND", "IDEPEND", "PDEPEND"] : WALK_ORDER;
+  }
+
+  /** An installed package's build-time dependencies are optional edges: never required, blockers in them ignored. */
+  private optional(c: Candidate, cls: DepClass): boolean {
+    return c.source === "installed" && BUILD.includes(cls);
   }
 
   private depsOf(c: Candidate): Map<DepClass, DepNode<Atom>[]> {
@@ -203,7 +215,7 @@ export class Resolver {
         }
         const k = c.slot;
         bySlot.set(k, [...(bySlot.get(k) ?? []), c]);
-        for (const nodes of this.depsOf(c).values()) for (const n of nodes) this.solver.require(Logic.implies(this.idOf(c), this.formula(n, c)));
+        for (const [cls, nodes] of this.depsOf(c)) if (!this.optional(c, cls)) for (const n of nodes) this.solver.require(Logic.implies(this.idOf(c), this.formula(n, c)));
       }
       for (const group of bySlot.values()) {
         const vars = group.map((c) => this.idOf(c));
@@ -398,7 +410,18 @@ export class Resolver {
           if (!nodes) continue;
           // plain atoms in string order, then groups (spec §7.2)
           const plain = nodes.filter((n) => n.kind === "leaf").sort((x, y) => (String((x as { value: Atom }).value) < String((y as { value: Atom }).value) ? -1 : 1));
-          for (const n of [...plain, ...nodes.filter((n) => n.kind !== "leaf")]) walk(n, c, cls);
+          for (const n of [...plain, ...nodes.filter((n) => n.kind !== "leaf")]) {
+            if (!this.optional(c, cls)) {
+              walk(n, c, cls);
+              continue;
+            }
+            // an optional edge that cannot be satisfied is dropped silently
+            try {
+              walk(n, c, cls);
+            } catch (e) {
+              if (!(e instanceof ResolveFailure)) throw e;
+            }
+          }
         }
       }
     };
@@ -465,7 +488,7 @@ export class Resolver {
 
   private blockersIn(c: Candidate): Atom[] {
     let b = this.blockerCache.get(c);
-    if (!b) this.blockerCache.set(c, (b = [...this.depsOf(c).values()].flatMap((nodes) => leaves(nodes).filter((a) => a.blocker))));
+    if (!b) this.blockerCache.set(c, (b = [...this.depsOf(c)].filter(([cls]) => !this.optional(c, cls)).flatMap(([, nodes]) => leaves(nodes).filter((a) => a.blocker))));
     return b;
   }
 

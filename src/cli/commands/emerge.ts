@@ -32,6 +32,7 @@ export interface EmergeArgs extends GlobalArgs {
   emptytree?: boolean;
   changedUse?: boolean;
   exclude?: string[];
+  withBdeps?: string;
   oneshot?: boolean;
   nospinner?: boolean;
   jobs?: number;
@@ -265,6 +266,7 @@ export async function emergeCommand(config: Config, args: EmergeArgs, out: Outpu
       noreplace: args.noreplace,
       emptytree: args.emptytree,
       exclude: excludeAtoms(args.exclude ?? []),
+      withBdeps: args.withBdeps !== "n",
     });
     const selection = await resolver.resolve(request);
     const t = performance.now();
@@ -292,7 +294,7 @@ export async function emergeCommand(config: Config, args: EmergeArgs, out: Outpu
       schema: "ouzo-plan/1",
       ok: !cycle,
       action: "merge",
-      request: { atoms: (args.atoms ?? []).filter((a) => !a.startsWith("@")), sets: (args.atoms ?? []).filter((a) => a.startsWith("@")), options: { pretend: !!args.pretend, update: !!args.update, deep: args.deep ? "unlimited" : 0, newuse: !!args.newuse, changed_use: !!args.changedUse, noreplace: !!args.noreplace, emptytree: !!args.emptytree, oneshot: !!args.oneshot, exclude: args.exclude ?? [] } },
+      request: { atoms: (args.atoms ?? []).filter((a) => !a.startsWith("@")), sets: (args.atoms ?? []).filter((a) => a.startsWith("@")), options: { pretend: !!args.pretend, update: !!args.update, deep: args.deep ? "unlimited" : 0, newuse: !!args.newuse, changed_use: !!args.changedUse, with_bdeps: args.withBdeps === "n" ? "n" : "y", noreplace: !!args.noreplace, emptytree: !!args.emptytree, oneshot: !!args.oneshot, exclude: args.exclude ?? [] } },
       roots: { target: root, config: config.configRoot, build: "/" },
       stats: { elapsed_ms: Date.now() - started, ...stats },
       plan: ops.map((e, i) => e.op === "unmerge" ? {
