@@ -82,6 +82,11 @@ describe("ouzo emerge --pretend", () => {
     ]);
   });
 
+  it("merges the @system closure first, whatever the order of the arguments", () => {
+    const lines = emerge(system(), "-pe", "app-misc/fast", "@system").lines;
+    expect(lines).toEqual(["[ebuild   R    ] app-misc/base-1 ", "[ebuild  N     ] app-misc/fast-1.0 "]);
+  });
+
   it("an || group takes the alternative already installed", () => {
     const root = system({ "var/db/pkg/app-misc/slow-1.0/SLOT": "0\n", "var/db/pkg/app-misc/slow-1.0/repository": "test-kit\n", "var/db/pkg/app-misc/slow-1.0/COUNTER": "9" });
     const lines = emerge(root, "-p", "app-misc/app").lines;

@@ -76,8 +76,17 @@ export function buildPlan(sel: Selection): { entries: PlanEntry[]; unmerges: Unm
   const edges = sel.edges.filter((e) => e.from !== e.to && isMerge.has(e.from) && isMerge.has(e.to));
   const parents = new Map<Candidate, number>();
   for (const e of edges) parents.set(e.to, (parents.get(e.to) ?? 0) + 1);
-  // stable: insertion order among equals
-  let pending = merges.map((c, i) => ({ c, i })).sort((a, b) => (parents.get(b.c) ?? 0) - (parents.get(a.c) ?? 0) || a.i - b.i).map((x) => x.c);
+  // emerge's bias (§7.3 step 2): the runtime closure of @system first, then nodes with more
+  // parents; insertion order among equals
+  const system = new Set(merges.filter((c) => (sel.reasons.get(c) ?? []).some((r) => r.kind === "requested" && r.set === "system")));
+  for (const queue = [...system]; queue.length; ) {
+    const c = queue.pop()!;
+    for (const e of edges) if (e.from === c && EDGE[e.cls] !== "buildtime" && !system.has(e.to)) system.add(e.to), queue.push(e.to);
+  }
+  let pending = merges
+    .map((c, i) => ({ c, i }))
+    .sort((a, b) => Number(system.has(b.c)) - Number(system.has(a.c)) || (parents.get(b.c) ?? 0) - (parents.get(a.c) ?? 0) || a.i - b.i)
+    .map((x) => x.c);
   // remaining children of each node, all edges and build-time edges only; updated as nodes go
   const left = new Map<Candidate, number>();
   const buildLeft = new Map<Candidate, number>();
