@@ -58,6 +58,19 @@ describe("ouzo emerge --pretend", () => {
     ]);
   });
 
+  it("-q: six attribute columns and no flags; -q -v: every flag, still no sizes or Total (spec §8.9)", () => {
+    const root = system();
+    const q = ouzo(["emerge", "--root", root, "-pquDN", "@world"]);
+    expect(q.stdout.split("\n").filter(Boolean).map((l) => l.replace(`] to ${root}/`, "]").replace(`to ${root}/`, ""))).toEqual([
+      "[ebuild  r  U ] dev-libs/libz-2.0 [1.0]",
+      "[ebuild     U ] app-misc/foo-1.0-r1 [1.0]",
+      "[ebuild     U ] app-misc/tool-1.1 [1.0]",
+      "[ebuild  NS   ] dev-lang/py-3.10.2 [3.9.1]",
+      "[ebuild  rR   ] app-misc/consumer-1.0 ",
+    ]);
+    expect(emerge(root, "-pqvuDN", "@world").lines[1]).toBe('[ebuild     U ] app-misc/foo-1.0-r1 [1.0] USE="baz -bar -qux%" ');
+  });
+
   it("a new application: dependencies first, the first || alternative, USE conditionals, PDEPEND after its parent", () => {
     const root = system();
     const r = emerge(root, "-pv", "app-misc/app");

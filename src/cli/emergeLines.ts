@@ -6,6 +6,8 @@ export interface LineOptions {
   /** `-v`: slots, repositories, every flag and download sizes (verbosity 3). */
   readonly verbose: boolean;
   readonly quiet: boolean;
+  /** `-q -v`: the quiet layout with every flag shown (emerge spec §8.9). */
+  readonly quietVerbose?: boolean;
   /** The target ROOT; lines say `to ROOT/` when it is not `/`. */
   readonly root: string;
   /** USE_EXPAND variables (upper case) and which of them are hidden. */
@@ -40,6 +42,8 @@ function oldSlotPart(o: Candidate, e: PlanEntry): string {
 
 /** The USE groups of a line (§8.4), each ending with a space; "" when none is shown. */
 export function useGroups(e: PlanEntry, o: LineOptions): string {
+  // -q alone shows no flags (§8.4, §8.9)
+  if (o.quiet && !o.quietVerbose) return "";
   const c = e.pkg;
   const all = o.verbose || o.quiet;
   const names = (p: Candidate) => p.iuse.map((f) => f.replace(/^[+-]/, ""));

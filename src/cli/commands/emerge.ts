@@ -285,7 +285,7 @@ export async function emergeCommand(config: Config, args: EmergeArgs, out: Outpu
     store.close();
   }
   const expandHidden = new Set((config.vars.get("USE_EXPAND_HIDDEN") ?? "").split(/\s+/).filter(Boolean));
-  const lineOpts: LineOptions = { verbose, quiet: !!args.quiet, root, useExpand: config.useExpand, useExpandHidden: expandHidden };
+  const lineOpts: LineOptions = { verbose, quiet: !!args.quiet, quietVerbose: !!args.quiet && !!args.verbose, root, useExpand: config.useExpand, useExpandHidden: expandHidden };
   const ops = combined(entries, unmerges);
   const lines = ops.map((e) => (e.op === "merge" ? mergeLine(e, lineOpts) : uninstallLine(e, lineOpts)));
   const totals = totalsOf(entries, unmerges);
