@@ -120,6 +120,27 @@ function roundTrip(s: ReturnType<typeof setup>) {
   return { fresh, again, pkgs };
 }
 
+describe("USE of many packages asked of one configuration", () => {
+  // Config.useFor shares its answer between packages no package-specific line touches: asked after
+  // hundreds of others, each answer must be what a configuration asked about that package alone says
+  for (const [name, install] of [["the demo configuration", undefined], ["a MARK-sized stack", generateMarkSizedTree]] as const) {
+    it(`is what a fresh configuration says of each package alone (${name})`, () => {
+      const s = setup(install);
+      const warm = new Config(s.opts);
+      const pkgs = packagesOf(s.root, warm);
+      const answers = pkgs.map((p) => warm.useFor(p));
+      const step = Math.max(1, Math.floor(pkgs.length / 25));
+      let compared = 0;
+      for (let i = 0; i < pkgs.length; i += step) {
+        const cold = new Config(s.opts).useFor(pkgs[i]!);
+        expect({ ...answers[i], all: [...answers[i]!.all].sort() }).toEqual({ ...cold, all: [...cold.all].sort() });
+        compared++;
+      }
+      expect(compared).toBeGreaterThan(20);
+    });
+  }
+});
+
 describe("a configuration read back from its snapshot", () => {
   it("answers as the evaluated one on the demo configuration (make.conf source, package.env, sets, package.use directory)", () => {
     const { fresh, pkgs } = roundTrip(setup());
