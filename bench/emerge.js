@@ -1,7 +1,7 @@
 // Resolution at release scale (issue: resolve). A generated tree shaped like a release: 6,000
 // packages with about 22,000 ebuilds in 30 repositories, dependency fan-out and depth, || groups, USE conditionals,
-// slot operators and blockers, and a profile with a few hundred USE flags and thousands of mask
-// lines. The kit ships its md5-cache (written by the generator), so the cache is warm after one
+// slot operators and blockers, and a profile stack of 75 entries with a few hundred USE flags,
+// package.use lines and thousands of mask lines. The kit ships its md5-cache (written by the generator), so the cache is warm after one
 // import. Figures, each the median of 3 whole `ouzo emerge` processes:
 //  * -p --emptytree of a desktop-sized target (~900 packages reached)   target <= 1.3 s
 //  * -p of a @system-sized target (~450 packages)                        target <= 0.4 s
@@ -50,6 +50,18 @@ function generate(root) {
   // thousands of mask lines, on versions nobody asks for
   w("profiles/base/package.mask", Array.from({ length: 4000 }, (_, i) => `=${name(i % PACKAGES)}-0.${i}`).join("\n") + "\n");
   w("profiles/base/packages", [0, 1, 2, 3, 4].map((i) => `*${name(i)}`).join("\n") + "\n");
+  // a stack as deep as MARK's (75 entries): each layer adds flags, package.use and package.use.mask
+  // lines for a few packages, and a use.mask; the selected profile is the last layer
+  for (let l = 1; l < 75; l++) {
+    const dir = `profiles/layer${l}`;
+    if (l === 1) w(`${dir}/parent`, "../base\n");
+    w(`${dir}/make.defaults`, `USE="layer${l} -flag${l * 3}"\n`);
+    w(`${dir}/package.use`, `${name(l * 37 % PACKAGES)} doc\n>=${name(l * 53 % PACKAGES)}-2 -ssl\n`);
+    w(`${dir}/package.use.mask`, `${name(l * 71 % PACKAGES)} doc\n`);
+    w(`${dir}/use.mask`, `masked${l}\n`);
+  }
+  // wide, as MARK's is (arch, subarch, build, flavors, mix-ins, python-kit lines): one parent file
+  w("profiles/selected/parent", Array.from({ length: 74 }, (_, i) => `../layer${i + 1}`).join("\n") + "\n");
   const depsOf = [];
   let ebuilds = 0;
   for (let i = 0; i < PACKAGES; i++) {
@@ -93,7 +105,7 @@ function generate(root) {
   fs.mkdirSync(path.join(etc, "repos.conf"), { recursive: true });
   fs.writeFileSync(path.join(etc, "repos.conf/bench"), `[DEFAULT]\nmain-repo = bench-kit0\n\n${Array.from({ length: REPOS }, (_, r) => `[bench-kit${r}]\nlocation = /var/db/repos/bench-kit${r}\n`).join("\n")}`);
   fs.mkdirSync(path.join(etc, "make.profile"), { recursive: true });
-  fs.writeFileSync(path.join(etc, "make.profile/parent"), "bench-kit0:base\n");
+  fs.writeFileSync(path.join(etc, "make.profile/parent"), "bench-kit0:selected\n");
   return { ebuilds, depsOf, name };
 }
 

@@ -665,6 +665,26 @@ export class Config {
   private readonly forceMaskMemo = new Map<string, { force: ReadonlySet<string>; mask: ReadonlySet<string> }>();
   private readonly useStateMemo = new Map<string, UseState>();
 
+  private lineIndex?: { readonly cps: ReadonlySet<string>; readonly extended: boolean };
+
+  /**
+   * Whether any USE-related line (package.use, package.use.force/mask and their stable forms, of
+   * the package's repository level and every stack entry, /etc/portage package.use and
+   * package.env) may name `cp`: when none does, useFor need not ask 75 entries' indexes about it.
+   */
+  private namedByLines(cp: string, level: RepoLevel | undefined): boolean {
+    if (!this.lineIndex) {
+      const maps: ReadonlyMap<string, readonly AtomLine[]>[] = [this.userPackageUse, this.userPackageEnv];
+      for (const e of this.entries) maps.push(e.packageUse, e.packageUseForce, e.packageUseMask, e.packageUseStableForce, e.packageUseStableMask);
+      const cps = new Set<string>();
+      for (const m of maps) for (const k of m.keys()) cps.add(k);
+      this.lineIndex = { cps, extended: cps.has("*") };
+    }
+    if (this.lineIndex.extended || this.lineIndex.cps.has(cp)) return true;
+    // the package's own repository level (its profiles/ files, and its masters')
+    return !!level && [level.packageUse, level.packageUseForce, level.packageUseMask].some((m) => m.has(cp) || m.has("*"));
+  }
+
   /** Effective USE of a package with masked and forced flags (Portage USE_ORDER). */
   useFor(pkg: PackageInput): UseState {
     const cp = `${pkg.category}/${pkg.package}`;
@@ -674,11 +694,12 @@ export class Config {
     const iuseSet = new Set(iuseNames);
     const ctx = { iuse: iuseNames };
 
-    // the lines that name this package, in the order they apply
-    const levelUse = level ? matching(level.packageUse, cp, pkg) : [];
-    const entryUse = this.entries.map((e) => matching(e.packageUse, cp, pkg));
-    const envLines = matching(this.userPackageEnv, cp, pkg);
-    const userUse = matching(this.userPackageUse, cp, pkg);
+    // the lines that name this package, in the order they apply (none to look for, most often)
+    const named = this.namedByLines(cp, level);
+    const levelUse = level && named ? matching(level.packageUse, cp, pkg) : [];
+    const entryUse = named ? this.entries.map((e) => matching(e.packageUse, cp, pkg)) : [];
+    const envLines = named ? matching(this.userPackageEnv, cp, pkg) : [];
+    const userUse = named ? matching(this.userPackageUse, cp, pkg) : [];
     const useKey = levelUse.length || envLines.length || userUse.length || entryUse.some((l) => l.length) ? undefined : `${pkg.repo}\0${pkg.iuse.join(" ")}`;
     let use: Set<string>;
     const memoUse = useKey === undefined ? undefined : this.useMemo.get(useKey);
@@ -696,7 +717,7 @@ export class Config {
       }
       this.entries.forEach((e, i) => {
         applyUse(use, e.useTokens, ctx);
-        for (const l of entryUse[i]!) applyUse(use, l.tokens, ctx);
+        for (const l of entryUse[i] ?? []) applyUse(use, l.tokens, ctx);
       });
       applyUse(use, this.confUseTokens, ctx);
       for (const l of envLines) {
@@ -712,10 +733,12 @@ export class Config {
 
     const stable = this.isStable(pkg);
     const fm: (readonly AtomLine[])[] = [];
-    if (level) fm.push(matching(level.packageUseForce, cp, pkg), matching(level.packageUseMask, cp, pkg));
-    for (const e of this.entries) {
-      fm.push(matching(e.packageUseForce, cp, pkg), matching(e.packageUseMask, cp, pkg));
-      if (stable) fm.push(matching(e.packageUseStableForce, cp, pkg), matching(e.packageUseStableMask, cp, pkg));
+    if (named) {
+      if (level) fm.push(matching(level.packageUseForce, cp, pkg), matching(level.packageUseMask, cp, pkg));
+      for (const e of this.entries) {
+        fm.push(matching(e.packageUseForce, cp, pkg), matching(e.packageUseMask, cp, pkg));
+        if (stable) fm.push(matching(e.packageUseStableForce, cp, pkg), matching(e.packageUseStableMask, cp, pkg));
+      }
     }
     const fmKey = fm.some((l) => l.length) ? undefined : `${pkg.repo}\0${stable}`;
     let forceMask = fmKey === undefined ? undefined : this.forceMaskMemo.get(fmKey);
