@@ -579,7 +579,16 @@ function leaves(nodes: readonly DepNode<Atom>[], out: Atom[] = []): Atom[] {
   return out;
 }
 
+const refs = new WeakMap<Candidate, ReturnType<typeof makeRef>>();
+
+/** A candidate as atoms match it (made once per candidate: the resolver matches each many times). */
 export function ref(c: Candidate) {
+  let r = refs.get(c);
+  if (!r) refs.set(c, (r = makeRef(c)));
+  return r;
+}
+
+function makeRef(c: Candidate) {
   return {
     category: c.category,
     package: c.package,
