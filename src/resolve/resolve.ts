@@ -510,7 +510,8 @@ export class Resolver {
       if (!all.length) why = [`there are no ebuilds to satisfy "${a.toString()}"`];
       else if (!all.some((c) => this.eligible(c))) why = [`all ebuilds that could satisfy "${a.toString()}" have been masked: ${all.map((c) => `${c.cpv}::${c.repo} (${c.masks.join(", ")})`).join("; ")}`];
       else if (depth < 50) {
-        const reasons = all.filter((c) => this.eligible(c)).map((c) => candFails(c, depth + 1));
+        // the best version's reason is the one to tell
+        const reasons = all.filter((c) => this.eligible(c)).sort((x, y) => compareVersions(y.version, x.version)).map((c) => candFails(c, depth + 1));
         if (reasons.every((r) => r)) why = reasons[0]!;
       }
       memo.set(key, why);
