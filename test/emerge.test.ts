@@ -229,6 +229,25 @@ describe("ouzo emerge --pretend", () => {
     expect(doc.totals).toMatchObject({ packages: 5, upgrades: 3, new_slots: 1, reinstalls: 1 });
   });
 
+  it.skipIf(spawnSync("script", ["--version"]).error !== undefined)("--ask asks on the terminal: No quits with 130, Yes says building is not there yet", () => {
+    const root = system();
+    const onTerminal = (answer: string) => {
+      const cmd = ["env", "-u", "CI", "NO_COLOR=1", process.execPath, path.join(REPO_ROOT, "bin", "ouzo.js"), "emerge", "--root", root, "-a", "app-misc/fast"].map((a) => `'${a}'`).join(" ");
+      const r = spawnSync("script", ["-qec", `exec ${cmd}`, "/dev/null"], { encoding: "utf8", input: `${answer}\n`, timeout: 60_000, env: { ...process.env, SHELL: "/bin/sh" } });
+      return { code: r.status, screen: r.stdout };
+    };
+    const no = onTerminal("n");
+    expect(no.code).toBe(130);
+    expect(no.screen).toContain("Would you like to merge these packages? [Yes/No] ");
+    expect(no.screen).toContain("Quitting.");
+    const yes = onTerminal("y");
+    expect(yes.code).toBe(1);
+    expect(yes.screen).toContain("building and merging are not available yet");
+    // no terminal: no question that nobody can answer
+    const piped = emerge(root, "-a", "app-misc/fast");
+    expect([piped.code, piped.stderr.trim()]).toEqual([1, "ouzo: --ask needs a terminal to answer on"]);
+  });
+
   it("without --pretend shows the plan and says building is not there yet (exit 1); usage errors exit 2", () => {
     const root = system();
     const r = emerge(root, "app-misc/fast");

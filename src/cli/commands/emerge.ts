@@ -240,6 +240,17 @@ function excludeAtoms(values: readonly string[]): Atom[] {
   });
 }
 
+/** One line answered on the terminal. */
+async function ask(question: string): Promise<string> {
+  const { createInterface } = await import("node:readline/promises");
+  const rl = createInterface({ input: process.stdin, output: process.stdout });
+  try {
+    return await rl.question(question);
+  } finally {
+    rl.close();
+  }
+}
+
 /** `ouzo emerge`: the plan emerge would make, in emerge's words (building and merging come later). */
 export async function emergeCommand(config: Config, args: EmergeArgs, out: Output): Promise<number> {
   const started = Date.now();
@@ -353,6 +364,14 @@ export async function emergeCommand(config: Config, args: EmergeArgs, out: Outpu
     if (cycle) out.error(`circular build-time dependencies among: ${cycle.join(", ")}`);
   }
   if (cycle) return 1;
+  if (args.ask && !args.pretend && entries.length + unmerges.length > 0) {
+    // emerge's question; "No" ends the run with 130, as emerge's does
+    const answer = await ask("\nWould you like to merge these packages? [Yes/No] ");
+    if (!/^(y|yes|)$/i.test(answer.trim())) {
+      out.result("\nQuitting.\n");
+      return 130;
+    }
+  }
   if (!args.pretend) {
     if (!args.json) out.error(entries.length ? "building and merging are not available yet: this is the plan ouzo would carry out (use --pretend to only show it)" : "nothing to merge");
     return entries.length ? 1 : 0;
