@@ -119,6 +119,31 @@ describe("ouzo emerge --pretend", () => {
     ]);
   });
 
+  it("collects the runtime blockers of every installed package: the installed carrier is uninstalled after the merge", () => {
+    const root = system({
+      "var/db/pkg/app-misc/guard-1.0/SLOT": "0\n",
+      "var/db/pkg/app-misc/guard-1.0/repository": "test-kit\n",
+      "var/db/pkg/app-misc/guard-1.0/RDEPEND": "!app-misc/slow\n",
+      "var/db/pkg/app-misc/guard-1.0/COUNTER": "11",
+    });
+    expect(emerge(root, "-pv", "app-misc/slow").lines).toEqual([
+      "[ebuild  N     ] app-misc/slow-1.0::test-kit  0 KiB",
+      "[uninstall     ] app-misc/guard-1.0::test-kit ",
+      '[blocks b      ] app-misc/slow ("app-misc/slow" is blocking app-misc/guard-1.0)',
+      "Total: 1 package (1 new, 1 uninstall), Size of downloads: 0 KiB",
+      "Conflict: 1 block",
+    ]);
+    // the application's || group takes fast: guard stays
+    expect(emerge(root, "-p", "app-misc/app").lines.some((l) => l.includes("uninstall"))).toBe(false);
+  });
+
+  it("does not uninstall a blocked package the world file selects: the blocker stays, said plainly", () => {
+    const root = system();
+    fs.appendFileSync(path.join(root, "var/lib/portage/world"), "app-misc/old\n");
+    const r = emerge(root, "-p", "app-misc/new");
+    expect([r.code, r.stderr.trim()]).toEqual([1, 'ouzo: app-misc/new-1.0 blocks the installed app-misc/old-1.0 ("!app-misc/old"), which the world file selects, so it is not uninstalled: take it out of the world file, or uninstall it first']);
+  });
+
   it("keeps what is installed unless asked: -n, -N after a USE change, nothing to do", () => {
     const root = system();
     expect(emerge(root, "-pv", "app-misc/foo").lines[0]).toBe("[ebuild     U  ] app-misc/foo-1.0-r1::test-kit [1.0::test-kit] USE=\"baz -bar -qux%\" 0 KiB");

@@ -38,4 +38,10 @@ export interface CandidateSource {
   candidates(cp: string): Promise<readonly Candidate[]>;
   /** Optional: told the packages about to be asked for, so that a source can read them in one go. */
   prefetch?(cps: readonly string[]): Promise<void>;
+  /**
+   * Optional, for installed packages: the `category/PN` of every installed package whose runtime
+   * dependencies carry a blocker naming `cp` (emerge collects those blockers of every installed
+   * package, in the graph or not).
+   */
+  blockersOf?(cp: string): readonly string[];
 }

@@ -137,7 +137,7 @@ export function buildPlan(sel: Selection): { entries: PlanEntry[]; unmerges: Unm
   // each uninstall goes right after the merge of the first package that blocks it; the merges
   // keep their indexes in `entries`, uninstalls are numbered in the combined order
   const unmerges: UnmergeEntry[] = sel.uninstalls.map((u) => {
-    const after = Math.max(-1, ...u.by.map((b) => index.get(b) ?? -1));
+    const after = Math.max(-1, ...u.after.map((b) => index.get(b) ?? -1));
     return { index: after, op: "unmerge", pkg: u.pkg, atom: u.atom.toString(), by: [...u.by].sort((a, b) => (a.cpv < b.cpv ? -1 : 1)) };
   });
   return { entries, unmerges, cycle };

@@ -32,6 +32,11 @@ export interface ResolveOptions {
    * (emerge spec §5.2).
    */
   readonly withBdeps?: boolean;
+  /**
+   * The world file's atoms (@selected): an installed package that matches one is not uninstalled
+   * to settle a weak blocker (emerge spec §5.8); the blocker stays unresolved instead.
+   */
+  readonly selected?: readonly Atom[];
 }
 
 /** One argument of the request: an atom as typed, or a member of a set. */
@@ -60,7 +65,7 @@ export interface Selection {
   /** Rebuilds the resolver forced: the installed instance could not stay (a `:=` binding to a sub-slot that goes). */
   readonly forced: ReadonlySet<Candidate>;
   /** Installed packages a weak blocker has uninstalled, with the blocker and who carries it. */
-  readonly uninstalls: readonly { readonly pkg: Candidate; readonly atom: Atom; readonly by: readonly Candidate[] }[];
+  readonly uninstalls: readonly { readonly pkg: Candidate; readonly atom: Atom; readonly by: readonly Candidate[]; readonly after: readonly Candidate[] }[];
   readonly edges: readonly Edge[];
   readonly reasons: ReadonlyMap<Candidate, readonly Reason[]>;
   /** Every candidate seen of each `category/PN` reached. */
@@ -140,6 +145,8 @@ export class Resolver {
       const batch = queue.splice(0).filter((cp) => !seen.has(cp) && seen.add(cp));
       await Promise.all(this.sources.map((s) => s.prefetch?.(batch)));
       const found = await Promise.all(batch.map(async (cp) => (await Promise.all(this.sources.map((s) => s.candidates(cp)))).flat()));
+      // installed packages whose runtime blockers name a package reached join the universe
+      for (const cp of batch) for (const s of this.sources) for (const owner of s.blockersOf?.(cp) ?? []) if (!seen.has(owner)) queue.push(owner);
       batch.forEach((cp, i) => {
         const cands = found[i]!;
         this.universe.set(cp, cands);
@@ -165,8 +172,9 @@ export class Resolver {
       case "leaf": {
         const a = n.value;
         if (a.blocker) {
-          // a package does not block itself (PMS 8.3.2)
-          const blocked = (this.universe.get(a.cp) ?? []).filter((c) => c.cpv !== parent.cpv && a.matches(ref(c), parent.use));
+          // a package does not block itself (PMS 8.3.2); two installed packages blocking each
+          // other are left alone, the damage is done (emerge spec §5.8)
+          const blocked = (this.universe.get(a.cp) ?? []).filter((c) => c.cpv !== parent.cpv && !(parent.source === "installed" && c.source === "installed") && a.matches(ref(c), parent.use));
           return Logic.and(blocked.map((c) => Logic.not(this.idOf(c))));
         }
         const m = this.matching(a, parent);
@@ -183,22 +191,38 @@ export class Resolver {
     }
   }
 
-  /** Installed packages that a weak blocker of an eligible candidate matches: they may be uninstalled. */
+  /** Installed packages a weak blocker may have uninstalled. */
   private readonly removable = new Set<Candidate>();
-  /** Weak blockers by the installed package they match, with who carries them (for the display). */
-  readonly blockersOf = new Map<Candidate, { atom: Atom; by: Candidate }[]>();
+  /**
+   * Why each of them may go: the blocker, the package carrying it, and the package whose merge
+   * makes the uninstall needed (the carrier itself when an installed package is blocked by a new
+   * one; the new package when the installed one carries the blocker).
+   */
+  readonly blockersOf = new Map<Candidate, { atom: Atom; by: Candidate; trigger: Candidate }[]>();
+
+  /** Whether a world atom names an installed package: it is then not uninstalled for a blocker. */
+  private inWorld(m: Candidate): boolean {
+    return (this.opts.selected ?? []).some((a) => a.matchesIgnoringUse(ref(m)));
+  }
 
   /** Find the installed packages weak blockers may uninstall (once, before any selection). */
   private findRemovable(): void {
+    const mark = (m: Candidate, atom: Atom, by: Candidate, trigger: Candidate) => {
+      if (this.inWorld(m)) return;
+      this.removable.add(m);
+      this.blockersOf.set(m, [...(this.blockersOf.get(m) ?? []), { atom, by, trigger }]);
+    };
     for (const cands of this.universe.values()) {
       for (const c of cands) {
         if (!this.eligible(c)) continue;
         for (const a of this.blockersIn(c)) {
           if (a.blocker !== "!") continue;
           for (const m of this.universe.get(a.cp) ?? []) {
-            if (m.source !== "installed" || m.cpv === c.cpv || !a.matches(ref(m), c.use)) continue;
-            this.removable.add(m);
-            this.blockersOf.set(m, [...(this.blockersOf.get(m) ?? []), { atom: a, by: c }]);
+            if (m.cpv === c.cpv || !a.matches(ref(m), c.use)) continue;
+            // a new package blocks an installed one: that one may go after the new one's merge;
+            // an installed package blocks a package about to be merged: the blocker's owner may go
+            if (m.source === "installed" && c.source === "ebuild") mark(m, a, c, c);
+            else if (c.source === "installed" && m.source === "ebuild" && this.eligible(m)) mark(c, a, c, m);
           }
         }
       }
@@ -216,6 +240,10 @@ export class Resolver {
         const k = c.slot;
         bySlot.set(k, [...(bySlot.get(k) ?? []), c]);
         for (const [cls, nodes] of this.depsOf(c)) if (!this.optional(c, cls)) for (const n of nodes) this.solver.require(Logic.implies(this.idOf(c), this.formula(n, c)));
+      }
+      for (const c of cands) {
+        // an installed package's runtime blockers count whether its dependencies are followed or not
+        if (c.source === "installed" && !this.opts.deep) for (const a of this.blockersIn(c)) this.solver.require(Logic.implies(this.idOf(c), this.formula({ kind: "leaf", value: a }, c)));
       }
       for (const group of bySlot.values()) {
         const vars = group.map((c) => this.idOf(c));
@@ -443,18 +471,18 @@ export class Resolver {
       drain();
     }
     // an installed package a weak blocker matches stays if it can; otherwise it is uninstalled
-    const uninstalls: { pkg: Candidate; atom: Atom; by: Candidate[] }[] = [];
+    const uninstalls: { pkg: Candidate; atom: Atom; by: Candidate[]; after: Candidate[] }[] = [];
     const kept: Candidate[] = [];
     for (const m of this.removable) {
       if (chosen.some((c) => c.category === m.category && c.package === m.package && c.slot === m.slot)) continue;
-      if (careful ? this.satisfiable(this.idOf(m)) : !(this.blockersOf.get(m) ?? []).some((b) => chosen.includes(b.by))) {
+      if (careful ? this.satisfiable(this.idOf(m)) : !(this.blockersOf.get(m) ?? []).some((b) => chosen.includes(b.trigger))) {
         commit(this.idOf(m));
         kept.push(m);
         continue;
       }
       if (careful) commit(Logic.not(this.idOf(m)));
-      const bs = (this.blockersOf.get(m) ?? []).filter((b) => chosen.includes(b.by));
-      uninstalls.push({ pkg: m, atom: bs[0]?.atom ?? Atom.parse(`!${m.category}/${m.package}`, "8"), by: [...new Set(bs.map((b) => b.by))] });
+      const bs = (this.blockersOf.get(m) ?? []).filter((b) => chosen.includes(b.trigger));
+      uninstalls.push({ pkg: m, atom: bs[0]?.atom ?? Atom.parse(`!${m.category}/${m.package}`, "8"), by: [...new Set(bs.map((b) => b.by))], after: [...new Set(bs.map((b) => b.trigger))] });
     }
     if (!careful) {
       // The selection is a plan by construction: each dependency of a chosen package is satisfied
@@ -477,7 +505,7 @@ export class Resolver {
   private blockedAmong(c: Candidate, chosen: readonly Candidate[]): boolean {
     const mine = this.blockersIn(c);
     for (const x of chosen) {
-      if (x.cpv === c.cpv) continue;
+      if (x.cpv === c.cpv || (x.source === "installed" && c.source === "installed")) continue;
       if (mine.some((a) => a.cp === `${x.category}/${x.package}` && a.matches(ref(x), c.use))) return true;
       if (this.blockersIn(x).some((a) => a.cp === `${c.category}/${c.package}` && a.matches(ref(c), x.use))) return true;
     }
@@ -488,7 +516,23 @@ export class Resolver {
 
   private blockersIn(c: Candidate): Atom[] {
     let b = this.blockerCache.get(c);
-    if (!b) this.blockerCache.set(c, (b = [...this.depsOf(c)].filter(([cls]) => !this.optional(c, cls)).flatMap(([, nodes]) => leaves(nodes).filter((a) => a.blocker))));
+    if (!b) {
+      if (c.source === "installed") {
+        // the runtime blockers of every installed package, with the USE it was built with (§5.8)
+        const eapi = eapiFeatures(c.eapi) ?? eapiFeatures("8")!;
+        b = [];
+        for (const cls of ["RDEPEND", "IDEPEND", "PDEPEND"] as const) {
+          const text = c.deps[cls];
+          if (!text || !text.includes("!")) continue;
+          try {
+            b.push(...leaves(reduce(parseDependencies(text, eapi), c.use)).filter((a) => a.blocker));
+          } catch {
+            // an unreadable recorded dependency: its blockers are not known
+          }
+        }
+      } else b = [...this.depsOf(c)].flatMap(([, nodes]) => leaves(nodes).filter((a) => a.blocker));
+      this.blockerCache.set(c, b);
+    }
     return b;
   }
 
@@ -530,6 +574,20 @@ export class Resolver {
     for (const r of request) {
       const why = atomFails(r.atom, undefined, 0);
       if (why) return new ResolveFailure(`${why[0]}${why.length > 1 ? ` ${why.slice(1).join(" ")}` : ""}`, why.slice(1));
+    }
+    // a blocker between what is asked for and an installed package the world file keeps
+    for (const r of request) {
+      const best = (this.universe.get(r.atom.cp) ?? []).filter((c) => this.eligible(c) && c.source === "ebuild" && r.atom.matches(ref(c))).sort((x, y) => compareVersions(y.version, x.version))[0];
+      if (!best) continue;
+      for (const cands of this.universe.values()) {
+        for (const m of cands) {
+          if (m.source !== "installed" || m.cpv === best.cpv || !this.inWorld(m)) continue;
+          const mine = this.blockersIn(best).find((a) => a.cp === `${m.category}/${m.package}` && a.matches(ref(m), best.use));
+          if (mine) return new ResolveFailure(`${best.cpv} blocks the installed ${m.cpv} ("${mine.toString()}"), which the world file selects, so it is not uninstalled: take it out of the world file, or uninstall it first`, [best.cpv, m.cpv]);
+          const theirs = this.blockersIn(m).find((a) => a.cp === `${best.category}/${best.package}` && a.matches(ref(best), m.use));
+          if (theirs) return new ResolveFailure(`the installed ${m.cpv}, which the world file selects, blocks ${best.cpv} ("${theirs.toString()}"): take it out of the world file, or uninstall it first`, [m.cpv, best.cpv]);
+        }
+      }
     }
     return new ResolveFailure("no plan satisfies every dependency, slot and blocker of this request together (a conflict the explanations issue will spell out)", request.map((r) => r.arg));
   }

@@ -145,6 +145,29 @@ class InstalledSource implements CandidateSource {
     return [...this.byCp.values()].flat();
   }
 
+  /** category/PN named by a runtime blocker → the installed packages carrying it. */
+  private blockerIndex?: Map<string, Set<string>>;
+
+  blockersOf(cp: string): readonly string[] {
+    if (!this.blockerIndex) {
+      this.blockerIndex = new Map();
+      for (const c of this.all) {
+        for (const text of [c.deps.RDEPEND, c.deps.PDEPEND, c.deps.IDEPEND]) {
+          if (!text.includes("!")) continue;
+          for (const tok of text.split(" ")) {
+            if (!tok.startsWith("!")) continue;
+            const a = Atom.tryParse(tok, COMMAND_LINE_EAPI);
+            if (!a) continue;
+            const owners = this.blockerIndex.get(a.cp) ?? new Set<string>();
+            owners.add(`${c.category}/${c.package}`);
+            this.blockerIndex.set(a.cp, owners);
+          }
+        }
+      }
+    }
+    return [...(this.blockerIndex.get(cp) ?? [])];
+  }
+
   async candidates(cp: string): Promise<Candidate[]> {
     return this.byCp.get(cp) ?? [];
   }
@@ -278,6 +301,7 @@ export async function emergeCommand(config: Config, args: EmergeArgs, out: Outpu
       emptytree: args.emptytree,
       exclude: excludeAtoms(args.exclude ?? []),
       withBdeps: args.withBdeps !== "n",
+      selected: readWorld(root).atoms,
     });
     const selection = await resolver.resolve(request);
     const t = performance.now();
