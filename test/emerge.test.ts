@@ -137,6 +137,16 @@ describe("ouzo emerge --pretend", () => {
     expect(emerge(root, "-p", "app-misc/app").lines.some((l) => l.includes("uninstall"))).toBe(false);
   });
 
+  it("settles a strong blocker by updating the blocked package first, rather than failing", () => {
+    const root = system();
+    const r = ouzo(["emerge", "--root", root, "-p", "--json", "app-misc/strict"]);
+    expect(r.code).toBe(0);
+    const doc = JSON.parse(r.stdout);
+    expect(doc.plan.map((e: { cpv: string; status: string }) => [e.cpv, e.status])).toEqual([["app-misc/old-2.0", "upgrade"], ["app-misc/strict-1.0", "new"]]);
+    expect(doc.plan[0].reasons).toEqual([{ kind: "update", trigger: "required", replaces: "app-misc/old-1.0" }]);
+    expect(doc.plan[1].deps).toEqual([{ index: 0, class: "blocker", atom: "!!<app-misc/old-2", edge: "blocker" }]);
+  });
+
   it("does not uninstall a blocked package the world file selects: the blocker stays, said plainly", () => {
     const root = system();
     fs.appendFileSync(path.join(root, "var/lib/portage/world"), "app-misc/old\n");

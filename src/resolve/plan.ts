@@ -31,10 +31,10 @@ export interface PlanEntry {
   /** emerge's seven attribute columns (§8.2). */
   readonly attrs: string;
   readonly reasons: readonly Reason[];
-  readonly deps: readonly { readonly index: number; readonly class: DepClass; readonly atom: string; readonly edge: "buildtime" | "runtime" | "runtime_post" }[];
+  readonly deps: readonly { readonly index: number; readonly class: DepClass | "blocker"; readonly atom: string; readonly edge: "buildtime" | "runtime" | "runtime_post" | "blocker" }[];
 }
 
-const EDGE: Record<DepClass, "buildtime" | "runtime" | "runtime_post"> = { DEPEND: "buildtime", BDEPEND: "buildtime", RDEPEND: "runtime", IDEPEND: "runtime", PDEPEND: "runtime_post" };
+const EDGE: Record<DepClass | "blocker", "buildtime" | "runtime" | "runtime_post" | "blocker"> = { DEPEND: "buildtime", BDEPEND: "buildtime", RDEPEND: "runtime", IDEPEND: "runtime", PDEPEND: "runtime_post", blocker: "blocker" };
 
 function statusOf(c: Candidate, installed: readonly Candidate[]): { status: MergeStatus; replaces: Candidate | undefined; shownOld: Candidate[]; previous: Candidate | undefined } {
   const sameSlot = installed.filter((i) => i.slot === c.slot);
@@ -64,6 +64,9 @@ function attrsOf(c: Candidate, status: MergeStatus, forced: boolean): string {
   return `${interactive}${n}${rs} ${u}${d}${c.maskMarker || " "}`;
 }
 
+/** An edge no cycle may drop: build-time dependencies, and a strong blocker's replacement first. */
+const hard = (e: Edge) => EDGE[e.cls] === "buildtime" || EDGE[e.cls] === "blocker";
+
 /**
  * The plan: the chosen packages to merge, in merge order (emerge spec §7.3, simplified): nodes
  * with more parents first, then repeatedly every leaf at once; when none, the first node that is
@@ -81,7 +84,7 @@ export function buildPlan(sel: Selection): { entries: PlanEntry[]; unmerges: Unm
   const system = new Set(merges.filter((c) => (sel.reasons.get(c) ?? []).some((r) => r.kind === "requested" && r.set === "system")));
   for (const queue = [...system]; queue.length; ) {
     const c = queue.pop()!;
-    for (const e of edges) if (e.from === c && EDGE[e.cls] !== "buildtime" && !system.has(e.to)) system.add(e.to), queue.push(e.to);
+    for (const e of edges) if (e.from === c && !hard(e) && !system.has(e.to)) system.add(e.to), queue.push(e.to);
   }
   let pending = merges
     .map((c, i) => ({ c, i }))
@@ -93,7 +96,7 @@ export function buildPlan(sel: Selection): { entries: PlanEntry[]; unmerges: Unm
   const parentsOf = new Map<Candidate, Edge[]>();
   for (const e of edges) {
     left.set(e.from, (left.get(e.from) ?? 0) + 1);
-    if (EDGE[e.cls] === "buildtime") buildLeft.set(e.from, (buildLeft.get(e.from) ?? 0) + 1);
+    if (hard(e)) buildLeft.set(e.from, (buildLeft.get(e.from) ?? 0) + 1);
     parentsOf.set(e.to, [...(parentsOf.get(e.to) ?? []), e]);
   }
   const ordered: Candidate[] = [];
@@ -113,7 +116,7 @@ export function buildPlan(sel: Selection): { entries: PlanEntry[]; unmerges: Unm
       ordered.push(c);
       for (const e of parentsOf.get(c) ?? []) {
         left.set(e.from, left.get(e.from)! - 1);
-        if (EDGE[e.cls] === "buildtime") buildLeft.set(e.from, buildLeft.get(e.from)! - 1);
+        if (hard(e)) buildLeft.set(e.from, buildLeft.get(e.from)! - 1);
       }
     }
     const taken = new Set(take);

@@ -49,13 +49,16 @@ export interface RequestAtom {
 
 export type Reason =
   | { readonly kind: "requested"; readonly arg: string; readonly atom: string; readonly set: string | null }
-  | { readonly kind: "dependency"; readonly by: string; readonly class: DepClass; readonly atom: string };
+  | { readonly kind: "dependency"; readonly by: string; readonly class: DepClass; readonly atom: string }
+  /** An installed version cannot stay (a blocker, a dependency on another version): this one replaces it. */
+  | { readonly kind: "update"; readonly trigger: "required"; readonly replaces: string };
 
 /** A dependency edge between two chosen packages: `from` needs `to`. */
 export interface Edge {
   readonly from: Candidate;
   readonly to: Candidate;
-  readonly cls: DepClass;
+  /** A dependency class, or `blocker`: `to` replaces a package `from` strongly blocks, so it goes first. */
+  readonly cls: DepClass | "blocker";
   readonly atom: string;
 }
 
@@ -470,6 +473,29 @@ export class Resolver {
       stack.push(ebuild);
       drain();
     }
+    if (careful) {
+      // An installed package nothing asked about stays if the plan allows; otherwise (a strong
+      // blocker, a dependency on another version) the solver has a replacement in its slot, which
+      // joins the plan: ouzo offers the update that settles it rather than failing (spec §5.8's
+      // "what ouzo should do better").
+      for (const cands of this.universe.values()) {
+        for (const m of cands) {
+          if (m.source !== "installed" || this.removable.has(m) || chosen.includes(m)) continue;
+          if (chosen.some((c) => c.category === m.category && c.package === m.package && c.slot === m.slot)) continue;
+          if (this.satisfiable(this.idOf(m))) {
+            this.decide(this.idOf(m));
+            continue;
+          }
+          const replacement = cands.filter((c) => c.source === "ebuild" && c.slot === m.slot && this.eligible(c)).sort((x, y) => compareVersions(y.version, x.version)).find((c) => this.satisfiable(this.idOf(c)));
+          if (!replacement) continue;
+          this.decide(this.idOf(replacement));
+          chosen.push(replacement);
+          reason(replacement, { kind: "update", trigger: "required", replaces: m.cpv });
+          stack.push(replacement);
+          drain();
+        }
+      }
+    }
     // an installed package a weak blocker matches stays if it can; otherwise it is uninstalled
     const uninstalls: { pkg: Candidate; atom: Atom; by: Candidate[]; after: Candidate[] }[] = [];
     const kept: Candidate[] = [];
@@ -483,6 +509,18 @@ export class Resolver {
       if (careful) commit(Logic.not(this.idOf(m)));
       const bs = (this.blockersOf.get(m) ?? []).filter((b) => chosen.includes(b.trigger));
       uninstalls.push({ pkg: m, atom: bs[0]?.atom ?? Atom.parse(`!${m.category}/${m.package}`, "8"), by: [...new Set(bs.map((b) => b.by))], after: [...new Set(bs.map((b) => b.trigger))] });
+    }
+    // a strong blocker's blocked package must be gone before the blocker's merge: its replacement first
+    for (const x of chosen) {
+      if (x.source !== "ebuild") continue;
+      for (const a of this.blockersIn(x)) {
+        if (a.blocker !== "!!") continue;
+        for (const m of this.universe.get(a.cp) ?? []) {
+          if (m.source !== "installed" || !a.matches(ref(m), x.use)) continue;
+          const y = chosen.find((c) => c !== x && c.source === "ebuild" && c.category === m.category && c.package === m.package && c.slot === m.slot);
+          if (y) edges.push({ from: x, to: y, cls: "blocker", atom: a.toString() });
+        }
+      }
     }
     if (!careful) {
       // The selection is a plan by construction: each dependency of a chosen package is satisfied
