@@ -186,6 +186,19 @@ describe("ouzo emerge --pretend", () => {
     expect([bad.code, bad.stderr.trim()]).toEqual([2, "ouzo: --exclude takes package names or slot atoms, not '>=app-misc/fast-1'"]);
   });
 
+  it("a world entry that names a package gone from the repositories is a warning after the plan, not a failure", () => {
+    const root = system();
+    fs.appendFileSync(path.join(root, "var/lib/portage/world"), "app-misc/gone\n");
+    const r = emerge(root, "-pu", "@world");
+    expect(r.code).toBe(0);
+    expect(r.lines).toHaveLength(3);
+    expect(r.stderr).toContain("warning: ebuilds for the following packages are either all masked or don't exist: app-misc/gone");
+    const doc = JSON.parse(ouzo(["emerge", "--root", root, "-pu", "--json", "@world"]).stdout);
+    expect(doc.warnings).toEqual([{ code: "world-missing", atom: "app-misc/gone", set: "@selected", detail: "no ebuild and nothing installed matches it" }]);
+    // the same atom on the command line is a failure
+    expect(emerge(root, "-p", "app-misc/gone").code).toBe(1);
+  });
+
   it("says why no plan exists: a dependency with no ebuild, every version masked, no such package", () => {
     const root = system();
     const missing = emerge(root, "-p", "app-misc/needsmissing");

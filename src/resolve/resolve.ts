@@ -73,6 +73,8 @@ export interface Selection {
   readonly reasons: ReadonlyMap<Candidate, readonly Reason[]>;
   /** Every candidate seen of each `category/PN` reached. */
   readonly universe: ReadonlyMap<string, readonly Candidate[]>;
+  /** Members of sets that match no package, available or installed (a warning: check the world file). */
+  readonly missing?: readonly { readonly atom: string; readonly set: string }[];
   /** How the work went: milliseconds reading candidates and choosing, and whether the solver was needed. */
   readonly stats?: { readonly exploreMs: number; readonly selectMs: number; readonly solver: boolean; readonly candidates: number };
 }
@@ -194,6 +196,9 @@ export class Resolver {
     }
   }
 
+  /** Set members that match no available or installed package (§2.4): listed after the plan. */
+  private readonly missing: { atom: string; set: string }[] = [];
+
   /** Installed packages a weak blocker may have uninstalled. */
   private readonly removable = new Set<Candidate>();
   /**
@@ -314,6 +319,7 @@ export class Resolver {
     const t1 = performance.now();
     const withStats = (sel: Selection, solver: boolean): Selection => ({
       ...sel,
+      missing: [...this.missing],
       stats: { exploreMs: Math.round(t1 - t0), selectMs: Math.round(performance.now() - t1), solver, candidates: [...this.universe.values()].reduce((n, c) => n + c.length, 0) },
     });
     // an argument whose only matches are --exclude'd ebuilds is skipped silently (emerge spec §1.4)
@@ -321,6 +327,13 @@ export class Resolver {
     request = request.filter((r) => {
       const all = (this.universe.get(r.atom.cp) ?? []).filter((c) => r.atom.matchesIgnoringUse(ref(c)));
       return !(all.length && all.every(isExcluded));
+    });
+    // a member of a set with no package at all (the world file names something gone from the
+    // repositories) is a warning after the plan, not a failure (emerge spec §2.4)
+    request = request.filter((r) => {
+      if (!r.set || (this.universe.get(r.atom.cp) ?? []).some((c) => r.atom.matchesIgnoringUse(ref(c)) && this.eligible(c))) return true;
+      this.missing.push({ atom: r.atom.toString(), set: r.set });
+      return false;
     });
     for (const r of request) this.checkAtom(r.atom, [r.arg]);
     this.findRemovable();

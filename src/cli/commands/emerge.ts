@@ -287,6 +287,7 @@ export async function emergeCommand(config: Config, args: EmergeArgs, out: Outpu
   let unmerges: UnmergeEntry[];
   let cycle: string[] | undefined;
   let stats: Record<string, unknown> = {};
+  let missing: readonly { atom: string; set: string }[] = [];
   const verbose = !!args.verbose && !args.quiet;
   const header = !args.quiet && !args.json && (args.pretend || args.ask || verbose);
   if (header) out.result("\nThese are the packages that would be merged, in order:\n");
@@ -304,6 +305,7 @@ export async function emergeCommand(config: Config, args: EmergeArgs, out: Outpu
       selected: readWorld(root).atoms,
     });
     const selection = await resolver.resolve(request);
+    missing = selection.missing ?? [];
     const t = performance.now();
     ({ entries, unmerges, cycle } = buildPlan(selection));
     stats = { ...selection.stats, orderMs: Math.round(performance.now() - t) };
@@ -371,8 +373,8 @@ export async function emergeCommand(config: Config, args: EmergeArgs, out: Outpu
         deps: e.deps,
         line: lines[i],
       })),
+      warnings: missing.map((m) => ({ code: "world-missing", atom: m.atom, set: `@${m.set}`, detail: "no ebuild and nothing installed matches it" })),
       blockers: unmerges.map((u) => ({ atom: u.atom, strong: u.atom.startsWith("!!"), by: u.by.map((b) => b.cpv), blocks: [u.pkg.cpv], resolved: true, resolution: "uninstall", display_after: ops.findIndex((x) => x.op === "unmerge" && x.pkg === u.pkg) })),
-      warnings: [],
       failure: cycle ? { code: "CYCLE", message: `circular build-time dependencies: ${cycle.join(", ")}`, chain: cycle } : null,
       totals: { packages: totals.packages, uninstalls: totals.uninstalls, upgrades: totals.upgrades, downgrades: totals.downgrades, new: totals.new, new_slots: totals.newSlots, reinstalls: totals.reinstalls, interactive: totals.interactive, download_bytes: 0 },
     });
@@ -386,6 +388,10 @@ export async function emergeCommand(config: Config, args: EmergeArgs, out: Outpu
       if (unmerges.length) out.result(`Conflict: ${unmerges.length} block${unmerges.length === 1 ? "" : "s"}`);
     }
     if (cycle) out.error(`circular build-time dependencies among: ${cycle.join(", ")}`);
+    if (missing.length) {
+      out.warn(`ebuilds for the following packages are either all masked or don't exist: ${missing.map((m) => m.atom).join(" ")}`);
+      if (missing.some((m) => m.set === "selected" || m.set === "world")) out.warn(`check ${path.join(root, "var/lib/portage/world")}: an entry there names a package no repository has`);
+    }
   }
   if (cycle) return 1;
   if (args.ask && !args.pretend && entries.length + unmerges.length > 0) {
