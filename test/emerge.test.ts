@@ -186,6 +186,14 @@ describe("ouzo emerge --pretend", () => {
     expect([bad.code, bad.stderr.trim()]).toEqual([2, "ouzo: --exclude takes package names or slot atoms, not '>=app-misc/fast-1'"]);
   });
 
+  it("an argument only an installed package matches cannot be merged again; selective, it is left alone", () => {
+    const root = system({ "var/db/pkg/app-misc/orphan-1.0/SLOT": "0\n" });
+    const r = emerge(root, "-p", "app-misc/orphan");
+    expect([r.code, r.stderr.trim()]).toEqual([1, 'ouzo: there are no ebuilds to satisfy "app-misc/orphan": only the installed app-misc/orphan-1.0 matches it (with --noreplace or --update it is left as it is)']);
+    const n = emerge(root, "-pn", "app-misc/orphan");
+    expect([n.code, n.lines]).toEqual([0, []]);
+  });
+
   it("a world entry that names a package gone from the repositories is a warning after the plan, not a failure", () => {
     const root = system();
     fs.appendFileSync(path.join(root, "var/lib/portage/world"), "app-misc/gone\n");

@@ -336,6 +336,17 @@ export class Resolver {
       return false;
     });
     for (const r of request) this.checkAtom(r.atom, [r.arg]);
+    // a command-line atom only an installed package matches cannot be merged again (spec §2.4)
+    const o = this.opts;
+    if (!(o.update || o.newuse || o.changedUse || o.noreplace)) {
+      for (const r of request) {
+        if (r.set) continue;
+        const all = (this.universe.get(r.atom.cp) ?? []).filter((c) => r.atom.matchesIgnoringUse(ref(c)));
+        if (all.some((c) => c.source === "ebuild" && this.eligible(c))) continue;
+        const inst = all.find((c) => c.source === "installed");
+        if (inst) throw new ResolveFailure(`there are no ebuilds to satisfy "${r.atom.toString()}": only the installed ${inst.cpv} matches it (with --noreplace or --update it is left as it is)`, [r.arg]);
+      }
+    }
     this.findRemovable();
 
     // Most requests have no conflict: emerge's choices made without asking the solver, then
