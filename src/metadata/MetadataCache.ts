@@ -96,7 +96,17 @@ export class MetadataCache {
     this.db.close();
   }
 
+  /** Repository rows are never deleted: their ids are remembered (a resolver asks once per package). */
+  private readonly repoIds = new Map<string, number>();
+
   repoId(name: string, location: string): number {
+    const key = `${name}\0${location}`;
+    let id = this.repoIds.get(key);
+    if (id === undefined) this.repoIds.set(key, (id = this.lookupRepoId(name, location)));
+    return id;
+  }
+
+  private lookupRepoId(name: string, location: string): number {
     const row = this.db.prepare("SELECT id, location FROM repository WHERE name = ?").get(name) as { id: number; location: string } | undefined;
     if (row) {
       if (row.location !== location) this.db.prepare("UPDATE repository SET location = ? WHERE id = ?").run(location, row.id);

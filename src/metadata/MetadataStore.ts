@@ -90,6 +90,17 @@ interface StaleEbuild {
   readonly stamp: StoredStamp | undefined;
 }
 
+/** What a refresh finds in one target, before it writes anything. */
+interface Survey {
+  readonly repoId: number;
+  readonly summary: RepoRegenSummary;
+  readonly stale: StaleEbuild[];
+  /** Entries whose ebuild is gone. */
+  readonly gone: string[];
+  /** Entries whose ebuild was touched (new mtime or size) but has the same md5. */
+  readonly touched: [string, bigint, number][];
+}
+
 /** How often sourced entries are committed: a regen that is interrupted keeps what it finished. */
 const BATCH_ENTRIES = 200;
 const BATCH_MS = 2000;
@@ -246,6 +257,9 @@ export class MetadataStore {
       return { repo, files: this.packageFiles(repo, p.category, p.pn), pkg: `${p.category}/${p.pn}` };
     });
     const failures: RegenFailure[] = [];
+    // the common case, everything fresh, is found without the lock (a resolver asks once per
+    // level of its search); the lock is taken only to write, and the survey then made again
+    if (this.survey(targets, new Set()).every((s) => !s.stale.length && !s.gone.length && !s.touched.length)) return failures;
     await this.takeLock();
     try {
       await this.refresh(targets, failures, new Set());
@@ -258,24 +272,21 @@ export class MetadataStore {
   }
 
   /**
-   * Drop the entries whose ebuild is gone, import or regenerate what is stale among the targets'
-   * files: every repository's stale ebuilds go to one pool, so no repository waits for another.
+   * What a refresh of the targets would do, without writing: the stale ebuilds, the entries whose
+   * ebuild is gone, the entries whose file was touched but not changed.
    */
-  private async refresh(targets: readonly Target[], failures: RegenFailure[], sourceOnly: ReadonlySet<string>): Promise<RepoRegenSummary[]> {
-    const summaries: RepoRegenSummary[] = [];
-    const stale: StaleEbuild[] = [];
-    // eclasses are read afresh on each refresh: they may have changed since the last one
+  private survey(targets: readonly Target[], sourceOnly: ReadonlySet<string>): Survey[] {
+    // eclasses are read afresh on each survey: they may have changed since the last one
     this.eclassIndexes.clear();
     this.eclassDirs.clear();
-    for (const t of targets) {
-      const { repo, files, pkg } = t;
+    return targets.map(({ repo, files, pkg }) => {
       const repoId = this.cache.repoId(repo.name, repo.location);
       const [category, pn] = pkg ? (pkg.split("/") as [string, string]) : [];
       const stamps = this.cache.stamps(repoId, category && pn ? { category, package: pn } : undefined);
       const summary: RepoRegenSummary = { repo: repo.name, imported: 0, generated: 0, unchanged: 0, removed: 0, failed: 0 };
-      summaries.push(summary);
       const mustSource = sourceOnly.has(repo.name);
       const touched: [string, bigint, number][] = [];
+      const stale: StaleEbuild[] = [];
       const eclassesValid = new Map<string, boolean>();
       for (const f of files) {
         const stamp = stamps.get(f.cpv);
@@ -286,6 +297,18 @@ export class MetadataStore {
       const inScope = (cpv: string) => !pkg || (cpv.startsWith(`${pkg}-`) && /^\d/.test(cpv.slice(pkg.length + 1)));
       // The only definite verdict that removes an entry: its ebuild is gone (or no longer has a valid name).
       const gone = [...stamps.keys()].filter((c) => inScope(c) && !present.has(c));
+      return { repoId, summary, stale, gone, touched };
+    });
+  }
+
+  /**
+   * Drop the entries whose ebuild is gone, import or regenerate what is stale among the targets'
+   * files: every repository's stale ebuilds go to one pool, so no repository waits for another.
+   */
+  private async refresh(targets: readonly Target[], failures: RegenFailure[], sourceOnly: ReadonlySet<string>): Promise<RepoRegenSummary[]> {
+    const surveys = this.survey(targets, sourceOnly);
+    const stale = surveys.flatMap((s) => s.stale);
+    for (const { repoId, gone, touched, summary } of surveys) {
       if (gone.length || touched.length) {
         this.cache.transaction(() => {
           gone.forEach((c) => this.cache.remove(repoId, c));
@@ -294,6 +317,7 @@ export class MetadataStore {
       }
       summary.removed = gone.length;
     }
+    const summaries = surveys.map((s) => s.summary);
     if (!stale.length) return summaries;
 
     const toSource = this.importShipped(stale, failures, sourceOnly);
