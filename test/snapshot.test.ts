@@ -141,6 +141,39 @@ describe("USE of many packages asked of one configuration", () => {
   }
 });
 
+describe("USE of a package no line names", () => {
+  // Config.useFor works out such a package's USE flag by flag, without the whole profile USE set;
+  // a line naming every package (`*/*` with a flag nothing declares) sends each one through the
+  // general path instead: the answers must not differ
+  const cases = [
+    ["the demo configuration", undefined, {}],
+    ["a MARK-sized stack", generateMarkSizedTree, {}],
+    ["a MARK-sized stack, USE from the environment with wildcards", generateMarkSizedTree, { USE: "-l10n_* l10n_de -test" }],
+    ["the demo configuration, USE=-* from the environment", undefined, { USE: "-* l10n_en" }],
+  ] as const;
+  for (const [name, install, env] of cases) {
+    it(`is what the general path says (${name})`, () => {
+      const s = setup(install);
+      s.opts = { ...s.opts, env };
+      const fast = new Config(s.opts);
+      // and the same packages declaring flags the profile sets, masks and forces, with and without defaults
+      const interesting = [...fast.globalUse.slice(0, 4), ...fast.globalUseMask.slice(0, 4), ...fast.globalUseForce.slice(0, 4), "test", "l10n_en", "l10n_de"];
+      const declaring = (p: PackageInput, i: number): PackageInput => ({ ...p, iuse: [...p.iuse, ...interesting.map((f, j) => ((i + j) % 3 === 0 ? `+${f}` : (i + j) % 3 === 1 ? `-${f}` : f))] });
+      const pkgs = packagesOf(s.root, fast).flatMap((p, i) => [p, declaring(p, i)]);
+      const answers = pkgs.map((p) => fast.useFor(p));
+      const pu = path.join(s.root, "etc/portage/package.use");
+      const line = "*/* zzzunrelated\n";
+      if (fs.existsSync(pu) && fs.statSync(pu).isDirectory()) fs.writeFileSync(path.join(pu, "zz-every-package"), line);
+      else fs.appendFileSync(pu, line);
+      const general = new Config(s.opts);
+      expect(general.warnings).toEqual(fast.warnings);
+      const plain = (u: ReturnType<Config["useFor"]>) => ({ ...u, all: [...u.all].sort() });
+      expect(pkgs.map((p) => plain(general.useFor(p)))).toEqual(answers.map(plain));
+      for (const kind of ["enabled", "disabled", "masked", "forced"] as const) expect(answers.some((u) => u[kind].length), kind).toBe(true);
+    });
+  }
+});
+
 describe("a configuration read back from its snapshot", () => {
   it("answers as the evaluated one on the demo configuration (make.conf source, package.env, sets, package.use directory)", () => {
     const { fresh, pkgs } = roundTrip(setup());

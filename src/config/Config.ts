@@ -696,6 +696,10 @@ export class Config {
 
     // the lines that name this package, in the order they apply (none to look for, most often)
     const named = this.namedByLines(cp, level);
+    if (!named) {
+      const fast = this.unnamedUseFor(pkg, level, iuseNames);
+      if (fast) return fast;
+    }
     const levelUse = level && named ? matching(level.packageUse, cp, pkg) : [];
     const entryUse = named ? this.entries.map((e) => matching(e.packageUse, cp, pkg)) : [];
     const envLines = named ? matching(this.userPackageEnv, cp, pkg) : [];
@@ -783,6 +787,119 @@ export class Config {
     };
     if (stateKey !== undefined) this.useStateMemo.set(stateKey, state);
     return state;
+  }
+
+  /**
+   * Per repository: the profile's USE before and after the point where IUSE defaults apply, when
+   * no token is a positive wildcard (`null`: the general path computes it).
+   */
+  private readonly useBaseMemo = new Map<string, UseBase | null>();
+  /** Per repository and stability: the flags outside any IUSE that are on and implicit. */
+  private readonly implicitOnMemo = new Map<string, ReadonlySet<string>>();
+
+  private useBase(repoName: string, level: RepoLevel | undefined): UseBase | null {
+    let base = this.useBaseMemo.get(repoName);
+    if (base !== undefined) return base;
+    const before = level?.useTokens ?? [];
+    const after = [...this.entries.flatMap((e) => e.useTokens), ...this.confUseTokens, ...this.envUseTokens];
+    // a positive wildcard adds the IUSE flags it matches: the general path works that out
+    const wild = (t: string) => !t.startsWith("-") && t.endsWith("*");
+    if (before.some(wild) || after.some(wild)) base = null;
+    else {
+      const levelOn = new Set<string>();
+      applyUse(levelOn, before);
+      const post = new Map<string, { at: number; on: boolean }>();
+      const offFrom: { prefix: string; at: number }[] = [];
+      after.forEach((t, at) => {
+        if (t.startsWith("-") && t.endsWith("*")) offFrom.push({ prefix: t.slice(1, -1), at });
+        else if (t.startsWith("-")) post.set(t.slice(1), { at, on: false });
+        else post.set(t.startsWith("+") ? t.slice(1) : t, { at, on: true });
+      });
+      const on = new Set(levelOn);
+      applyUse(on, after);
+      base = { levelOn, post, offFrom: offFrom.reverse(), on, featuresTest: tokens(this.vars.get("FEATURES")).includes("test") };
+    }
+    this.useBaseMemo.set(repoName, base);
+    return base;
+  }
+
+  /**
+   * useFor of a package no USE-related line names: each IUSE flag's value is worked out alone
+   * (the last profile token that names it after the IUSE defaults, else its default, else the
+   * repository level's), and the implicit flags it does not declare are shared by every package
+   * of its repository and stability. Same answer as the general path, without building the
+   * whole profile USE set per package (a resolver asks for thousands).
+   */
+  private unnamedUseFor(pkg: PackageInput, level: RepoLevel | undefined, iuseNames: readonly string[]): UseState | undefined {
+    const base = this.useBase(pkg.repo, level);
+    if (!base) return undefined;
+    const stable = this.isStable(pkg);
+    // the general path's key for the same answer
+    const stateKey = `${pkg.repo}\0${pkg.iuse.join(" ")}\0${pkg.repo}\0${stable}`;
+    const shared = this.useStateMemo.get(stateKey);
+    if (shared) return shared;
+    const { force, mask } = this.sharedForceMask(pkg.repo, stable, level);
+    // the value of each IUSE flag after the profile, /etc/portage/make.conf and the environment
+    const value = new Map<string, boolean>();
+    for (const f of iuseNames) if (!value.has(f)) value.set(f, base.levelOn.has(f) || (f === "test" && base.featuresTest));
+    for (const f of pkg.iuse) {
+      if (f.startsWith("+")) value.set(f.slice(1), true);
+      else if (f.startsWith("-")) value.set(f.slice(1), false);
+    }
+    for (const f of value.keys()) {
+      // the last word on the flag after the defaults: a token naming it, or a later `-prefix*`
+      const named = base.post.get(f);
+      const off = base.offFrom.find((w) => f.startsWith(w.prefix));
+      let on = off && off.at > (named?.at ?? -1) ? false : named ? named.on : value.get(f)!;
+      if (force.has(f) || f === this.arch) on = true;
+      if (mask.has(f)) on = false;
+      value.set(f, on);
+    }
+    const implicitKey = `${pkg.repo}\0${stable}`;
+    let implicitOn = this.implicitOnMemo.get(implicitKey);
+    if (!implicitOn) {
+      const on = new Set(base.on);
+      for (const f of force) on.add(f);
+      if (this.arch) on.add(this.arch);
+      for (const f of mask) on.delete(f);
+      implicitOn = new Set([...on].filter((f) => this.implicitFlags.has(f) || this.isImplicitExpand(f)));
+      this.implicitOnMemo.set(implicitKey, implicitOn);
+    }
+    const all = new Set<string>();
+    for (const f of implicitOn) if (!value.has(f)) all.add(f);
+    for (const [f, on] of value) if (on) all.add(f);
+    const relevant = (f: string) => value.has(f);
+    const state: UseState = {
+      enabled: [...value.keys()].filter((f) => value.get(f)).sort(),
+      disabled: iuseNames.filter((f) => !value.get(f)).sort(),
+      masked: [...mask].filter(relevant).sort(),
+      forced: [...force].filter(relevant).sort(),
+      all,
+    };
+    this.useStateMemo.set(stateKey, state);
+    return state;
+  }
+
+  /** use.force and use.mask of a repository's level and the profile, for a package no line names. */
+  private sharedForceMask(repoName: string, stable: boolean, level: RepoLevel | undefined): { force: ReadonlySet<string>; mask: ReadonlySet<string> } {
+    const key = `${repoName}\0${stable}`;
+    let fm = this.forceMaskMemo.get(key);
+    if (fm) return fm;
+    const force = new Set<string>();
+    const mask = new Set<string>();
+    if (level) {
+      stackTokens(force, level.useForce);
+      stackTokens(mask, level.useMask);
+    }
+    for (const e of this.entries) {
+      stackTokens(force, e.useForce);
+      if (stable) stackTokens(force, e.useStableForce);
+      stackTokens(mask, e.useMask);
+      if (stable) stackTokens(mask, e.useStableMask);
+    }
+    fm = { force, mask };
+    this.forceMaskMemo.set(key, fm);
+    return fm;
   }
 
   /** Why a package is not visible (empty when it is), in the order Portage checks. */
@@ -889,19 +1006,26 @@ export class Config {
   }
 
   /** ACCEPT_LICENSE evaluation with license groups; returns the names that are not accepted. */
+  private readonly licenseSpecs = new Map<string, DepNode<string>[]>();
+  private readonly licenseVerdicts = new Map<string, boolean>();
+
   unacceptedLicenses(pkg: PackageInput, use: ReadonlySet<string>): string[] {
-    let spec: DepNode<string>[];
-    try {
-      spec = parseLicense(pkg.license);
-    } catch (e) {
-      throw new OuzoError("BAD_LICENSE", (e as Error).message, { pkg: `${pkg.category}/${pkg.package}-${pkg.version.text}` });
+    let spec = this.licenseSpecs.get(pkg.license);
+    if (!spec) {
+      try {
+        spec = parseLicense(pkg.license);
+      } catch (e) {
+        throw new OuzoError("BAD_LICENSE", (e as Error).message, { pkg: `${pkg.category}/${pkg.package}-${pkg.version.text}` });
+      }
+      this.licenseSpecs.set(pkg.license, spec);
     }
     const cp = `${pkg.category}/${pkg.package}`;
+    const own = matching(this.userLicense, cp, pkg);
     const toks = [...this.orderedList("ACCEPT_LICENSE")];
-    for (const l of matching(this.userLicense, cp, pkg)) toks.push(...l.tokens);
+    for (const l of own) toks.push(...l.tokens);
     const repo = this.repos.get(pkg.repo);
     const groups = repo ? this.repoLevelOf(repo).licenseGroups : new Map<string, string[]>();
-    const accepted = (name: string) => {
+    const decide = (name: string) => {
       let ok = false;
       for (const t of toks) {
         const neg = t.startsWith("-");
@@ -910,6 +1034,15 @@ export class Config {
       }
       return ok;
     };
+    // without a package.license line of its own, a license's verdict is the repository's
+    const accepted = own.length
+      ? decide
+      : (name: string) => {
+          const key = `${pkg.repo}\0${name}`;
+          let ok = this.licenseVerdicts.get(key);
+          if (ok === undefined) this.licenseVerdicts.set(key, (ok = decide(name)));
+          return ok;
+        };
     return unacceptedLicenses(spec, use, accepted);
   }
 
@@ -956,7 +1089,16 @@ export class Config {
     return out;
   }
 
-  private orderedList(name: string): string[] {
+  private readonly orderedMemo = new Map<string, readonly string[]>();
+
+  /** An incremental list variable's tokens across the layers, from the last `-*` on (read once per name). */
+  private orderedList(name: string): readonly string[] {
+    let list = this.orderedMemo.get(name);
+    if (!list) this.orderedMemo.set(name, (list = this.computeOrderedList(name)));
+    return list;
+  }
+
+  private computeOrderedList(name: string): string[] {
     const all: string[] = [];
     const layers = [this.layerVars.globals, ...this.layerVars.profile, this.layerVars.conf, this.layerVars.env];
     for (const m of layers) for (const v of m.get(name) ?? []) all.push(...tokens(v));
@@ -1181,6 +1323,19 @@ function applyNegations(lines: readonly AtomLine[]): AtomLine[] {
 }
 
 /** Apply USE tokens: `-*`, `-flag`, `-prefix_*`, `prefix_*` (expanded over IUSE), `flag`. */
+/** The profile's USE around the point where IUSE defaults apply (see Config.useBase). */
+interface UseBase {
+  /** On after the repository level's make.defaults (before the IUSE defaults). */
+  readonly levelOn: ReadonlySet<string>;
+  /** The last token of the profile stack, make.conf and the environment naming each flag (by position). */
+  readonly post: ReadonlyMap<string, { readonly at: number; readonly on: boolean }>;
+  /** Their `-*` and `-prefix*` tokens, the last first. */
+  readonly offFrom: readonly { readonly prefix: string; readonly at: number }[];
+  /** On for a package without IUSE. */
+  readonly on: ReadonlySet<string>;
+  readonly featuresTest: boolean;
+}
+
 function applyUse(use: Set<string>, toks: readonly string[], ctx?: { iuse: readonly string[] }): void {
   for (const t of toks) {
     if (t === "-*") use.clear();
