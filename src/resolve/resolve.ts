@@ -5,6 +5,7 @@ import { type DepNode, parseDependencies, reduce } from "../pms/depspec.js";
 import { eapiFeatures } from "../pms/eapi.js";
 import { compareVersions } from "../pms/version.js";
 import type { Candidate, CandidateSource, DepClass } from "./Candidate.js";
+import { Chosen } from "./Chosen.js";
 
 type LogicApi = (typeof import("logic-solver"))["default"];
 /** logic-solver (MiniSat compiled to JavaScript, ~1 MB of code): loaded only when a request needs the solver. */
@@ -379,7 +380,7 @@ export class Resolver {
     const commit = (x: Operand) => {
       if (careful) this.decide(x);
     };
-    const chosen: Candidate[] = [];
+    const chosen = new Chosen((c) => this.blockersIn(c));
     const reasons = new Map<Candidate, Reason[]>();
     const edges: Edge[] = [];
     const stack: Candidate[] = [];
@@ -395,20 +396,20 @@ export class Resolver {
 
     /** The chosen package satisfying an atom, choosing one if none is yet. */
     const satisfy = (a: Atom, parent: Candidate | undefined, requested: boolean, why: Reason): Candidate => {
-      const already = chosen.find((c) => c.category === a.category && c.package === a.package_ && a.matches(ref(c), parent?.use));
+      const already = chosen.ofPackage(a.cp).find((c) => a.matches(ref(c), parent?.use));
       if (already) {
         reason(already, why);
         return already;
       }
       for (const c of this.preferred(a, parent, requested)) {
-        if (chosen.some((x) => x.category === c.category && x.package === c.package && x.slot === c.slot)) continue;
+        if (chosen.slotTaken(c)) continue;
         const twin = careful && c.source === "installed" && !this.opts.emptytree ? (this.universe.get(`${c.category}/${c.package}`) ?? []).find((e) => e.source === "ebuild" && e.cpv === c.cpv && this.eligible(e)) : undefined;
         const choice: Operand = twin ? Logic.or(this.idOf(c), this.idOf(twin)) : this.idOf(c);
         if (!careful && this.blockedAmong(c, chosen)) continue;
         if (!check(choice)) continue;
         commit(choice);
         if (twin) provisional.push({ installed: c, ebuild: twin });
-        chosen.push(c);
+        chosen.add(c);
         reason(c, why);
         stack.push(c);
         return c;
@@ -441,7 +442,7 @@ export class Resolver {
           // emerge's rule (spec §5.4): an alternative already satisfied first, then one satisfied
           // by installed packages, then the first that the rest of the plan allows
           const alts = n.children;
-          const done = alts.find((x) => leaves([x]).every((a) => a.blocker || chosen.some((c) => a.cp === c.category + "/" + c.package && a.matches(ref(c), parent.use))));
+          const done = alts.find((x) => leaves([x]).every((a) => a.blocker || chosen.ofPackage(a.cp).some((c) => a.matches(ref(c), parent.use))));
           const byInstalled = alts.find((x) => leaves([x]).every((a) => a.blocker || (this.universe.get(a.cp) ?? []).some((c) => c.source === "installed" && a.matches(ref(c), parent.use))));
           for (const alt of [done, byInstalled, ...alts].filter((x): x is DepNode<Atom> => !!x)) {
             if (careful ? !this.satisfiable(this.formula(alt, parent)) : !leaves([alt]).every((a) => a.blocker || this.matching(a, parent).length > 0)) continue;
@@ -490,7 +491,7 @@ export class Resolver {
         continue;
       }
       commit(this.idOf(ebuild));
-      chosen[chosen.indexOf(installed)] = ebuild;
+      chosen.replace(installed, ebuild);
       reasons.set(ebuild, reasons.get(installed) ?? []);
       for (const e of edges) if (e.to === installed) (e as { to: Candidate }).to = ebuild;
       forced.add(ebuild);
@@ -504,8 +505,8 @@ export class Resolver {
       // "what ouzo should do better").
       for (const cands of this.universe.values()) {
         for (const m of cands) {
-          if (m.source !== "installed" || this.removable.has(m) || chosen.includes(m)) continue;
-          if (chosen.some((c) => c.category === m.category && c.package === m.package && c.slot === m.slot)) continue;
+          if (m.source !== "installed" || this.removable.has(m) || chosen.has(m)) continue;
+          if (chosen.slotTaken(m)) continue;
           if (this.satisfiable(this.idOf(m))) {
             this.decide(this.idOf(m));
             continue;
@@ -513,7 +514,7 @@ export class Resolver {
           const replacement = cands.filter((c) => c.source === "ebuild" && c.slot === m.slot && this.eligible(c)).sort((x, y) => compareVersions(y.version, x.version)).find((c) => this.satisfiable(this.idOf(c)));
           if (!replacement) continue;
           this.decide(this.idOf(replacement));
-          chosen.push(replacement);
+          chosen.add(replacement);
           reason(replacement, { kind: "update", trigger: "required", replaces: m.cpv });
           stack.push(replacement);
           drain();
@@ -524,24 +525,24 @@ export class Resolver {
     const uninstalls: { pkg: Candidate; atom: Atom; by: Candidate[]; after: Candidate[] }[] = [];
     const kept: Candidate[] = [];
     for (const m of this.removable) {
-      if (chosen.some((c) => c.category === m.category && c.package === m.package && c.slot === m.slot)) continue;
-      if (careful ? this.satisfiable(this.idOf(m)) : !(this.blockersOf.get(m) ?? []).some((b) => chosen.includes(b.trigger))) {
+      if (chosen.slotTaken(m)) continue;
+      if (careful ? this.satisfiable(this.idOf(m)) : !(this.blockersOf.get(m) ?? []).some((b) => chosen.has(b.trigger))) {
         commit(this.idOf(m));
         kept.push(m);
         continue;
       }
       if (careful) commit(Logic.not(this.idOf(m)));
-      const bs = (this.blockersOf.get(m) ?? []).filter((b) => chosen.includes(b.trigger));
+      const bs = (this.blockersOf.get(m) ?? []).filter((b) => chosen.has(b.trigger));
       uninstalls.push({ pkg: m, atom: bs[0]?.atom ?? Atom.parse(`!${m.category}/${m.package}`, "8"), by: [...new Set(bs.map((b) => b.by))], after: [...new Set(bs.map((b) => b.trigger))] });
     }
     // a strong blocker's blocked package must be gone before the blocker's merge: its replacement first
-    for (const x of chosen) {
+    for (const x of chosen.list) {
       if (x.source !== "ebuild") continue;
       for (const a of this.blockersIn(x)) {
         if (a.blocker !== "!!") continue;
         for (const m of this.universe.get(a.cp) ?? []) {
           if (m.source !== "installed" || !a.matches(ref(m), x.use)) continue;
-          const y = chosen.find((c) => c !== x && c.source === "ebuild" && c.category === m.category && c.package === m.package && c.slot === m.slot);
+          const y = chosen.ofPackage(a.cp).find((c) => c !== x && c.source === "ebuild" && c.category === m.category && c.package === m.package && c.slot === m.slot);
           if (y) edges.push({ from: x, to: y, cls: "blocker", atom: a.toString() });
         }
       }
@@ -554,23 +555,21 @@ export class Resolver {
       const gone = new Set(uninstalls.map((u) => u.pkg));
       for (const cands of this.universe.values()) {
         for (const m of cands) {
-          if (m.source !== "installed" || gone.has(m) || chosen.includes(m)) continue;
-          if (chosen.some((c) => c.category === m.category && c.package === m.package && c.slot === m.slot)) continue;
+          if (m.source !== "installed" || gone.has(m) || chosen.has(m)) continue;
+          if (chosen.slotTaken(m)) continue;
           if (this.blockedAmong(m, chosen)) return undefined;
         }
       }
     }
-    return { chosen, forced, uninstalls, edges, reasons, universe: this.universe };
+    return { chosen: chosen.list, forced, uninstalls, edges, reasons, universe: this.universe };
   }
 
   /** Whether a blocker of `c` matches a chosen package, or one of theirs matches `c`. */
-  private blockedAmong(c: Candidate, chosen: readonly Candidate[]): boolean {
-    const mine = this.blockersIn(c);
-    for (const x of chosen) {
-      if (x.cpv === c.cpv || (x.source === "installed" && c.source === "installed")) continue;
-      if (mine.some((a) => a.cp === `${x.category}/${x.package}` && a.matches(ref(x), c.use))) return true;
-      if (this.blockersIn(x).some((a) => a.cp === `${c.category}/${c.package}` && a.matches(ref(c), x.use))) return true;
-    }
+  private blockedAmong(c: Candidate, chosen: Chosen): boolean {
+    const apart = (x: Candidate) => x.cpv === c.cpv || (x.source === "installed" && c.source === "installed");
+    for (const a of this.blockersIn(c)) for (const x of chosen.ofPackage(a.cp)) if (!apart(x) && a.matches(ref(x), c.use)) return true;
+    const cp = `${c.category}/${c.package}`;
+    for (const x of chosen.blocking()) if (!apart(x) && this.blockersIn(x).some((a) => a.cp === cp && a.matches(ref(c), x.use))) return true;
     return false;
   }
 
