@@ -3,7 +3,7 @@ import * as path from "node:path";
 import type { Config } from "../../config/Config.js";
 import type { Repository } from "../../config/repositories.js";
 import { OuzoError, UsageError } from "../../core/errors.js";
-import { isDirectory, listDir } from "../../core/fsutil.js";
+import { listDir } from "../../core/fsutil.js";
 import { categoriesOf } from "../../metadata/ebuildTree.js";
 import type { MetadataStore } from "../../metadata/MetadataStore.js";
 import { Atom } from "../../pms/atom.js";
@@ -47,8 +47,17 @@ class EbuildSource implements CandidateSource {
   /** The repositories that have a category's directory: of 30 kits, few have any one category. */
   private reposWith(category: string): Repository[] {
     let rs = this.byCategory.get(category);
-    if (!rs) this.byCategory.set(category, (rs = this.config.repos.repos.filter((r) => isDirectory(path.join(r.location, category)))));
+    if (!rs) this.byCategory.set(category, (rs = this.config.repos.repos.filter((r) => this.topNames(r).has(category))));
     return rs;
+  }
+
+  /** The names at the top of each repository, read once (not a stat per category and repository). */
+  private readonly tops = new Map<string, ReadonlySet<string>>();
+
+  private topNames(r: Repository): ReadonlySet<string> {
+    let names = this.tops.get(r.location);
+    if (!names) this.tops.set(r.location, (names = new Set(listDir(r.location) ?? [])));
+    return names;
   }
 
   /** Packages already brought up to date in this run, with the repositories that have them. */
