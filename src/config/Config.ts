@@ -868,12 +868,13 @@ export class Config {
     const all = new Set<string>();
     for (const f of implicitOn) if (!value.has(f)) all.add(f);
     for (const [f, on] of value) if (on) all.add(f);
-    const relevant = (f: string) => value.has(f);
+    // (the profile's masks and forces may be hundreds of flags: the IUSE is what is walked)
+    const declared = [...value.keys()];
     const state: UseState = {
-      enabled: [...value.keys()].filter((f) => value.get(f)).sort(),
+      enabled: declared.filter((f) => value.get(f)).sort(),
       disabled: iuseNames.filter((f) => !value.get(f)).sort(),
-      masked: [...mask].filter(relevant).sort(),
-      forced: [...force].filter(relevant).sort(),
+      masked: declared.filter((f) => mask.has(f)).sort(),
+      forced: declared.filter((f) => force.has(f)).sort(),
       all,
     };
     this.useStateMemo.set(stateKey, state);
@@ -924,6 +925,18 @@ export class Config {
   }
 
   /** Accepted keywords for a package: ACCEPT_KEYWORDS plus matching profile and user package.accept_keywords. */
+  /** The packages some profile entry's package.accept_keywords or package.keywords names (`*` for any). */
+  private keywordLineCps?: ReadonlySet<string>;
+
+  private keywordLinesMayName(cp: string): boolean {
+    if (!this.keywordLineCps) {
+      const cps = new Set<string>();
+      for (const e of this.entries) for (const m of [e.packageAcceptKeywords, e.packageKeywords]) for (const k of m.keys()) cps.add(k);
+      this.keywordLineCps = cps;
+    }
+    return this.keywordLineCps.has(cp) || this.keywordLineCps.has("*");
+  }
+
   acceptedKeywordsFor(pkg: PackageInput): Set<string> {
     const cp = `${pkg.category}/${pkg.package}`;
     const accepted = new Set(this.acceptKeywords);
@@ -931,7 +944,7 @@ export class Config {
       if (l.tokens.length === 0) for (const k of this.acceptKeywords) if (!k.startsWith("~") && !k.startsWith("-")) accepted.add("~" + k);
       stackTokens(accepted, l.tokens);
     };
-    for (const e of this.entries) for (const l of matching(e.packageAcceptKeywords, cp, pkg)) add(l);
+    if (this.keywordLinesMayName(cp)) for (const e of this.entries) for (const l of matching(e.packageAcceptKeywords, cp, pkg)) add(l);
     for (const l of matching(this.userAcceptKeywords, cp, pkg)) add(l);
     return accepted;
   }
@@ -939,6 +952,7 @@ export class Config {
   effectiveKeywords(pkg: PackageInput): string[] {
     const cp = `${pkg.category}/${pkg.package}`;
     const kws = [...pkg.keywords];
+    if (!this.keywordLinesMayName(cp)) return kws;
     for (const e of this.entries) {
       for (const l of matching(e.packageKeywords, cp, pkg)) {
         for (const t of l.tokens) {
@@ -1322,7 +1336,6 @@ function applyNegations(lines: readonly AtomLine[]): AtomLine[] {
   return out;
 }
 
-/** Apply USE tokens: `-*`, `-flag`, `-prefix_*`, `prefix_*` (expanded over IUSE), `flag`. */
 /** The profile's USE around the point where IUSE defaults apply (see Config.useBase). */
 interface UseBase {
   /** On after the repository level's make.defaults (before the IUSE defaults). */
@@ -1336,6 +1349,7 @@ interface UseBase {
   readonly featuresTest: boolean;
 }
 
+/** Apply USE tokens: `-*`, `-flag`, `-prefix_*`, `prefix_*` (expanded over IUSE), `flag`. */
 function applyUse(use: Set<string>, toks: readonly string[], ctx?: { iuse: readonly string[] }): void {
   for (const t of toks) {
     if (t === "-*") use.clear();
