@@ -125,6 +125,16 @@ export class Resolver {
     return c.source === "installed" && BUILD.includes(cls);
   }
 
+  /** Parsed dependency strings: the versions of a package, and DEPEND and RDEPEND, often share theirs. */
+  private readonly parsedDeps = new Map<string, readonly DepNode<Atom>[]>();
+
+  private parsed(text: string, eapiName: string, eapi: NonNullable<ReturnType<typeof eapiFeatures>>): readonly DepNode<Atom>[] {
+    const key = `${eapiName}\0${text}`;
+    let nodes = this.parsedDeps.get(key);
+    if (!nodes) this.parsedDeps.set(key, (nodes = parseDependencies(text, eapi)));
+    return nodes;
+  }
+
   private depsOf(c: Candidate): Map<DepClass, DepNode<Atom>[]> {
     let d = this.deps.get(c);
     if (d) return d;
@@ -134,7 +144,7 @@ export class Resolver {
       const text = c.deps[cls];
       if (!text) continue;
       try {
-        d.set(cls, reduce(parseDependencies(text, eapi), c.use));
+        d.set(cls, reduce(this.parsed(text, c.eapi, eapi), c.use));
       } catch (e) {
         throw new OuzoError("BAD_DEPEND", `${cls} of ${c.cpv}::${c.repo}: ${(e as Error).message}`);
       }
