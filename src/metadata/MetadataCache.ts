@@ -141,6 +141,22 @@ export class MetadataCache {
     return out;
   }
 
+  private packageState?: Database.Statement;
+
+  /**
+   * The stamps and the entries of one package, in one query: a resolver checks a package's
+   * freshness and then reads it, and the second query cost as much as the first.
+   */
+  packageRows(repoId: number, repoName: string, category: string, pkg: string): { stamps: Map<string, StoredStamp>; entries: PackageMetadata[] } {
+    this.packageState ??= this.db
+      .prepare(`SELECT cpv, category, package, version, md5, mtime_ns, size, eclasses, origin, failure, ${METADATA_KEYS.map((k) => COLUMN[k]).join(", ")} FROM ebuild WHERE repo_id = ? AND category = ? AND package = ?`)
+      .safeIntegers(true);
+    const rows = this.packageState.all(repoId, category, pkg) as Row[];
+    const stamps = new Map<string, StoredStamp>();
+    for (const r of rows) stamps.set(String(r.cpv), { md5: r.md5 as string, mtimeNs: r.mtime_ns as bigint, size: Number(r.size), eclasses: r.eclasses as string, origin: r.origin as EntryOrigin, failure: r.failure as string });
+    return { stamps, entries: rows.map((r) => toMetadata(repoName, r)) };
+  }
+
   /** The package-directory listings recorded for a repository (see ebuildTree's ListingCache). */
   listings(repoId: number): Map<string, { mtimeMs: number; pfs: string[] }> {
     const out = new Map<string, { mtimeMs: number; pfs: string[] }>();

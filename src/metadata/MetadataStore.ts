@@ -124,6 +124,11 @@ export class MetadataStore {
   private readonly eclassDirs = new Map<string, Map<string, EclassEntry>>();
   private readonly eclassIndexes = new Map<string, Map<string, EclassEntry>>();
   private readonly lock: FileLock;
+  /**
+   * Entries of packages the last survey found fresh, read in the same query as their stamps:
+   * the next entries() of each takes them (once). Any survey starts it afresh.
+   */
+  private readonly surveyed = new Map<string, PackageMetadata[]>();
 
   constructor(readonly repos: RepositorySet, readonly cacheFile: string, private readonly opts: MetadataStoreOptions = {}) {
     this.reporter = opts.reporter ?? silentReporter;
@@ -276,13 +281,15 @@ export class MetadataStore {
    * ebuild is gone, the entries whose file was touched but not changed.
    */
   private survey(targets: readonly Target[], sourceOnly: ReadonlySet<string>): Survey[] {
+    this.surveyed.clear();
     // eclasses are read afresh on each survey: they may have changed since the last one
     this.eclassIndexes.clear();
     this.eclassDirs.clear();
     return targets.map(({ repo, files, pkg }) => {
       const repoId = this.cache.repoId(repo.name, repo.location);
       const [category, pn] = pkg ? (pkg.split("/") as [string, string]) : [];
-      const stamps = this.cache.stamps(repoId, category && pn ? { category, package: pn } : undefined);
+      const rows = category && pn ? this.cache.packageRows(repoId, repo.name, category, pn) : undefined;
+      const stamps = rows?.stamps ?? this.cache.stamps(repoId);
       const summary: RepoRegenSummary = { repo: repo.name, imported: 0, generated: 0, unchanged: 0, removed: 0, failed: 0 };
       const mustSource = sourceOnly.has(repo.name);
       const touched: [string, bigint, number][] = [];
@@ -297,6 +304,8 @@ export class MetadataStore {
       const inScope = (cpv: string) => !pkg || (cpv.startsWith(`${pkg}-`) && /^\d/.test(cpv.slice(pkg.length + 1)));
       // The only definite verdict that removes an entry: its ebuild is gone (or no longer has a valid name).
       const gone = [...stamps.keys()].filter((c) => inScope(c) && !present.has(c));
+      // a package found fresh is read from these rows (once) rather than queried again
+      if (rows && pkg && !stale.length && !gone.length && !touched.length) this.surveyed.set(`${repo.name}\0${pkg}`, rows.entries);
       return { repoId, summary, stale, gone, touched };
     });
   }
@@ -487,6 +496,14 @@ export class MetadataStore {
 
   /** Cached metadata of a repository (or one package), without checking staleness. */
   entries(repoName: string, filter?: { category: string; package: string }): PackageMetadata[] {
+    if (filter) {
+      const key = `${repoName}\0${filter.category}/${filter.package}`;
+      const rows = this.surveyed.get(key);
+      if (rows) {
+        this.surveyed.delete(key);
+        return rows;
+      }
+    }
     try {
       return this.cache.entries(repoName, filter);
     } catch (e) {
