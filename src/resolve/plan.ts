@@ -78,13 +78,19 @@ export function buildPlan(sel: Selection): { entries: PlanEntry[]; unmerges: Unm
   const isMerge = new Set(merges);
   const edges = sel.edges.filter((e) => e.from !== e.to && isMerge.has(e.from) && isMerge.has(e.to));
   const parents = new Map<Candidate, number>();
-  for (const e of edges) parents.set(e.to, (parents.get(e.to) ?? 0) + 1);
+  const childrenOf = new Map<Candidate, Edge[]>();
+  for (const e of edges) {
+    parents.set(e.to, (parents.get(e.to) ?? 0) + 1);
+    const out = childrenOf.get(e.from);
+    if (out) out.push(e);
+    else childrenOf.set(e.from, [e]);
+  }
   // emerge's bias (§7.3 step 2): the runtime closure of @system first, then nodes with more
   // parents; insertion order among equals
   const system = new Set(merges.filter((c) => (sel.reasons.get(c) ?? []).some((r) => r.kind === "requested" && r.set === "system")));
   for (const queue = [...system]; queue.length; ) {
     const c = queue.pop()!;
-    for (const e of edges) if (e.from === c && !hard(e) && !system.has(e.to)) system.add(e.to), queue.push(e.to);
+    for (const e of childrenOf.get(c) ?? []) if (!hard(e) && !system.has(e.to)) system.add(e.to), queue.push(e.to);
   }
   let pending = merges
     .map((c, i) => ({ c, i }))
@@ -97,7 +103,9 @@ export function buildPlan(sel: Selection): { entries: PlanEntry[]; unmerges: Unm
   for (const e of edges) {
     left.set(e.from, (left.get(e.from) ?? 0) + 1);
     if (hard(e)) buildLeft.set(e.from, (buildLeft.get(e.from) ?? 0) + 1);
-    parentsOf.set(e.to, [...(parentsOf.get(e.to) ?? []), e]);
+    const into = parentsOf.get(e.to);
+    if (into) into.push(e);
+    else parentsOf.set(e.to, [e]);
   }
   const ordered: Candidate[] = [];
   let cycle: string[] | undefined;
@@ -134,7 +142,7 @@ export function buildPlan(sel: Selection): { entries: PlanEntry[]; unmerges: Unm
       forced: sel.forced.has(c),
       attrs: attrsOf(c, s.status, sel.forced.has(c)),
       reasons: sel.reasons.get(c) ?? [],
-      deps: edges.filter((e) => e.from === c).map((e) => ({ index: index.get(e.to)!, class: e.cls, atom: e.atom, edge: EDGE[e.cls] })),
+      deps: (childrenOf.get(c) ?? []).map((e) => ({ index: index.get(e.to)!, class: e.cls, atom: e.atom, edge: EDGE[e.cls] })),
     };
   });
   // each uninstall goes right after the merge of the first package that blocks it; the merges
