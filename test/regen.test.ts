@@ -159,6 +159,29 @@ describe("ouzo regen", () => {
     expect(afterOverride.entries.dev.find((m) => m.package === "setuptools")!.values.RDEPEND).toContain("dev-python/pypy3:1");
   });
 
+  it("reads a package checked on demand as the whole-repository query reads it, and sees an edit made after the check", async () => {
+    const { dir, repos } = kits();
+    const s = store(repos, dir);
+    await s.regen();
+    const all = s.entries("core-kit");
+    const pkgs = [...new Set(all.map((m) => `${m.category}/${m.package}`))];
+    expect(pkgs.length).toBeGreaterThan(5);
+    for (const cp of pkgs) {
+      const [category, pn] = cp.split("/") as [string, string];
+      expect(await s.ensurePackage("core-kit", category, pn)).toEqual([]);
+      // the first read takes the rows the check fetched, the second queries again: both as the whole-repository read
+      const want = all.filter((m) => m.category === category && m.package === pn);
+      expect(s.entries("core-kit", { category, package: pn })).toEqual(want);
+      expect(s.entries("core-kit", { category, package: pn })).toEqual(want);
+    }
+    // checked fresh, then edited and checked again: the new values, not the rows of the first check
+    expect(await s.ensurePackage("core-kit", "virtual", "libc")).toEqual([]);
+    fs.appendFileSync(path.join(dir, "core-kit/virtual/libc/libc-1.ebuild"), 'DESCRIPTION="edited on demand"\n');
+    expect(await s.ensurePackage("core-kit", "virtual", "libc")).toEqual([]);
+    expect(s.entries("core-kit", { category: "virtual", package: "libc" }).find((m) => m.cpv === "virtual/libc-1")!.values.DESCRIPTION).toBe("edited on demand");
+    s.close();
+  });
+
   it("sources every repository's stale ebuilds in one task whose progress says which kit it is at", async () => {
     const { dir } = kits();
     writeTree(dir, { "extra-kit/profiles/repo_name": "extra-kit\n", "extra-kit/metadata/layout.conf": "masters = core-kit\n", "extra-kit/app-misc/x/x-1.ebuild": 'EAPI=7\nDESCRIPTION="x"\nSLOT=0\n' });

@@ -150,11 +150,20 @@ export class MetadataCache {
   packageRows(repoId: number, repoName: string, category: string, pkg: string): { stamps: Map<string, StoredStamp>; entries: PackageMetadata[] } {
     this.packageState ??= this.db
       .prepare(`SELECT cpv, category, package, version, md5, mtime_ns, size, eclasses, origin, failure, ${METADATA_KEYS.map((k) => COLUMN[k]).join(", ")} FROM ebuild WHERE repo_id = ? AND category = ? AND package = ?`)
-      .safeIntegers(true);
-    const rows = this.packageState.all(repoId, category, pkg) as Row[];
+      .safeIntegers(true)
+      .raw(true);
+    // raw rows (arrays) cost half as much to build as objects: the columns are in the order above
+    const rows = this.packageState.all(repoId, category, pkg) as (string | bigint)[][];
     const stamps = new Map<string, StoredStamp>();
-    for (const r of rows) stamps.set(String(r.cpv), { md5: r.md5 as string, mtimeNs: r.mtime_ns as bigint, size: Number(r.size), eclasses: r.eclasses as string, origin: r.origin as EntryOrigin, failure: r.failure as string });
-    return { stamps, entries: rows.map((r) => toMetadata(repoName, r)) };
+    const entries: PackageMetadata[] = [];
+    for (const r of rows) {
+      const [cpv, cat, pn, version, md5, mtimeNs, size, eclasses, origin, failure] = r as [string, string, string, string, string, bigint, bigint, string, EntryOrigin, string];
+      stamps.set(cpv, { md5, mtimeNs, size: Number(size), eclasses, origin, failure });
+      const values = {} as Record<MetadataKey, string>;
+      METADATA_KEYS.forEach((k, i) => (values[k] = String(r[10 + i] ?? "")));
+      entries.push({ repo: repoName, cpv, category: cat, package: pn, version, md5, eclasses: eclassPairs(eclasses ?? ""), values, origin: origin === "md5-cache" ? "md5-cache" : "sourced", ...(failure ? { failure } : {}) });
+    }
+    return { stamps, entries };
   }
 
   /** The package-directory listings recorded for a repository (see ebuildTree's ListingCache). */
@@ -245,14 +254,19 @@ export class MetadataCache {
   }
 }
 
+/** The `name md5 name md5 ...` column as pairs. */
+function eclassPairs(text: string): [string, string][] {
+  const ec = text.split(" ").filter(Boolean);
+  const eclasses: [string, string][] = [];
+  for (let i = 0; i + 1 < ec.length; i += 2) eclasses.push([ec[i]!, ec[i + 1]!]);
+  return eclasses;
+}
+
 function toMetadata(repo: string, r: Row): PackageMetadata {
   const values = {} as Record<MetadataKey, string>;
   for (const k of METADATA_KEYS) values[k] = String(r[COLUMN[k]] ?? "");
-  const ec = String(r.eclasses || "").split(" ").filter(Boolean);
-  const eclasses: [string, string][] = [];
-  for (let i = 0; i + 1 < ec.length; i += 2) eclasses.push([ec[i]!, ec[i + 1]!]);
   return {
-    repo, cpv: String(r.cpv), category: String(r.category), package: String(r.package), version: String(r.version), md5: String(r.md5), eclasses, values,
+    repo, cpv: String(r.cpv), category: String(r.category), package: String(r.package), version: String(r.version), md5: String(r.md5), eclasses: eclassPairs(String(r.eclasses || "")), values,
     origin: r.origin === "md5-cache" ? "md5-cache" : "sourced",
     ...(r.failure ? { failure: String(r.failure) } : {}),
   };
