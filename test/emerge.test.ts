@@ -19,7 +19,11 @@ function system(extra: Record<string, string> = {}): string {
 
 /** The plan lines of `ouzo emerge`, without the header and with the `to ROOT/` suffix of a ROOT other than /. */
 function emerge(root: string, ...args: string[]) {
-  const r = ouzo(["emerge", "--root", root, ...args]);
+  return emergeWith({}, root, ...args);
+}
+
+function emergeWith(env: Record<string, string>, root: string, ...args: string[]) {
+  const r = ouzo(["emerge", "--root", root, ...args], { env });
   // as the line would read with ROOT=/: `[1.0] to R/ …` loses " to R/", `pkg to R/ …` loses "to R/"
   const lines = r.stdout.split("\n").map((l) => l.replace(`] to ${root}/`, "]").replace(`to ${root}/`, ""));
   return { ...r, lines: lines.filter((l) => l.startsWith("[") || l.startsWith("Total:") || l.startsWith("Conflict:")), all: lines };
@@ -33,6 +37,40 @@ describe("ouzo emerge --pretend", () => {
     const r = spawnSync(path.join(bin, "emerge"), ["--root", root, "-p", "app-misc/fast"], { encoding: "utf8" });
     expect(r.status).toBe(0);
     expect(r.stdout.trim().split("\n").pop()).toBe(`[ebuild  N     ] app-misc/fast-1.0 to ${root}/`);
+  });
+
+  it("-v shows what each package still downloads: Manifest sizes of the files USE selects, less what DISTDIR holds, each file once", () => {
+    const distdir = tmpdir();
+    const kit = "var/db/repos/test-kit/app-misc";
+    const root = system({
+      "etc/portage/make.conf": `DISTDIR="${distdir}"\n`,
+      [`${kit}/dl/dl-1.0.ebuild`]: 'EAPI=7\nDESCRIPTION="downloads"\nSLOT="0"\nKEYWORDS="amd64"\nIUSE="extras"\nSRC_URI="https://e.org/a.tar.gz https://e.org/b.tar.gz https://e.org/c.tar.gz extras? ( https://e.org/d.tar.gz ) https://e.org/v1.tar.gz -> dl-1.0-renamed.tar.gz"\n',
+      [`${kit}/dl/Manifest`]: "DIST a.tar.gz 5000 BLAKE2B aa SHA512 aa\nDIST b.tar.gz 3000 BLAKE2B bb SHA512 bb\nDIST c.tar.gz 4096 BLAKE2B cc SHA512 cc\nDIST d.tar.gz 10000 BLAKE2B dd SHA512 dd\nDIST dl-1.0-renamed.tar.gz 2048 BLAKE2B rr SHA512 rr\nEBUILD dl-1.0.ebuild 10 BLAKE2B ee\n",
+      [`${kit}/dl2/dl2-1.0.ebuild`]: 'EAPI=7\nDESCRIPTION="shares a file"\nSLOT="0"\nKEYWORDS="amd64"\nSRC_URI="https://e.org/a.tar.gz https://e.org/e.tar.gz"\n',
+      [`${kit}/dl2/Manifest`]: "DIST a.tar.gz 5000 BLAKE2B aa SHA512 aa\nDIST e.tar.gz 1500000 BLAKE2B ee SHA512 ee\n",
+      [`${kit}/nomanifest/nomanifest-1.0.ebuild`]: 'EAPI=7\nDESCRIPTION="no Manifest"\nSLOT="0"\nKEYWORDS="amd64"\nSRC_URI="https://e.org/f.tar.gz"\n',
+    });
+    // b.tar.gz is complete in DISTDIR; 1024 bytes of c.tar.gz are downloaded already
+    fs.writeFileSync(path.join(distdir, "b.tar.gz"), Buffer.alloc(3000));
+    fs.writeFileSync(path.join(distdir, "c.tar.gz.__download__"), Buffer.alloc(1024));
+    const args = ["-pv", "app-misc/dl", "app-misc/dl2", "app-misc/nomanifest"];
+    // dl: 5000 + 0 + (4096 - 1024) + 2048 = 10120 bytes; dl2: a.tar.gz counted already, 1500000
+    // sizes as the C locale writes numbers, then as en_US groups their digits
+    expect(emergeWith({ LC_ALL: "C" }, root, ...args).lines).toEqual([
+      "[ebuild  N     ] app-misc/dl-1.0::test-kit  USE=\"-extras\" 10 KiB",
+      "[ebuild  N     ] app-misc/dl2-1.0::test-kit  1465 KiB",
+      "[ebuild  N     ] app-misc/nomanifest-1.0::test-kit  0 KiB",
+      "Total: 3 packages (3 new), Size of downloads: 1475 KiB",
+    ]);
+    const grouped = emergeWith({ LC_ALL: "en_US.UTF-8" }, root, ...args).lines;
+    expect(grouped).toContain("[ebuild  N     ] app-misc/dl2-1.0::test-kit  1,465 KiB");
+    expect(grouped).toContain("Total: 3 packages (3 new), Size of downloads: 1,475 KiB");
+    const doc = JSON.parse(ouzo(["emerge", "--root", root, "--json", ...args]).stdout);
+    expect(Object.fromEntries(doc.plan.map((e: { cpv: string; download_bytes: number }) => [e.cpv, e.download_bytes]))).toEqual({ "app-misc/dl-1.0": 10120, "app-misc/dl2-1.0": 1500000, "app-misc/nomanifest-1.0": 0 });
+    expect(doc.totals.download_bytes).toBe(1510120);
+    // with the file fetched completely, nothing is left of it
+    fs.writeFileSync(path.join(distdir, "e.tar.gz"), Buffer.alloc(1500000));
+    expect(emergeWith({ LC_ALL: "C" }, root, ...args).lines).toContain("[ebuild  N     ] app-misc/dl2-1.0::test-kit  0 KiB");
   });
 
   it("-pvuDN @world: the emerge spec's constructed example, line for line (slot-operator rebuild, new slot, USE changes)", () => {

@@ -13,6 +13,26 @@ export interface LineOptions {
   /** USE_EXPAND variables (upper case) and which of them are hidden. */
   readonly useExpand: readonly string[];
   readonly useExpandHidden: ReadonlySet<string>;
+  /** The locale sizes are written in (`en-US`: `1,234 KiB`); none: C, no grouping. */
+  readonly locale?: string;
+}
+
+/** The locale of LC_ALL, LC_NUMERIC or LANG as a BCP 47 tag; undefined for C and POSIX. */
+export function numericLocale(env: NodeJS.ProcessEnv): string | undefined {
+  const raw = env.LC_ALL || env.LC_NUMERIC || env.LANG || "";
+  const tag = raw.replace(/[.@].*$/, "").replace("_", "-");
+  if (!tag || tag === "C" || tag === "POSIX") return undefined;
+  try {
+    return Intl.NumberFormat.supportedLocalesOf([tag])[0];
+  } catch {
+    return undefined;
+  }
+}
+
+/** `⌈bytes/1024⌉ KiB`, grouped as the locale groups digits (emerge spec §8.5). */
+export function kib(bytes: number, locale: string | undefined): string {
+  const n = Math.ceil(bytes / 1024);
+  return `${locale ? new Intl.NumberFormat(locale, { useGrouping: true, maximumFractionDigits: 0 }).format(n) : String(n)} KiB`;
 }
 
 const noRevision = (c: Candidate) => c.version.text.replace(/-r0$/, "");
@@ -94,7 +114,7 @@ export function useGroups(e: PlanEntry, o: LineOptions): string {
 }
 
 /** One merge line of `emerge -p` (§8.2, §8.3), without colour. */
-export function mergeLine(e: PlanEntry, o: LineOptions): string {
+export function mergeLine(e: PlanEntry, o: LineOptions, downloadBytes = 0): string {
   const attrs = o.quiet ? e.attrs.slice(0, 6) : e.attrs;
   const bracket = `[ebuild ${attrs}]`;
   const c = e.pkg;
@@ -102,7 +122,7 @@ export function mergeLine(e: PlanEntry, o: LineOptions): string {
   const olds = e.shownOld.map((x) => (o.verbose ? `${noRevision(x)}${oldSlotPart(x, e)}::${x.repo}` : noRevision(x)));
   let old = olds.length ? `[${olds.join(", ")}]` : "";
   if (o.root !== "/") old = `${old}${old ? " " : ""}to ${o.root.replace(/\/*$/, "/")}`;
-  const extra = useGroups(e, o) + (o.verbose ? "0 KiB" : "");
+  const extra = useGroups(e, o) + (o.verbose ? kib(downloadBytes, o.locale) : "");
   return `${bracket} ${pkg} ${old}${extra ? ` ${extra}` : ""}`;
 }
 
@@ -121,7 +141,7 @@ export function blockerLine(u: UnmergeEntry, resolved: boolean, o: LineOptions):
 }
 
 /** `Total: 5 packages (3 upgrades, 1 in new slot, 1 reinstall), Size of downloads: 0 KiB` (§8.10). */
-export function totalLine(t: Totals): string {
+export function totalLine(t: Totals, downloadBytes = 0, locale?: string): string {
   const plural = (n: number, one: string, many: string) => `${n} ${n === 1 ? one : many}`;
   const details = [
     t.upgrades ? plural(t.upgrades, "upgrade", "upgrades") : "",
@@ -132,5 +152,5 @@ export function totalLine(t: Totals): string {
     t.uninstalls ? plural(t.uninstalls, "uninstall", "uninstalls") : "",
     t.interactive ? `${t.interactive} interactive` : "",
   ].filter(Boolean);
-  return `Total: ${plural(t.packages, "package", "packages")}${t.packages && details.length ? ` (${details.join(", ")})` : ""}, Size of downloads: 0 KiB`;
+  return `Total: ${plural(t.packages, "package", "packages")}${t.packages && details.length ? ` (${details.join(", ")})` : ""}, Size of downloads: ${kib(downloadBytes, locale)}`;
 }

@@ -4,6 +4,7 @@ import * as path from "node:path";
 import { Atom } from "../pms/atom.js";
 import { USER_CONFIG_EAPI } from "../pms/eapi.js";
 import { parseSrcUri, allLeaves } from "../pms/depspec.js";
+import { parseManifestDist, type ManifestDist } from "../pms/manifest.js";
 import type { PackageMetadata, MetadataKey } from "./PackageMetadata.js";
 import type { RegenFailure } from "./MetadataStore.js";
 
@@ -38,27 +39,12 @@ function relationsOf(spec: string): string[] {
   return out;
 }
 
-interface ManifestDist {
-  size: string;
-  hashes: Record<string, string>;
-}
-
 function readManifest(file: string): Map<string, ManifestDist> {
-  const out = new Map<string, ManifestDist>();
-  let text: string;
   try {
-    text = fs.readFileSync(file, "utf8");
+    return parseManifestDist(fs.readFileSync(file, "utf8"));
   } catch {
-    return out;
+    return new Map();
   }
-  for (const line of text.split("\n")) {
-    const parts = line.trim().split(/\s+/);
-    if (parts[0] !== "DIST" || parts.length < 3) continue;
-    const hashes: Record<string, string> = {};
-    for (let i = 3; i + 1 < parts.length; i += 2) hashes[parts[i]!.toLowerCase()] = parts[i + 1]!;
-    out.set(parts[1]!, { size: parts[2]!, hashes });
-  }
-  return out;
 }
 
 /** Sort object keys recursively, as Go marshals maps. Arrays keep their order. */

@@ -31,6 +31,8 @@ export interface Candidate {
   readonly maskMarker: string;
   readonly deps: Readonly<Record<DepClass, string>>;
   readonly properties: string;
+  /** SRC_URI as written (ebuilds; what a plan downloads). */
+  readonly srcUri?: string;
 }
 
 /** Where candidates come from. `cp` is `category/PN`; the answer lists every version the source has. */

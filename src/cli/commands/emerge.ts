@@ -1,5 +1,6 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { DownloadCounter, selectedDistfiles } from "../../build/distfiles.js";
 import type { Config } from "../../config/Config.js";
 import type { Repository } from "../../config/repositories.js";
 import { OuzoError, UsageError } from "../../core/errors.js";
@@ -17,7 +18,7 @@ import type { Output } from "../../ui/Output.js";
 import { readInstalled } from "../../vdb/installed.js";
 import { readWorld } from "../../vdb/world.js";
 import { rootOf, type GlobalArgs } from "../context.js";
-import { blockerLine, mergeLine, totalLine, uninstallLine, type LineOptions } from "../emergeLines.js";
+import { blockerLine, mergeLine, numericLocale, totalLine, uninstallLine, type LineOptions } from "../emergeLines.js";
 import { closest } from "../suggest.js";
 import { failureLine, openStore, packageInput } from "./metadata.js";
 
@@ -112,6 +113,7 @@ class EbuildSource implements CandidateSource {
           maskMarker: masks.length ? " " : this.config.maskMarker(input),
           deps: { DEPEND: m.values.DEPEND, RDEPEND: m.values.RDEPEND, PDEPEND: m.values.PDEPEND, BDEPEND: m.values.BDEPEND, IDEPEND: m.values.IDEPEND },
           properties: m.values.PROPERTIES,
+          srcUri: m.values.SRC_URI,
         });
       }
     }
@@ -273,6 +275,26 @@ function excludeAtoms(values: readonly string[]): Atom[] {
 }
 
 /** One line answered on the terminal. */
+/**
+ * Bytes each line of the plan still downloads (emerge spec §8.5), in the plan's order: a file
+ * counts at its first package. DISTDIR is the configuration's (a host path, as Portage reads it).
+ */
+function downloadBytes(ops: readonly (PlanEntry | UnmergeEntry)[], config: Config): number[] {
+  const counter = new DownloadCounter(config.vars.get("DISTDIR") || "/var/cache/portage/distfiles");
+  return ops.map((e) => {
+    const c = e.pkg;
+    const repo = config.repos.get(c.repo);
+    if (e.op !== "merge" || c.source !== "ebuild" || !c.srcUri || !repo) return 0;
+    let files: string[];
+    try {
+      files = selectedDistfiles(c.srcUri, c.eapi, c.use);
+    } catch {
+      return 0; // an unreadable SRC_URI fails at fetch time, with its message; the plan shows 0
+    }
+    return counter.bytes(path.join(repo.location, c.category, c.package), files);
+  });
+}
+
 async function ask(question: string): Promise<string> {
   const { createInterface } = await import("node:readline/promises");
   const rl = createInterface({ input: process.stdin, output: process.stdout });
@@ -331,10 +353,12 @@ export async function emergeCommand(config: Config, args: EmergeArgs, out: Outpu
     store.close();
   }
   const expandHidden = new Set((config.vars.get("USE_EXPAND_HIDDEN") ?? "").split(/\s+/).filter(Boolean));
-  const lineOpts: LineOptions = { verbose, quiet: !!args.quiet, quietVerbose: !!args.quiet && !!args.verbose, root, useExpand: config.useExpand, useExpandHidden: expandHidden };
+  const lineOpts: LineOptions = { verbose, quiet: !!args.quiet, quietVerbose: !!args.quiet && !!args.verbose, root, useExpand: config.useExpand, useExpandHidden: expandHidden, locale: numericLocale(process.env) };
   const ops = combined(entries, unmerges);
-  const lines = ops.map((e) => (e.op === "merge" ? mergeLine(e, lineOpts) : uninstallLine(e, lineOpts)));
+  const downloads = downloadBytes(ops, config);
+  const lines = ops.map((e, i) => (e.op === "merge" ? mergeLine(e, lineOpts, downloads[i]) : uninstallLine(e, lineOpts)));
   const totals = totalsOf(entries, unmerges);
+  const downloadTotal = downloads.reduce((a, b) => a + b, 0);
   if (args.json) {
     out.json({
       schema: "ouzo-plan/1",
@@ -370,6 +394,7 @@ export async function emergeCommand(config: Config, args: EmergeArgs, out: Outpu
         mask_marker: e.attrs[6],
         fetch: "none",
         interactive: e.attrs[0] === "I",
+        download_bytes: downloads[i],
         use: {
           iuse: e.pkg.iuse.map((f) => f.replace(/^[+-]/, "")).sort(),
           enabled: [...e.pkg.useState.enabled],
@@ -385,7 +410,7 @@ export async function emergeCommand(config: Config, args: EmergeArgs, out: Outpu
       warnings: missing.map((m) => ({ code: "world-missing", atom: m.atom, set: `@${m.set}`, detail: "no ebuild and nothing installed matches it" })),
       blockers: unmerges.map((u) => ({ atom: u.atom, strong: u.atom.startsWith("!!"), by: u.by.map((b) => b.cpv), blocks: [u.pkg.cpv], resolved: true, resolution: "uninstall", display_after: ops.findIndex((x) => x.op === "unmerge" && x.pkg === u.pkg) })),
       failure: cycle ? { code: "CYCLE", message: `circular build-time dependencies: ${cycle.join(", ")}`, chain: cycle } : null,
-      totals: { packages: totals.packages, uninstalls: totals.uninstalls, upgrades: totals.upgrades, downgrades: totals.downgrades, new: totals.new, new_slots: totals.newSlots, reinstalls: totals.reinstalls, interactive: totals.interactive, download_bytes: 0 },
+      totals: { packages: totals.packages, uninstalls: totals.uninstalls, upgrades: totals.upgrades, downgrades: totals.downgrades, new: totals.new, new_slots: totals.newSlots, reinstalls: totals.reinstalls, interactive: totals.interactive, download_bytes: downloadTotal },
     });
   } else {
     ops.forEach((e, i) => {
@@ -393,7 +418,7 @@ export async function emergeCommand(config: Config, args: EmergeArgs, out: Outpu
       if (e.op === "unmerge") out.result(blockerLine(e, true, lineOpts));
     });
     if (verbose) {
-      out.result(`\n${totalLine(totals)}`);
+      out.result(`\n${totalLine(totals, downloadTotal, lineOpts.locale)}`);
       if (unmerges.length) out.result(`Conflict: ${unmerges.length} block${unmerges.length === 1 ? "" : "s"}`);
     }
     if (cycle) out.error(`circular build-time dependencies among: ${cycle.join(", ")}`);

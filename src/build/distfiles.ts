@@ -1,0 +1,67 @@
+// What a plan still has to download (emerge spec §8.5): for each distfile a package's USE selects,
+// its Manifest size less what DISTDIR already holds (a complete file: nothing; a partial
+// `<file>.__download__`: the rest). A file counts once per plan, at its first package.
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { allLeaves, parseSrcUri, reduce } from "../pms/depspec.js";
+import { parseManifestDist, type ManifestDist } from "../pms/manifest.js";
+
+/** The distfiles of SRC_URI that USE selects, each once, in their order. */
+export function selectedDistfiles(srcUri: string, eapi: string, use: ReadonlySet<string>): string[] {
+  if (!srcUri.trim()) return [];
+  return [...new Set(allLeaves(reduce(parseSrcUri(srcUri, eapi), use)).map((u) => u.filename))];
+}
+
+export class DownloadCounter {
+  private readonly counted = new Set<string>();
+  private readonly manifests = new Map<string, Map<string, ManifestDist>>();
+
+  constructor(private readonly distdir: string) {}
+
+  /**
+   * Bytes still to fetch for these files of the package directory `pkgDir` (its Manifest gives
+   * the sizes; no Manifest or no DIST line: 0), leaving out files counted before.
+   */
+  bytes(pkgDir: string, files: readonly string[]): number {
+    const dist = this.manifest(pkgDir);
+    let total = 0;
+    for (const f of files) {
+      if (this.counted.has(f)) continue;
+      this.counted.add(f);
+      const size = Number(dist.get(f)?.size ?? 0);
+      if (!size) continue;
+      total += Math.max(0, size - this.present(f, size));
+    }
+    return total;
+  }
+
+  /** Bytes of `f` already in DISTDIR: all of them when the file is complete, else the partial download's. */
+  private present(f: string, size: number): number {
+    const whole = sizeOf(path.join(this.distdir, f));
+    if (whole === size) return size;
+    return sizeOf(path.join(this.distdir, `${f}.__download__`)) ?? 0;
+  }
+
+  private manifest(pkgDir: string): Map<string, ManifestDist> {
+    let m = this.manifests.get(pkgDir);
+    if (!m) {
+      let text = "";
+      try {
+        text = fs.readFileSync(path.join(pkgDir, "Manifest"), "utf8");
+      } catch {
+        // no Manifest: nothing known to download
+      }
+      this.manifests.set(pkgDir, (m = parseManifestDist(text)));
+    }
+    return m;
+  }
+}
+
+function sizeOf(file: string): number | undefined {
+  try {
+    const st = fs.statSync(file);
+    return st.isFile() ? st.size : undefined;
+  } catch {
+    return undefined;
+  }
+}
