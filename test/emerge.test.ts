@@ -73,6 +73,30 @@ describe("ouzo emerge --pretend", () => {
     expect(emergeWith({ LC_ALL: "C" }, root, ...args).lines).toContain("[ebuild  N     ] app-misc/dl2-1.0::test-kit  0 KiB");
   });
 
+  it("marks a fetch-restricted package F while its files are missing, f once they are in DISTDIR, and counts it in the Total block", () => {
+    const distdir = tmpdir();
+    const kit = "var/db/repos/test-kit/app-misc";
+    const root = system({
+      "etc/portage/make.conf": `DISTDIR="${distdir}"\n`,
+      [`${kit}/manual/manual-1.0.ebuild`]: 'EAPI=8\nDESCRIPTION="fetch by hand"\nSLOT="0"\nKEYWORDS="amd64"\nIUSE="extras"\nRESTRICT="fetch"\nSRC_URI="https://e.org/manual.tar.gz extras? ( https://e.org/extra.tar.gz ) mirror+https://e.org/free.tar.gz"\n',
+      [`${kit}/manual/Manifest`]: "DIST manual.tar.gz 2048 BLAKE2B aa SHA512 aa\nDIST extra.tar.gz 10 BLAKE2B bb SHA512 bb\nDIST free.tar.gz 1024 BLAKE2B cc SHA512 cc\n",
+    });
+    const run = () => emergeWith({ LC_ALL: "C" }, root, "-pv", "app-misc/manual", "app-misc/fast");
+    expect(run().lines).toEqual([
+      "[ebuild  N F   ] app-misc/manual-1.0::test-kit  USE=\"-extras\" 3 KiB",
+      "[ebuild  N     ] app-misc/fast-1.0::test-kit  0 KiB",
+      "Total: 2 packages (2 new), Size of downloads: 3 KiB",
+    ]);
+    expect(run().all).toContain("Fetch Restriction: 1 package (1 unsatisfied)");
+    // the file fetched by hand (free.tar.gz, a mirror+ URI, the package manager fetches itself)
+    fs.writeFileSync(path.join(distdir, "manual.tar.gz"), Buffer.alloc(2048));
+    const after = run();
+    expect(after.lines[0]).toBe("[ebuild  N f   ] app-misc/manual-1.0::test-kit  USE=\"-extras\" 1 KiB");
+    expect(after.all).toContain("Fetch Restriction: 1 package");
+    const doc = JSON.parse(ouzo(["emerge", "--root", root, "-p", "--json", "app-misc/manual"]).stdout);
+    expect(doc.plan[0]).toMatchObject({ fetch: "restricted-present", attrs: " N f   " });
+  });
+
   it("-pvuDN @world: the emerge spec's constructed example, line for line (slot-operator rebuild, new slot, USE changes)", () => {
     const root = system();
     const r = emerge(root, "-pvuDN", "@world");

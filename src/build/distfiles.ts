@@ -3,13 +3,28 @@
 // `<file>.__download__`: the rest). A file counts once per plan, at its first package.
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { allLeaves, parseSrcUri, reduce } from "../pms/depspec.js";
+import { allLeaves, parsePlainTokens, parseSrcUri, reduce } from "../pms/depspec.js";
 import { parseManifestDist, type ManifestDist } from "../pms/manifest.js";
 
 /** The distfiles of SRC_URI that USE selects, each once, in their order. */
 export function selectedDistfiles(srcUri: string, eapi: string, use: ReadonlySet<string>): string[] {
   if (!srcUri.trim()) return [];
   return [...new Set(allLeaves(reduce(parseSrcUri(srcUri, eapi), use)).map((u) => u.filename))];
+}
+
+/** Whether RESTRICT, with USE, contains `fetch`. */
+export function fetchRestricted(restrict: string, use: ReadonlySet<string>): boolean {
+  if (!restrict.trim()) return false;
+  return allLeaves(reduce(parsePlainTokens(restrict, "RESTRICT"), use)).includes("fetch");
+}
+
+/**
+ * The distfiles of a fetch-restricted package that the user must fetch by hand: those USE
+ * selects, except `mirror+` URIs (EAPI 8: fetchable although the package is restricted).
+ */
+export function restrictedDistfiles(srcUri: string, eapi: string, use: ReadonlySet<string>): string[] {
+  if (!srcUri.trim()) return [];
+  return [...new Set(allLeaves(reduce(parseSrcUri(srcUri, eapi), use)).filter((u) => !u.uri.startsWith("mirror+")).map((u) => u.filename))];
 }
 
 export class DownloadCounter {
@@ -33,6 +48,16 @@ export class DownloadCounter {
       total += Math.max(0, size - this.present(f, size));
     }
     return total;
+  }
+
+  /** Whether every one of these files of `pkgDir` is complete in DISTDIR (its Manifest size, when it has one). */
+  allPresent(pkgDir: string, files: readonly string[]): boolean {
+    const dist = this.manifest(pkgDir);
+    return files.every((f) => {
+      const have = sizeOf(path.join(this.distdir, f));
+      const want = dist.get(f)?.size;
+      return have !== undefined && (want === undefined || have === Number(want));
+    });
   }
 
   /** Bytes of `f` already in DISTDIR: all of them when the file is complete, else the partial download's. */

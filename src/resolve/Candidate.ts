@@ -33,6 +33,8 @@ export interface Candidate {
   readonly properties: string;
   /** SRC_URI as written (ebuilds; what a plan downloads). */
   readonly srcUri?: string;
+  /** RESTRICT as written (ebuilds). */
+  readonly restrict?: string;
 }
 
 /** Where candidates come from. `cp` is `category/PN`; the answer lists every version the source has. */

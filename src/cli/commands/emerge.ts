@@ -1,6 +1,6 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { DownloadCounter, selectedDistfiles } from "../../build/distfiles.js";
+import { DownloadCounter, fetchRestricted, restrictedDistfiles, selectedDistfiles } from "../../build/distfiles.js";
 import type { Config } from "../../config/Config.js";
 import type { Repository } from "../../config/repositories.js";
 import { OuzoError, UsageError } from "../../core/errors.js";
@@ -114,6 +114,7 @@ class EbuildSource implements CandidateSource {
           deps: { DEPEND: m.values.DEPEND, RDEPEND: m.values.RDEPEND, PDEPEND: m.values.PDEPEND, BDEPEND: m.values.BDEPEND, IDEPEND: m.values.IDEPEND },
           properties: m.values.PROPERTIES,
           srcUri: m.values.SRC_URI,
+          restrict: m.values.RESTRICT,
         });
       }
     }
@@ -275,23 +276,27 @@ function excludeAtoms(values: readonly string[]): Atom[] {
 }
 
 /** One line answered on the terminal. */
+type FetchState = "none" | "restricted" | "restricted-present";
+
 /**
- * Bytes each line of the plan still downloads (emerge spec §8.5), in the plan's order: a file
- * counts at its first package. DISTDIR is the configuration's (a host path, as Portage reads it).
+ * What each line of the plan still downloads (emerge spec §8.5), in the plan's order (a file
+ * counts at its first package), and whether the package is fetch-restricted with its files in
+ * place or missing (§8.2 column 12). DISTDIR is the configuration's, a host path as Portage reads it.
  */
-function downloadBytes(ops: readonly (PlanEntry | UnmergeEntry)[], config: Config): number[] {
+function fetchPlan(ops: readonly (PlanEntry | UnmergeEntry)[], config: Config): { bytes: number; fetch: FetchState }[] {
   const counter = new DownloadCounter(config.vars.get("DISTDIR") || "/var/cache/portage/distfiles");
   return ops.map((e) => {
     const c = e.pkg;
     const repo = config.repos.get(c.repo);
-    if (e.op !== "merge" || c.source !== "ebuild" || !c.srcUri || !repo) return 0;
-    let files: string[];
+    if (e.op !== "merge" || c.source !== "ebuild" || !repo) return { bytes: 0, fetch: "none" };
+    const pkgDir = path.join(repo.location, c.category, c.package);
     try {
-      files = selectedDistfiles(c.srcUri, c.eapi, c.use);
+      const bytes = c.srcUri ? counter.bytes(pkgDir, selectedDistfiles(c.srcUri, c.eapi, c.use)) : 0;
+      if (!fetchRestricted(c.restrict ?? "", c.use)) return { bytes, fetch: "none" };
+      return { bytes, fetch: counter.allPresent(pkgDir, restrictedDistfiles(c.srcUri ?? "", c.eapi, c.use)) ? "restricted-present" : "restricted" };
     } catch {
-      return 0; // an unreadable SRC_URI fails at fetch time, with its message; the plan shows 0
+      return { bytes: 0, fetch: "none" }; // an unreadable SRC_URI or RESTRICT fails at fetch time, with its message
     }
-    return counter.bytes(path.join(repo.location, c.category, c.package), files);
   });
 }
 
@@ -354,11 +359,18 @@ export async function emergeCommand(config: Config, args: EmergeArgs, out: Outpu
   }
   const expandHidden = new Set((config.vars.get("USE_EXPAND_HIDDEN") ?? "").split(/\s+/).filter(Boolean));
   const lineOpts: LineOptions = { verbose, quiet: !!args.quiet, quietVerbose: !!args.quiet && !!args.verbose, root, useExpand: config.useExpand, useExpandHidden: expandHidden, locale: numericLocale(process.env) };
-  const ops = combined(entries, unmerges);
-  const downloads = downloadBytes(ops, config);
+  const fetches = fetchPlan(combined(entries, unmerges), config);
+  // the fetch column (12) of a fetch-restricted package: `f` its files are in place, `F` missing
+  const ops = combined(entries, unmerges).map((e, i) => {
+    const f = fetches[i]!.fetch;
+    return e.op === "merge" && f !== "none" ? { ...e, attrs: `${e.attrs.slice(0, 3)}${f === "restricted" ? "F" : "f"}${e.attrs.slice(4)}` } : e;
+  });
+  const downloads = fetches.map((f) => f.bytes);
   const lines = ops.map((e, i) => (e.op === "merge" ? mergeLine(e, lineOpts, downloads[i]) : uninstallLine(e, lineOpts)));
   const totals = totalsOf(entries, unmerges);
   const downloadTotal = downloads.reduce((a, b) => a + b, 0);
+  const restricted = fetches.filter((f) => f.fetch !== "none").length;
+  const unsatisfied = fetches.filter((f) => f.fetch === "restricted").length;
   if (args.json) {
     out.json({
       schema: "ouzo-plan/1",
@@ -392,7 +404,7 @@ export async function emergeCommand(config: Config, args: EmergeArgs, out: Outpu
         shown_old: e.shownOld.map((o) => ({ cpv: o.cpv, slot: o.slot, subslot: o.subslot, repo: o.repo })),
         attrs: e.attrs,
         mask_marker: e.attrs[6],
-        fetch: "none",
+        fetch: fetches[i]!.fetch,
         interactive: e.attrs[0] === "I",
         download_bytes: downloads[i],
         use: {
@@ -419,6 +431,7 @@ export async function emergeCommand(config: Config, args: EmergeArgs, out: Outpu
     });
     if (verbose) {
       out.result(`\n${totalLine(totals, downloadTotal, lineOpts.locale)}`);
+      if (restricted) out.result(`Fetch Restriction: ${restricted} package${restricted === 1 ? "" : "s"}${unsatisfied ? ` (${unsatisfied} unsatisfied)` : ""}`);
       if (unmerges.length) out.result(`Conflict: ${unmerges.length} block${unmerges.length === 1 ? "" : "s"}`);
     }
     if (cycle) out.error(`circular build-time dependencies among: ${cycle.join(", ")}`);
