@@ -97,6 +97,29 @@ describe("ouzo emerge --pretend", () => {
     expect(doc.plan[0]).toMatchObject({ fetch: "restricted-present", attrs: " N f   " });
   });
 
+  it("--changed-deps reinstalls an installed package whose recorded dependencies differ from its ebuild's, and only that one", () => {
+    const kit = "var/db/repos/test-kit/app-misc";
+    const vdb = (cpv: string, files: Record<string, string>) =>
+      Object.fromEntries(Object.entries({ COUNTER: "50", EAPI: "7", IUSE: "", KEYWORDS: "amd64", SLOT: "0", USE: "", repository: "test-kit", ...files }).map(([f, v]) => [`var/db/pkg/${cpv}/${f}`, `${v}\n`]));
+    const root = system({
+      // the same dependencies once reduced with the USE it was built with, the sub-slot it bound read as :=
+      [`${kit}/depsame/depsame-1.0.ebuild`]: 'EAPI=7\nDESCRIPTION="same deps"\nSLOT="0"\nKEYWORDS="amd64"\nIUSE="extras"\nRDEPEND="dev-libs/libz:= extras? ( app-misc/fast )"\nDEPEND="${RDEPEND}"\n',
+      ...vdb("app-misc/depsame-1.0", { IUSE: "extras", RDEPEND: "dev-libs/libz:0/1=", DEPEND: "dev-libs/libz:0/1=" }),
+      // its ebuild now needs app-misc/fast at run time
+      [`${kit}/depchanged/depchanged-1.0.ebuild`]: 'EAPI=7\nDESCRIPTION="changed deps"\nSLOT="0"\nKEYWORDS="amd64"\nRDEPEND="app-misc/fast"\n',
+      ...vdb("app-misc/depchanged-1.0", {}),
+    });
+    expect(emerge(root, "-p", "--changed-deps", "app-misc/depsame", "app-misc/depchanged").lines).toEqual([
+      "[ebuild  N     ] app-misc/fast-1.0 ",
+      "[ebuild   R    ] app-misc/depchanged-1.0 ",
+    ]);
+    // without it the run is selective with -n, and nothing is merged again
+    expect(emerge(root, "-pn", "app-misc/depsame", "app-misc/depchanged").lines).toEqual([]);
+    const json = JSON.parse(ouzo(["emerge", "--root", root, "-p", "--json", "--changed-deps", "app-misc/depchanged"]).stdout);
+    expect(json.request.options.changed_deps).toBe(true);
+    expect(json.plan.map((e: { cpv: string; status: string }) => `${e.cpv} ${e.status}`)).toEqual(["app-misc/fast-1.0 new", "app-misc/depchanged-1.0 reinstall"]);
+  });
+
   it("-pvuDN @world: the emerge spec's constructed example, line for line (slot-operator rebuild, new slot, USE changes)", () => {
     const root = system();
     const r = emerge(root, "-pvuDN", "@world");

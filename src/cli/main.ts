@@ -135,6 +135,7 @@ const COMMANDS: readonly CommandSpec<Handler>[] = [
       noreplace: { type: "boolean", alias: "n", describe: "do not merge again what is installed" },
       emptytree: { type: "boolean", alias: "e", describe: "merge everything reached again" },
       "changed-use": { type: "boolean", alias: "U", describe: "rebuild installed packages whose enabled USE flags changed" },
+      "changed-deps": { type: "boolean", describe: "reinstall installed packages whose dependencies differ from their ebuild's" },
       exclude: { type: "string", array: true, describe: "never merge these packages (names or slot atoms, wildcards allowed; repeatable)" },
       "with-bdeps": { type: "string", choices: ["y", "n"], describe: "with -D, follow the build-time dependencies of installed packages too (default y)" },
       oneshot: { type: "boolean", alias: "1", describe: "do not add the packages to the world file" },

@@ -25,6 +25,8 @@ export interface ResolveOptions {
   readonly emptytree?: boolean;
   /** -U: rebuild an installed package whose enabled flags changed (not for IUSE changes alone). */
   readonly changedUse?: boolean;
+  /** --changed-deps: reinstall an installed package whose recorded dependencies differ from its ebuild's. */
+  readonly changedDeps?: boolean;
   /** --exclude: never merge a matching ebuild; an installed match stays and satisfies dependencies. */
   readonly exclude?: readonly Atom[];
   /**
@@ -297,9 +299,10 @@ export class Resolver {
     const ebuilds = m.filter((c) => c.source === "ebuild").sort(byVersion);
     // -u, -N and -n make the run selective (emerge spec §1.8): a requested package that is
     // installed is merged again only for a reason
-    const selective = o.update || o.newuse || o.changedUse || o.noreplace;
+    const selective = o.update || o.newuse || o.changedUse || o.changedDeps || o.noreplace;
     if (o.emptytree || (requested && !selective)) return [...ebuilds, ...installed];
-    const triggered = (i: Candidate, e: Candidate): boolean => (!!o.newuse && useTriggers(i, e, "newuse").length > 0) || (!!o.changedUse && useTriggers(i, e, "changed-use").length > 0);
+    const triggered = (i: Candidate, e: Candidate): boolean =>
+      (!!o.newuse && useTriggers(i, e, "newuse").length > 0) || (!!o.changedUse && useTriggers(i, e, "changed-use").length > 0) || (!!o.changedDeps && i.cpv === e.cpv && this.depsChanged(i, e));
     if (o.update && (requested || o.deep)) {
       // the best version; at equal versions the installed one, unless --newuse finds its USE changed
       return [...ebuilds, ...installed].sort((x, y) => {
@@ -321,7 +324,33 @@ export class Resolver {
       const i = installed.find((x) => x.slot === best.slot) ?? installed[0]!;
       if (triggered(i, best)) return [best, ...installed, ...ebuilds.slice(1)];
     }
+    // --changed-deps compares an installed package with the ebuild of its own version (spec §6.7)
+    if (o.changedDeps) {
+      for (const i of installed) {
+        const same = ebuilds.find((e) => e.cpv === i.cpv && e.repo === i.repo) ?? ebuilds.find((e) => e.cpv === i.cpv);
+        if (same && this.depsChanged(i, same)) return [same, ...installed, ...ebuilds.filter((e) => e !== same)];
+      }
+    }
     return [...installed, ...ebuilds];
+  }
+
+  /**
+   * Whether an installed package's recorded dependencies differ from those of the ebuild of its
+   * version, both reduced with the USE it was built with and `:SLOT/SUB=` read as `:=` (emerge
+   * spec §6.7); the runtime classes only with --with-bdeps=n.
+   */
+  private depsChanged(installed: Candidate, ebuild: Candidate): boolean {
+    const classes: readonly DepClass[] = this.opts.withBdeps === false ? ["RDEPEND", "IDEPEND", "PDEPEND"] : WALK_ORDER;
+    const canon = (c: Candidate, cls: DepClass): string => {
+      const text = c.deps[cls];
+      if (!text?.trim()) return "";
+      try {
+        return canonical(reduce(this.parsed(text, c.eapi, eapiFeatures(c.eapi) ?? eapiFeatures("8")!), installed.use));
+      } catch {
+        return `unreadable: ${text}`;
+      }
+    };
+    return classes.some((cls) => canon(installed, cls) !== canon(ebuild, cls));
   }
 
   async resolve(request: readonly RequestAtom[]): Promise<Selection> {
@@ -349,7 +378,7 @@ export class Resolver {
     for (const r of request) this.checkAtom(r.atom, [r.arg]);
     // a command-line atom only an installed package matches cannot be merged again (spec §2.4)
     const o = this.opts;
-    if (!(o.update || o.newuse || o.changedUse || o.noreplace)) {
+    if (!(o.update || o.newuse || o.changedUse || o.changedDeps || o.noreplace)) {
       for (const r of request) {
         if (r.set) continue;
         const all = (this.universe.get(r.atom.cp) ?? []).filter((c) => r.atom.matchesIgnoringUse(ref(c)));
@@ -672,6 +701,13 @@ export class Resolver {
       throw new ResolveFailure(`all ebuilds that could satisfy "${a.toString()}" have been masked: ${lines.join("; ")}`, chain);
     }
   }
+}
+
+/** A reduced dependency tree as text, slot operators without their recorded slot. */
+function canonical(nodes: readonly DepNode<Atom>[]): string {
+  return nodes
+    .map((n) => (n.kind === "leaf" ? n.value.toString().replace(/:[^\s[:=]*=/, ":=") : n.kind === "use" ? `${n.negated ? "!" : ""}${n.flag}?(${canonical(n.children)})` : `${n.kind}(${canonical(n.children)})`))
+    .join(" ");
 }
 
 /**

@@ -32,6 +32,7 @@ export interface EmergeArgs extends GlobalArgs {
   noreplace?: boolean;
   emptytree?: boolean;
   changedUse?: boolean;
+  changedDeps?: boolean;
   exclude?: string[];
   withBdeps?: string;
   oneshot?: boolean;
@@ -334,6 +335,7 @@ export async function emergeCommand(config: Config, args: EmergeArgs, out: Outpu
       deep: args.deep,
       newuse: args.newuse,
       changedUse: args.changedUse,
+      changedDeps: args.changedDeps,
       noreplace: args.noreplace,
       emptytree: args.emptytree,
       exclude: excludeAtoms(args.exclude ?? []),
@@ -376,7 +378,7 @@ export async function emergeCommand(config: Config, args: EmergeArgs, out: Outpu
       schema: "ouzo-plan/1",
       ok: !cycle,
       action: "merge",
-      request: { atoms: (args.atoms ?? []).filter((a) => !a.startsWith("@")), sets: (args.atoms ?? []).filter((a) => a.startsWith("@")), options: { pretend: !!args.pretend, update: !!args.update, deep: args.deep ? "unlimited" : 0, newuse: !!args.newuse, changed_use: !!args.changedUse, with_bdeps: args.withBdeps === "n" ? "n" : "y", noreplace: !!args.noreplace, emptytree: !!args.emptytree, oneshot: !!args.oneshot, exclude: args.exclude ?? [] } },
+      request: { atoms: (args.atoms ?? []).filter((a) => !a.startsWith("@")), sets: (args.atoms ?? []).filter((a) => a.startsWith("@")), options: { pretend: !!args.pretend, update: !!args.update, deep: args.deep ? "unlimited" : 0, newuse: !!args.newuse, changed_use: !!args.changedUse, changed_deps: !!args.changedDeps, with_bdeps: args.withBdeps === "n" ? "n" : "y", noreplace: !!args.noreplace, emptytree: !!args.emptytree, oneshot: !!args.oneshot, exclude: args.exclude ?? [] } },
       roots: { target: root, config: config.configRoot, build: "/" },
       stats: { elapsed_ms: Date.now() - started, ...stats },
       plan: ops.map((e, i) => e.op === "unmerge" ? {
