@@ -17,6 +17,15 @@ function system(extra: Record<string, string> = {}): string {
   return root;
 }
 
+/** The fixture's app-misc directory in test-kit. */
+const KIT = "var/db/repos/test-kit/app-misc";
+
+/** The fixture system with these files and DISTDIR (make.conf) a directory of its own. */
+function withDistdir(extra: Record<string, string>): { root: string; distdir: string } {
+  const distdir = tmpdir();
+  return { root: system({ "etc/portage/make.conf": `DISTDIR="${distdir}"\n`, ...extra }), distdir };
+}
+
 /** The plan lines of `ouzo emerge`, without the header and with the `to ROOT/` suffix of a ROOT other than /. */
 function emerge(root: string, ...args: string[]) {
   return emergeWith({}, root, ...args);
@@ -40,15 +49,12 @@ describe("ouzo emerge --pretend", () => {
   });
 
   it("-v shows what each package still downloads: Manifest sizes of the files USE selects, less what DISTDIR holds, each file once", () => {
-    const distdir = tmpdir();
-    const kit = "var/db/repos/test-kit/app-misc";
-    const root = system({
-      "etc/portage/make.conf": `DISTDIR="${distdir}"\n`,
-      [`${kit}/dl/dl-1.0.ebuild`]: 'EAPI=7\nDESCRIPTION="downloads"\nSLOT="0"\nKEYWORDS="amd64"\nIUSE="extras"\nSRC_URI="https://e.org/a.tar.gz https://e.org/b.tar.gz https://e.org/c.tar.gz extras? ( https://e.org/d.tar.gz ) https://e.org/v1.tar.gz -> dl-1.0-renamed.tar.gz"\n',
-      [`${kit}/dl/Manifest`]: "DIST a.tar.gz 5000 BLAKE2B aa SHA512 aa\nDIST b.tar.gz 3000 BLAKE2B bb SHA512 bb\nDIST c.tar.gz 4096 BLAKE2B cc SHA512 cc\nDIST d.tar.gz 10000 BLAKE2B dd SHA512 dd\nDIST dl-1.0-renamed.tar.gz 2048 BLAKE2B rr SHA512 rr\nEBUILD dl-1.0.ebuild 10 BLAKE2B ee\n",
-      [`${kit}/dl2/dl2-1.0.ebuild`]: 'EAPI=7\nDESCRIPTION="shares a file"\nSLOT="0"\nKEYWORDS="amd64"\nSRC_URI="https://e.org/a.tar.gz https://e.org/e.tar.gz"\n',
-      [`${kit}/dl2/Manifest`]: "DIST a.tar.gz 5000 BLAKE2B aa SHA512 aa\nDIST e.tar.gz 1500000 BLAKE2B ee SHA512 ee\n",
-      [`${kit}/nomanifest/nomanifest-1.0.ebuild`]: 'EAPI=7\nDESCRIPTION="no Manifest"\nSLOT="0"\nKEYWORDS="amd64"\nSRC_URI="https://e.org/f.tar.gz"\n',
+    const { root, distdir } = withDistdir({
+      [`${KIT}/dl/dl-1.0.ebuild`]: 'EAPI=7\nDESCRIPTION="downloads"\nSLOT="0"\nKEYWORDS="amd64"\nIUSE="extras"\nSRC_URI="https://e.org/a.tar.gz https://e.org/b.tar.gz https://e.org/c.tar.gz extras? ( https://e.org/d.tar.gz ) https://e.org/v1.tar.gz -> dl-1.0-renamed.tar.gz"\n',
+      [`${KIT}/dl/Manifest`]: "DIST a.tar.gz 5000 BLAKE2B aa SHA512 aa\nDIST b.tar.gz 3000 BLAKE2B bb SHA512 bb\nDIST c.tar.gz 4096 BLAKE2B cc SHA512 cc\nDIST d.tar.gz 10000 BLAKE2B dd SHA512 dd\nDIST dl-1.0-renamed.tar.gz 2048 BLAKE2B rr SHA512 rr\nEBUILD dl-1.0.ebuild 10 BLAKE2B ee\n",
+      [`${KIT}/dl2/dl2-1.0.ebuild`]: 'EAPI=7\nDESCRIPTION="shares a file"\nSLOT="0"\nKEYWORDS="amd64"\nSRC_URI="https://e.org/a.tar.gz https://e.org/e.tar.gz"\n',
+      [`${KIT}/dl2/Manifest`]: "DIST a.tar.gz 5000 BLAKE2B aa SHA512 aa\nDIST e.tar.gz 1500000 BLAKE2B ee SHA512 ee\n",
+      [`${KIT}/nomanifest/nomanifest-1.0.ebuild`]: 'EAPI=7\nDESCRIPTION="no Manifest"\nSLOT="0"\nKEYWORDS="amd64"\nSRC_URI="https://e.org/f.tar.gz"\n',
     });
     // b.tar.gz is complete in DISTDIR; 1024 bytes of c.tar.gz are downloaded already
     fs.writeFileSync(path.join(distdir, "b.tar.gz"), Buffer.alloc(3000));
@@ -74,12 +80,9 @@ describe("ouzo emerge --pretend", () => {
   });
 
   it("marks a fetch-restricted package F while its files are missing, f once they are in DISTDIR, and counts it in the Total block", () => {
-    const distdir = tmpdir();
-    const kit = "var/db/repos/test-kit/app-misc";
-    const root = system({
-      "etc/portage/make.conf": `DISTDIR="${distdir}"\n`,
-      [`${kit}/manual/manual-1.0.ebuild`]: 'EAPI=8\nDESCRIPTION="fetch by hand"\nSLOT="0"\nKEYWORDS="amd64"\nIUSE="extras"\nRESTRICT="fetch"\nSRC_URI="https://e.org/manual.tar.gz extras? ( https://e.org/extra.tar.gz ) mirror+https://e.org/free.tar.gz"\n',
-      [`${kit}/manual/Manifest`]: "DIST manual.tar.gz 2048 BLAKE2B aa SHA512 aa\nDIST extra.tar.gz 10 BLAKE2B bb SHA512 bb\nDIST free.tar.gz 1024 BLAKE2B cc SHA512 cc\n",
+    const { root, distdir } = withDistdir({
+      [`${KIT}/manual/manual-1.0.ebuild`]: 'EAPI=8\nDESCRIPTION="fetch by hand"\nSLOT="0"\nKEYWORDS="amd64"\nIUSE="extras"\nRESTRICT="fetch"\nSRC_URI="https://e.org/manual.tar.gz extras? ( https://e.org/extra.tar.gz ) mirror+https://e.org/free.tar.gz"\n',
+      [`${KIT}/manual/Manifest`]: "DIST manual.tar.gz 2048 BLAKE2B aa SHA512 aa\nDIST extra.tar.gz 10 BLAKE2B bb SHA512 bb\nDIST free.tar.gz 1024 BLAKE2B cc SHA512 cc\n",
     });
     const run = () => emergeWith({ LC_ALL: "C" }, root, "-pv", "app-misc/manual", "app-misc/fast");
     expect(run().lines).toEqual([
@@ -98,15 +101,14 @@ describe("ouzo emerge --pretend", () => {
   });
 
   it("--changed-deps reinstalls an installed package whose recorded dependencies differ from its ebuild's, and only that one", () => {
-    const kit = "var/db/repos/test-kit/app-misc";
     const vdb = (cpv: string, files: Record<string, string>) =>
       Object.fromEntries(Object.entries({ COUNTER: "50", EAPI: "7", IUSE: "", KEYWORDS: "amd64", SLOT: "0", USE: "", repository: "test-kit", ...files }).map(([f, v]) => [`var/db/pkg/${cpv}/${f}`, `${v}\n`]));
     const root = system({
       // the same dependencies once reduced with the USE it was built with, the sub-slot it bound read as :=
-      [`${kit}/depsame/depsame-1.0.ebuild`]: 'EAPI=7\nDESCRIPTION="same deps"\nSLOT="0"\nKEYWORDS="amd64"\nIUSE="extras"\nRDEPEND="dev-libs/libz:= extras? ( app-misc/fast )"\nDEPEND="${RDEPEND}"\n',
+      [`${KIT}/depsame/depsame-1.0.ebuild`]: 'EAPI=7\nDESCRIPTION="same deps"\nSLOT="0"\nKEYWORDS="amd64"\nIUSE="extras"\nRDEPEND="dev-libs/libz:= extras? ( app-misc/fast )"\nDEPEND="${RDEPEND}"\n',
       ...vdb("app-misc/depsame-1.0", { IUSE: "extras", RDEPEND: "dev-libs/libz:0/1=", DEPEND: "dev-libs/libz:0/1=" }),
       // its ebuild now needs app-misc/fast at run time
-      [`${kit}/depchanged/depchanged-1.0.ebuild`]: 'EAPI=7\nDESCRIPTION="changed deps"\nSLOT="0"\nKEYWORDS="amd64"\nRDEPEND="app-misc/fast"\n',
+      [`${KIT}/depchanged/depchanged-1.0.ebuild`]: 'EAPI=7\nDESCRIPTION="changed deps"\nSLOT="0"\nKEYWORDS="amd64"\nRDEPEND="app-misc/fast"\n',
       ...vdb("app-misc/depchanged-1.0", {}),
     });
     expect(emerge(root, "-p", "--changed-deps", "app-misc/depsame", "app-misc/depchanged").lines).toEqual([
