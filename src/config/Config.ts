@@ -697,7 +697,7 @@ export class Config {
     // the lines that name this package, in the order they apply (none to look for, most often)
     const named = this.namedByLines(cp, level);
     if (!named) {
-      const fast = this.unnamedUseFor(pkg, level, iuseNames);
+      const fast = this.unnamedUseFor(pkg, cp, level, iuseNames);
       if (fast) return fast;
     }
     const levelUse = level && named ? matching(level.packageUse, cp, pkg) : [];
@@ -736,38 +736,8 @@ export class Config {
     }
 
     const stable = this.isStable(pkg);
-    const fm: (readonly AtomLine[])[] = [];
-    if (named) {
-      if (level) fm.push(matching(level.packageUseForce, cp, pkg), matching(level.packageUseMask, cp, pkg));
-      for (const e of this.entries) {
-        fm.push(matching(e.packageUseForce, cp, pkg), matching(e.packageUseMask, cp, pkg));
-        if (stable) fm.push(matching(e.packageUseStableForce, cp, pkg), matching(e.packageUseStableMask, cp, pkg));
-      }
-    }
-    const fmKey = fm.some((l) => l.length) ? undefined : `${pkg.repo}\0${stable}`;
-    let forceMask = fmKey === undefined ? undefined : this.forceMaskMemo.get(fmKey);
-    if (!forceMask) {
-      const force = new Set<string>();
-      const mask = new Set<string>();
-      if (level) {
-        stackTokens(force, level.useForce);
-        for (const l of matching(level.packageUseForce, cp, pkg)) stackTokens(force, l.tokens);
-        stackTokens(mask, level.useMask);
-        for (const l of matching(level.packageUseMask, cp, pkg)) stackTokens(mask, l.tokens);
-      }
-      for (const e of this.entries) {
-        stackTokens(force, e.useForce);
-        if (stable) stackTokens(force, e.useStableForce);
-        for (const l of matching(e.packageUseForce, cp, pkg)) stackTokens(force, l.tokens);
-        if (stable) for (const l of matching(e.packageUseStableForce, cp, pkg)) stackTokens(force, l.tokens);
-        stackTokens(mask, e.useMask);
-        if (stable) stackTokens(mask, e.useStableMask);
-        for (const l of matching(e.packageUseMask, cp, pkg)) stackTokens(mask, l.tokens);
-        if (stable) for (const l of matching(e.packageUseStableMask, cp, pkg)) stackTokens(mask, l.tokens);
-      }
-      forceMask = { force, mask };
-      if (fmKey !== undefined) this.forceMaskMemo.set(fmKey, forceMask);
-    }
+    const forceMask = this.forceMaskOf(pkg, cp, level, stable, named);
+    const fmKey = forceMask.key;
     // with neither kind of package-specific line, the whole answer is shared (same IUSE, repo, stability)
     const stateKey = useKey !== undefined && fmKey !== undefined ? `${useKey}\0${fmKey}` : undefined;
     const shared = stateKey === undefined ? undefined : this.useStateMemo.get(stateKey);
@@ -830,7 +800,7 @@ export class Config {
    * of its repository and stability. Same answer as the general path, without building the
    * whole profile USE set per package (a resolver asks for thousands).
    */
-  private unnamedUseFor(pkg: PackageInput, level: RepoLevel | undefined, iuseNames: readonly string[]): UseState | undefined {
+  private unnamedUseFor(pkg: PackageInput, cp: string, level: RepoLevel | undefined, iuseNames: readonly string[]): UseState | undefined {
     const base = this.useBase(pkg.repo, level);
     if (!base) return undefined;
     const stable = this.isStable(pkg);
@@ -838,7 +808,7 @@ export class Config {
     const stateKey = `${pkg.repo}\0${pkg.iuse.join(" ")}\0${pkg.repo}\0${stable}`;
     const shared = this.useStateMemo.get(stateKey);
     if (shared) return shared;
-    const { force, mask } = this.sharedForceMask(pkg.repo, stable, level);
+    const { force, mask } = this.forceMaskOf(pkg, cp, level, stable, false);
     // the value of each IUSE flag after the profile, /etc/portage/make.conf and the environment
     const value = new Map<string, boolean>();
     for (const f of iuseNames) if (!value.has(f)) value.set(f, base.levelOn.has(f) || (f === "test" && base.featuresTest));
@@ -881,26 +851,34 @@ export class Config {
     return state;
   }
 
-  /** use.force and use.mask of a repository's level and the profile, for a package no line names. */
-  private sharedForceMask(repoName: string, stable: boolean, level: RepoLevel | undefined): { force: ReadonlySet<string>; mask: ReadonlySet<string> } {
-    const key = `${repoName}\0${stable}`;
-    let fm = this.forceMaskMemo.get(key);
-    if (fm) return fm;
+  /**
+   * use.force and use.mask of a package: the repository level's and the profile's, with the
+   * package.use.force/mask lines (and their stable forms) that name it when `named`. Packages
+   * no such line names share one answer per repository and stability: `key` says which.
+   */
+  private forceMaskOf(pkg: PackageInput, cp: string, level: RepoLevel | undefined, stable: boolean, named: boolean): { force: ReadonlySet<string>; mask: ReadonlySet<string>; key: string | undefined } {
+    // the layers in stacking order; the repository level has no stable forms
+    const layers: readonly ForceMaskLayer[] = level ? [level, ...this.entries] : this.entries;
+    const own = (m: Map<string, AtomLine[]> | undefined): readonly AtomLine[] => (named && m ? matching(m, cp, pkg) : []);
+    const lines = named ? layers.map((l) => ({ force: own(l.packageUseForce), stableForce: stable ? own(l.packageUseStableForce) : [], mask: own(l.packageUseMask), stableMask: stable ? own(l.packageUseStableMask) : [] })) : [];
+    const key = lines.some((x) => x.force.length || x.stableForce.length || x.mask.length || x.stableMask.length) ? undefined : `${pkg.repo}\0${stable}`;
+    const shared = key === undefined ? undefined : this.forceMaskMemo.get(key);
+    if (shared) return { ...shared, key };
     const force = new Set<string>();
     const mask = new Set<string>();
-    if (level) {
-      stackTokens(force, level.useForce);
-      stackTokens(mask, level.useMask);
-    }
-    for (const e of this.entries) {
-      stackTokens(force, e.useForce);
-      if (stable) stackTokens(force, e.useStableForce);
-      stackTokens(mask, e.useMask);
-      if (stable) stackTokens(mask, e.useStableMask);
-    }
-    fm = { force, mask };
-    this.forceMaskMemo.set(key, fm);
-    return fm;
+    layers.forEach((l, i) => {
+      const x = lines[i];
+      stackTokens(force, l.useForce);
+      if (stable && l.useStableForce) stackTokens(force, l.useStableForce);
+      for (const a of x?.force ?? []) stackTokens(force, a.tokens);
+      for (const a of x?.stableForce ?? []) stackTokens(force, a.tokens);
+      stackTokens(mask, l.useMask);
+      if (stable && l.useStableMask) stackTokens(mask, l.useStableMask);
+      for (const a of x?.mask ?? []) stackTokens(mask, a.tokens);
+      for (const a of x?.stableMask ?? []) stackTokens(mask, a.tokens);
+    });
+    if (key !== undefined) this.forceMaskMemo.set(key, { force, mask });
+    return { force, mask, key };
   }
 
   /** Why a package is not visible (empty when it is), in the order Portage checks. */
@@ -1334,6 +1312,18 @@ function applyNegations(lines: readonly AtomLine[]): AtomLine[] {
     } else out.push(l);
   }
   return out;
+}
+
+/** What forceMaskOf reads of a repository level or a profile entry (the level has no stable forms). */
+interface ForceMaskLayer {
+  readonly useForce: readonly string[];
+  readonly useMask: readonly string[];
+  readonly useStableForce?: readonly string[];
+  readonly useStableMask?: readonly string[];
+  readonly packageUseForce: Map<string, AtomLine[]>;
+  readonly packageUseMask: Map<string, AtomLine[]>;
+  readonly packageUseStableForce?: Map<string, AtomLine[]>;
+  readonly packageUseStableMask?: Map<string, AtomLine[]>;
 }
 
 /** The profile's USE around the point where IUSE defaults apply (see Config.useBase). */
