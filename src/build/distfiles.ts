@@ -3,28 +3,31 @@
 // `<file>.__download__`: the rest). A file counts once per plan, at its first package.
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { allLeaves, parsePlainTokens, parseSrcUri, reduce } from "../pms/depspec.js";
+import { allLeaves, parsePlainTokens, parseSrcUri, reduce, type SrcUri } from "../pms/depspec.js";
 import { parseManifestDist, type ManifestDist } from "../pms/manifest.js";
 
-/** The distfiles of SRC_URI that USE selects, each once, in their order. */
-export function selectedDistfiles(srcUri: string, eapi: string, use: ReadonlySet<string>): string[] {
-  if (!srcUri.trim()) return [];
-  return [...new Set(allLeaves(reduce(parseSrcUri(srcUri, eapi), use)).map((u) => u.filename))];
+/** The SRC_URI entries USE selects. */
+export function selectedUris(srcUri: string, eapi: string, use: ReadonlySet<string>): SrcUri[] {
+  return srcUri.trim() ? allLeaves(reduce(parseSrcUri(srcUri, eapi), use)) : [];
+}
+
+/** The distfile names of these entries, each once, in their order. */
+export function distfileNames(uris: readonly SrcUri[]): string[] {
+  return [...new Set(uris.map((u) => u.filename))];
+}
+
+/**
+ * The entries of a fetch-restricted package that the user must fetch by hand: all but `mirror+`
+ * URIs (EAPI 8: fetchable although the package is restricted).
+ */
+export function fetchedByHand(uris: readonly SrcUri[]): SrcUri[] {
+  return uris.filter((u) => !u.uri.startsWith("mirror+"));
 }
 
 /** Whether RESTRICT, with USE, contains `fetch`. */
 export function fetchRestricted(restrict: string, use: ReadonlySet<string>): boolean {
   if (!restrict.trim()) return false;
   return allLeaves(reduce(parsePlainTokens(restrict, "RESTRICT"), use)).includes("fetch");
-}
-
-/**
- * The distfiles of a fetch-restricted package that the user must fetch by hand: those USE
- * selects, except `mirror+` URIs (EAPI 8: fetchable although the package is restricted).
- */
-export function restrictedDistfiles(srcUri: string, eapi: string, use: ReadonlySet<string>): string[] {
-  if (!srcUri.trim()) return [];
-  return [...new Set(allLeaves(reduce(parseSrcUri(srcUri, eapi), use)).filter((u) => !u.uri.startsWith("mirror+")).map((u) => u.filename))];
 }
 
 export class DownloadCounter {
@@ -38,6 +41,7 @@ export class DownloadCounter {
    * the sizes; no Manifest or no DIST line: 0), leaving out files counted before.
    */
   bytes(pkgDir: string, files: readonly string[]): number {
+    if (!files.length) return 0;
     const dist = this.manifest(pkgDir);
     let total = 0;
     for (const f of files) {

@@ -1,6 +1,6 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { DownloadCounter, fetchRestricted, restrictedDistfiles, selectedDistfiles } from "../../build/distfiles.js";
+import { DownloadCounter, distfileNames, fetchedByHand, fetchRestricted, selectedUris } from "../../build/distfiles.js";
 import type { Config } from "../../config/Config.js";
 import type { Repository } from "../../config/repositories.js";
 import { OuzoError, UsageError } from "../../core/errors.js";
@@ -292,9 +292,10 @@ function fetchPlan(ops: readonly (PlanEntry | UnmergeEntry)[], config: Config): 
     if (e.op !== "merge" || c.source !== "ebuild" || !repo) return { bytes: 0, fetch: "none" };
     const pkgDir = path.join(repo.location, c.category, c.package);
     try {
-      const bytes = c.srcUri ? counter.bytes(pkgDir, selectedDistfiles(c.srcUri, c.eapi, c.use)) : 0;
+      const uris = selectedUris(c.srcUri ?? "", c.eapi, c.use);
+      const bytes = counter.bytes(pkgDir, distfileNames(uris));
       if (!fetchRestricted(c.restrict ?? "", c.use)) return { bytes, fetch: "none" };
-      return { bytes, fetch: counter.allPresent(pkgDir, restrictedDistfiles(c.srcUri ?? "", c.eapi, c.use)) ? "restricted-present" : "restricted" };
+      return { bytes, fetch: counter.allPresent(pkgDir, distfileNames(fetchedByHand(uris))) ? "restricted-present" : "restricted" };
     } catch {
       return { bytes: 0, fetch: "none" }; // an unreadable SRC_URI or RESTRICT fails at fetch time, with its message
     }
@@ -361,9 +362,10 @@ export async function emergeCommand(config: Config, args: EmergeArgs, out: Outpu
   }
   const expandHidden = new Set((config.vars.get("USE_EXPAND_HIDDEN") ?? "").split(/\s+/).filter(Boolean));
   const lineOpts: LineOptions = { verbose, quiet: !!args.quiet, quietVerbose: !!args.quiet && !!args.verbose, root, useExpand: config.useExpand, useExpandHidden: expandHidden, locale: numericLocale(process.env) };
-  const fetches = fetchPlan(combined(entries, unmerges), config);
+  const planned = combined(entries, unmerges);
+  const fetches = fetchPlan(planned, config);
   // the fetch column (12) of a fetch-restricted package: `f` its files are in place, `F` missing
-  const ops = combined(entries, unmerges).map((e, i) => {
+  const ops = planned.map((e, i) => {
     const f = fetches[i]!.fetch;
     return e.op === "merge" && f !== "none" ? { ...e, attrs: `${e.attrs.slice(0, 3)}${f === "restricted" ? "F" : "f"}${e.attrs.slice(4)}` } : e;
   });
