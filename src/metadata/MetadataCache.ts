@@ -126,17 +126,12 @@ export class MetadataCache {
     this.db.prepare("UPDATE repository SET regen_commit = ?, regen_complete = ? WHERE id = ?").run(commit, complete ? 1 : 0, id);
   }
 
-  private packageStamps?: Database.Statement;
   private packageEntries?: Database.Statement;
 
   /** Staleness stamps of every entry of a repository, in one query (on the covering index ebuild_stamp). */
-  stamps(repoId: number, only?: { category: string; package: string }): Map<string, StoredStamp> {
+  stamps(repoId: number): Map<string, StoredStamp> {
     const out = new Map<string, StoredStamp>();
-    const rows = (
-      only
-        ? (this.packageStamps ??= this.db.prepare("SELECT cpv, md5, mtime_ns, size, eclasses, origin, failure FROM ebuild WHERE repo_id = ? AND category = ? AND package = ?").safeIntegers(true).raw(true)).all(repoId, only.category, only.package)
-        : this.db.prepare("SELECT cpv, md5, mtime_ns, size, eclasses, origin, failure FROM ebuild WHERE repo_id = ?").safeIntegers(true).raw(true).all(repoId)
-    ) as [string, string, bigint, bigint, string, EntryOrigin, string][];
+    const rows = this.db.prepare("SELECT cpv, md5, mtime_ns, size, eclasses, origin, failure FROM ebuild WHERE repo_id = ?").safeIntegers(true).raw(true).all(repoId) as [string, string, bigint, bigint, string, EntryOrigin, string][];
     for (const r of rows) out.set(r[0], { md5: r[1], mtimeNs: r[2], size: Number(r[3]), eclasses: r[4], origin: r[5], failure: r[6] });
     return out;
   }
@@ -159,9 +154,7 @@ export class MetadataCache {
     for (const r of rows) {
       const [cpv, cat, pn, version, md5, mtimeNs, size, eclasses, origin, failure] = r as [string, string, string, string, string, bigint, bigint, string, EntryOrigin, string];
       stamps.set(cpv, { md5, mtimeNs, size: Number(size), eclasses, origin, failure });
-      const values = {} as Record<MetadataKey, string>;
-      METADATA_KEYS.forEach((k, i) => (values[k] = String(r[10 + i] ?? "")));
-      entries.push({ repo: repoName, cpv, category: cat, package: pn, version, md5, eclasses: eclassPairs(eclasses ?? ""), values, origin: origin === "md5-cache" ? "md5-cache" : "sourced", ...(failure ? { failure } : {}) });
+      entries.push(metadataOf(repoName, { cpv, category: cat, package: pn, version, md5, eclasses, origin, failure }, (_, i) => r[10 + i]));
     }
     return { stamps, entries };
   }
@@ -262,14 +255,20 @@ function eclassPairs(text: string): [string, string][] {
   return eclasses;
 }
 
-function toMetadata(repo: string, r: Row): PackageMetadata {
+/** An entry from its identifying columns and a reader of its METADATA_KEYS values (by key or position). */
+function metadataOf(repo: string, h: { cpv: string; category: string; package: string; version: string; md5: string; eclasses: string | null; origin: unknown; failure: unknown }, value: (k: MetadataKey, i: number) => unknown): PackageMetadata {
   const values = {} as Record<MetadataKey, string>;
-  for (const k of METADATA_KEYS) values[k] = String(r[COLUMN[k]] ?? "");
+  METADATA_KEYS.forEach((k, i) => (values[k] = String(value(k, i) ?? "")));
   return {
-    repo, cpv: String(r.cpv), category: String(r.category), package: String(r.package), version: String(r.version), md5: String(r.md5), eclasses: eclassPairs(String(r.eclasses || "")), values,
-    origin: r.origin === "md5-cache" ? "md5-cache" : "sourced",
-    ...(r.failure ? { failure: String(r.failure) } : {}),
+    repo, cpv: h.cpv, category: h.category, package: h.package, version: h.version, md5: h.md5, eclasses: eclassPairs(h.eclasses || ""), values,
+    origin: h.origin === "md5-cache" ? "md5-cache" : "sourced",
+    ...(h.failure ? { failure: String(h.failure) } : {}),
   };
+}
+
+function toMetadata(repo: string, r: Row): PackageMetadata {
+  const h = { cpv: String(r.cpv), category: String(r.category), package: String(r.package), version: String(r.version), md5: String(r.md5), eclasses: String(r.eclasses || ""), origin: r.origin, failure: r.failure };
+  return metadataOf(repo, h, (k) => r[COLUMN[k]]);
 }
 
 /** Apply db/migrations/NNN-*.sql newer than PRAGMA user_version, each in a transaction. */
