@@ -3,40 +3,8 @@ import * as path from "node:path";
 import { describe, expect, it } from "vitest";
 import { FIXTURES } from "./vectors.js";
 import { spawnSync } from "node:child_process";
+import { emerge, emergeWith, KIT, system, vdb, withDistdir } from "./emergeFixture.js";
 import { ouzo, REPO_ROOT, tmpdir, writeTree } from "./helpers.js";
-
-/**
- * The resolve fixture: test-kit (the constructed example of the emerge spec §8.13, plus an
- * application with a chain, an || group, a USE conditional, a PDEPEND and a blocker) and a ROOT
- * with its vdb and world file.
- */
-function system(extra: Record<string, string> = {}): string {
-  const root = tmpdir();
-  fs.cpSync(path.join(FIXTURES, "resolve/root"), root, { recursive: true });
-  writeTree(root, extra);
-  return root;
-}
-
-/** The fixture's app-misc directory in test-kit. */
-const KIT = "var/db/repos/test-kit/app-misc";
-
-/** The fixture system with these files and DISTDIR (make.conf) a directory of its own. */
-function withDistdir(extra: Record<string, string>): { root: string; distdir: string } {
-  const distdir = tmpdir();
-  return { root: system({ "etc/portage/make.conf": `DISTDIR="${distdir}"\n`, ...extra }), distdir };
-}
-
-/** The plan lines of `ouzo emerge`, without the header and with the `to ROOT/` suffix of a ROOT other than /. */
-function emerge(root: string, ...args: string[]) {
-  return emergeWith({}, root, ...args);
-}
-
-function emergeWith(env: Record<string, string>, root: string, ...args: string[]) {
-  const r = ouzo(["emerge", "--root", root, ...args], { env });
-  // as the line would read with ROOT=/: `[1.0] to R/ …` loses " to R/", `pkg to R/ …` loses "to R/"
-  const lines = r.stdout.split("\n").map((l) => l.replace(`] to ${root}/`, "]").replace(`to ${root}/`, ""));
-  return { ...r, lines: lines.filter((l) => l.startsWith("[") || l.startsWith("Total:") || l.startsWith("Conflict:")), all: lines };
-}
 
 describe("ouzo emerge --pretend", () => {
   it("an `emerge` link to the ouzo command behaves as `ouzo emerge`", () => {
@@ -101,8 +69,6 @@ describe("ouzo emerge --pretend", () => {
   });
 
   it("--changed-deps reinstalls an installed package whose recorded dependencies differ from its ebuild's, and only that one", () => {
-    const vdb = (cpv: string, files: Record<string, string>) =>
-      Object.fromEntries(Object.entries({ COUNTER: "50", EAPI: "7", IUSE: "", KEYWORDS: "amd64", SLOT: "0", USE: "", repository: "test-kit", ...files }).map(([f, v]) => [`var/db/pkg/${cpv}/${f}`, `${v}\n`]));
     const root = system({
       // the same dependencies once reduced with the USE it was built with, the sub-slot it bound read as :=
       [`${KIT}/depsame/depsame-1.0.ebuild`]: 'EAPI=7\nDESCRIPTION="same deps"\nSLOT="0"\nKEYWORDS="amd64"\nIUSE="extras"\nRDEPEND="dev-libs/libz:= extras? ( app-misc/fast )"\nDEPEND="${RDEPEND}"\n',

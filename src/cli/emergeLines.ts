@@ -35,11 +35,19 @@ export function kib(bytes: number, locale: string | undefined): string {
   return `${locale ? new Intl.NumberFormat(locale, { useGrouping: true, maximumFractionDigits: 0 }).format(n) : String(n)} KiB`;
 }
 
-const noRevision = (c: Candidate) => c.version.text.replace(/-r0$/, "");
+/** The version as emerge shows it: without `-r0` (§8.3). */
+export const noRevision = (c: Candidate) => c.version.text.replace(/-r0$/, "");
 const notZero = (c: Candidate) => c.slot !== "0" || c.subslot !== "0";
+/** The `--tree` indent: one space per depth level after the bracket (§8.2). */
+const indent = (depth: number) => " ".repeat(depth);
+
+/** A bracket other than a merge's, 14 characters between the brackets, 13 under `-q` (§8.2). */
+function bracket(word: string, o: LineOptions): string {
+  return `[${word.padEnd(13)}${o.quiet ? "" : " "}]`;
+}
 
 /** The `:SLOT[/SUBSLOT]` part of the new package (emerge spec §8.3). */
-function newSlotPart(e: PlanEntry): string {
+export function newSlotPart(e: PlanEntry): string {
   const c = e.pkg;
   const sub = c.subslot !== c.slot ? `/${c.subslot}` : "";
   if (e.status === "new-slot") return `:${c.slot}${sub}`;
@@ -60,17 +68,45 @@ function oldSlotPart(o: Candidate, e: PlanEntry): string {
   return "";
 }
 
+/** The `:SLOT[/SUBSLOT]` of a package shown without old versions (an uninstall, a `nomerge` context line): none for 0/0. */
+function ownSlotPart(c: Candidate): string {
+  return notZero(c) ? `:${c.slot}${c.subslot !== c.slot ? `/${c.subslot}` : ""}` : "";
+}
+
+/** OLD (§8.3) followed by the ROOTSUFFIX: `[1.0, 1.1]`, `[1.0] to /mnt/stage/`, `to /mnt/stage/` or "". */
+export function oldPart(e: PlanEntry, o: LineOptions): string {
+  const olds = e.shownOld.map((x) => (o.verbose ? `${noRevision(x)}${oldSlotPart(x, e)}::${x.repo}` : noRevision(x)));
+  return withRoot(olds.length ? `[${olds.join(", ")}]` : "", o);
+}
+
+function withRoot(old: string, o: LineOptions): string {
+  return o.root !== "/" ? `${old}${old ? " " : ""}to ${o.root.replace(/\/*$/, "/")}` : old;
+}
+
+/** EXTRA of a merge line: the USE groups, then with `-v` the download size (§8.3, §8.5). */
+export function mergeExtra(e: PlanEntry, o: LineOptions, downloadBytes: number): string {
+  return useGroups(e, o) + (o.verbose ? kib(downloadBytes, o.locale) : "");
+}
+
+/** `[ebuild  N     ]`: the merge bracket, 6 attribute columns under `-q` (§8.2). */
+export function mergeBracket(e: PlanEntry, o: LineOptions): string {
+  return `[ebuild ${o.quiet ? e.attrs.slice(0, 6) : e.attrs}]`;
+}
+
 /** The USE groups of a line (§8.4), each ending with a space; "" when none is shown. */
 export function useGroups(e: PlanEntry, o: LineOptions): string {
+  return useGroupsOf(e.pkg, e.previous, o);
+}
+
+/** The USE groups of package `c` compared with `prev` (none: a new package). */
+function useGroupsOf(c: Candidate, prev: Candidate | undefined, o: LineOptions): string {
   // -q alone shows no flags (§8.4, §8.9)
   if (o.quiet && !o.quietVerbose) return "";
-  const c = e.pkg;
   const all = o.verbose || o.quiet;
   const names = (p: Candidate) => p.iuse.map((f) => f.replace(/^[+-]/, ""));
   const I = new Set(names(c));
   const E = new Set(c.useState.enabled.filter((f) => I.has(f)));
   const FM = new Set([...c.useState.forced, ...c.useState.masked]);
-  const prev = e.previous;
   const OI = prev ? new Set(names(prev)) : undefined;
   const OE = prev ? new Set([...prev.use].filter((f) => OI!.has(f))) : undefined;
   const wrap = (f: string, shown: string) => (FM.has(f) ? `(${shown})` : shown);
@@ -113,31 +149,39 @@ export function useGroups(e: PlanEntry, o: LineOptions): string {
   return out;
 }
 
-/** One merge line of `emerge -p` (§8.2, §8.3), without colour. */
-export function mergeLine(e: PlanEntry, o: LineOptions, downloadBytes = 0): string {
-  const attrs = o.quiet ? e.attrs.slice(0, 6) : e.attrs;
-  const bracket = `[ebuild ${attrs}]`;
+/** One merge line of `emerge -p` (§8.2, §8.3), without colour; `depth` indents it under `--tree`. */
+export function mergeLine(e: PlanEntry, o: LineOptions, downloadBytes = 0, depth = 0): string {
   const c = e.pkg;
   const pkg = o.verbose ? `${c.cpv}${newSlotPart(e)}::${c.repo}` : c.cpv;
-  const olds = e.shownOld.map((x) => (o.verbose ? `${noRevision(x)}${oldSlotPart(x, e)}::${x.repo}` : noRevision(x)));
-  let old = olds.length ? `[${olds.join(", ")}]` : "";
-  if (o.root !== "/") old = `${old}${old ? " " : ""}to ${o.root.replace(/\/*$/, "/")}`;
-  const extra = useGroups(e, o) + (o.verbose ? kib(downloadBytes, o.locale) : "");
-  return `${bracket} ${pkg} ${old}${extra ? ` ${extra}` : ""}`;
+  const extra = mergeExtra(e, o, downloadBytes);
+  return `${mergeBracket(e, o)} ${indent(depth)}${pkg} ${oldPart(e, o)}${extra ? ` ${extra}` : ""}`;
+}
+
+/**
+ * A `[nomerge       ]` context line of `--tree` (§8.7): a package to merge shown as a parent
+ * before its own line (its OLD and USE as on that line, no size), or an installed package,
+ * whose USE is compared with itself (no `*` or `%`).
+ */
+export function nomergeLine(p: PlanEntry | Candidate, o: LineOptions, depth = 0): string {
+  const c = "op" in p ? p.pkg : p;
+  const pkg = o.verbose ? `${c.cpv}${"op" in p ? newSlotPart(p) : ownSlotPart(c)}::${c.repo}` : c.cpv;
+  // emerge writes `to ROOT` on every package line, context lines included
+  const old = "op" in p ? oldPart(p, o) : withRoot("", o);
+  const extra = "op" in p ? useGroups(p, o) : useGroupsOf(c, c, o);
+  return `${bracket("nomerge", o)} ${indent(depth)}${pkg} ${old}${extra ? ` ${extra}` : ""}`;
 }
 
 /** `[uninstall     ] app-misc/old-1.0::test-kit ` (§8.7). */
-export function uninstallLine(u: UnmergeEntry, o: LineOptions): string {
+export function uninstallLine(u: UnmergeEntry, o: LineOptions, depth = 0): string {
   const c = u.pkg;
-  const slot = o.verbose && (c.slot !== "0" || c.subslot !== "0") ? `:${c.slot}${c.subslot !== c.slot ? `/${c.subslot}` : ""}` : "";
-  return `[uninstall${o.quiet ? "    " : "     "}] ${o.verbose ? `${c.cpv}${slot}::${c.repo}` : c.cpv} `;
+  return `${bracket("uninstall", o)} ${indent(depth)}${o.verbose ? `${c.cpv}${ownSlotPart(c)}::${c.repo}` : c.cpv} `;
 }
 
 /** `[blocks b      ] app-misc/old ("app-misc/old" is blocking app-misc/new-1.0)` (§8.6). */
-export function blockerLine(u: UnmergeEntry, resolved: boolean, o: LineOptions): string {
+export function blockerLine(u: UnmergeEntry, resolved: boolean, o: LineOptions, depth = 0): string {
   const strong = u.atom.startsWith("!!");
   const atom = u.atom.replace(/^!!?/, "");
-  return `[blocks ${resolved ? "b" : "B"}${o.quiet ? "     " : "      "}] ${atom} ("${atom}" is ${strong ? "hard blocking" : "blocking"} ${u.by.map((b) => b.cpv).join(", ")})`;
+  return `${bracket(`blocks ${resolved ? "b" : "B"}`, o)} ${indent(depth)}${atom} ("${atom}" is ${strong ? "hard blocking" : "blocking"} ${u.by.map((b) => b.cpv).join(", ")})`;
 }
 
 /** `Total: 5 packages (3 upgrades, 1 in new slot, 1 reinstall), Size of downloads: 0 KiB` (§8.10). */

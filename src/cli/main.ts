@@ -3,6 +3,7 @@ import { OuzoError } from "../core/errors.js";
 import { installInterruptHandling } from "../core/interrupt.js";
 import { type CommandSpec, declare, quickParse } from "./commandLine.js";
 import type { GlobalArgs } from "./context.js";
+import { emergeArgv } from "./emergeArgv.js";
 import { makeOutput } from "./output.js";
 
 const VERSION = "0.1.0";
@@ -139,6 +140,33 @@ const COMMANDS: readonly CommandSpec<Handler>[] = [
       exclude: { type: "string", array: true, describe: "never merge these packages (names or slot atoms, wildcards allowed; repeatable)" },
       "with-bdeps": { type: "string", choices: ["y", "n"], describe: "with -D, follow the build-time dependencies of installed packages too (default y)" },
       oneshot: { type: "boolean", alias: "1", describe: "do not add the packages to the world file" },
+      select: { type: "boolean", alias: "w", describe: "add the arguments to the world file (=n: --oneshot)" },
+      selective: { type: "boolean", describe: "as --noreplace; =n merges requested packages again even with -u/-N/-U" },
+      "update-if-installed": { type: "boolean", describe: "--update, for the arguments of which some version is installed only" },
+      "changed-slot": { type: "boolean", describe: "reinstall installed packages whose SLOT or sub-slot differs from their ebuild's" },
+      newrepo: { type: "boolean", describe: "reinstall installed packages whose chosen ebuild comes from another repository" },
+      "reinstall-atoms": { type: "string", array: true, describe: "treat matching installed packages as not installed (repeatable)" },
+      "deep-level": { type: "number", describe: "the depth of -D N (0: off); also written -D N, -DN, --deep=N" },
+      nodeps: { type: "boolean", alias: "O", describe: "only the arguments, in command-line order: no dependencies, no blockers" },
+      onlydeps: { type: "boolean", alias: "o", describe: "merge the dependencies of the arguments, not the arguments" },
+      "onlydeps-with-rdeps": { type: "string", choices: ["y", "n"], describe: "with -o: n keeps only the build-time dependencies of the arguments (default y)" },
+      "with-test-deps": { type: "boolean", describe: "also the dependencies USE=test would add to the arguments" },
+      "complete-graph": { type: "boolean", describe: "check every installed package of @world against the plan" },
+      "complete-graph-if-new-ver": { type: "string", choices: ["y", "n"], describe: "complete the graph when a version, slot or sub-slot changes (default y)" },
+      "complete-graph-if-new-use": { type: "string", choices: ["y", "n"], describe: "complete the graph when USE or IUSE changes (default y)" },
+      "rebuild-if-new-slot": { type: "string", choices: ["y", "n"], describe: "rebuild := consumers against a new slot of their provider (default y)" },
+      "rebuild-if-new-rev": { type: "boolean", describe: "rebuild installed packages whose build-time dependency is rebuilt in another version or revision" },
+      "rebuild-if-new-ver": { type: "boolean", describe: "as --rebuild-if-new-rev, ignoring revisions" },
+      "rebuild-if-unbuilt": { type: "boolean", describe: "rebuild installed packages whose build-time dependency is built from source" },
+      "rebuild-exclude": { type: "string", array: true, describe: "never rebuild these because of --rebuild-if-* (repeatable)" },
+      "rebuild-ignore": { type: "string", array: true, describe: "do not rebuild because of these dependencies (repeatable)" },
+      "ignore-built-slot-operator-deps": { type: "string", choices: ["y", "n"], describe: "y: ignore the sub-slots installed packages were built against (default n)" },
+      "root-deps": { type: "string", choices: ["y", "rdeps"], describe: "with --root: EAPI<7 DEPEND into ROOT (bare), or ignored (rdeps)" },
+      backtrack: { type: "number", describe: "accepted for emerge's sake: ouzo's solver does not backtrack" },
+      tree: { type: "boolean", alias: "t", describe: "show the plan as a dependency tree, last merged first" },
+      "unordered-display": { type: "boolean", describe: "with --tree: the tree in graph order, not merge order" },
+      columns: { type: "boolean", describe: "aligned columns (COLUMNWIDTH, default 130)" },
+      "changed-deps-report": { type: "boolean", describe: "list installed packages whose dependencies differ from their ebuild's" },
       nospinner: { type: "boolean", describe: "no spinner (accepted; ouzo draws none in this command)" },
       jobs: { type: "number", alias: "j", describe: "parallel bash workers for metadata regenerated on the way" },
     },
@@ -239,6 +267,8 @@ export async function main(argv: string[]): Promise<void> {
     process.stdout.write(VERSION + "\n");
     return;
   }
+  // emerge's optional y/n values, -D N, aliases (ouzo emerge, and an `emerge` link to ouzo)
+  if (argv[0] === "emerge") argv = emergeArgv(argv);
   const quick = quickParse(argv, COMMANDS);
   if (quick) return runCommand(quick.command.run, quick.args as Args);
   let parsed: { handler?: Handler; args: Args };

@@ -73,8 +73,15 @@ const hard = (e: Edge) => EDGE[e.cls] === "buildtime" || EDGE[e.cls] === "blocke
  * a leaf once PDEPEND and runtime edges are ignored (a runtime cycle broken); a cycle of
  * build-time edges alone is reported.
  */
-export function buildPlan(sel: Selection): { entries: PlanEntry[]; unmerges: UnmergeEntry[]; cycle: string[] | undefined } {
-  const merges = sel.chosen.filter((c) => c.source === "ebuild");
+export interface OrderOptions {
+  /** -O: the arguments in command-line order, nothing else (emerge spec §7.5). */
+  readonly nodeps?: boolean;
+  /** --tree: one leaf at a time, never every leaf at once (§7.3 4b, §7.5). */
+  readonly tree?: boolean;
+}
+
+export function buildPlan(sel: Selection, how: OrderOptions = {}): { entries: PlanEntry[]; unmerges: UnmergeEntry[]; cycle: string[] | undefined } {
+  const merges = sel.chosen.filter((c) => c.source === "ebuild" && !sel.nomerge?.has(c));
   const isMerge = new Set(merges);
   const edges = sel.edges.filter((e) => e.from !== e.to && isMerge.has(e.from) && isMerge.has(e.to));
   const parents = new Map<Candidate, number>();
@@ -92,10 +99,12 @@ export function buildPlan(sel: Selection): { entries: PlanEntry[]; unmerges: Unm
     const c = queue.pop()!;
     for (const e of childrenOf.get(c) ?? []) if (!hard(e) && !system.has(e.to)) system.add(e.to), queue.push(e.to);
   }
-  let pending = merges
-    .map((c, i) => ({ c, i }))
-    .sort((a, b) => Number(system.has(b.c)) - Number(system.has(a.c)) || (parents.get(b.c) ?? 0) - (parents.get(a.c) ?? 0) || a.i - b.i)
-    .map((x) => x.c);
+  let pending = how.nodeps
+    ? merges
+    : merges
+        .map((c, i) => ({ c, i }))
+        .sort((a, b) => Number(system.has(b.c)) - Number(system.has(a.c)) || (parents.get(b.c) ?? 0) - (parents.get(a.c) ?? 0) || a.i - b.i)
+        .map((x) => x.c);
   // remaining children of each node, all edges and build-time edges only; updated as nodes go
   const left = new Map<Candidate, number>();
   const buildLeft = new Map<Candidate, number>();
@@ -111,6 +120,8 @@ export function buildPlan(sel: Selection): { entries: PlanEntry[]; unmerges: Unm
   let cycle: string[] | undefined;
   while (pending.length) {
     let take = pending.filter((c) => !left.get(c));
+    // --tree: the first leaf that still has a parent (a root would make no new leaf), else the first
+    if (how.tree && take.length > 1) take = [take.find((c) => parentsOf.get(c)?.some((e) => pending.includes(e.from))) ?? take[0]!];
     if (!take.length) {
       // a runtime cycle: the first node whose build-time dependencies are all merged goes first
       const leaf = pending.find((c) => !buildLeft.get(c));
@@ -163,7 +174,10 @@ export function combined(entries: readonly PlanEntry[], unmerges: readonly Unmer
     out.push(e);
     for (const u of after(e.index)) out.push(u);
   }
-  return out.map((x, i) => ({ ...x, index: i }));
+  // the dependencies' indexes follow the merges to their places in the combined sequence
+  const at = new Map<number, number>();
+  out.forEach((x, i) => x.op === "merge" && at.set(x.index, i));
+  return out.map((x, i) => (x.op === "merge" ? { ...x, index: i, deps: x.deps.map((d) => ({ ...d, index: at.get(d.index) ?? d.index })) } : { ...x, index: i }));
 }
 
 export interface Totals {

@@ -40,6 +40,43 @@ export interface ResolveOptions {
    * to settle a weak blocker (emerge spec §5.8); the blocker stays unresolved instead.
    */
   readonly selected?: readonly Atom[];
+  /** --selective: true as -n; false undoes the selectivity -u, -N, -U… imply (emerge spec §1.8). */
+  readonly selective?: boolean;
+  /** -D N: how deep updates reach (0: -D off; undefined with `deep`: unlimited). */
+  readonly deepLevel?: number;
+  /** --changed-slot: reinstall an installed package whose SLOT or sub-slot differs from its version's ebuild. */
+  readonly changedSlot?: boolean;
+  /** --newrepo: reinstall an installed package whose chosen ebuild comes from another repository. */
+  readonly newrepo?: boolean;
+  /** --reinstall-atoms: matching installed packages count as not installed. */
+  readonly reinstallAtoms?: readonly Atom[];
+  /** -O: only the arguments, in their order; no dependencies, no blockers. */
+  readonly nodeps?: boolean;
+  /** -o: the arguments are chosen but not merged; their dependencies are (emerge spec §6.10). */
+  readonly onlydeps?: boolean;
+  /** --onlydeps-with-rdeps=n: with -o, only the build-time dependencies of the arguments. */
+  readonly onlydepsWithRdeps?: boolean;
+  /** --with-test-deps: the dependencies USE=test would add to an argument, as PDEPEND-strength edges. */
+  readonly withTestDeps?: boolean;
+  /** --ignore-built-slot-operator-deps=y: the `:SLOT/SUB=` bindings recorded by installed packages are ignored. */
+  readonly ignoreBuiltSlotOperatorDeps?: boolean;
+  /** --root-deps=rdeps: the DEPEND of EAPI < 7 packages is ignored. */
+  readonly rootDepsRdeps?: boolean;
+  /**
+   * Complete mode (emerge spec §6.11): @world's installed packages are in the graph, their
+   * dependencies checked so that the plan breaks none of them; it never adds updates.
+   */
+  readonly complete?: readonly RequestAtom[];
+  /** Installed packages (cpv) to rebuild (a slot-operator or --rebuild-if-* rule), with why: shown `r`. */
+  readonly rebuild?: ReadonlyMap<string, RebuildCause>;
+}
+
+export type RebuildTrigger = "slot-operator" | "new-slot" | "rebuild-if-new-rev" | "rebuild-if-new-ver" | "rebuild-if-unbuilt";
+
+/** Why an installed package is rebuilt: the package whose merge causes it, and the rule. */
+export interface RebuildCause {
+  readonly by: string | null;
+  readonly trigger: RebuildTrigger;
 }
 
 /** One argument of the request: an atom as typed, or a member of a set. */
@@ -54,7 +91,9 @@ export type Reason =
   | { readonly kind: "requested"; readonly arg: string; readonly atom: string; readonly set: string | null }
   | { readonly kind: "dependency"; readonly by: string; readonly class: DepClass; readonly atom: string }
   /** An installed version cannot stay (a blocker, a dependency on another version): this one replaces it. */
-  | { readonly kind: "update"; readonly trigger: "required"; readonly replaces: string };
+  | { readonly kind: "update"; readonly trigger: "required"; readonly replaces: string }
+  /** A forced rebuild (`r`): the package whose merge causes it, and the rule. */
+  | ({ readonly kind: "rebuild" } & RebuildCause);
 
 /** A dependency edge between two chosen packages: `from` needs `to`. */
 export interface Edge {
@@ -70,6 +109,8 @@ export interface Selection {
   readonly chosen: readonly Candidate[];
   /** Rebuilds the resolver forced: the installed instance could not stay (a `:=` binding to a sub-slot that goes). */
   readonly forced: ReadonlySet<Candidate>;
+  /** Packages chosen but not merged: the arguments under -o. */
+  readonly nomerge?: ReadonlySet<Candidate>;
   /** Installed packages a weak blocker has uninstalled, with the blocker and who carries it. */
   readonly uninstalls: readonly { readonly pkg: Candidate; readonly atom: Atom; readonly by: readonly Candidate[]; readonly after: readonly Candidate[] }[];
   readonly edges: readonly Edge[];
@@ -111,15 +152,36 @@ export class Resolver {
   constructor(private readonly sources: readonly CandidateSource[], private readonly opts: ResolveOptions = {}) {}
 
   private eligible(c: Candidate): boolean {
-    if (c.source === "installed") return true;
+    if (c.source === "installed") return !(this.opts.reinstallAtoms ?? []).some((x) => x.matchesIgnoringUse(ref(c)));
     return c.masks.length === 0 && !(this.opts.exclude ?? []).some((x) => x.matchesIgnoringUse(ref(c)));
   }
 
+  /** -D, unless -D 0. */
+  private get deep(): boolean {
+    return !!this.opts.deep && this.opts.deepLevel !== 0;
+  }
+
+  /**
+   * Whether a request is selective (emerge spec §1.8): a requested package that is installed is
+   * merged again only for a reason.
+   */
+  private get selective(): boolean {
+    return isSelective(this.opts);
+  }
+
+  /** The `category/PN` of the arguments (for -o). */
+  private argumentCps = new Set<string>();
+
   /** Whether a candidate's dependencies are part of the problem, and which classes. */
   private followed(c: Candidate): readonly DepClass[] {
-    if (c.source === "ebuild") return WALK_ORDER;
-    if (!this.opts.deep) return [];
-    return this.opts.withBdeps === false ? ["RDEPEND", "IDEPEND", "PDEPEND"] : WALK_ORDER;
+    const o = this.opts;
+    if (o.nodeps) return [];
+    if (c.source === "ebuild") {
+      if (o.onlydeps && o.onlydepsWithRdeps === false && this.argumentCps.has(`${c.category}/${c.package}`)) return BUILD;
+      return o.rootDepsRdeps && !(eapiFeatures(c.eapi)?.bdepend ?? true) ? WALK_ORDER.filter((x) => x !== "DEPEND") : WALK_ORDER;
+    }
+    if (!this.deep && !o.complete) return [];
+    return o.withBdeps === false ? ["RDEPEND", "IDEPEND", "PDEPEND"] : WALK_ORDER;
   }
 
   /** An installed package's build-time dependencies are optional edges: never required, blockers in them ignored. */
@@ -143,8 +205,10 @@ export class Resolver {
     d = new Map();
     const eapi = eapiFeatures(c.eapi) ?? eapiFeatures("8")!;
     for (const cls of this.followed(c)) {
-      const text = c.deps[cls];
+      let text = c.deps[cls];
       if (!text) continue;
+      // --ignore-built-slot-operator-deps: `:0/1=` recorded at build time → a plain atom (§5.7)
+      if (c.source === "installed" && this.opts.ignoreBuiltSlotOperatorDeps) text = text.replace(/:[A-Za-z0-9_][A-Za-z0-9+_.-]*(?:\/[A-Za-z0-9_][A-Za-z0-9+_.-]*)?=/g, "");
       try {
         d.set(cls, reduce(this.parsed(text, c.eapi, eapi), c.use));
       } catch (e) {
@@ -155,9 +219,39 @@ export class Resolver {
     return d;
   }
 
+  private readonly testDepsMemo = new Map<Candidate, DepNode<Atom>[]>();
+
+  /**
+   * --with-test-deps: for an argument's ebuild with `test` in IUSE, neither enabled nor masked,
+   * the dependencies USE=test would add (emerge spec §1.4): those of the classes reduced with
+   * `test` on that are not there with it off.
+   */
+  private testDeps(c: Candidate): DepNode<Atom>[] {
+    let extra = this.testDepsMemo.get(c);
+    if (extra) return extra;
+    extra = [];
+    const testable = c.source === "ebuild" && !c.use.has("test") && !c.useState.masked.includes("test") && c.iuse.some((f) => f.replace(/^[+-]/, "") === "test");
+    if (testable && !this.opts.nodeps) {
+      const eapi = eapiFeatures(c.eapi) ?? eapiFeatures("8")!;
+      const withTest = new Set([...c.use, "test"]);
+      for (const cls of this.followed(c)) {
+        const text = c.deps[cls];
+        if (!text?.includes("test")) continue;
+        try {
+          const without = new Set(reduce(this.parsed(text, c.eapi, eapi), c.use).map((n) => canonical([n])));
+          extra.push(...reduce(this.parsed(text, c.eapi, eapi), withTest).filter((n) => !without.has(canonical([n]))));
+        } catch {
+          // an unreadable string is reported by depsOf
+        }
+      }
+    }
+    this.testDepsMemo.set(c, extra);
+    return extra;
+  }
+
   /** Read every candidate reachable from the request, breadth first. */
   private async explore(request: readonly RequestAtom[]): Promise<void> {
-    const queue = request.map((r) => r.atom.cp);
+    const queue = [...request, ...(this.opts.complete ?? [])].map((r) => r.atom.cp);
     const seen = new Set<string>();
     while (queue.length) {
       const batch = queue.splice(0).filter((cp) => !seen.has(cp) && seen.add(cp));
@@ -172,6 +266,7 @@ export class Resolver {
           this.ids.set(c, `c${this.ids.size}`);
           if (!this.eligible(c)) continue;
           for (const nodes of this.depsOf(c).values()) for (const a of leaves(nodes)) if (!seen.has(a.cp)) queue.push(a.cp);
+          if (this.opts.withTestDeps && this.argumentCps.has(cp)) for (const a of leaves(this.testDeps(c))) if (!seen.has(a.cp)) queue.push(a.cp);
         }
       });
     }
@@ -260,11 +355,14 @@ export class Resolver {
         }
         const k = c.slot;
         bySlot.set(k, [...(bySlot.get(k) ?? []), c]);
-        for (const [cls, nodes] of this.depsOf(c)) if (!this.optional(c, cls)) for (const n of nodes) this.solver.require(Logic.implies(this.idOf(c), this.formula(n, c)));
+        for (const [cls, nodes] of this.depsOf(c)) {
+          if (this.optional(c, cls)) continue;
+          for (const n of nodes) if (!this.checkedOnly(c) || this.heldByInstalled(n, c)) this.solver.require(Logic.implies(this.idOf(c), this.formula(n, c)));
+        }
       }
       for (const c of cands) {
         // an installed package's runtime blockers count whether its dependencies are followed or not
-        if (c.source === "installed" && !this.opts.deep) for (const a of this.blockersIn(c)) this.solver.require(Logic.implies(this.idOf(c), this.formula({ kind: "leaf", value: a }, c)));
+        if (c.source === "installed" && !this.deep && !this.opts.complete) for (const a of this.blockersIn(c)) this.solver.require(Logic.implies(this.idOf(c), this.formula({ kind: "leaf", value: a }, c)));
       }
       for (const group of bySlot.values()) {
         const vars = group.map((c) => this.idOf(c));
@@ -291,19 +389,30 @@ export class Resolver {
   }
 
   /** Candidates for an atom, best first, as emerge prefers them (spec §6.1, §6.3). */
-  private preferred(a: Atom, parent: Candidate | undefined, requested: boolean): Candidate[] {
+  private preferred(a: Atom, parent: Candidate | undefined, requested: boolean, depth = requested ? 0 : 1): Candidate[] {
     const m = this.matching(a, parent);
     const byVersion = (x: Candidate, y: Candidate) => compareVersions(y.version, x.version);
-    const installed = m.filter((c) => c.source === "installed").sort(byVersion);
     const o = this.opts;
+    // an installed package to rebuild (a slot-operator or --rebuild-if-* rule): its ebuild first
+    const rebuilt = (c: Candidate) => c.source === "installed" && !!o.rebuild?.has(c.cpv);
+    const installed = m.filter((c) => c.source === "installed" && !rebuilt(c)).sort(byVersion);
     const ebuilds = m.filter((c) => c.source === "ebuild").sort(byVersion);
+    if (m.some(rebuilt)) {
+      const old = m.filter(rebuilt);
+      const same = ebuilds.filter((e) => old.some((i) => i.cpv === e.cpv));
+      return [...same, ...(o.update && (requested || this.deep) ? [] : installed), ...ebuilds.filter((e) => !same.includes(e)), ...installed, ...old].filter((c, i, all) => all.indexOf(c) === i);
+    }
     // -u, -N and -n make the run selective (emerge spec §1.8): a requested package that is
     // installed is merged again only for a reason
-    const selective = o.update || o.newuse || o.changedUse || o.changedDeps || o.noreplace;
-    if (o.emptytree || (requested && !selective)) return [...ebuilds, ...installed];
+    if (o.emptytree || (requested && !this.selective)) return [...ebuilds, ...installed];
     const triggered = (i: Candidate, e: Candidate): boolean =>
-      (!!o.newuse && useTriggers(i, e, "newuse").length > 0) || (!!o.changedUse && useTriggers(i, e, "changed-use").length > 0) || (!!o.changedDeps && i.cpv === e.cpv && this.depsChanged(i, e));
-    if (o.update && (requested || o.deep)) {
+      (!!o.newuse && useTriggers(i, e, "newuse").length > 0) ||
+      (!!o.changedUse && useTriggers(i, e, "changed-use").length > 0) ||
+      (!!o.changedDeps && i.cpv === e.cpv && this.depsChanged(i, e)) ||
+      (!!o.changedSlot && i.cpv === e.cpv && (i.slot !== e.slot || i.subslot !== e.subslot)) ||
+      (!!o.newrepo && e.repo !== i.repo);
+    // -D N: updates reach N levels below the arguments
+    if (o.update && (requested || (this.deep && depth <= (o.deepLevel ?? Infinity)))) {
       // the best version; at equal versions the installed one, unless --newuse finds its USE changed
       return [...ebuilds, ...installed].sort((x, y) => {
         const v = byVersion(x, y);
@@ -324,11 +433,12 @@ export class Resolver {
       const i = installed.find((x) => x.slot === best.slot) ?? installed[0]!;
       if (triggered(i, best)) return [best, ...installed, ...ebuilds.slice(1)];
     }
-    // --changed-deps compares an installed package with the ebuild of its own version (spec §6.7)
-    if (o.changedDeps) {
+    // --changed-deps, --changed-slot and --newrepo compare an installed package with the ebuild
+    // of its own version (spec §6.7): of its repository, else of another
+    if (o.changedDeps || o.changedSlot || o.newrepo) {
       for (const i of installed) {
         const same = ebuilds.find((e) => e.cpv === i.cpv && e.repo === i.repo) ?? ebuilds.find((e) => e.cpv === i.cpv);
-        if (same && this.depsChanged(i, same)) return [same, ...installed, ...ebuilds.filter((e) => e !== same)];
+        if (same && triggered(i, same)) return [same, ...installed, ...ebuilds.filter((e) => e !== same)];
       }
     }
     return [...installed, ...ebuilds];
@@ -345,7 +455,7 @@ export class Resolver {
       const text = c.deps[cls];
       if (!text?.trim()) return "";
       try {
-        return canonical(reduce(this.parsed(text, c.eapi, eapiFeatures(c.eapi) ?? eapiFeatures("8")!), installed.use));
+        return canonical(withoutLibc(reduce(this.parsed(text, c.eapi, eapiFeatures(c.eapi) ?? eapiFeatures("8")!), installed.use)));
       } catch {
         return `unreadable: ${text}`;
       }
@@ -353,8 +463,19 @@ export class Resolver {
     return classes.some((cls) => canon(installed, cls) !== canon(ebuild, cls));
   }
 
+  /**
+   * Whether an installed package's recorded dependencies differ from those of its version's ebuild
+   * (of its repository, else of another), as --changed-deps compares them; false without an ebuild.
+   */
+  depsDiffer(installed: Candidate): boolean {
+    const ebuilds = (this.universe.get(`${installed.category}/${installed.package}`) ?? []).filter((e) => e.source === "ebuild" && e.cpv === installed.cpv);
+    const same = ebuilds.find((e) => e.repo === installed.repo) ?? ebuilds[0];
+    return !!same && this.depsChanged(installed, same);
+  }
+
   async resolve(request: readonly RequestAtom[]): Promise<Selection> {
     const t0 = performance.now();
+    this.argumentCps = new Set(request.map((r) => r.atom.cp));
     await this.explore(request);
     const t1 = performance.now();
     const withStats = (sel: Selection, solver: boolean): Selection => ({
@@ -377,8 +498,7 @@ export class Resolver {
     });
     for (const r of request) this.checkAtom(r.atom, [r.arg]);
     // a command-line atom only an installed package matches cannot be merged again (spec §2.4)
-    const o = this.opts;
-    if (!(o.update || o.newuse || o.changedUse || o.changedDeps || o.noreplace)) {
+    if (!this.selective) {
       for (const r of request) {
         if (r.set) continue;
         const all = (this.universe.get(r.atom.cp) ?? []).filter((c) => r.atom.matchesIgnoringUse(ref(c)));
@@ -433,14 +553,23 @@ export class Resolver {
     const provisional: { installed: Candidate; ebuild: Candidate }[] = [];
     const forcedUpdates = new Set<Candidate>();
 
-    /** The chosen package satisfying an atom, choosing one if none is yet. */
-    const satisfy = (a: Atom, parent: Candidate | undefined, requested: boolean, why: Reason): Candidate => {
+    /** How far below the arguments each chosen package was reached (-D N). */
+    const depthOf = new Map<Candidate, number>();
+    const rebuilds = this.opts.rebuild;
+
+    /**
+     * The chosen package satisfying an atom, choosing one if none is yet. `kept`: only an
+     * installed package may be chosen, and nothing when none can (complete mode, §6.11).
+     */
+    const satisfy = (a: Atom, parent: Candidate | undefined, requested: boolean, why: Reason | undefined, kept = false): Candidate | undefined => {
       const already = chosen.ofPackage(a.cp).find((c) => a.matches(ref(c), parent?.use));
       if (already) {
-        reason(already, why);
+        if (why) reason(already, why);
         return already;
       }
-      for (const c of this.preferred(a, parent, requested)) {
+      const depth = requested ? 0 : (parent ? (depthOf.get(parent) ?? 0) : 0) + 1;
+      for (const c of this.preferred(a, parent, requested, depth)) {
+        if (kept && c.source !== "installed" && !rebuilds?.has(c.cpv)) continue;
         if (chosen.slotTaken(c)) continue;
         const twin = careful && c.source === "installed" && !this.opts.emptytree ? (this.universe.get(`${c.category}/${c.package}`) ?? []).find((e) => e.source === "ebuild" && e.cpv === c.cpv && this.eligible(e)) : undefined;
         const choice: Operand = twin ? Logic.or(this.idOf(c), this.idOf(twin)) : this.idOf(c);
@@ -449,11 +578,18 @@ export class Resolver {
         commit(choice);
         if (twin) provisional.push({ installed: c, ebuild: twin });
         chosen.add(c);
-        reason(c, why);
+        depthOf.set(c, depth);
+        if (why) reason(c, why);
+        const cause = c.source === "ebuild" ? rebuilds?.get(c.cpv) : undefined;
+        if (cause && (this.universe.get(a.cp) ?? []).some((i) => i.source === "installed" && i.cpv === c.cpv)) {
+          forcedUpdates.add(c);
+          reason(c, { kind: "rebuild", ...cause });
+        }
         stack.push(c);
         return c;
       }
-      throw new ResolveFailure(`nothing can satisfy '${a.toString()}'${parent ? ` (${why.kind === "dependency" ? why.class : ""} of ${parent.cpv})` : ""} together with the rest of the plan`, [a.toString()]);
+      if (kept) return undefined;
+      throw new ResolveFailure(`nothing can satisfy '${a.toString()}'${parent ? ` (${why?.kind === "dependency" ? why.class : ""} of ${parent.cpv})` : ""} together with the rest of the plan`, [a.toString()]);
     };
 
     const walk = (n: DepNode<Atom>, parent: Candidate, cls: DepClass) => {
@@ -465,8 +601,8 @@ export class Resolver {
           // An installed package's `:SLOT/SUB=` binding records what it was built against; an update
           // may move the provider to another sub-slot (the clauses then rebuild the consumer), so
           // the choice looks at the slot only. A provider chosen that way is a forced update.
-          const loose = parent.source === "installed" && this.opts.update && a.slotOperator === "=" && a.subslot !== undefined ? looseSlotOp(a) : undefined;
-          const to = satisfy(loose ?? a, parent, false, why);
+          const loose = parent.source === "installed" && a.slotOperator === "=" && a.subslot !== undefined ? looseSlotOp(a) : undefined;
+          const to = satisfy(loose ?? a, parent, false, why)!;
           if (loose && !a.matches(ref(to), parent.use)) {
             // the installed parent cannot stay as it is: a rebuild, which only the careful way settles
             if (!careful) throw new ResolveFailure(`${parent.cpv} needs a rebuild for ${to.cpv}`, []);
@@ -501,11 +637,15 @@ export class Resolver {
         const c = stack.pop()!;
         const d = this.depsOf(c);
         for (const cls of WALK_ORDER) {
-          const nodes = d.get(cls);
-          if (!nodes) continue;
+          let nodes = d.get(cls);
+          // the dependencies USE=test would add to an argument, as PDEPEND (--with-test-deps)
+          if (cls === "PDEPEND" && this.opts.withTestDeps && (reasons.get(c) ?? []).some((r) => r.kind === "requested")) nodes = [...(nodes ?? []), ...this.testDeps(c)];
+          if (!nodes?.length) continue;
           // plain atoms in string order, then groups (spec §7.2)
           const plain = nodes.filter((n) => n.kind === "leaf").sort((x, y) => (String((x as { value: Atom }).value) < String((y as { value: Atom }).value) ? -1 : 1));
           for (const n of [...plain, ...nodes.filter((n) => n.kind !== "leaf")]) {
+            // complete mode only checks what the plan would newly break (§6.11)
+            if (this.checkedOnly(c) && !this.heldByInstalled(n, c)) continue;
             if (!this.optional(c, cls)) {
               walk(n, c, cls);
               continue;
@@ -522,6 +662,11 @@ export class Resolver {
     };
     for (const r of request) satisfy(r.atom, undefined, true, { kind: "requested", arg: r.arg, atom: r.atom.toString(), set: r.set ?? null });
     drain();
+    // complete mode: @world's installed packages join the graph, kept, their dependencies checked
+    for (const r of this.opts.complete ?? []) {
+      satisfy(r.atom, undefined, false, undefined, true);
+      drain();
+    }
     // settle the provisional keeps, in the order they were made
     for (let i = 0; i < provisional.length; i++) {
       const { installed, ebuild } = provisional[i]!;
@@ -534,6 +679,11 @@ export class Resolver {
       reasons.set(ebuild, reasons.get(installed) ?? []);
       for (const e of edges) if (e.to === installed) (e as { to: Candidate }).to = ebuild;
       forced.add(ebuild);
+      // the installed instance's own edges go with it; the rebuild's are walked below
+      const cause = edges.find((e) => e.from === installed && /:[^\s[]*\/[^\s[]*=/.test(e.atom) && !Atom.parse(e.atom, "8").matches(ref(e.to), installed.use));
+      for (let k = edges.length - 1; k >= 0; k--) if (edges[k]!.from === installed) edges.splice(k, 1);
+      // the provider whose new sub-slot breaks the recorded binding
+      reason(ebuild, { kind: "rebuild", by: cause?.to.cpv ?? null, trigger: "slot-operator" });
       stack.push(ebuild);
       drain();
     }
@@ -600,7 +750,28 @@ export class Resolver {
         }
       }
     }
-    return { chosen: chosen.list, forced, uninstalls, edges, reasons, universe: this.universe };
+    // -o: the arguments are chosen but not merged (their dependencies are)
+    const nomerge = new Set(this.opts.onlydeps ? chosen.list.filter((c) => (reasons.get(c) ?? []).some((r) => r.kind === "requested")) : []);
+    return { chosen: chosen.list, forced, uninstalls, edges, reasons, universe: this.universe, nomerge };
+  }
+
+  /** An installed package in the graph for complete mode only: its dependencies are checked, not followed for updates. */
+  private checkedOnly(c: Candidate): boolean {
+    return c.source === "installed" && !this.deep && !!this.opts.complete;
+  }
+
+  /** Whether the installed packages satisfy a (reduced) dependency node now: only such a node can be newly broken. */
+  private heldByInstalled(n: DepNode<Atom>, parent: Candidate): boolean {
+    switch (n.kind) {
+      case "leaf":
+        return !!n.value.blocker || (this.universe.get(n.value.cp) ?? []).some((c) => c.source === "installed" && n.value.matches(ref(c), parent.use));
+      case "any":
+      case "exactlyOne":
+      case "atMostOne":
+        return n.children.some((x) => this.heldByInstalled(x, parent));
+      default:
+        return n.children.every((x) => this.heldByInstalled(x, parent));
+    }
   }
 
   /** Whether a blocker of `c` matches a chosen package, or one of theirs matches `c`. */
@@ -615,6 +786,8 @@ export class Resolver {
   private readonly blockerCache = new Map<Candidate, Atom[]>();
 
   private blockersIn(c: Candidate): Atom[] {
+    // -O evaluates no blockers; -o none of the arguments' (emerge spec §1.4)
+    if (this.opts.nodeps || (this.opts.onlydeps && c.source === "ebuild" && this.argumentCps.has(`${c.category}/${c.package}`))) return [];
     let b = this.blockerCache.get(c);
     if (!b) {
       if (c.source === "installed") {
@@ -701,6 +874,29 @@ export class Resolver {
       throw new ResolveFailure(`all ebuilds that could satisfy "${a.toString()}" have been masked: ${lines.join("; ")}`, chain);
     }
   }
+}
+
+/** Whether a request with these options is selective (emerge spec §1.8). */
+export function isSelective(o: ResolveOptions): boolean {
+  if (o.emptytree || o.selective === false) return false;
+  return !!(o.update || o.newuse || o.changedUse || o.changedDeps || o.changedSlot || o.newrepo || o.noreplace || o.selective);
+}
+
+/** The libc packages, whose dependencies --changed-deps does not compare (emerge spec §6.7). */
+const LIBC = new Set(["virtual/libc", "sys-libs/glibc", "sys-libs/musl", "sys-libs/uclibc-ng"]);
+
+/** A reduced dependency tree without its libc atoms (groups left empty dropped). */
+function withoutLibc(nodes: readonly DepNode<Atom>[]): DepNode<Atom>[] {
+  const out: DepNode<Atom>[] = [];
+  for (const n of nodes) {
+    if (n.kind === "leaf") {
+      if (!LIBC.has(n.value.cp)) out.push(n);
+      continue;
+    }
+    const children = withoutLibc(n.children);
+    if (children.length) out.push({ ...n, children } as DepNode<Atom>);
+  }
+  return out;
 }
 
 /** A reduced dependency tree as text, slot operators without their recorded slot. */

@@ -1,26 +1,20 @@
-import * as fs from "node:fs";
 import * as path from "node:path";
 import { DownloadCounter, distfileNames, fetchedByHand, fetchRestricted, selectedUris } from "../../build/distfiles.js";
 import type { Config } from "../../config/Config.js";
-import type { Repository } from "../../config/repositories.js";
 import { OuzoError, UsageError } from "../../core/errors.js";
-import { listDir } from "../../core/fsutil.js";
-import { categoriesOf } from "../../metadata/ebuildTree.js";
-import type { MetadataStore } from "../../metadata/MetadataStore.js";
-import { Atom } from "../../pms/atom.js";
-import { checkRequiredUse, parseRequiredUse } from "../../pms/depspec.js";
-import { COMMAND_LINE_EAPI, eapiFeatures, USER_CONFIG_EAPI } from "../../pms/eapi.js";
-
-import type { Candidate, CandidateSource } from "../../resolve/Candidate.js";
 import { buildPlan, combined, totalsOf, type PlanEntry, type UnmergeEntry } from "../../resolve/plan.js";
-import { type RequestAtom, ResolveFailure, Resolver } from "../../resolve/resolve.js";
+import { completeNeeded, rebuildsNeeded } from "../../resolve/rebuilds.js";
+import { isSelective, type RebuildCause, type RequestAtom, ref, ResolveFailure, Resolver, type ResolveOptions, type Selection } from "../../resolve/resolve.js";
+import { worldChange } from "../../resolve/worldAtoms.js";
 import type { Output } from "../../ui/Output.js";
-import { readInstalled } from "../../vdb/installed.js";
 import { readWorld } from "../../vdb/world.js";
 import { rootOf, type GlobalArgs } from "../context.js";
+import { columnsLine, treeRows } from "../emergeLayouts.js";
+import { planDocument } from "../emergeJson.js";
 import { blockerLine, mergeLine, numericLocale, totalLine, uninstallLine, type LineOptions } from "../emergeLines.js";
-import { closest } from "../suggest.js";
-import { failureLine, openStore, packageInput } from "./metadata.js";
+import { optionAtoms, requestOf } from "../emergeRequest.js";
+import { EbuildSource, InstalledSource } from "../emergeSources.js";
+import { openStore } from "./metadata.js";
 
 export interface EmergeArgs extends GlobalArgs {
   atoms?: string[];
@@ -38,246 +32,36 @@ export interface EmergeArgs extends GlobalArgs {
   oneshot?: boolean;
   nospinner?: boolean;
   jobs?: number;
+  select?: boolean;
+  selective?: boolean;
+  updateIfInstalled?: boolean;
+  changedSlot?: boolean;
+  newrepo?: boolean;
+  reinstallAtoms?: string[];
+  deepLevel?: number;
+  nodeps?: boolean;
+  onlydeps?: boolean;
+  onlydepsWithRdeps?: string;
+  withTestDeps?: boolean;
+  completeGraph?: boolean;
+  completeGraphIfNewVer?: string;
+  completeGraphIfNewUse?: string;
+  rebuildIfNewSlot?: string;
+  rebuildIfNewRev?: boolean;
+  rebuildIfNewVer?: boolean;
+  rebuildIfUnbuilt?: boolean;
+  rebuildExclude?: string[];
+  rebuildIgnore?: string[];
+  ignoreBuiltSlotOperatorDeps?: string;
+  rootDeps?: string;
+  backtrack?: number;
+  tree?: boolean;
+  unorderedDisplay?: boolean;
+  columns?: boolean;
+  changedDepsReport?: boolean;
 }
 
-/** Ebuilds of every repository, through the metadata cache (stale entries regenerated for the packages reached only). */
-class EbuildSource implements CandidateSource {
-  constructor(private readonly config: Config, private readonly store: MetadataStore, private readonly out: Output) {}
-
-  private readonly byCategory = new Map<string, Repository[]>();
-
-  /** The repositories that have a category's directory: of 30 kits, few have any one category. */
-  private reposWith(category: string): Repository[] {
-    let rs = this.byCategory.get(category);
-    if (!rs) this.byCategory.set(category, (rs = this.config.repos.repos.filter((r) => this.topNames(r).has(category))));
-    return rs;
-  }
-
-  /** The names at the top of each repository, read once (not a stat per category and repository). */
-  private readonly tops = new Map<string, ReadonlySet<string>>();
-
-  private topNames(r: Repository): ReadonlySet<string> {
-    let names = this.tops.get(r.location);
-    if (!names) this.tops.set(r.location, (names = new Set(listDir(r.location) ?? [])));
-    return names;
-  }
-
-  /** Packages already brought up to date in this run, with the repositories that have them. */
-  private readonly fresh = new Map<string, string[]>();
-
-  async prefetch(cps: readonly string[]): Promise<void> {
-    const todo: { repo: string; category: string; pn: string }[] = [];
-    for (const cp of cps) {
-      if (this.fresh.has(cp)) continue;
-      const [category, pn] = cp.split("/") as [string, string];
-      const repos = this.reposWith(category).filter((r) => fs.existsSync(path.join(r.location, category, pn))).map((r) => r.name);
-      this.fresh.set(cp, repos);
-      for (const repo of repos) todo.push({ repo, category, pn });
-    }
-    for (const f of await this.store.ensurePackages(todo)) this.out.warn(failureLine(f));
-  }
-
-  async candidates(cp: string): Promise<Candidate[]> {
-    const [category, pn] = cp.split("/") as [string, string];
-    const out: Candidate[] = [];
-    await this.prefetch([cp]);
-    for (const r of this.config.repos.repos) {
-      if (!this.fresh.get(cp)!.includes(r.name)) continue;
-      for (const m of this.store.entries(r.name, { category, package: pn })) {
-        if (m.failure) continue;
-        const input = packageInput(m);
-        const use = this.config.useFor(input);
-        const masks = this.config.visibility(input, use.all).map((x) => x.kind === "package.mask" ? `package.mask (${x.file}:${x.line})` : x.kind === "keyword" ? `missing keyword (${x.detail})` : x.kind);
-        // REQUIRED_USE against the effective USE: a version whose USE breaks it cannot be built
-        if (m.values.REQUIRED_USE) {
-          try {
-            const broken = checkRequiredUse(parseRequiredUse(m.values.REQUIRED_USE, eapiFeatures(input.eapi) ?? COMMAND_LINE_EAPI), use.all);
-            if (broken) masks.push(`REQUIRED_USE "${broken}" does not hold with USE="${use.enabled.join(" ")}"`);
-          } catch (e) {
-            masks.push(`REQUIRED_USE cannot be read: ${(e as Error).message}`);
-          }
-        }
-        out.push({
-          source: "ebuild",
-          category,
-          package: pn,
-          version: input.version,
-          cpv: m.cpv,
-          slot: input.slot,
-          subslot: input.subslot ?? input.slot,
-          repo: r.name,
-          eapi: input.eapi,
-          iuse: input.iuse,
-          use: use.all,
-          useState: use,
-          masks,
-          maskMarker: masks.length ? " " : this.config.maskMarker(input),
-          deps: { DEPEND: m.values.DEPEND, RDEPEND: m.values.RDEPEND, PDEPEND: m.values.PDEPEND, BDEPEND: m.values.BDEPEND, IDEPEND: m.values.IDEPEND },
-          properties: m.values.PROPERTIES,
-          srcUri: m.values.SRC_URI,
-          restrict: m.values.RESTRICT,
-        });
-      }
-    }
-    return out;
-  }
-}
-
-/** The installed packages of ROOT (/var/db/pkg), with the USE they were built with. */
-class InstalledSource implements CandidateSource {
-  private readonly byCp = new Map<string, Candidate[]>();
-
-  constructor(root: string, out: Output) {
-    for (const p of readInstalled(root, (w) => out.warn(`${w.dir}${w.file ? `/${w.file}` : ""}: ${w.message}`))) {
-      const names = p.iuse.map((f) => f.replace(/^[+-]/, ""));
-      const use = new Set(p.use);
-      const c: Candidate = {
-        source: "installed",
-        category: p.category,
-        package: p.package,
-        version: p.version,
-        cpv: p.cpv,
-        slot: p.slot,
-        subslot: p.subslot,
-        repo: p.repo,
-        eapi: p.eapi,
-        iuse: p.iuse,
-        use,
-        useState: { enabled: names.filter((f) => use.has(f)).sort(), disabled: names.filter((f) => !use.has(f)).sort(), forced: [], masked: [] },
-        masks: [],
-        maskMarker: " ",
-        deps: { DEPEND: p.depend, RDEPEND: p.rdepend, PDEPEND: p.pdepend, BDEPEND: p.bdepend, IDEPEND: p.idepend },
-        properties: p.properties,
-      };
-      const cp = `${p.category}/${p.package}`;
-      this.byCp.set(cp, [...(this.byCp.get(cp) ?? []), c]);
-    }
-  }
-
-  get all(): Candidate[] {
-    return [...this.byCp.values()].flat();
-  }
-
-  /** category/PN named by a runtime blocker → the installed packages carrying it. */
-  private blockerIndex?: Map<string, Set<string>>;
-
-  blockersOf(cp: string): readonly string[] {
-    if (!this.blockerIndex) {
-      this.blockerIndex = new Map();
-      for (const c of this.all) {
-        for (const text of [c.deps.RDEPEND, c.deps.PDEPEND, c.deps.IDEPEND]) {
-          if (!text.includes("!")) continue;
-          for (const tok of text.split(" ")) {
-            if (!tok.startsWith("!")) continue;
-            const a = Atom.tryParse(tok, COMMAND_LINE_EAPI);
-            if (!a) continue;
-            const owners = this.blockerIndex.get(a.cp) ?? new Set<string>();
-            owners.add(`${c.category}/${c.package}`);
-            this.blockerIndex.set(a.cp, owners);
-          }
-        }
-      }
-    }
-    return [...(this.blockerIndex.get(cp) ?? [])];
-  }
-
-  async candidates(cp: string): Promise<Candidate[]> {
-    return this.byCp.get(cp) ?? [];
-  }
-}
-
-/** `gnome` → `gnome-base/gnome` when exactly one category has it (emerge's short names). */
-function expandShortName(config: Config, name: string, installed: InstalledSource): string {
-  const cats = new Set<string>();
-  const all = new Set<string>();
-  for (const r of config.repos.repos) {
-    for (const c of categoriesOf(r.location)) {
-      for (const pn of listDir(path.join(r.location, c)) ?? []) {
-        all.add(`${c}/${pn}`);
-        if (pn === name) cats.add(c);
-      }
-    }
-  }
-  for (const c of installed.all) if (c.package === name) cats.add(c.category);
-  if (cats.size === 1) return `${[...cats][0]}/${name}`;
-  if (cats.size > 1) throw new OuzoError("AMBIGUOUS", `the short ebuild name "${name}" is ambiguous; please specify one of: ${[...cats].sort().map((c) => `${c}/${name}`).join(", ")}`);
-  const near = closest(name, [...all].map((cp) => cp.slice(cp.indexOf("/") + 1)));
-  throw new OuzoError("NO_MATCH", `there are no ebuilds to satisfy "${name}"${near.length ? `; did you mean ${[...all].filter((cp) => near.includes(cp.slice(cp.indexOf("/") + 1))).slice(0, 5).join(", ")}?` : ""}`);
-}
-
-/** The request: atoms and sets (emerge spec §2.4), in the order emerge adds them. */
-function requestOf(config: Config, args: EmergeArgs, installed: InstalledSource): RequestAtom[] {
-  const root = rootOf(args);
-  const out: RequestAtom[] = [];
-  const world = () => readWorld(root, (w) => {
-    throw new OuzoError("BAD_WORLD", w.message, { file: w.file, line: w.line });
-  });
-  const sorted = (as: readonly Atom[]) => [...as].sort((a, b) => (a.toString() < b.toString() ? -1 : 1));
-  const addSet = (name: string, seen: Set<string>) => {
-    if (seen.has(name)) return;
-    seen.add(name);
-    switch (name) {
-      case "world":
-        addSet("system", seen);
-        addSet("selected", seen);
-        return;
-      case "selected": {
-        const w = world();
-        for (const a of sorted(w.atoms)) out.push({ arg: "@selected", atom: a, set: "selected" });
-        for (const s of [...w.sets].sort().reverse()) addSet(s, seen);
-        return;
-      }
-      case "system":
-        for (const a of sorted(config.system)) out.push({ arg: "@system", atom: a, set: "system" });
-        return;
-      case "installed":
-        for (const c of installed.all) out.push({ arg: "@installed", atom: Atom.parse(`${c.category}/${c.package}:${c.slot}`, COMMAND_LINE_EAPI), set: "installed" });
-        return;
-      default: {
-        const s = config.userSets.get(name);
-        if (!s) throw new OuzoError("UNKNOWN_SET", `there is no set named @${name} (sets: @world @selected @system @installed${[...config.userSets.keys()].map((k) => ` @${k}`).join("")})`);
-        for (const a of sorted(s)) out.push({ arg: `@${name}`, atom: a, set: name });
-      }
-    }
-  };
-  for (const arg of args.atoms ?? []) {
-    if (arg.startsWith("@") || arg === "world" || arg === "system") {
-      addSet(arg.replace(/^@/, ""), new Set());
-      continue;
-    }
-    let text = arg;
-    if (!arg.includes("/")) {
-      // a bare name, possibly with an operator and version: expand its category
-      const m = /^([<>=~!]*)([A-Za-z0-9+_][A-Za-z0-9+_-]*?)(-\d.*)?$/.exec(arg);
-      if (!m) throw new UsageError(`'${arg}' is not an atom, a set or a package name`);
-      text = `${m[1]}${expandShortName(config, m[2]!, installed)}${m[3] ?? ""}`;
-    }
-    try {
-      out.push({ arg, atom: Atom.parse(text, COMMAND_LINE_EAPI) });
-    } catch (e) {
-      throw new UsageError((e as OuzoError).message);
-    }
-  }
-  return out;
-}
-
-/**
- * --exclude values: names or slot atoms, wildcards allowed, a bare name for any category; several
- * per value, space-separated (emerge spec §1.4). Operators, USE and blockers are usage errors.
- */
-function excludeAtoms(values: readonly string[]): Atom[] {
-  return values.flatMap((v) => v.split(/\s+/).filter(Boolean)).map((t) => {
-    if (/^[<>=~!]/.test(t) || t.includes("[")) throw new UsageError(`--exclude takes package names or slot atoms, not '${t}'`);
-    try {
-      return Atom.parse(t.includes("/") ? t : `*/${t}`, USER_CONFIG_EAPI);
-    } catch (e) {
-      throw new UsageError(`--exclude: ${(e as OuzoError).message}`);
-    }
-  });
-}
-
-/** One line answered on the terminal. */
-type FetchState = "none" | "restricted" | "restricted-present";
+export type FetchState = "none" | "restricted" | "restricted-present";
 
 /**
  * What each line of the plan still downloads (emerge spec §8.5), in the plan's order (a file
@@ -312,43 +96,116 @@ async function ask(question: string): Promise<string> {
   }
 }
 
+
+/** Option combinations emerge refuses (emerge spec §1.9). */
+function checkCombinations(args: EmergeArgs, out: Output): void {
+  if (args.tree && args.columns) throw new OuzoError("BAD_OPTIONS", "--tree and --columns cannot be used together");
+  if (args.emptytree && args.noreplace) throw new OuzoError("BAD_OPTIONS", "--emptytree and --noreplace cannot be used together");
+  if (args.backtrack !== undefined && !(Number.isInteger(args.backtrack) && args.backtrack >= 0)) throw new UsageError(`--backtrack takes a whole number of 0 or more, not '${args.backtrack}'`);
+  if (args.deepLevel !== undefined && !(Number.isInteger(args.deepLevel) && args.deepLevel >= 0)) throw new UsageError(`--deep takes a whole number of 0 or more, not '${args.deepLevel}'`);
+  if (args.nodeps && args.tree) {
+    out.warn("--tree is ignored with --nodeps");
+    args.tree = false;
+  }
+}
+
+/** What the options ask of the resolver (emerge spec §1.4, §1.8). */
+function resolveOptions(args: EmergeArgs, selected: ResolveOptions["selected"]): ResolveOptions {
+  return {
+    update: args.update || args.updateIfInstalled,
+    deep: (args.deep || args.deepLevel !== undefined) && args.deepLevel !== 0 && !args.nodeps,
+    deepLevel: args.deepLevel,
+    newuse: args.newuse,
+    changedUse: args.changedUse,
+    changedDeps: args.changedDeps,
+    changedSlot: args.changedSlot,
+    newrepo: args.newrepo,
+    noreplace: args.noreplace,
+    selective: args.selective,
+    emptytree: args.emptytree,
+    exclude: optionAtoms("exclude", args.exclude ?? []),
+    reinstallAtoms: optionAtoms("reinstall-atoms", args.reinstallAtoms ?? [], false),
+    withBdeps: args.withBdeps !== "n",
+    selected,
+    nodeps: args.nodeps,
+    onlydeps: args.onlydeps,
+    onlydepsWithRdeps: args.onlydepsWithRdeps !== "n",
+    withTestDeps: args.withTestDeps,
+    ignoreBuiltSlotOperatorDeps: args.ignoreBuiltSlotOperatorDeps === "y",
+    rootDepsRdeps: args.rootDeps === "rdeps",
+  };
+}
+
+/**
+ * Resolve, then again while the plan asks for more (emerge spec §5.7, §6.11): complete mode once a
+ * merge changes an installed package (or when asked), and the rebuilds the --rebuild-if-* rules
+ * schedule, until a pass asks for nothing new.
+ */
+async function resolveAll(config: Config, args: EmergeArgs, opts: ResolveOptions, sources: ConstructorParameters<typeof Resolver>[0], request: readonly RequestAtom[], installed: InstalledSource): Promise<{ selection: Selection; resolver: Resolver; passes: number }> {
+  const root = rootOf(args);
+  const rules = {
+    newSlot: args.rebuildIfNewSlot !== "n",
+    newRev: !!args.rebuildIfNewRev,
+    newVer: !!args.rebuildIfNewVer,
+    unbuilt: !!args.rebuildIfUnbuilt,
+    exclude: optionAtoms("rebuild-exclude", args.rebuildExclude ?? []),
+    ignore: optionAtoms("rebuild-ignore", args.rebuildIgnore ?? []),
+  };
+  const world = () => requestOf(config, ["@world"], root, installed).filter((r) => installed.all.some((c) => r.atom.matchesIgnoringUse(ref(c))));
+  let complete = !args.nodeps && (args.completeGraph || rules.newRev || rules.newVer || rules.unbuilt) ? world() : undefined;
+  const rebuild = new Map<string, RebuildCause>();
+  for (let passes = 1; ; passes++) {
+    const resolver = new Resolver(sources, { ...opts, complete, rebuild });
+    const selection = await resolver.resolve(request);
+    if (args.nodeps || passes > 20) return { selection, resolver, passes };
+    let again = false;
+    if (!complete && completeNeeded(selection, { ifNewVer: args.completeGraphIfNewVer !== "n", ifNewUse: args.completeGraphIfNewUse !== "n", newSlot: rules.newSlot })) {
+      complete = world();
+      again = complete.length > 0;
+    }
+    for (const [cpv, cause] of rebuildsNeeded(selection, rules)) {
+      if (rebuild.has(cpv)) continue;
+      rebuild.set(cpv, cause);
+      again = true;
+    }
+    if (!again) return { selection, resolver, passes };
+  }
+}
+
 /** `ouzo emerge`: the plan emerge would make, in emerge's words (building and merging come later). */
 export async function emergeCommand(config: Config, args: EmergeArgs, out: Output): Promise<number> {
   const started = Date.now();
   const root = rootOf(args);
   if (!args.atoms?.length) throw new UsageError("emerge needs atoms or sets (e.g. 'ouzo emerge -pv app-misc/hello' or 'ouzo emerge -puDN @world')");
-  if (args.ask && !process.stdin.isTTY) throw new OuzoError("NO_TTY", "--ask needs a terminal to answer on");
+  checkCombinations(args, out);
+  if (args.ask && !args.pretend && !process.stdin.isTTY) throw new OuzoError("NO_TTY", "--ask needs a terminal to answer on");
+  // --select=n is --oneshot; --select undoes it (emerge spec §1.8)
+  const oneshot = args.select === false || (!!args.oneshot && args.select !== true);
   const installed = new InstalledSource(root, out);
-  const request = requestOf(config, args, installed);
+  let request = requestOf(config, args.atoms, root, installed);
+  // --update-if-installed: an argument of which no version is installed is skipped silently
+  if (args.updateIfInstalled) request = request.filter((r) => installed.all.some((c) => r.atom.matchesIgnoringUse(ref(c))));
   const store = openStore(config.repos, args, out);
+  const world = readWorld(root);
   let entries: PlanEntry[];
   let unmerges: UnmergeEntry[];
   let cycle: string[] | undefined;
+  let selection: Selection;
+  let resolver: Resolver;
   let stats: Record<string, unknown> = {};
-  let missing: readonly { atom: string; set: string }[] = [];
   const verbose = !!args.verbose && !args.quiet;
-  const header = !args.quiet && !args.json && (args.pretend || args.ask || verbose);
-  if (header) out.result("\nThese are the packages that would be merged, in order:\n");
+  const header = !args.quiet && !args.json && (args.pretend || args.ask || verbose || args.tree);
+  const order = args.tree ? (args.unorderedDisplay ? "" : ", in reverse order") : ", in order";
+  if (header) out.result(`\nThese are the packages that would be merged${order}:\n`);
   if (header) out.result("Calculating dependencies... done!");
+  const opts = resolveOptions(args, world.atoms);
   try {
-    const resolver = new Resolver([new EbuildSource(config, store, out), installed], {
-      update: args.update,
-      deep: args.deep,
-      newuse: args.newuse,
-      changedUse: args.changedUse,
-      changedDeps: args.changedDeps,
-      noreplace: args.noreplace,
-      emptytree: args.emptytree,
-      exclude: excludeAtoms(args.exclude ?? []),
-      withBdeps: args.withBdeps !== "n",
-      selected: readWorld(root).atoms,
-    });
-    const selection = await resolver.resolve(request);
-    missing = selection.missing ?? [];
+    let passes: number;
+    ({ selection, resolver, passes } = await resolveAll(config, args, opts, [new EbuildSource(config, store, out), installed], request, installed));
     const t = performance.now();
-    ({ entries, unmerges, cycle } = buildPlan(selection));
-    stats = { ...selection.stats, orderMs: Math.round(performance.now() - t) };
-    out.report({ kind: "info", message: `resolved: ${stats.candidates} candidates read in ${stats.exploreMs} ms, chosen in ${stats.selectMs} ms${stats.solver ? " (with the solver)" : ""}, ordered in ${stats.orderMs} ms` });
+    ({ entries, unmerges, cycle } = buildPlan(selection, { nodeps: args.nodeps, tree: args.tree && !args.unorderedDisplay }));
+    stats = { ...selection.stats, orderMs: Math.round(performance.now() - t), passes };
+    out.report({ kind: "info", message: `resolved: ${stats.candidates} candidates read in ${stats.exploreMs} ms, chosen in ${stats.selectMs} ms${stats.solver ? " (with the solver)" : ""}, ordered in ${stats.orderMs} ms${passes > 1 ? `, ${passes} passes` : ""}` });
   } catch (e) {
     if (!(e instanceof ResolveFailure)) throw e;
     if (args.json) {
@@ -360,6 +217,7 @@ export async function emergeCommand(config: Config, args: EmergeArgs, out: Outpu
   } finally {
     store.close();
   }
+  const missing = selection.missing ?? [];
   const expandHidden = new Set((config.vars.get("USE_EXPAND_HIDDEN") ?? "").split(/\s+/).filter(Boolean));
   const lineOpts: LineOptions = { verbose, quiet: !!args.quiet, quietVerbose: !!args.quiet && !!args.verbose, root, useExpand: config.useExpand, useExpandHidden: expandHidden, locale: numericLocale(process.env) };
   const planned = combined(entries, unmerges);
@@ -375,70 +233,36 @@ export async function emergeCommand(config: Config, args: EmergeArgs, out: Outpu
   const downloadTotal = downloads.reduce((a, b) => a + b, 0);
   const restricted = fetches.filter((f) => f.fetch !== "none").length;
   const unsatisfied = fetches.filter((f) => f.fetch === "restricted").length;
+  // what the merge would add to the world file (none with -1, -o; §2.5)
+  const chosenFor = (r: RequestAtom) => {
+    const pkg = selection.chosen.find((c) => (selection.reasons.get(c) ?? []).some((x) => x.kind === "requested" && x.arg === r.arg && x.atom === r.atom.toString()));
+    return pkg && { pkg, merged: entries.some((e) => e.pkg === pkg) };
+  };
+  const worldAdd = oneshot || args.onlydeps ? { add: [], addSets: [] } : worldChange({ request, chosenFor, universe: selection.universe, world: world.atoms, worldSets: world.sets.map((s) => `@${s}`), system: config.system, selective: isSelective(opts), userSets: new Set(config.userSets.keys()) });
+  // --changed-deps-report: installed packages in the graph whose ebuild's dependencies changed (§6.7)
+  const changedDeps = args.changedDepsReport && !args.changedDeps ? selection.chosen.filter((c) => c.source === "installed" && resolver.depsDiffer(c)) : [];
+  const tree = args.tree ? treeRows({ ops, edges: selection.edges, requested: new Set(selection.chosen.filter((c) => (selection.reasons.get(c) ?? []).some((r) => r.kind === "requested"))) }, lineOpts, new Map(ops.flatMap((e, i) => (e.op === "merge" ? [[e, downloads[i]!] as const] : []))), !!args.unorderedDisplay) : undefined;
   if (args.json) {
-    out.json({
-      schema: "ouzo-plan/1",
-      ok: !cycle,
-      action: "merge",
-      request: { atoms: (args.atoms ?? []).filter((a) => !a.startsWith("@")), sets: (args.atoms ?? []).filter((a) => a.startsWith("@")), options: { pretend: !!args.pretend, update: !!args.update, deep: args.deep ? "unlimited" : 0, newuse: !!args.newuse, changed_use: !!args.changedUse, changed_deps: !!args.changedDeps, with_bdeps: args.withBdeps === "n" ? "n" : "y", noreplace: !!args.noreplace, emptytree: !!args.emptytree, oneshot: !!args.oneshot, exclude: args.exclude ?? [] } },
-      roots: { target: root, config: config.configRoot, build: "/" },
-      stats: { elapsed_ms: Date.now() - started, ...stats },
-      plan: ops.map((e, i) => e.op === "unmerge" ? {
-        index: e.index,
-        op: "unmerge",
-        cpv: e.pkg.cpv,
-        repo: e.pkg.repo,
-        slot: e.pkg.slot,
-        subslot: e.pkg.subslot,
-        root,
-        reason: { kind: "blocker", blocker: unmerges.indexOf(unmerges.find((u) => u.pkg === e.pkg)!) },
-        line: lines[i],
-      } : ({
-        index: e.index,
-        op: e.op,
-        cpv: e.pkg.cpv,
-        repo: e.pkg.repo,
-        source: "ebuild",
-        slot: e.pkg.slot,
-        subslot: e.pkg.subslot,
-        root,
-        status: e.status,
-        forced: e.forced,
-        replaces: e.replaces ? { cpv: e.replaces.cpv, slot: e.replaces.slot, subslot: e.replaces.subslot, repo: e.replaces.repo } : null,
-        shown_old: e.shownOld.map((o) => ({ cpv: o.cpv, slot: o.slot, subslot: o.subslot, repo: o.repo })),
-        attrs: e.attrs,
-        mask_marker: e.attrs[6],
-        fetch: fetches[i]!.fetch,
-        interactive: e.attrs[0] === "I",
-        download_bytes: downloads[i],
-        use: {
-          iuse: e.pkg.iuse.map((f) => f.replace(/^[+-]/, "")).sort(),
-          enabled: [...e.pkg.useState.enabled],
-          disabled: [...e.pkg.useState.disabled],
-          forced: [...e.pkg.useState.forced],
-          masked: [...e.pkg.useState.masked],
-          previous: e.previous ? { cpv: e.previous.cpv, iuse: e.previous.iuse.map((f) => f.replace(/^[+-]/, "")).sort(), enabled: [...e.previous.use].sort() } : null,
-        },
-        reasons: e.reasons,
-        deps: e.deps,
-        line: lines[i],
-      })),
-      warnings: missing.map((m) => ({ code: "world-missing", atom: m.atom, set: `@${m.set}`, detail: "no ebuild and nothing installed matches it" })),
-      blockers: unmerges.map((u) => ({ atom: u.atom, strong: u.atom.startsWith("!!"), by: u.by.map((b) => b.cpv), blocks: [u.pkg.cpv], resolved: true, resolution: "uninstall", display_after: ops.findIndex((x) => x.op === "unmerge" && x.pkg === u.pkg) })),
-      failure: cycle ? { code: "CYCLE", message: `circular build-time dependencies: ${cycle.join(", ")}`, chain: cycle } : null,
-      totals: { packages: totals.packages, uninstalls: totals.uninstalls, upgrades: totals.upgrades, downgrades: totals.downgrades, new: totals.new, new_slots: totals.newSlots, reinstalls: totals.reinstalls, interactive: totals.interactive, download_bytes: downloadTotal },
-    });
+    out.json(planDocument({ args, root, configRoot: config.configRoot, started, stats, ops, lines, fetches, unmerges, missing, cycle, totals, downloadTotal, world: worldAdd, changedDeps, tree, oneshot, selection }));
   } else {
-    ops.forEach((e, i) => {
-      out.result(lines[i]!);
-      if (e.op === "unmerge") out.result(blockerLine(e, true, lineOpts));
-    });
+    if (tree) for (const row of tree) out.result(row.line);
+    else if (args.columns) ops.forEach((e, i) => e.op === "merge" && out.result(columnsLine(e, lineOpts, downloads[i], Number(config.vars.get("COLUMNWIDTH")) || 130)));
+    else
+      ops.forEach((e, i) => {
+        out.result(lines[i]!);
+        if (e.op === "unmerge") out.result(blockerLine(e, true, lineOpts));
+      });
     if (verbose) {
       out.result(`\n${totalLine(totals, downloadTotal, lineOpts.locale)}`);
       if (restricted) out.result(`Fetch Restriction: ${restricted} package${restricted === 1 ? "" : "s"}${unsatisfied ? ` (${unsatisfied} unsatisfied)` : ""}`);
       if (unmerges.length) out.result(`Conflict: ${unmerges.length} block${unmerges.length === 1 ? "" : "s"}`);
     }
     if (cycle) out.error(`circular build-time dependencies among: ${cycle.join(", ")}`);
+    if (changedDeps.length) {
+      out.warn(`the dependencies of ${changedDeps.length === 1 ? "this installed package have" : "these installed packages have"} changed in their ebuild without a revision bump:`);
+      for (const c of changedDeps) out.result(`    ${c.cpv}::${c.repo}`);
+      out.result("  to rebuild them with their ebuild's dependencies: ouzo emerge -1 --changed-deps ATOMS (or --changed-deps with -uD @world)");
+    }
     if (missing.length) {
       out.warn(`ebuilds for the following packages are either all masked or don't exist: ${missing.map((m) => m.atom).join(" ")}`);
       if (missing.some((m) => m.set === "selected" || m.set === "world")) out.warn(`check ${path.join(root, "var/lib/portage/world")}: an entry there names a package no repository has`);
@@ -459,5 +283,3 @@ export async function emergeCommand(config: Config, args: EmergeArgs, out: Outpu
   }
   return 0;
 }
-
-

@@ -1,0 +1,30 @@
+import { describe, expect, it } from "vitest";
+import { emergeArgv } from "../src/cli/emergeArgv.js";
+
+describe("emerge's option forms (emerge spec §1.1)", () => {
+  it("an optional y/n after a long option, glued or as the next word; n is the negation", () => {
+    expect(emergeArgv(["emerge", "--ask", "n", "--changed-deps=y", "--select", "n", "--complete-graph", "app-misc/foo"])).toEqual(["emerge", "--no-ask", "--changed-deps", "--no-select", "--complete-graph", "app-misc/foo"]);
+    // a word other than y/n is an argument, not a value
+    expect(emergeArgv(["emerge", "--ask", "app-misc/n"])).toEqual(["emerge", "--ask", "app-misc/n"]);
+  });
+
+  it("a short y/n option takes y/n only as the next word, at the end of a bundle; -kn is not -k n", () => {
+    expect(emergeArgv(["emerge", "-a", "n", "foo"])).toEqual(["emerge", "--no-ask", "foo"]);
+    expect(emergeArgv(["emerge", "-pva", "y", "foo"])).toEqual(["emerge", "-pv", "--ask", "foo"]);
+    expect(emergeArgv(["emerge", "-w", "n", "foo"])).toEqual(["emerge", "--no-select", "foo"]);
+    expect(emergeArgv(["emerge", "-an", "foo"])).toEqual(["emerge", "-an", "foo"]);
+  });
+
+  it("-D takes a depth glued or as the next number; --deep=N too", () => {
+    expect(emergeArgv(["emerge", "-puD2", "@world"])).toEqual(["emerge", "-puD", "--deep-level=2", "@world"]);
+    expect(emergeArgv(["emerge", "-D", "3", "@world"])).toEqual(["emerge", "-D", "--deep-level=3", "@world"]);
+    expect(emergeArgv(["emerge", "--deep=0", "-D", "foo"])).toEqual(["emerge", "--deep", "--deep-level=0", "-D", "foo"]);
+  });
+
+  it("aliases and emerge's values: --cols, --reinstall=changed-use, --color y|n, --root-deps [rdeps]", () => {
+    expect(emergeArgv(["emerge", "--cols", "--reinstall=changed-use", "--color", "n", "--root-deps", "foo"])).toEqual(["emerge", "--columns", "--changed-use", "--color=never", "--root-deps=y", "foo"]);
+    expect(emergeArgv(["emerge", "--reinstall", "changed-use", "--color=y", "--root-deps", "rdeps"])).toEqual(["emerge", "--changed-use", "--color=always", "--root-deps=rdeps"]);
+    // what it does not know passes through, for the parser to name
+    expect(emergeArgv(["emerge", "--frobnicate=y", "--reinstall=everything"])).toEqual(["emerge", "--frobnicate=y", "--reinstall=everything"]);
+  });
+});
