@@ -152,4 +152,18 @@ describe("ouzo emerge: the options that shape the plan (emerge spec §1.4, §6)"
     expect(emerge(root, "-puq", "--columns", "app-misc/tool").lines).toEqual([]);
     expect(emerge(root, "-puq", "--columns", "app-misc/tool").all).toContain("    U  app-misc/tool 1.1 [1.0]");
   });
+
+  it("--newrepo reinstalls a package whose ebuild now comes from another repository; a bare name prefers a real package to a virtual", () => {
+    const root = system({
+      "etc/portage/repos.conf/other-kit": "[other-kit]\nlocation = /var/db/repos/other-kit\n",
+      "var/db/repos/other-kit/profiles/repo_name": "other-kit\n",
+      "var/db/repos/other-kit/metadata/layout.conf": "masters = test-kit\n",
+      "var/db/repos/other-kit/app-misc/moved/moved-1.0.ebuild": 'EAPI=7\nDESCRIPTION="moved"\nSLOT="0"\nKEYWORDS="amd64"\n',
+      ...vdb("app-misc/moved-1.0", { repository: "gone-kit" }),
+      "var/db/repos/other-kit/virtual/fast/fast-1.ebuild": 'EAPI=7\nDESCRIPTION="virtual"\nSLOT="0"\nKEYWORDS="amd64"\nRDEPEND="app-misc/fast"\n',
+    });
+    expect(emerge(root, "-pn", "app-misc/moved").lines).toEqual([]);
+    expect(emerge(root, "-pn", "--newrepo", "app-misc/moved").lines).toEqual(["[ebuild   R    ] app-misc/moved-1.0 [1.0]"]);
+    expect(emerge(root, "-p", "fast").lines).toEqual(["[ebuild  N     ] app-misc/fast-1.0 "]);
+  });
 });

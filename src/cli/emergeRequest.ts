@@ -26,6 +26,9 @@ function expandShortName(config: Config, name: string, installed: InstalledSourc
   }
   for (const c of installed.all) if (c.package === name) cats.add(c.category);
   if (cats.size === 1) return `${[...cats][0]}/${name}`;
+  // one real package wins over virtual ones of the same name (emerge spec §1.1)
+  const real = [...cats].filter((c) => c !== "virtual" && c !== "acct-group" && c !== "acct-user");
+  if (real.length === 1) return `${real[0]}/${name}`;
   if (cats.size > 1) throw new OuzoError("AMBIGUOUS", `the short ebuild name "${name}" is ambiguous; please specify one of: ${[...cats].sort().map((c) => `${c}/${name}`).join(", ")}`);
   const near = closest(name, [...all].map((cp) => cp.slice(cp.indexOf("/") + 1)));
   throw new OuzoError("NO_MATCH", `there are no ebuilds to satisfy "${name}"${near.length ? `; did you mean ${[...all].filter((cp) => near.includes(cp.slice(cp.indexOf("/") + 1))).slice(0, 5).join(", ")}?` : ""}`);
