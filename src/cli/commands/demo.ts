@@ -77,6 +77,8 @@ export async function demoCommand(args: { keep?: boolean; json?: boolean; quiet?
     rc ||= await emerge.emergeCommand(sys, { ...gs, verbose: true, pretend: true, atoms: ["app-misc/app"] }, out);
     step("ouzo emerge -pvuDN @world");
     rc ||= await emerge.emergeCommand(sys, { ...gs, verbose: true, pretend: true, update: true, deep: true, newuse: true, atoms: ["@world"] }, out);
+    step("ouzo emerge -pu --tree dev-libs/libz (an update that completes the graph: the installed := consumer is rebuilt)");
+    rc ||= await emerge.emergeCommand(sys, { ...gs, pretend: true, update: true, tree: true, atoms: ["dev-libs/libz"] }, out);
     return rc;
   } finally {
     if (args.keep) out.line(`\nthrowaway ROOT kept at ${root}`);
