@@ -3,8 +3,9 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { Config } from "../../config/Config.js";
 import { buildKitMirror, commitMetaRepo } from "../../sync/mirrorBuilder.js";
-import type { Output } from "../../ui/Output.js";
+import { Output } from "../../ui/Output.js";
 import { packagePath } from "../../core/paths.js";
+import { DESKTOP_PACKAGES, writeDesktopKit } from "../demoRelease.js";
 import { DEMO_FIXTURES, DEMO_KITS } from "../demoTree.js";
 import { profileShow } from "./profileShow.js";
 
@@ -19,6 +20,31 @@ function buildDemoMirrors(mirrors: string): void {
 }
 
 /** `npm start`: ouzo's pipeline on the bundled demo kits, in a throwaway ROOT, with no network. */
+/** An Output that shows the first and last lines of a long plan, and how many it leaves out. */
+class AbridgedPlan extends Output {
+  private readonly plan: string[] = [];
+  private released = false;
+
+  override result(text: string): void {
+    if (text.startsWith("[") && !this.released) {
+      this.plan.push(text);
+      if (this.plan.length <= 6) super.result(text);
+      return;
+    }
+    this.release();
+    super.result(text);
+  }
+
+  /** The last plan lines, after a count of those left out (once the plan is over). */
+  release(): void {
+    if (this.released || !this.plan.length) return;
+    this.released = true;
+    const rest = this.plan.slice(6);
+    if (rest.length > 3) super.result(`… ${rest.length - 3} more lines …`);
+    for (const l of rest.slice(-3)) super.result(l);
+  }
+}
+
 export async function demoCommand(args: { keep?: boolean; json?: boolean; quiet?: boolean; verbose?: boolean }, out: Output): Promise<number> {
   const base = fs.mkdtempSync(path.join(os.tmpdir(), "ouzo-demo-"));
   const root = path.join(base, "root");
@@ -79,6 +105,13 @@ export async function demoCommand(args: { keep?: boolean; json?: boolean; quiet?
     rc ||= await emerge.emergeCommand(sys, { ...gs, verbose: true, pretend: true, update: true, deep: true, newuse: true, atoms: ["@world"] }, out);
     step("ouzo emerge -pu --tree dev-libs/libz (an update that completes the graph: the installed := consumer is rebuilt)");
     rc ||= await emerge.emergeCommand(sys, { ...gs, pretend: true, update: true, tree: true, atoms: ["dev-libs/libz"] }, out);
+    // a desktop-sized target: its metadata is generated on demand, then the plan (abridged here)
+    const desktop = writeDesktopKit(system);
+    step(`ouzo emerge -pv ${desktop} (a desktop-sized target of ${DESKTOP_PACKAGES} packages in a generated desktop-kit; its metadata cache is made on the way)`);
+    const big = new Config({ root: system, configRoot: system, reporter: out });
+    const shown = new AbridgedPlan(out.opts);
+    rc ||= await emerge.emergeCommand(big, { ...gs, verbose: true, pretend: true, atoms: [desktop] }, shown);
+    shown.release();
     return rc;
   } finally {
     if (args.keep) out.line(`\nthrowaway ROOT kept at ${root}`);
