@@ -59,6 +59,8 @@ export interface RebuildRules {
 export function rebuildsNeeded(sel: Selection, rules: RebuildRules): Map<string, RebuildCause> {
   const out = new Map<string, RebuildCause>();
   const toMerge = new Set(merged(sel));
+  const mergedByCp = new Map<string, Candidate[]>();
+  for (const m of toMerge) mergedByCp.set(cpOf(m), [...(mergedByCp.get(cpOf(m)) ?? []), m]);
   const chosen = new Set(sel.chosen);
   const kept = (c: Candidate) => c.source === "installed" && chosen.has(c);
   const excluded = (c: Candidate) => rules.exclude.some((a) => a.matchesIgnoringUse(ref(c)));
@@ -84,7 +86,7 @@ export function rebuildsNeeded(sel: Selection, rules: RebuildRules): Map<string,
     // a `:SLOT/SUB=` binding to an older slot while the plan merges a newer one
     const bound = /:([A-Za-z0-9_][A-Za-z0-9+_.-]*)(?:\/[A-Za-z0-9+_.-]+)?=/.exec(e.atom);
     if (!rules.newSlot || !bound || ignored(child)) continue;
-    const newer = merged(sel).find((m) => cpOf(m) === cpOf(child) && m.slot !== bound[1] && compareVersions(m.version, child.version) > 0);
+    const newer = (mergedByCp.get(cpOf(child)) ?? []).find((m) => m.slot !== bound[1] && compareVersions(m.version, child.version) > 0);
     if (newer) out.set(parent.cpv, { by: newer.cpv, trigger: "new-slot" });
   }
   return out;
