@@ -26,6 +26,7 @@ const code = {
   metadata: () => import("./commands/metadata.js"),
   demo: () => import("./commands/demo.js"),
   emerge: () => import("./commands/emerge.js"),
+  ebuild: () => import("./commands/ebuild.js"),
 };
 
 /** Load the configuration and the command's module together, then run the command. */
@@ -123,6 +124,14 @@ const COMMANDS: readonly CommandSpec<Handler>[] = [
     describe: "search package names and descriptions",
     options: { jobs: { type: "number", alias: "j", describe: "parallel workers" }, timeout: { type: "number", describe: "seconds one ebuild may take in the depend phase (default 600)" } },
     run: (a) => withRepositories(a, (m, repos, out) => m.searchCommand(repos, a as never, out)),
+  },
+  {
+    usage: "ebuild <ebuild> <phases..>",
+    describe: "run ebuild phases like Portage's ebuild command: fetch unpack prepare configure compile test install instprep package clean",
+    options: {
+      noauto: { type: "boolean", describe: "run only the named phases (FEATURES=noauto)" },
+    },
+    run: (a) => withConfig(a, code.ebuild, (m, config, out) => m.ebuildCommand(config, a as never, out)),
   },
   {
     usage: "emerge [atoms..]",

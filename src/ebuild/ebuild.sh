@@ -295,18 +295,28 @@ __ouzo_phases() {
 	[[ -n ${__ouzo_value} ]] || __ouzo_value=-
 }
 
-# Source $EBUILD with its eclasses and compute the final metadata variables (__OUZO_M_*).
+# Source $EBUILD with its eclasses and compute the final metadata variables (__OUZO_M_*). The
+# phase driver runs the three steps itself at top level, so that the ebuild's `declare`s are
+# global there.
 __ouzo_source_ebuild() {
-	local __head_eapi=${EAPI:-0}
+	__ouzo_begin_source
+	source "${EBUILD}" || die "error sourcing ebuild"
+	__ouzo_end_source
+}
+
+__ouzo_begin_source() {
+	__OUZO_HEAD_EAPI=${EAPI:-0}
 	unset EAPI DEPEND RDEPEND PDEPEND BDEPEND IDEPEND INHERITED IUSE REQUIRED_USE PROPERTIES RESTRICT
 	__OUZO_ACC_IUSE= __OUZO_ACC_REQUIRED_USE= __OUZO_ACC_DEPEND= __OUZO_ACC_RDEPEND= __OUZO_ACC_PDEPEND=
 	__OUZO_ACC_BDEPEND= __OUZO_ACC_IDEPEND= __OUZO_ACC_PROPERTIES= __OUZO_ACC_RESTRICT= __OUZO_ECLASS_FILES=
 	declare -gA __OUZO_INHERITED=()
-	[[ ${__head_eapi} == 8 ]] && __OUZO_ACC_PR=1 || __OUZO_ACC_PR=
+	[[ ${__OUZO_HEAD_EAPI} == 8 ]] && __OUZO_ACC_PR=1 || __OUZO_ACC_PR=
 	# An eval'ed string of shell words is how PORTAGE_ECLASS_LOCATIONS is quoted.
 	eval "__OUZO_LOCATIONS=(${PORTAGE_ECLASS_LOCATIONS})"
-	export EAPI=${__head_eapi}
-	source "${EBUILD}" || die "error sourcing ebuild"
+	export EAPI=${__OUZO_HEAD_EAPI}
+}
+
+__ouzo_end_source() {
 	[[ -n ${EAPI+x} ]] || EAPI=0
 	case ${EAPI} in 0 | 1 | 2 | 3) [[ -n ${RDEPEND+x} ]] || RDEPEND=${DEPEND} ;; esac
 	case ${EAPI} in 0 | 1 | 2 | 3 | 4 | 5 | 6) unset BDEPEND ;; esac
@@ -391,6 +401,11 @@ __ouzo_worker() {
 		printf '\0END %s %s\n' "${id}" "$?" >&3
 	done
 }
+
+# Library mode: phase.sh sources this file for the functions above and runs phases itself.
+if [[ -n ${__OUZO_LIB_ONLY} ]]; then
+	return 0
+fi
 
 if [[ $1 == --worker ]]; then
 	__ouzo_worker

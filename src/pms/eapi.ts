@@ -42,6 +42,18 @@ export interface EapiFeatures {
   readonly profileFileDirectories: boolean;
   /** use.stable.mask and friends. */
   readonly stableMaskFiles: boolean;
+  /** IUSE_EFFECTIVE is IUSE plus the implicit flags only (EAPI 5+); before, every USE_EXPAND flag and arch counts. */
+  readonly iuseEffectiveStrict: boolean;
+  /** ROOT, EROOT, D, ED end in "/" (EAPI ≤6); from EAPI 7 they never do (PMS 11.1, build spec §2.2). */
+  readonly pathsEndInSlash: boolean;
+  /** EPREFIX, ED, EROOT exist (EAPI 3+). */
+  readonly prefixVariables: boolean;
+  /** AA and KV exist (EAPI ≤3). */
+  readonly aaVariable: boolean;
+  /** PORTDIR and ECLASSDIR exist (EAPI ≤6). */
+  readonly portdirVariables: boolean;
+  /** SYSROOT, ESYSROOT, BROOT exist (EAPI 7+). */
+  readonly sysrootVariables: boolean;
 }
 
 const PHASES_0 = ["pkg_config", "pkg_info", "pkg_nofetch", "pkg_postinst", "pkg_postrm", "pkg_preinst", "pkg_prerm", "pkg_setup", "src_compile", "src_install", "src_test", "src_unpack"];
@@ -69,6 +81,12 @@ const base: EapiFeatures = {
   phases: PHASES_0,
   profileFileDirectories: false,
   stableMaskFiles: false,
+  iuseEffectiveStrict: false,
+  pathsEndInSlash: true,
+  prefixVariables: false,
+  aaVariable: true,
+  portdirVariables: true,
+  sysrootVariables: false,
 };
 
 function derive(prev: EapiFeatures, name: string, changes: Partial<EapiFeatures>): EapiFeatures {
@@ -78,11 +96,11 @@ function derive(prev: EapiFeatures, name: string, changes: Partial<EapiFeatures>
 const e0 = Object.freeze(base);
 const e1 = derive(e0, "1", { slotDeps: true, iuseDefaults: true });
 const e2 = derive(e1, "2", { useDeps: true, strongBlockers: true, srcUriArrows: true, phases: PHASES_2 });
-const e3 = derive(e2, "3", {});
-const e4 = derive(e3, "4", { useDepDefaults: true, requiredUse: true, rdependDefaultsToDepend: false, phases: PHASES_4 });
-const e5 = derive(e4, "5", { slotOperators: true, atMostOneOf: true, stableMaskFiles: true });
+const e3 = derive(e2, "3", { prefixVariables: true });
+const e4 = derive(e3, "4", { useDepDefaults: true, requiredUse: true, rdependDefaultsToDepend: false, phases: PHASES_4, aaVariable: false });
+const e5 = derive(e4, "5", { slotOperators: true, atMostOneOf: true, stableMaskFiles: true, iuseEffectiveStrict: true });
 const e6 = derive(e5, "6", {});
-const e7 = derive(e6, "7", { bdepend: true, profileFileDirectories: true });
+const e7 = derive(e6, "7", { bdepend: true, profileFileDirectories: true, pathsEndInSlash: false, portdirVariables: false, sysrootVariables: true });
 const e8 = derive(e7, "8", { idepend: true, selectiveUriRestrictions: true, accumulateRestrictProperties: true });
 
 const TABLE = new Map<string, EapiFeatures>([e0, e1, e2, e3, e4, e5, e6, e7, e8].map((e) => [e.name, e]));

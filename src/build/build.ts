@@ -1,0 +1,379 @@
+// Building one package from its ebuild (build spec §1.2, §1.8): the phases in order, each in a
+// fresh bash, skipping those whose marker says they are done, so that `ouzo ebuild x.ebuild
+// compile` then `… install` resumes where the first stopped.
+import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { OuzoError } from "../core/errors.js";
+import { atomicWriteFile } from "../core/fsutil.js";
+import { Atom } from "../pms/atom.js";
+import { compareVersions } from "../pms/version.js";
+import { readInstalled, type InstalledPackage } from "../vdb/installed.js";
+import { BuildDir, MARKED_PHASES, type MarkedPhase } from "./BuildDir.js";
+import { silentReporter, type Reporter } from "../core/reporter.js";
+import { linkDistdir } from "./fetch.js";
+import { writeBinpkg, type BinpkgWritten } from "./binpkg.js";
+import { packageRoot } from "../core/paths.js";
+import { assertSandboxUsable, collectViolations, describeViolation, failsBuild, needsHelper, parseSandboxD, prepareSandbox, probeSandbox, rulesFor, wrapCommand, type SandboxRules, type SandboxSupport } from "./sandbox.js";
+import { processImage, readPathLists } from "./image.js";
+import { fetchPackage, mirrorConfig } from "./packageFetch.js";
+import { readLayoutConf } from "../config/repositories.js";
+import { allLeaves, parseSrcUri } from "../pms/depspec.js";
+import { distfileNames } from "./distfiles.js";
+import { distfileRequests, fetchDistfiles } from "./fetch.js";
+import { writeManifestDist } from "./manifestWrite.js";
+import { manifestHashes } from "./verify.js";
+import { eapiOf, eapiRow, makeoptsJobs, phaseEnvironment, type BuildPackage, type BuildSettings } from "./phaseEnv.js";
+import { CTL_FD, runPhase, type QueryAnswer, type QueryKind, type QueryRoot } from "./PhaseRunner.js";
+
+/** What `ouzo ebuild` accepts, in the order a build runs them. */
+export const EBUILD_COMMANDS = ["clean", "manifest", "digest", "fetch", "pretend", "setup", "unpack", "prepare", "configure", "compile", "test", "install", "instprep", "package"] as const;
+export type EbuildCommand = (typeof EBUILD_COMMANDS)[number];
+
+const SOURCE_PHASES = ["setup", "unpack", "prepare", "configure", "compile", "test", "install"] as const;
+type SourcePhase = (typeof SOURCE_PHASES)[number];
+
+export interface PhaseTiming {
+  readonly phase: string;
+  readonly ms: number;
+  /** Skipped because its marker existed. */
+  readonly skipped?: boolean;
+}
+
+export interface BuildHooks {
+  /** Warnings (QA notices, fetch problems) and progress. */
+  reporter?: Reporter;
+  /** A line the build prints between phases (">>> Unpacking source..."). */
+  onMessage?(line: string): void;
+  /** The phase output is not shown (--quiet-build): a failure shows the end of the log. */
+  quietBuild?: boolean;
+  /** Phase output as it comes. */
+  onOutput?(chunk: Buffer): void;
+}
+
+export interface BuildResult {
+  readonly dir: BuildDir;
+  readonly timings: readonly PhaseTiming[];
+}
+
+/** Whether src_test runs (spec §5.2). */
+export function testsEnabled(pkg: BuildPackage, settings: BuildSettings): boolean {
+  if (!settings.features.has("test") && settings.callerEnv.EBUILD_FORCE_TEST !== "1") return false;
+  if (!pkg.restrict.includes("test")) return true;
+  const allow = (settings.vars.get("ALLOW_TEST") ?? "").split(/\s+/);
+  return allow.includes("all") || (allow.includes("network") && pkg.properties.includes("test_network")) || (allow.includes("privileged") && pkg.properties.includes("test_privileged"));
+}
+
+/**
+ * The source phases a build of this package runs, in order (spec §1.2): no prepare/configure
+ * before EAPI 2, test only when enabled, and the virtual shortcut of §1.8 (only setup and
+ * install when nothing is unpacked and no src phase is defined).
+ */
+export function sourcePhases(pkg: BuildPackage, settings: BuildSettings): SourcePhase[] {
+  const valid = new Set(eapiRow(eapiOf(pkg)).phases);
+  const defined = new Set((pkg.metadata.DEFINED_PHASES ?? "").split(/\s+/));
+  const phases = SOURCE_PHASES.filter((p) => valid.has(phaseFunction(p))).filter((p) => p !== "test" || testsEnabled(pkg, settings));
+  const srcDefined = ["unpack", "prepare", "configure", "compile", "test", "install"].some((p) => defined.has(p));
+  if (!pkg.distfiles.length && !srcDefined) return ["setup", "install"];
+  return phases;
+}
+
+const HEADERS: Record<string, [string, string] | undefined> = {
+  unpack: [">>> Unpacking source...", ">>> Source unpacked in {WORKDIR}"],
+  prepare: [">>> Preparing source in {S} ...", ">>> Source prepared."],
+  configure: [">>> Configuring source in {S} ...", ">>> Source configured."],
+  compile: [">>> Compiling source in {S} ...", ">>> Source compiled."],
+  test: [">>> Test phase: {CPV}", ">>> Completed testing {CPV}"],
+  install: [">>> Install {CPV} into {D}", ">>> Completed installing {CPV} into {D}"],
+};
+
+export class PackageBuild {
+  readonly dir: BuildDir;
+  private installedCache = new Map<string, InstalledPackage[]>();
+  readonly timings: PhaseTiming[] = [];
+  /** The binary package the package step wrote. */
+  binpkg: BinpkgWritten | undefined;
+
+  private readonly sandbox: SandboxSupport | undefined;
+
+  constructor(readonly pkg: BuildPackage, readonly settings: BuildSettings, tmpdir: string, readonly hooks: BuildHooks = {}) {
+    this.dir = new BuildDir(tmpdir, pkg.category, pkg.pf);
+    // without Landlock or namespaces, say so before anything runs, and refuse unless FEATURES=-sandbox
+    if (settings.features.has("sandbox") || settings.features.has("network-sandbox")) {
+      this.sandbox = probeSandbox();
+      assertSandboxUsable(this.sandbox, settings.features);
+    }
+  }
+
+  /** The sandbox rules of a phase (spec §8), or undefined when FEATURES turns every part off. */
+  private rules(phase: string): SandboxRules | undefined {
+    if (!this.sandbox) return undefined;
+    const rules = rulesFor(phase, {
+      builddir: this.dir.dir,
+      temp: this.dir.temp,
+      features: this.settings.features,
+      restrict: this.pkg.restrict,
+      properties: this.pkg.properties,
+      // what a phase reads that may lie under a private /tmp: ouzo, the repositories, the configuration
+      expose: [packageRoot(), this.pkg.repo.location, ...this.pkg.repo.eclassLocations, path.dirname(this.pkg.ebuild), this.settings.configRoot, this.settings.root],
+      sandboxD: parseSandboxD(path.join(this.settings.configRoot, "etc", "sandbox.d")),
+      distdir: this.settings.distdir,
+      ccacheDir: this.settings.features.has("ccache") ? this.settings.vars.get("CCACHE_DIR") || path.join(this.dir.tmpdir, "ccache") : undefined,
+      root: this.settings.root,
+      eroot: this.settings.root,
+      auditEnable: this.sandbox.root,
+    });
+    if (!needsHelper(rules)) return undefined;
+    prepareSandbox(rules);
+    return rules;
+  }
+
+  get cpv(): string {
+    return `${this.pkg.category}/${this.pkg.pf}`;
+  }
+
+  /** Run `command` and what it needs before it (Portage's `ebuild` command). */
+  async run(command: EbuildCommand): Promise<BuildResult> {
+    if (command === "clean") {
+      this.dir.clean();
+      return { dir: this.dir, timings: this.timings };
+    }
+    if (command === "manifest" || command === "digest") {
+      await this.timed("manifest", () => this.manifest());
+      return { dir: this.dir, timings: this.timings };
+    }
+    if (command === "fetch") {
+      await this.timed("fetch", () => this.fetch());
+      return { dir: this.dir, timings: this.timings };
+    }
+    this.dir.prepare(path.dirname(this.pkg.ebuild), this.pkg.repo.location);
+    if (command === "pretend") {
+      await this.phase("pretend", true);
+      return { dir: this.dir, timings: this.timings };
+    }
+    const phases = sourcePhases(this.pkg, this.settings);
+    const target: SourcePhase = command === "instprep" || command === "package" ? "install" : (command as SourcePhase);
+    const upto = phases.indexOf(target);
+    const list = upto >= 0 ? phases.slice(0, upto + 1) : phases.filter((p) => SOURCE_PHASES.indexOf(p) <= SOURCE_PHASES.indexOf(target));
+    for (const p of list) await this.sourcePhase(p);
+    if (command === "instprep" || command === "package") {
+      await this.marked("instprep", async () => {
+        this.writeBuildInfo();
+        await this.instprep();
+      });
+    }
+    if (command === "package") {
+      await this.marked("package", async () => {
+        const written = await writeBinpkg(this.pkg, this.settings, this.dir);
+        this.binpkg = written;
+        this.say(`>>> Binary package: ${written.path}`);
+      });
+    }
+    return { dir: this.dir, timings: this.timings };
+  }
+
+  private async sourcePhase(p: SourcePhase): Promise<void> {
+    if (p === "unpack" && !this.dir.done("unpack")) {
+      await this.timed("fetch", () => this.fetch());
+      // a WORKDIR from an earlier, unfinished unpack is stale (spec §1.8)
+      fs.rmSync(this.dir.work, { recursive: true, force: true });
+      for (const later of ["prepare", "configure", "compile", "test", "install", "instprep", "package"] as const) fs.rmSync(this.dir.marker(later), { force: true });
+      fs.mkdirSync(this.dir.work, { mode: 0o700, recursive: true });
+      this.linkDistdir();
+    }
+    await this.marked(p, () => this.phase(p, p === "setup" || !fs.existsSync(this.dir.environment)));
+  }
+
+  private async marked(p: MarkedPhase, body: () => Promise<void>): Promise<void> {
+    if (this.dir.done(p)) {
+      this.timings.push({ phase: p, ms: 0, skipped: true });
+      return;
+    }
+    if (p === "instprep" || p === "package") {
+      await this.timed(p, body);
+      this.dir.mark(p);
+      return;
+    }
+    await body();
+  }
+
+  private async timed(phase: string, body: () => Promise<void> | void): Promise<void> {
+    const t = performance.now();
+    await body();
+    this.timings.push({ phase, ms: performance.now() - t });
+  }
+
+  /** Fetch every file SRC_URI can name, whatever USE says, and write their DIST lines. */
+  private async manifest(): Promise<void> {
+    const entries = allLeaves(parseSrcUri(this.pkg.metadata.SRC_URI ?? "", eapiOf(this.pkg)));
+    const hashes = manifestHashes(readLayoutConf(this.pkg.repo.location)).hashes;
+    const mirrors = mirrorConfig(this.pkg, this.settings);
+    const requests = distfileRequests(entries, new Set(this.pkg.restrict), new Map(), mirrors).map((r) => ({ ...r, manifest: undefined }));
+    await fetchDistfiles(requests, { distdir: this.settings.distdir, allowMissingDigests: true, manifestHashes: hashes, pkg: this.cpv }, this.hooks.reporter);
+    const file = await writeManifestDist(path.dirname(this.pkg.ebuild), this.settings.distdir, distfileNames(entries), hashes);
+    this.say(`>>> Creating Manifest for ${path.dirname(file)}`);
+  }
+
+  private async fetch(): Promise<void> {
+    await fetchPackage(this.pkg, this.settings, this.hooks.reporter);
+  }
+
+  /** DISTDIR of the build: a symlink per file of A (spec §6.8). */
+  private linkDistdir(): void {
+    fs.rmSync(this.dir.distdir, { recursive: true, force: true });
+    linkDistdir(this.dir.distdir, this.pkg.distfiles, this.settings.distdir);
+  }
+
+  /** instprep (spec §4): the image checked and fixed, SIZE and the ELF data in build-info. */
+  private async instprep(): Promise<void> {
+    const vars = readNulVars(path.join(this.dir.temp, ".ouzo_install_vars"));
+    const v = (k: string) => vars.get(k) ?? this.settings.vars.get(k);
+    const qa = Object.fromEntries([...vars].filter(([k]) => k.startsWith("QA_")));
+    await processImage(
+      {
+        imageDir: this.dir.image,
+        eprefix: "",
+        eapi: eapiOf(this.pkg),
+        category: this.pkg.category,
+        pf: this.pkg.pf,
+        features: this.settings.features,
+        restrict: new Set(this.pkg.restrict),
+        installMask: v("INSTALL_MASK"),
+        pkgInstallMask: v("PKG_INSTALL_MASK"),
+        docompress: readPathLists(path.join(this.dir.temp, ".ouzo_docompress")),
+        dostrip: readPathLists(path.join(this.dir.temp, ".ouzo_dostrip")),
+        stripMask: vars.get("STRIP_MASK"),
+        qa,
+        providesExclude: vars.get("PROVIDES_EXCLUDE"),
+        requiresExclude: vars.get("REQUIRES_EXCLUDE"),
+        compress: this.settings.vars.get("PORTAGE_COMPRESS"),
+        compressFlags: this.settings.vars.get("PORTAGE_COMPRESS_FLAGS"),
+        chost: this.settings.vars.get("CHOST"),
+        stripFlags: this.settings.vars.get("PORTAGE_STRIP_FLAGS"),
+        jobs: makeoptsJobs(this.settings.vars.get("MAKEOPTS")),
+        cflags: v("CFLAGS"),
+        multilibStrictDirs: this.settings.vars.get("MULTILIB_STRICT_DIRS"),
+        multilibStrictDeny: this.settings.vars.get("MULTILIB_STRICT_DENY"),
+        buildInfoDir: this.dir.buildInfo,
+        buildLog: this.dir.log,
+        qaLog: path.join(this.dir.temp, "qa.log"),
+      },
+      this.hooks.reporter ?? silentReporter,
+    );
+  }
+
+  /** Run one phase's bash; a failure becomes an OuzoError naming the package, the phase and why. */
+  async phase(phase: string, fresh: boolean): Promise<void> {
+    const env = phaseEnvironment(this.pkg, this.settings, this.dir, { phase, fresh, ctlFd: CTL_FD });
+    const header = HEADERS[phase];
+    const fill = (s: string) => s.replace("{WORKDIR}", env.WORKDIR!).replace("{S}", env.S!).replace("{D}", env.D!).replace("{CPV}", this.cpv);
+    if (header) this.say(fill(header[0]));
+    const rules = this.rules(phase);
+    const logStart = fs.existsSync(this.dir.log) ? fs.statSync(this.dir.log).size : 0;
+    const result = await runPhase({
+      phase,
+      env,
+      logFile: this.dir.log,
+      dieFile: this.dir.dieFile,
+      wrap: rules && ((argv) => wrapCommand(rules, argv)),
+      onOutput: this.hooks.onOutput,
+      answer: (kind, root, atom) => this.answer(kind, root, atom),
+    });
+    this.timings.push({ phase, ms: result.ms });
+    if (rules) {
+      // a write the sandbox refused fails the phase, even when the build went on without it
+      const log = fs.readFileSync(this.dir.log, "utf8").slice(logStart);
+      const denied = collectViolations(rules, log, this.sandbox).filter(failsBuild);
+      if (denied.length) {
+        const lines = denied.map(describeViolation);
+        for (const l of lines) this.say(l);
+        if ((MARKED_PHASES as readonly string[]).includes(phase)) fs.rmSync(this.dir.marker(phase as MarkedPhase), { force: true });
+        throw new OuzoError("sandbox-violation", `${this.cpv}: ${phaseFunction(phase)} was refused by the sandbox: ${lines[0]}${lines.length > 1 ? ` (and ${lines.length - 1} more)` : ""} (build log: ${this.dir.log})`);
+      }
+    }
+    if (!result.ok) {
+      const why = result.dieMessages.at(-1) ?? (result.signal ? `killed by ${result.signal}` : `exit status ${result.exitCode}`);
+      if (this.hooks.quietBuild) {
+        // the phase's output was not shown: its last lines say what went wrong
+        const tail = fs.readFileSync(this.dir.log, "utf8").trimEnd().split("\n").slice(-15);
+        for (const l of tail) this.hooks.onMessage?.(l);
+      }
+      throw new OuzoError("phase-failed", `${this.cpv}: ${phaseFunction(phase)} failed: ${why} (build log: ${this.dir.log})`);
+    }
+    if (header) this.say(fill(header[1]));
+  }
+
+  private say(line: string): void {
+    if (fs.existsSync(this.dir.temp)) fs.appendFileSync(this.dir.log, `${line}\n`);
+    this.hooks.onMessage?.(line);
+  }
+
+  /** has_version / best_version against the installed database of the root asked for (spec §3.13). */
+  private answer(kind: QueryKind, root: QueryRoot, text: string): QueryAnswer {
+    const atom = Atom.parse(text, eapiOf(this.pkg));
+    // SYSROOT and BROOT are the build host; ROOT is where the package goes
+    const dir = root === "r" ? this.settings.root : "/";
+    let list = this.installedCache.get(dir);
+    if (!list) this.installedCache.set(dir, (list = readInstalled(dir)));
+    const hits = list.filter((p) =>
+      atom.matches({ category: p.category, package: p.package, version: p.version, slot: p.slot, subslot: p.subslot, repo: p.repo, use: new Set(p.use), iuse: new Set(p.iuse.map((f) => f.replace(/^[+-]/, ""))) }),
+    );
+    if (kind === "has_version") return hits.length ? "yes" : "no";
+    if (!hits.length) return "none";
+    const best = hits.reduce((a, b) => (compareVersions(b.version, a.version) > 0 ? b : a));
+    return `best ${best.cpv}`;
+  }
+
+  /** build-info files of spec §4.9 that come from the metadata and the install shell. */
+  writeBuildInfo(): void {
+    const bi = this.dir.buildInfo;
+    fs.mkdirSync(bi, { recursive: true });
+    const line = (v: string) => `${v.trim().split(/\s+/).join(" ")}\n`;
+    const put = (name: string, v: string | undefined, always = false) => {
+      const norm = (v ?? "").trim();
+      if (norm || always) fs.writeFileSync(path.join(bi, name), norm ? line(norm) : "\n");
+    };
+    const md = this.pkg.metadata;
+    const vars = readNulVars(path.join(this.dir.temp, ".ouzo_install_vars"));
+    put("CATEGORY", this.pkg.category);
+    put("PF", this.pkg.pf);
+    put("SLOT", md.SLOT || "0");
+    put("EAPI", md.EAPI || "0", true);
+    put("USE", [...this.pkg.use].sort().join(" "), true);
+    put("IUSE", md.IUSE);
+    if (eapiRow(eapiOf(this.pkg)).iuseEffectiveStrict) put("IUSE_EFFECTIVE", [...this.pkg.iuseEffective].sort().join(" "));
+    for (const k of ["DEFINED_PHASES", "INHERITED", "KEYWORDS", "HOMEPAGE", "DESCRIPTION", "LICENSE", "PROPERTIES", "RESTRICT"]) put(k, md[k]);
+    put("FEATURES", [...this.settings.features].sort().join(" "));
+    for (const [k, v] of vars) put(k, v);
+    put("CHOST", this.settings.vars.get("CHOST"));
+    put("repository", this.pkg.repo.name);
+    put("BUILD_TIME", String(Math.floor(Date.now() / 1000)));
+    fs.copyFileSync(this.pkg.ebuild, path.join(bi, `${this.pkg.pf}.ebuild`));
+    if (this.settings.features.has("nostrip") || this.pkg.restrict.includes("strip")) fs.writeFileSync(path.join(bi, "DEBUGBUILD"), "");
+    const env = path.join(this.dir.temp, "environment.install");
+    if (fs.existsSync(env)) {
+      const r = spawnSync("bzip2", ["-9", "-c", env], { maxBuffer: 1 << 30 });
+      if (r.status !== 0) throw new OuzoError("bzip2-failed", `${this.cpv}: bzip2 of the environment failed: ${r.stderr?.toString().trim() || r.error?.message}`);
+      atomicWriteFile(path.join(bi, "environment.bz2"), r.stdout);
+    }
+  }
+}
+
+function readNulVars(file: string): Map<string, string> {
+  const out = new Map<string, string>();
+  let text: string;
+  try {
+    text = fs.readFileSync(file, "utf8");
+  } catch {
+    return out;
+  }
+  for (const rec of text.split("\0")) {
+    const i = rec.indexOf("=");
+    if (i > 0) out.set(rec.slice(0, i), rec.slice(i + 1));
+  }
+  return out;
+}
+
+export function phaseFunction(phase: string): string {
+  return ["pretend", "setup", "preinst", "postinst", "prerm", "postrm", "config", "info", "nofetch"].includes(phase) ? `pkg_${phase}` : `src_${phase}`;
+}

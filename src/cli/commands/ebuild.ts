@@ -1,0 +1,161 @@
+// `ouzo ebuild PATH.ebuild PHASE...`: Portage's `ebuild` command (build spec §1.8). Each phase
+// runs what it needs before it, skipping what the build directory's markers say is done.
+import * as fs from "node:fs";
+import * as path from "node:path";
+import type { Config } from "../../config/Config.js";
+import { iuseEffective } from "../../config/iuseEffective.js";
+import { makeRepository, repoNameOf, type Repository } from "../../config/repositories.js";
+import { OuzoError, UsageError } from "../../core/errors.js";
+import { listConfigDir } from "../../core/fsutil.js";
+import { requireProgram } from "../../core/spawn.js";
+import { DependPool } from "../../ebuild/DependPool.js";
+import { allLeaves, parsePlainTokens, parseSrcUri, reduce } from "../../pms/depspec.js";
+import { splitPf } from "../../pms/atom.js";
+import { distfileNames, selectedUris } from "../../build/distfiles.js";
+import { EBUILD_COMMANDS, PackageBuild, type EbuildCommand } from "../../build/build.js";
+import type { BuildPackage, BuildSettings } from "../../build/phaseEnv.js";
+import { buildHooks } from "../buildHooks.js";
+import { rootOf, configRootOf, type GlobalArgs } from "../context.js";
+import type { Output } from "../../ui/Output.js";
+
+export interface EbuildArgs extends GlobalArgs {
+  ebuild: string;
+  phases: string[];
+  /** Run only the named phases, not what comes before them (FEATURES=noauto). */
+  noauto?: boolean;
+}
+
+const words = (s: string | undefined): string[] => (s ?? "").split(/\s+/).filter(Boolean);
+
+/** Where an ebuild file sits: <repo>/<category>/<pn>/<pf>.ebuild. */
+export function locateEbuild(file: string): { repoRoot: string; category: string; pn: string; pf: string } {
+  const abs = path.resolve(file);
+  if (!abs.endsWith(".ebuild")) throw new UsageError(`${file}: not an .ebuild file`);
+  if (!fs.existsSync(abs)) throw new OuzoError("ebuild-missing", `${file}: no such file`);
+  const pf = path.basename(abs, ".ebuild");
+  const pkgDir = path.dirname(abs);
+  const pn = path.basename(pkgDir);
+  const catDir = path.dirname(pkgDir);
+  const category = path.basename(catDir);
+  if (!splitPf(pn, pf)) throw new OuzoError("ebuild-name", `${file}: '${pf}' is not '${pn}-<version>' (the ebuild must sit in <category>/<package>/)`);
+  return { repoRoot: path.dirname(catDir), category, pn, pf };
+}
+
+/** The repository holding the ebuild: a configured one, or the tree it sits in. */
+function repositoryOf(config: Config, repoRoot: string): { repo: Repository; eclassLocations: string[] } {
+  const configured = config.repos.containing(repoRoot) ?? config.repos.repos.find((r) => path.resolve(r.location) === repoRoot);
+  if (configured) return { repo: configured, eclassLocations: config.repos.eclassChain(configured).map((r) => r.location) };
+  const name = repoNameOf(repoRoot) ?? path.basename(repoRoot);
+  const repo = makeRepository(name, repoRoot);
+  const main = config.repos.mainRepo ? config.repos.get(config.repos.mainRepo) : undefined;
+  return { repo, eclassLocations: [repoRoot, ...(main && main.location !== repoRoot ? [main.location] : [])] };
+}
+
+/** Everything the build needs to know about one ebuild: its metadata (sourced now) and what configuration decides. */
+export async function buildPackageOf(config: Config, file: string): Promise<BuildPackage> {
+  const where = locateEbuild(file);
+  const { repo, eclassLocations } = repositoryOf(config, where.repoRoot);
+  const ebuild = path.resolve(file);
+  const text = fs.readFileSync(ebuild, "latin1");
+  const head = /^\s*EAPI=(['"]?)([A-Za-z0-9+_.-]*)\1\s*(?:#.*)?$/m.exec(text.split(/\n/).filter((l) => !/^\s*(#.*)?$/.test(l))[0] ?? "");
+  const pool = new DependPool(1);
+  let result;
+  try {
+    result = await pool.run({ ebuild, category: where.category, pn: where.pn, pf: where.pf, eapi: head?.[2] || "0", eclassLocations });
+  } finally {
+    pool.close();
+  }
+  if (!result.ok) throw new OuzoError("metadata-failed", `${where.category}/${where.pf}: sourcing the ebuild failed: ${result.error}`, { file: ebuild });
+  const md: Record<string, string> = Object.fromEntries(result.values);
+  const eapi = md.EAPI || "0";
+  const version = splitPf(where.pn, where.pf)!;
+  const iuse = words(md.IUSE);
+  const useState = config.useFor({
+    category: where.category,
+    package: where.pn,
+    version,
+    slot: (md.SLOT || "0").split("/")[0]!,
+    subslot: md.SLOT?.split("/")[1],
+    repo: repo.name,
+    eapi,
+    iuse,
+    keywords: words(md.KEYWORDS),
+    license: md.LICENSE ?? "",
+    properties: md.PROPERTIES,
+    restrict: md.RESTRICT,
+  });
+  const effective = iuseEffective(config.vars, eapi, iuse, useState.all);
+  const effectiveSet = new Set(effective);
+  const use = [...useState.all].filter((f) => effectiveSet.has(f)).sort();
+  const useSet = new Set(use);
+  const evaluated = (v: string | undefined, what: "RESTRICT" | "PROPERTIES") => (v?.trim() ? [...new Set(allLeaves(reduce(parsePlainTokens(v, what), useSet)))] : []);
+  return {
+    ebuild,
+    category: where.category,
+    pf: where.pf,
+    pn: where.pn,
+    pv: version.toString().replace(/-r\d+$/, ""),
+    pr: /-r(\d+)$/.exec(where.pf)?.[0].slice(1) ?? "r0",
+    repo: { name: repo.name, location: repo.location, eclassLocations },
+    metadata: md,
+    use,
+    iuseEffective: effective,
+    restrict: evaluated(md.RESTRICT, "RESTRICT"),
+    properties: evaluated(md.PROPERTIES, "PROPERTIES"),
+    distfiles: distfileNames(selectedUris(md.SRC_URI ?? "", eapi, useSet)),
+    allDistfiles: md.SRC_URI?.trim() ? distfileNames(allLeaves(parseSrcUri(md.SRC_URI, eapi))) : [],
+  };
+}
+
+/** The configuration a build reads. */
+export function buildSettingsOf(config: Config, args: GlobalArgs): BuildSettings {
+  const vars = config.vars;
+  const configRoot = configRootOf(args);
+  const bashrcs: string[] = [];
+  for (const e of config.stack) {
+    const f = path.join(e.dir, "profile.bashrc");
+    if (fs.existsSync(f)) bashrcs.push(f);
+  }
+  bashrcs.push(path.join(configRoot, "etc", "portage", "bashrc"));
+  return {
+    vars,
+    root: rootOf(args),
+    configRoot,
+    features: new Set(words(vars.get("FEATURES"))),
+    distdir: vars.get("DISTDIR") || "/var/cache/portage/distfiles",
+    bashrcs,
+    callerEnv: process.env,
+  };
+}
+
+/** package.env-style files under /etc/portage/env for one package (spec §1.6). */
+export function envBashrcs(configRoot: string, pkg: BuildPackage): string[] {
+  const dir = path.join(configRoot, "etc", "portage", "env", pkg.category);
+  const slot = (pkg.metadata.SLOT || "0").split("/")[0];
+  const p = `${pkg.pn}-${pkg.pv}`;
+  if (!fs.existsSync(dir)) return [];
+  const names = new Set(listConfigDir(dir).map((f) => path.basename(f)));
+  return [pkg.pn, `${pkg.pn}:${slot}`, p, pkg.pf].filter((n) => names.has(n)).map((n) => path.join(dir, n));
+}
+
+export async function ebuildCommand(config: Config, args: EbuildArgs, out: Output): Promise<number> {
+  requireProgram("bash", "ebuild phases run in bash");
+  const phases = args.phases;
+  if (!phases.length) throw new UsageError("ouzo ebuild: name at least one phase (fetch, unpack, prepare, configure, compile, test, install, package, clean)");
+  for (const p of phases) {
+    if (p === "merge" || p === "qmerge") throw new UsageError(`ouzo ebuild: '${p}' needs the merge stage, which is not available yet; 'install' or 'package' build the image`);
+    if (!(EBUILD_COMMANDS as readonly string[]).includes(p)) throw new UsageError(`ouzo ebuild: unknown phase '${p}' (one of: ${EBUILD_COMMANDS.join(", ")})`);
+  }
+  const pkg = await buildPackageOf(config, args.ebuild);
+  const base = buildSettingsOf(config, args);
+  const settings: BuildSettings = { ...base, bashrcs: [...base.bashrcs, ...envBashrcs(base.configRoot, pkg)] };
+  const tmpdir = config.vars.get("PORTAGE_TMPDIR") || "/var/tmp";
+  const build = new PackageBuild(pkg, settings, tmpdir, buildHooks(settings, out, { quiet: !!args.quiet }));
+  for (const p of phases) {
+    await build.run(p as EbuildCommand);
+  }
+  if (args.json) {
+    out.json({ package: build.cpv, builddir: build.dir.dir, image: build.dir.image, ...(build.binpkg ? { binpkg: { path: build.binpkg.path, format: build.binpkg.format, size: build.binpkg.size, md5: build.binpkg.md5 } } : {}), phases: build.timings.map((t) => ({ phase: t.phase, ms: Math.round(t.ms), ...(t.skipped ? { skipped: true } : {}) })) });
+  }
+  return 0;
+}
