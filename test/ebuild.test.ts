@@ -213,6 +213,28 @@ describe("ouzo ebuild", () => {
     expect(fs.readFileSync(path.join(pkgdir, "Packages"), "utf8")).toContain("CPV: app-misc/eapi7-1.0");
   });
 
+  it("runs pkg_nofetch for a fetch-restricted package whose distfile is missing", async () => {
+    const sys = await buildSystem();
+    const r = ebuild(sys, "app-misc/fetchme-1.0", ["unpack"]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("Please download fetchme-1.0.tar.gz from https://example.invalid/fetchme");
+    expect(r.stderr).toContain("app-misc/fetchme-1.0: fetch-restricted; download fetchme-1.0.tar.gz by hand into");
+  });
+
+  it.runIf(process.getuid?.() === 0 && fs.readFileSync("/etc/passwd", "utf8").includes("\nnobody:"))(
+    "with FEATURES=userpriv, unpack to test run as PORTAGE_USERNAME and install as root",
+    async () => {
+      const sys = await buildSystem('FEATURES="userpriv"\nPORTAGE_USERNAME="nobody"\nPORTAGE_GRPNAME="nogroup"\n');
+      for (const d of [sys.root, sys.tmp, sys.distdir]) fs.chmodSync(d, 0o755);
+      const r = ebuild(sys, "app-misc/hello-1.0", ["install"]);
+      expect(r.code).toBe(0);
+      const dir = builddir(sys, "app-misc/hello-1.0");
+      const nobody = Number(/\nnobody:[^:]*:(\d+):/.exec(fs.readFileSync("/etc/passwd", "utf8"))![1]);
+      expect(fs.statSync(path.join(dir, "work/hello-1.0/hello")).uid).toBe(nobody);
+      expect(fs.statSync(path.join(dir, "image/usr/bin/hello")).uid).toBe(0);
+    },
+  );
+
   it("refuses an unknown phase with a usage error", async () => {
     const sys = await buildSystem();
     const r = ebuild(sys, "app-misc/hello-1.0", ["frobnicate"]);

@@ -13,6 +13,7 @@ import { BuildDir, MARKED_PHASES, type MarkedPhase } from "./BuildDir.js";
 import { silentReporter, type Reporter } from "../core/reporter.js";
 import { linkDistdir } from "./fetch.js";
 import { writeBinpkg, type BinpkgWritten } from "./binpkg.js";
+import { buildUser, handOver, runsAsBuildUser, unreachable, type BuildUser } from "./buildUser.js";
 import { packageRoot } from "../core/paths.js";
 import { assertSandboxUsable, collectViolations, describeViolation, failsBuild, needsHelper, parseSandboxD, prepareSandbox, probeSandbox, rulesFor, wrapCommand, type SandboxRules, type SandboxSupport } from "./sandbox.js";
 import { processImage, readPathLists } from "./image.js";
@@ -95,9 +96,19 @@ export class PackageBuild {
   binpkg: BinpkgWritten | undefined;
 
   private readonly sandbox: SandboxSupport | undefined;
+  /** FEATURES=userpriv: who runs unpack … test. */
+  user: BuildUser | undefined;
 
   constructor(readonly pkg: BuildPackage, readonly settings: BuildSettings, tmpdir: string, readonly hooks: BuildHooks = {}) {
     this.dir = new BuildDir(tmpdir, pkg.category, pkg.pf);
+    this.user = buildUser(pkg, settings);
+    if (this.user) {
+      const closed = unreachable(this.dir.dir, this.user) ?? unreachable(path.dirname(pkg.ebuild), this.user);
+      if (closed) {
+        hooks.reporter?.report({ kind: "warning", code: "userpriv", message: `${this.cpv}: FEATURES=userpriv: ${closed} is not searchable by ${this.user.name}; the build runs as root` });
+        this.user = undefined;
+      }
+    }
     // without Landlock or namespaces, say so before anything runs, and refuse unless FEATURES=-sandbox
     if (settings.features.has("sandbox") || settings.features.has("network-sandbox")) {
       this.sandbox = probeSandbox();
@@ -106,7 +117,7 @@ export class PackageBuild {
   }
 
   /** The sandbox rules of a phase (spec §8), or undefined when FEATURES turns every part off. */
-  private rules(phase: string): SandboxRules | undefined {
+  private rules(phase: string, as: BuildUser | undefined): SandboxRules | undefined {
     if (!this.sandbox) return undefined;
     const rules = rulesFor(phase, {
       builddir: this.dir.dir,
@@ -122,6 +133,8 @@ export class PackageBuild {
       root: this.settings.root,
       eroot: this.settings.root,
       auditEnable: this.sandbox.root,
+      uid: as?.uid,
+      gid: as?.gid,
     });
     if (!needsHelper(rules)) return undefined;
     prepareSandbox(rules);
@@ -180,6 +193,7 @@ export class PackageBuild {
       for (const later of ["prepare", "configure", "compile", "test", "install", "instprep", "package"] as const) fs.rmSync(this.dir.marker(later), { force: true });
       fs.mkdirSync(this.dir.work, { mode: 0o700, recursive: true });
       this.linkDistdir();
+      if (this.user) handOver(this.dir, this.user);
     }
     await this.marked(p, () => this.phase(p, p === "setup" || !fs.existsSync(this.dir.environment)));
   }
@@ -215,7 +229,14 @@ export class PackageBuild {
   }
 
   private async fetch(): Promise<void> {
-    await fetchPackage(this.pkg, this.settings, this.hooks.reporter);
+    const results = await fetchPackage(this.pkg, this.settings, this.hooks.reporter);
+    const restricted = results.filter((r) => r.status === "restricted").map((r) => r.file);
+    if (restricted.length) {
+      // RESTRICT=fetch and the files are not there: pkg_nofetch says where to get them (spec §6.9)
+      this.dir.prepare(path.dirname(this.pkg.ebuild), this.pkg.repo.location);
+      await this.phase("nofetch", true);
+      throw new OuzoError("fetch-restricted", `${this.cpv}: fetch-restricted; download ${restricted.join(", ")} by hand into ${this.settings.distdir}`);
+    }
   }
 
   /** DISTDIR of the build: a symlink per file of A (spec §6.8). */
@@ -268,7 +289,8 @@ export class PackageBuild {
     const header = HEADERS[phase];
     const fill = (s: string) => s.replace("{WORKDIR}", env.WORKDIR!).replace("{S}", env.S!).replace("{D}", env.D!).replace("{CPV}", this.cpv);
     if (header) this.say(fill(header[0]));
-    const rules = this.rules(phase);
+    const as = this.user && runsAsBuildUser(phase, this.pkg) ? this.user : undefined;
+    const rules = this.rules(phase, as);
     const logStart = fs.existsSync(this.dir.log) ? fs.statSync(this.dir.log).size : 0;
     const result = await runPhase({
       phase,
@@ -276,6 +298,9 @@ export class PackageBuild {
       logFile: this.dir.log,
       dieFile: this.dir.dieFile,
       wrap: rules && ((argv) => wrapCommand(rules, argv)),
+      // without the helper, the switch of user is node's (the helper switches itself otherwise)
+      uid: rules ? undefined : as?.uid,
+      gid: rules ? undefined : as?.gid,
       onOutput: this.hooks.onOutput,
       answer: (kind, root, atom) => this.answer(kind, root, atom),
     });

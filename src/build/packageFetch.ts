@@ -2,7 +2,6 @@
 // URLs configuration gives, verified against its Manifest, into the real DISTDIR.
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { OuzoError } from "../core/errors.js";
 import type { Reporter } from "../core/reporter.js";
 import { readLayoutConf } from "../config/repositories.js";
 import { parseManifestDist } from "../pms/manifest.js";
@@ -48,9 +47,5 @@ export async function fetchPackage(pkg: BuildPackage, settings: BuildSettings, r
     },
     reporter,
   );
-  const restricted = results.filter((r) => r.status === "restricted").map((r) => r.file);
-  if (restricted.length) {
-    throw new OuzoError("fetch-restricted", `${pkg.category}/${pkg.pf}: fetch-restricted files must be downloaded by hand into ${settings.distdir}: ${restricted.join(", ")}`);
-  }
   return results;
 }

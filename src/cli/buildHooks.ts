@@ -1,19 +1,20 @@
-// How the CLI wires the build's parts: fetching, the sandbox, the image step, binary packages,
-// and where a phase's output goes.
+// Where a build's words go: the phase headers (">>> Compiling source in …"), the phases' own
+// output, warnings. --quiet shows nothing but errors; --quiet-build (emerge's option) keeps the
+// headers and hides the phases' output, which a failure then shows the end of.
 import type { BuildHooks } from "../build/build.js";
-import type { BuildSettings } from "../build/phaseEnv.js";
 import type { Output } from "../ui/Output.js";
 
-export function buildHooks(settings: BuildSettings, out: Output, opts: { quiet?: boolean } = {}): BuildHooks {
-  const loud = !opts.quiet && !out.opts.json;
+export function buildHooks(out: Output, opts: { quiet?: boolean; quietBuild?: boolean } = {}): BuildHooks {
+  const headers = !opts.quiet && !out.opts.json;
+  const output = headers && !opts.quietBuild;
   return {
     reporter: out,
-    quietBuild: !loud,
+    quietBuild: !output,
     onMessage: (line) => {
-      if (loud) process.stderr.write(`${line}\n`);
+      if (headers) process.stderr.write(`${line}\n`);
     },
     onOutput: (chunk) => {
-      if (loud) process.stderr.write(chunk);
+      if (output) process.stderr.write(chunk);
     },
   };
 }

@@ -129,7 +129,7 @@ const COMMANDS: readonly CommandSpec<Handler>[] = [
     usage: "ebuild <ebuild> <phases..>",
     describe: "run ebuild phases like Portage's ebuild command: fetch unpack prepare configure compile test install instprep package clean",
     options: {
-      noauto: { type: "boolean", describe: "run only the named phases (FEATURES=noauto)" },
+      "quiet-build": { type: "boolean", describe: "show the phase headers, not the phases' output (the end of the build log is shown on failure)" },
     },
     run: (a) => withConfig(a, code.ebuild, (m, config, out) => m.ebuildCommand(config, a as never, out)),
   },

@@ -112,6 +112,9 @@ export async function demoCommand(args: { keep?: boolean; json?: boolean; quiet?
     const shown = new AbridgedPlan(out.opts);
     rc ||= await emerge.emergeCommand(big, { ...gs, verbose: true, pretend: true, atoms: [desktop] }, shown);
     shown.release();
+
+    const { demoBuild } = await import("../demoBuild.js");
+    rc ||= await demoBuild(base, out, step);
     return rc;
   } finally {
     if (args.keep) out.line(`\nthrowaway ROOT kept at ${root}`);

@@ -21,8 +21,8 @@ import type { Output } from "../../ui/Output.js";
 export interface EbuildArgs extends GlobalArgs {
   ebuild: string;
   phases: string[];
-  /** Run only the named phases, not what comes before them (FEATURES=noauto). */
-  noauto?: boolean;
+  /** Show the phase headers but not the phases' output (emerge's --quiet-build). */
+  quietBuild?: boolean;
 }
 
 const words = (s: string | undefined): string[] => (s ?? "").split(/\s+/).filter(Boolean);
@@ -140,6 +140,8 @@ export function envBashrcs(configRoot: string, pkg: BuildPackage): string[] {
 
 export async function ebuildCommand(config: Config, args: EbuildArgs, out: Output): Promise<number> {
   requireProgram("bash", "ebuild phases run in bash");
+  requireProgram("tar", "unpack extracts distfiles with tar");
+  requireProgram("bzip2", "the build's environment.bz2 is written with bzip2");
   const phases = args.phases;
   if (!phases.length) throw new UsageError("ouzo ebuild: name at least one phase (fetch, unpack, prepare, configure, compile, test, install, package, clean)");
   for (const p of phases) {
@@ -150,7 +152,7 @@ export async function ebuildCommand(config: Config, args: EbuildArgs, out: Outpu
   const base = buildSettingsOf(config, args);
   const settings: BuildSettings = { ...base, bashrcs: [...base.bashrcs, ...envBashrcs(base.configRoot, pkg)] };
   const tmpdir = config.vars.get("PORTAGE_TMPDIR") || "/var/tmp";
-  const build = new PackageBuild(pkg, settings, tmpdir, buildHooks(settings, out, { quiet: !!args.quiet }));
+  const build = new PackageBuild(pkg, settings, tmpdir, buildHooks(out, { quiet: !!args.quiet, quietBuild: !!args.quietBuild }));
   for (const p of phases) {
     await build.run(p as EbuildCommand);
   }

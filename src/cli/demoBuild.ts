@@ -1,0 +1,61 @@
+// The demo's build: the build fixture's hello-1.0 fetched from an HTTP server on 127.0.0.1, built
+// through its phases in the sandbox, and packed as a binary package.
+import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as http from "node:http";
+import type { AddressInfo } from "node:net";
+import * as path from "node:path";
+import { probeSandbox } from "../build/sandbox.js";
+import { Config } from "../config/Config.js";
+import { packagePath } from "../core/paths.js";
+import { requireProgram } from "../core/spawn.js";
+import type { Output } from "../ui/Output.js";
+import { ebuildCommand } from "./commands/ebuild.js";
+
+/** A mirror on 127.0.0.1 serving `dir` as /distfiles/. */
+async function serveDistfiles(dir: string): Promise<{ url: string; close: () => void }> {
+  const server = http.createServer((req, res) => {
+    const name = path.basename(req.url ?? "");
+    const file = path.join(dir, name);
+    if (req.url === `/distfiles/${name}` && fs.existsSync(file)) res.end(fs.readFileSync(file));
+    else res.writeHead(404).end();
+  });
+  await new Promise<void>((ok) => server.listen(0, "127.0.0.1", ok));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, close: () => server.close() };
+}
+
+export async function demoBuild(base: string, out: Output, step: (text: string) => void): Promise<number> {
+  requireProgram("tar", "the demo packs its distfile with tar");
+  const root = path.join(base, "build");
+  fs.cpSync(packagePath("fixtures", "build", "root"), root, { recursive: true });
+  const served = path.join(base, "mirror");
+  fs.mkdirSync(served);
+  spawnSync("tar", ["-C", packagePath("fixtures", "build", "sources"), "-czf", path.join(served, "hello-1.0.tar.gz"), "hello-1.0"]);
+  const mirror = await serveDistfiles(served);
+  try {
+    const sandbox = probeSandbox();
+    const sandboxed = sandbox.built && sandbox.landlockAbi >= 2;
+    const dirs = { PORTAGE_TMPDIR: path.join(base, "var-tmp"), DISTDIR: path.join(base, "distfiles"), PKGDIR: path.join(base, "packages") };
+    for (const d of Object.values(dirs)) fs.mkdirSync(d, { recursive: true });
+    const makeConf = [...Object.entries(dirs).map(([k, v]) => `${k}="${v}"`), `GENTOO_MIRRORS="${mirror.url}"`, ...(sandboxed ? [] : ['FEATURES="-sandbox -network-sandbox"'])];
+    fs.writeFileSync(path.join(root, "etc/portage/make.conf"), makeConf.join("\n") + "\n");
+    out.line(`a third throwaway ROOT (${root}) with build-kit, and a mirror on ${mirror.url} serving hello-1.0.tar.gz`);
+    if (!sandboxed) out.line(`the sandbox is not available here (${sandbox.missing[0] ?? "no Landlock"}): building with FEATURES="-sandbox -network-sandbox"`);
+    const ebuild = path.join(root, "var/db/repos/build-kit/app-misc/hello/hello-1.0.ebuild");
+    const config = new Config({ root, configRoot: root, reporter: out });
+    const g = { root, configRoot: root, color: out.opts.color, quiet: out.opts.quiet, verbose: out.opts.verbose };
+    step("ouzo ebuild hello-1.0.ebuild manifest (the distfile fetched from the mirror, its DIST line written)");
+    let rc = await ebuildCommand(config, { ...g, ebuild, phases: ["manifest"] }, out);
+    out.line(fs.readFileSync(path.join(path.dirname(ebuild), "Manifest"), "utf8").trim().replace(/(BLAKE2B \w{16})\w+/, "$1…").replace(/(SHA512 \w{16})\w+/, "$1…"));
+    step(`ouzo ebuild --quiet-build hello-1.0.ebuild package (phases in ${sandboxed ? "the Landlock sandbox" : "plain bash"}, the image step, an xpak .tbz2)`);
+    rc ||= await ebuildCommand(config, { ...g, ebuild, phases: ["package"], quietBuild: true }, out);
+    const image = path.join(dirs.PORTAGE_TMPDIR, "portage/app-misc/hello-1.0/image");
+    const hello = spawnSync(path.join(image, "usr/bin/hello"), { encoding: "utf8" });
+    out.line(`the image's /usr/bin/hello prints: ${hello.stdout.trim()}`);
+    const binpkg = path.join(dirs.PKGDIR, "app-misc/hello-1.0.tbz2");
+    if (fs.existsSync(binpkg)) out.line(`binary package: ${binpkg} (${fs.statSync(binpkg).size} bytes), listed in ${path.join(dirs.PKGDIR, "Packages")}`);
+    return rc;
+  } finally {
+    mirror.close();
+  }
+}
