@@ -235,6 +235,17 @@ describe("ouzo ebuild", () => {
     },
   );
 
+  it.runIf(fs.existsSync("/usr/lib/ccache/cc") || fs.existsSync("/usr/lib/ccache/bin/cc"))("compiles through the real ccache with FEATURES=ccache, writable inside the sandbox", async () => {
+    const sys = await buildSystem('FEATURES="ccache"\n');
+    const cache = path.join(sys.tmp, "ccache");
+    expect(ebuild(sys, "app-misc/hello-1.0", ["compile"]).code).toBe(0);
+    expect(ebuild(sys, "app-misc/hello-1.0", ["clean", "compile"]).code).toBe(0);
+    // the second build of the same sources is served from the cache
+    const stats = spawnSync("ccache", ["--print-stats"], { encoding: "utf8", env: { ...process.env, CCACHE_DIR: cache } }).stdout;
+    const hits = Number(/^(?:direct_cache_hit|cache_hit_direct|local_storage_hit)\t(\d+)/m.exec(stats)?.[1] ?? 0);
+    expect(hits).toBeGreaterThan(0);
+  });
+
   it("refuses an unknown phase with a usage error", async () => {
     const sys = await buildSystem();
     const r = ebuild(sys, "app-misc/hello-1.0", ["frobnicate"]);

@@ -24,7 +24,7 @@ import { distfileNames } from "./distfiles.js";
 import { distfileRequests, fetchDistfiles } from "./fetch.js";
 import { writeManifestDist } from "./manifestWrite.js";
 import { manifestHashes } from "./verify.js";
-import { eapiOf, eapiRow, makeoptsJobs, phaseEnvironment, type BuildPackage, type BuildSettings } from "./phaseEnv.js";
+import { ccacheDir, eapiOf, eapiRow, makeoptsJobs, masqueradeDir, phaseEnvironment, type BuildPackage, type BuildSettings } from "./phaseEnv.js";
 import { CTL_FD, runPhase, type QueryAnswer, type QueryKind, type QueryRoot } from "./PhaseRunner.js";
 
 /** What `ouzo ebuild` accepts, in the order a build runs them. */
@@ -102,6 +102,10 @@ export class PackageBuild {
   constructor(readonly pkg: BuildPackage, readonly settings: BuildSettings, tmpdir: string, readonly hooks: BuildHooks = {}) {
     this.dir = new BuildDir(tmpdir, pkg.category, pkg.pf);
     this.user = buildUser(pkg, settings);
+    for (const tool of ["ccache", "distcc"] as const) {
+      if (settings.features.has(tool) && !masqueradeDir(tool)) hooks.reporter?.report({ kind: "warning", code: tool, message: `FEATURES=${tool}, but ${tool} is not installed (no /usr/lib/${tool}): building without it` });
+    }
+    if (settings.features.has("ccache")) fs.mkdirSync(settings.vars.get("CCACHE_DIR") || ccacheDir(tmpdir), { recursive: true });
     if (this.user) {
       const closed = unreachable(this.dir.dir, this.user) ?? unreachable(path.dirname(pkg.ebuild), this.user);
       if (closed) {
@@ -129,7 +133,8 @@ export class PackageBuild {
       expose: [packageRoot(), this.pkg.repo.location, ...this.pkg.repo.eclassLocations, path.dirname(this.pkg.ebuild), this.settings.configRoot, this.settings.root],
       sandboxD: parseSandboxD(path.join(this.settings.configRoot, "etc", "sandbox.d")),
       distdir: this.settings.distdir,
-      ccacheDir: this.settings.features.has("ccache") ? this.settings.vars.get("CCACHE_DIR") || path.join(this.dir.tmpdir, "ccache") : undefined,
+      ccacheDir: this.settings.features.has("ccache") ? this.settings.vars.get("CCACHE_DIR") || ccacheDir(this.dir.tmpdir) : undefined,
+      distccDir: this.settings.features.has("distcc") ? this.settings.vars.get("DISTCC_DIR") || path.join(this.dir.tmpdir, "portage", ".distcc") : undefined,
       root: this.settings.root,
       eroot: this.settings.root,
       auditEnable: this.sandbox.root,

@@ -1,6 +1,7 @@
 // The environment a phase's bash starts with (build spec §2.1–2.4): the package manager's
 // variables, the configuration (make.globals, make.defaults, make.conf) in phases that source the
 // ebuild afresh, and the caller's variables that Portage lets through.
+import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { OuzoError } from "../core/errors.js";
@@ -67,6 +68,16 @@ function shellWord(s: string): string {
   return `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
+/** Where a compiler wrapper's masquerade links live, if it is installed. */
+export function masqueradeDir(tool: "ccache" | "distcc"): string | undefined {
+  return [`/usr/lib/${tool}/bin`, `/usr/lib/${tool}`, `/usr/lib64/${tool}/bin`].find((d) => fs.existsSync(path.join(d, "cc")) || fs.existsSync(path.join(d, "gcc")));
+}
+
+/** CCACHE_DIR's default (spec §5.1): ${PORTAGE_TMPDIR}/ccache. */
+export function ccacheDir(tmpdir: string): string {
+  return path.join(tmpdir, "ccache");
+}
+
 export function eapiOf(pkg: BuildPackage): string {
   return pkg.metadata.EAPI || "0";
 }
@@ -120,8 +131,11 @@ export function phaseEnvironment(pkg: BuildPackage, settings: BuildSettings, dir
   const pvr = pkg.pr === "r0" && !pkg.pf.endsWith("-r0") ? pkg.pv : `${pkg.pv}-${pkg.pr}`;
   const p = `${pkg.pn}-${pkg.pv}`;
   let pathVar = settings.callerEnv.PATH || DEFAULT_PATH;
-  if (settings.features.has("distcc")) pathVar = `/usr/lib/distcc/bin:${pathVar}`;
-  if (settings.features.has("ccache")) pathVar = `/usr/lib/ccache/bin:${pathVar}`;
+  // the compilers' masquerade directories (Gentoo's …/bin, Debian's plain directory)
+  const distcc = settings.features.has("distcc") ? masqueradeDir("distcc") : undefined;
+  const ccache = settings.features.has("ccache") ? masqueradeDir("ccache") : undefined;
+  if (distcc) pathVar = `${distcc}:${pathVar}`;
+  if (ccache) pathVar = `${ccache}:${pathVar}`;
 
   Object.assign(env, {
     PATH: pathVar,
@@ -191,7 +205,12 @@ export function phaseEnvironment(pkg: BuildPackage, settings: BuildSettings, dir
     env.PORTDIR = pkg.repo.eclassLocations[0] ?? pkg.repo.location;
     env.ECLASSDIR = path.join(env.PORTDIR, "eclass");
   }
-  if (!settings.features.has("ccache")) env.CCACHE_DISABLE = "1";
+  if (ccache) {
+    env.CCACHE_DIR = settings.vars.get("CCACHE_DIR") || ccacheDir(dir.tmpdir);
+    const size = settings.vars.get("CCACHE_SIZE");
+    if (size) env.CCACHE_MAXSIZE = size;
+  } else env.CCACHE_DISABLE = "1";
+  if (distcc) env.DISTCC_DIR = settings.vars.get("DISTCC_DIR") || path.join(dir.tmpdir, "portage", ".distcc");
   // EAPI 6+: LC_CTYPE and LC_COLLATE behave like POSIX for ASCII (spec §2.1)
   if (env.LC_ALL) {
     const all = env.LC_ALL;
