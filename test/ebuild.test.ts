@@ -167,8 +167,9 @@ describe("ouzo ebuild", () => {
     const file = path.join(sys.kit, "app-misc/sandboxed/sandboxed-1.0.ebuild");
     const dir = builddir(sys, "app-misc/sandboxed-1.0");
     try {
-      const ok = await ouzoAsync(["ebuild", "--root", sys.root, file, "compile"], { env: { OUZO_TEST_ADDWRITE: allowed, OUZO_TEST_PORT: port } });
+      const ok = await ouzoAsync(["ebuild", "--root", sys.root, file, "compile"], { env: { OUZO_TEST_ADDWRITE: allowed, OUZO_TEST_PORT: port, OUZO_TEST_LATE: "/var/cache/late" } });
       expect(ok.stderr).not.toContain("ERROR");
+      expect(ok.stderr).toContain("addwrite /var/cache/late called after the sandbox was sealed");
       expect(ok.code).toBe(0);
       expect(fs.readFileSync(path.join(allowed, "written"), "utf8")).toBe("allowed\n");
       // the server is on the host's loopback, the phase in a network namespace of its own

@@ -296,6 +296,7 @@ export class PackageBuild {
     if (header) this.say(fill(header[0]));
     const as = this.user && runsAsBuildUser(phase, this.pkg) ? this.user : undefined;
     const rules = this.rules(phase, as);
+    if (rules && rules.landlock !== "off") env.__OUZO_SANDBOXED = "1";
     const logStart = fs.existsSync(this.dir.log) ? fs.statSync(this.dir.log).size : 0;
     const result = await runPhase({
       phase,

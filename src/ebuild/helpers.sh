@@ -778,7 +778,15 @@ __ouzo_sandbox_add() {
 }
 
 addread() { __ouzo_sandbox_add addread SANDBOX_READ "$@"; }
-addwrite() { __ouzo_sandbox_add addwrite SANDBOX_WRITE "$@"; }
+addwrite() {
+	__ouzo_sandbox_add addwrite SANDBOX_WRITE "$@"
+	# A Landlock domain cannot be widened (build spec §8.8): inside a sandboxed phase the path is
+	# writable from the next phase on, unless the build directory already covers it.
+	if [[ -n ${__OUZO_SEALED} && ${1%/}/ != "${PORTAGE_BUILDDIR%/}"/* ]]; then
+		eqawarn "QA Notice: addwrite ${1} called after the sandbox was sealed: it takes effect from the next phase"
+	fi
+	return 0
+}
 addpredict() { __ouzo_sandbox_add addpredict SANDBOX_PREDICT "$@"; }
 adddeny() { __ouzo_sandbox_add adddeny SANDBOX_DENY "$@"; }
 

@@ -403,6 +403,8 @@ __ouzo_run_phase() {
 	done
 
 	__ouzo_enter
+	# from here on the sandbox's rules are those the phase started with
+	[[ -n ${__OUZO_SANDBOXED} ]] && __OUZO_SEALED=1
 	declare -F "pre_${___func}" >/dev/null && { "pre_${___func}" || die "pre_${___func} failed"; }
 	if declare -F "${___func}" >/dev/null; then
 		"${___func}" || true
