@@ -87,6 +87,17 @@ describe("ouzo ebuild", () => {
     expect(conf("")).toBe("installed-seen=yes best=app-misc/installed-2.0\n");
   });
 
+  it("records dependencies as built: conditionals evaluated, groups kept, := bound to the installed sub-slot", async () => {
+    const sys = await buildSystem();
+    writeTree(sys.root, { "var/db/pkg/dev-libs/libz-1.2/SLOT": "0/1.2\n", "var/db/pkg/dev-libs/libz-1.2/EAPI": "7\n" });
+    expect(ebuild(sys, "app-misc/nosrc-1.0", ["instprep"]).code).toBe(0);
+    const info = path.join(builddir(sys, "app-misc/nosrc-1.0"), "build-info");
+    expect(fs.readFileSync(path.join(info, "RDEPEND"), "utf8")).toBe("dev-libs/libz:0/1.2= || ( app-misc/a ( app-misc/b app-misc/c ) )\n");
+    expect(fs.readFileSync(path.join(info, "LICENSE"), "utf8")).toBe("MIT\n");
+    // nothing left: no file
+    expect(fs.existsSync(path.join(info, "DEPEND"))).toBe(false);
+  });
+
   it("fails the phase when die runs in a subshell whose status is ignored, naming package, phase and message", async () => {
     const sys = await buildSystem();
     const r = ebuild(sys, "app-misc/dies-1.0", ["compile"]);

@@ -13,6 +13,7 @@ import { BuildDir, MARKED_PHASES, type MarkedPhase } from "./BuildDir.js";
 import { silentReporter, type Reporter } from "../core/reporter.js";
 import { linkDistdir } from "./fetch.js";
 import { writeBinpkg, type BinpkgWritten } from "./binpkg.js";
+import { BOUND_KEYS, boundValue } from "./boundDeps.js";
 import { buildUser, handOver, runsAsBuildUser, unreachable, type BuildUser } from "./buildUser.js";
 import { packageRoot } from "../core/paths.js";
 import { assertSandboxUsable, collectViolations, describeViolation, failsBuild, needsHelper, parseSandboxD, prepareSandbox, probeSandbox, rulesFor, wrapCommand, type SandboxRules, type SandboxSupport } from "./sandbox.js";
@@ -339,13 +340,17 @@ export class PackageBuild {
     this.hooks.onMessage?.(line);
   }
 
+  private installed(root: string): InstalledPackage[] {
+    let list = this.installedCache.get(root);
+    if (!list) this.installedCache.set(root, (list = readInstalled(root)));
+    return list;
+  }
+
   /** has_version / best_version against the installed database of the root asked for (spec §3.13). */
   private answer(kind: QueryKind, root: QueryRoot, text: string): QueryAnswer {
     const atom = Atom.parse(text, eapiOf(this.pkg));
     // SYSROOT and BROOT are the build host; ROOT is where the package goes
-    const dir = root === "r" ? this.settings.root : "/";
-    let list = this.installedCache.get(dir);
-    if (!list) this.installedCache.set(dir, (list = readInstalled(dir)));
+    const list = this.installed(root === "r" ? this.settings.root : "/");
     const hits = list.filter((p) =>
       atom.matches({ category: p.category, package: p.package, version: p.version, slot: p.slot, subslot: p.subslot, repo: p.repo, use: new Set(p.use), iuse: new Set(p.iuse.map((f) => f.replace(/^[+-]/, ""))) }),
     );
@@ -373,7 +378,15 @@ export class PackageBuild {
     put("USE", [...this.pkg.use].sort().join(" "), true);
     put("IUSE", md.IUSE);
     if (eapiRow(eapiOf(this.pkg)).iuseEffectiveStrict) put("IUSE_EFFECTIVE", [...this.pkg.iuseEffective].sort().join(" "));
-    for (const k of ["DEFINED_PHASES", "INHERITED", "KEYWORDS", "HOMEPAGE", "DESCRIPTION", "LICENSE", "PROPERTIES", "RESTRICT"]) put(k, md[k]);
+    for (const k of ["DEFINED_PHASES", "INHERITED", "KEYWORDS", "HOMEPAGE", "DESCRIPTION"]) put(k, md[k]);
+    // dependencies and licences as built: conditionals evaluated, := bound (spec §9.3)
+    const use = new Set(this.pkg.use);
+    const installed = { target: this.installed(this.settings.root), host: this.installed("/") };
+    for (const k of BOUND_KEYS) {
+      const v = boundValue(k, md[k] ?? "", eapiOf(this.pkg), use, installed);
+      if (v) put(k, v);
+      else fs.rmSync(path.join(bi, k), { force: true });
+    }
     put("FEATURES", [...this.settings.features].sort().join(" "));
     for (const [k, v] of vars) put(k, v);
     put("CHOST", this.settings.vars.get("CHOST"));
