@@ -1,0 +1,463 @@
+// Merging an image into ROOT (build spec §10), as one transaction (§10.8): everything is decided
+// first — collisions, CONFIG_PROTECT, `.backup` names, what the replaced instances lose — without
+// touching ROOT; then the plan is journaled, staged beside the destinations, renamed into place,
+// the replaced instances' leftovers removed, and the vdb entry committed. pkg_preinst and
+// pkg_postinst are the caller's, before and after; pkg_prerm/pkg_postrm of the replaced instances
+// run through the hooks at their place in §1.2's order.
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { OuzoError } from "../core/errors.js";
+import type { Reporter } from "../core/reporter.js";
+import { compareVersions } from "../pms/version.js";
+import { parseContents, type ContentsEntry } from "../vdb/contents.js";
+import { splitPackageDir, vdbDir, type InstalledPackage } from "../vdb/installed.js";
+import { nextCounter } from "../vdb/counter.js";
+import type { OwnerIndex } from "../vdb/ownerIndex.js";
+import { withVdbLock } from "../vdb/vdbLock.js";
+import { stageVdbEntry, stagingDir, vdbEntryDir } from "../vdb/vdbWrite.js";
+import { findOwners, judgeCollisions, type Collision } from "./collisions.js";
+import { cfgName, ConfigProtect, currentValue, md5File, neverProtected, readConfmem } from "./configProtect.js";
+import { seconds, walkImage, type ImageEntry } from "./imageWalk.js";
+import { Journal, newTxid } from "./journal.js";
+import { recoverUnderLock } from "./recover.js";
+import { planRemoval, type KeptEntry } from "./removal.js";
+import { ignoreMatcher, lstatIfExists, RootPaths } from "./rootPath.js";
+import { R, rollBack, rollForward, stage, syncFilesystems, type MergeHooks, type PlanDir, type PlanOld, type PlanPlace, type PlanTouch, type TxPlan } from "./transaction.js";
+
+export type { MergeHooks } from "./transaction.js";
+
+export interface MergeRequest {
+  root: string;
+  category: string;
+  pf: string;
+  slot: string;
+  /** ${D}; its entries are moved out of it (same filesystem) or copied. */
+  imageDir: string;
+  buildInfoDir: string;
+  configProtect: string[];
+  configProtectMask: string[];
+  /** collision-protect, protect-owned, config-protect-if-modified, unmerge-orphans, merge-sync… */
+  features: ReadonlySet<string>;
+  /** The installed instances this one replaces: the same slot, and an installed copy of the same PF. */
+  replacing: InstalledPackage[];
+  hooks?: MergeHooks;
+  reporter?: Reporter;
+  /** COLLISION_IGNORE (fnmatch patterns relative to EROOT). */
+  collisionIgnore?: string[];
+  /** UNINSTALL_IGNORE, for the replaced instances' files. */
+  uninstallIgnore?: string[];
+  /** ouzo's owner index: used for owner look-ups and updated after the commit. */
+  ownerIndex?: OwnerIndex;
+  /** --noconfmem: write `._cfg` files even for updates the user already rejected. */
+  noConfmem?: boolean;
+  /** More files for the vdb entry (INSTALL_MASK…). */
+  vdbExtra?: Record<string, string>;
+}
+
+export interface ReplacedResult {
+  readonly cpv: string;
+  readonly removed: string[];
+  readonly kept: KeptEntry[];
+  /** Paths that should have gone but could not be removed (reported as warnings too). */
+  readonly failed: string[];
+}
+
+export interface MergeResult {
+  readonly cpv: string;
+  readonly counter: number;
+  /** The entry's directory in /var/db/pkg. */
+  readonly vdbDir: string;
+  /** CONTENTS as recorded (real paths, also for `._cfg` and skipped files). */
+  readonly contents: ContentsEntry[];
+  /** Paths written under their own name (`>>>`). */
+  readonly merged: string[];
+  /** Files whose bytes were already in place: only their mtime was set (`===`). */
+  readonly identical: string[];
+  /** Protected files whose update went beside them: `file` is the `._cfgNNNN_` path, relative to ROOT. */
+  readonly configPending: { path: string; file: string }[];
+  /** Protected updates not written at all: the user already rejected exactly this content (confmem). */
+  readonly confmemSkipped: string[];
+  /** Paths that could not take their place: what was in the way, or the new file, went to a `.backup.NNNN` name. */
+  readonly backups: { path: string; backup: string }[];
+  /** Collisions merged over with a warning (orphans under protect-owned, or neither feature). */
+  readonly collisions: Collision[];
+  readonly replaced: ReplacedResult[];
+  /** pkg_prerm/pkg_postrm failures of the replaced instances (the merge went on, §11.1). */
+  readonly phaseProblems: string[];
+}
+
+/** Merge an image into ROOT under the vdb lock; see the file comment. */
+export async function mergePackage(req: MergeRequest): Promise<MergeResult> {
+  const cpv = `${req.category}/${req.pf}`;
+  if (!req.slot.trim()) throw new OuzoError("merge-no-slot", "!!! SLOT is undefined", { pkg: cpv });
+  return withVdbLock(req.root, async () => {
+    await recoverUnderLock(req.root, { hooks: req.hooks, reporter: req.reporter });
+    const built = buildPlan(req, cpv);
+    const { plan } = built;
+    const journal = Journal.create(req.root, plan.tx, { r: R.begin, plan });
+    try {
+      stageVdbEntry(req.root, { category: req.category, pf: req.pf, buildInfoDir: req.buildInfoDir, contents: built.contents, counter: plan.counter, ...(req.vdbExtra ? { extra: req.vdbExtra } : {}) });
+      stage(plan, req.reporter);
+      if (plan.mergeSync) syncFilesystems(plan.syncPaths, req.reporter);
+      journal.append({ r: R.staged });
+      req.reporter?.report({ kind: "progress", task: `${cpv}: merging`, done: 0, item: "every file staged beside its place" });
+    } catch (e) {
+      // nothing is visible under a final name yet: undo, and the system is as it was
+      try {
+        rollBack(plan);
+        journal.remove();
+      } catch (undo) {
+        journal.close();
+        throw new OuzoError("merge-rollback-failed", `the merge of ${cpv} failed (${(e as Error).message}) and undoing it failed too (${(undo as Error).message}); 'ouzo recover' (or the next ouzo run) tries again`, { pkg: cpv });
+      }
+      throw e;
+    }
+    let forward;
+    try {
+      forward = await rollForward(plan, journal, [], req.hooks, req.reporter);
+    } catch (e) {
+      journal.close();
+      throw new OuzoError("merge-interrupted", `the merge of ${cpv} stopped after its files were staged: ${(e as Error).message}; 'ouzo recover' (or the next ouzo run) finishes it`, { pkg: cpv });
+    }
+    if (req.ownerIndex) {
+      for (const old of plan.old) if (old.cpv !== cpv) req.ownerIndex.update(old.cpv, undefined);
+      req.ownerIndex.update(cpv, built.contents);
+    }
+    return {
+      ...built.result,
+      cpv,
+      counter: plan.counter,
+      vdbDir: vdbEntryDir(req.root, req.category, req.pf),
+      contents: built.contents,
+      replaced: plan.old.map((o, i) => {
+        const done = forward.removed.get(o.cpv) ?? { removed: [], keptDirs: [], failed: [] };
+        return { cpv: o.cpv, removed: done.removed, kept: [...built.kept[i]!, ...done.keptDirs.map((p) => ({ path: p, type: "dir" as const, reason: "!empty" }))], failed: done.failed };
+      }),
+      phaseProblems: forward.phaseProblems,
+    };
+  });
+}
+
+interface BuiltPlan {
+  plan: TxPlan;
+  contents: ContentsEntry[];
+  kept: KeptEntry[][];
+  result: Pick<MergeResult, "merged" | "identical" | "configPending" | "confmemSkipped" | "backups" | "collisions">;
+}
+
+function readContents(pkg: InstalledPackage): ContentsEntry[] {
+  try {
+    return parseContents(fs.readFileSync(path.join(pkg.dir, "CONTENTS"), "utf8"));
+  } catch {
+    return [];
+  }
+}
+
+/** §10.1 steps 4–7 and §10.3/§10.4 decided, nothing changed. */
+function buildPlan(req: MergeRequest, cpv: string): BuiltPlan {
+  const reporter = req.reporter;
+  const tx = newTxid();
+  const paths = new RootPaths(req.root);
+  const eapi = readValue(req.buildInfoDir, "EAPI") ?? "0";
+  const entries = walkImage(req.imageDir, { eapi, reporter });
+  const version = splitPackageDir(req.pf)?.version;
+  if (!version) throw new OuzoError("merge-bad-pf", `'${req.pf}' is not a package name followed by a version`, { pkg: cpv });
+
+  // the installed instance (highest COUNTER) supplies the CONTENTS that config-protect-if-modified compares with
+  const olds = [...req.replacing].sort((a, b) => b.counter - a.counter);
+  const oldContents = olds.map(readContents);
+  const installed = new Map((oldContents[0] ?? []).map((e) => [e.path, e]));
+  const replacedPaths = new Set<string>();
+  const replacedPhys = new Set<string>();
+  for (const c of oldContents)
+    for (const e of c) {
+      replacedPaths.add(e.path);
+      replacedPhys.add(paths.physRel(e.path));
+    }
+  const downgrade = olds[0] !== undefined && compareVersions(version, olds[0].version) < 0;
+  const ignoreConfmem = req.noConfmem === true || downgrade;
+  const protect = new ConfigProtect(req.configProtect, req.configProtectMask);
+  let confmem: Map<string, string> | undefined;
+  const confmemGet = (p: string) => (confmem ??= readConfmem(req.root)).get(p);
+  const confmemSet: Record<string, string> = {};
+  const collisionIgnored = ignoreMatcher(paths, req.collisionIgnore ?? []);
+
+  const contents: ContentsEntry[] = [];
+  const dirs: PlanDir[] = [];
+  const placesDraft: Omit<PlanPlace, "temp">[] = [];
+  const touches: PlanTouch[] = [];
+  const result: BuiltPlan["result"] = { merged: [], identical: [], configPending: [], confmemSkipped: [], backups: [], collisions: [] };
+  const candidates: string[] = [];
+  const symlinkOverDir: string[] = [];
+  const readOnly = new Set<string>();
+  const seenPhys = new Map<string, { type: string; value: string }>();
+  const chosen = new Set<string>();
+  const cfgTaken = new Map<string, Set<string>>();
+  const groups = new Map<string, number>();
+  const writable = new Map<string, boolean>();
+
+  const backupName = (phys: string) => {
+    for (let n = 0; ; n++) {
+      const b = `${phys}.backup.${String(n).padStart(4, "0")}`;
+      if (!chosen.has(b) && !lstatIfExists(b)) {
+        chosen.add(b);
+        return b;
+      }
+    }
+  };
+  // §10.1 step 7: a destination directory on a read-only filesystem stops the merge before any change
+  const checkedDirs = new Set<string>();
+  const checkWritable = (physDir: string) => {
+    if (checkedDirs.has(physDir)) return;
+    checkedDirs.add(physDir);
+    let d = physDir;
+    while (!writable.has(d) && !fs.existsSync(d) && d !== path.dirname(d)) d = path.dirname(d);
+    if (writable.has(d)) return;
+    try {
+      fs.accessSync(d, fs.constants.W_OK);
+      writable.set(d, true);
+    } catch (e) {
+      writable.set(d, false);
+      if ((e as NodeJS.ErrnoException).code === "EROFS") readOnly.add(d);
+    }
+  };
+
+  /** §10.4 for a protected path: written under its name, beside it as `._cfg`, or not at all. */
+  const protectDecision = (e: ImageEntry, st: fs.Stats | undefined, phys: string, value: string): "plain" | "cfg" | "skip" => {
+    const before = installed.get(e.path);
+    let forced = false;
+    let cur: string | undefined;
+    if (before && (before.type === "obj" || before.type === "sym")) {
+      if (!st) forced = true; // the user deleted or renamed it: ask rather than bring it back
+      else if (req.features.has("config-protect-if-modified")) {
+        cur = currentValue(phys, st);
+        if (cur === (before.type === "obj" ? before.md5 : before.target)) return "plain"; // never modified
+      }
+    }
+    if (st) {
+      cur ??= currentValue(phys, st);
+      const sameKind = st.isSymbolicLink() === (e.type === "sym");
+      if (sameKind && cur === value) {
+        confmemSet[e.path] = value;
+        return "plain";
+      }
+      if (!ignoreConfmem && confmemGet(e.path) === value) return "skip";
+      confmemSet[e.path] = value;
+      return "cfg";
+    }
+    if (forced) {
+      confmemSet[e.path] = value;
+      return "cfg";
+    }
+    return "plain";
+  };
+
+  let n = 0;
+  for (const e of entries) {
+    if (++n % 50 === 0) reporter?.report({ kind: "progress", task: `${cpv}: checking the image`, done: n, total: entries.length });
+    const physRel = paths.physRel(e.path);
+    const phys = paths.abs(physRel);
+    const st = lstatIfExists(phys);
+    const md5 = e.type === "obj" ? md5File(e.src) : "";
+    const value = e.type === "obj" ? md5 : e.type === "sym" ? e.target! : "";
+    contents.push(contentsEntry(e, md5));
+    // §10.2 internal collisions: two image paths landing on one real destination
+    const twin = seenPhys.get(physRel);
+    if (twin) {
+      if (twin.type !== e.type || twin.value !== value) throw new OuzoError("merge-internal-collision", `Package '${cpv}' NOT merged due to internal collisions: ${e.path} lands on ${physRel}, which another path of the image also fills with different content`, { pkg: cpv });
+      continue;
+    }
+    seenPhys.set(physRel, { type: e.type, value });
+    const ours = replacedPaths.has(e.path) || replacedPhys.has(physRel);
+    checkWritable(path.dirname(phys));
+
+    if (e.type === "dir") {
+      if (st?.isDirectory() || (st?.isSymbolicLink() && isDirectory(paths, e.path))) continue; // kept as it is, mode and owner too
+      if (!st) {
+        dirs.push({ path: e.path, phys, mode: e.mode, uid: e.uid, gid: e.gid });
+        continue;
+      }
+      if (!ours && !collisionIgnored(e.path)) candidates.push(e.path);
+      const aside = backupName(phys);
+      result.backups.push({ path: e.path, backup: rootRel(req.root, aside) });
+      dirs.push({ path: e.path, phys, mode: e.mode, uid: e.uid, gid: e.gid, aside });
+      paths.pin(e.path, physRel); // its children go into the new directory, not where the link in the way pointed
+      continue;
+    }
+    if (e.type === "fif" || e.type === "dev") {
+      if (!st) {
+        placesDraft.push(place(e, phys));
+        result.merged.push(e.path);
+      }
+      continue; // an existing one is left as it is (`---`)
+    }
+
+    // regular files and symlinks
+    if (e.type === "sym" && st?.isDirectory()) {
+      symlinkOverDir.push(e.path);
+      continue;
+    }
+    const isProtected = !protect.empty && protect.isProtected(e.path) && !neverProtected(e.path, e.size) && !st?.isDirectory();
+    if (st && !ours && !isProtected && !collisionIgnored(e.path)) candidates.push(e.path);
+    if (st?.isDirectory()) {
+      // §10.3: a file where a directory is goes to a backup name beside it
+      const b = backupName(phys);
+      result.backups.push({ path: e.path, backup: rootRel(req.root, b) });
+      placesDraft.push(place(e, b));
+      continue;
+    }
+    const decision = isProtected ? protectDecision(e, st, phys, value) : "plain";
+    if (decision === "skip") {
+      result.confmemSkipped.push(e.path);
+      continue;
+    }
+    if (decision === "cfg") {
+      const dir = path.dirname(phys);
+      const taken = cfgTaken.get(dir) ?? new Set<string>();
+      cfgTaken.set(dir, taken);
+      const name = cfgName(dir, path.basename(phys), value, taken);
+      taken.add(name);
+      const final = path.join(dir, name);
+      result.configPending.push({ path: e.path, file: rootRel(req.root, final) });
+      placesDraft.push(place(e, final));
+      continue;
+    }
+    if (e.type === "obj" && e.nlink < 2 && st?.isFile() && (st.mode & 0o7777) === e.mode && st.uid === e.uid && st.gid === e.gid && st.size === e.size && md5File(phys) === md5) {
+      touches.push({ path: e.path, phys, atimeMs: e.atimeMs, mtimeMs: e.mtimeMs });
+      result.identical.push(e.path);
+      continue;
+    }
+    placesDraft.push(place(e, phys));
+    result.merged.push(e.path);
+  }
+
+  if (symlinkOverDir.length) {
+    throw new OuzoError("merge-symlink-over-dir", `Package '${cpv}' NOT merged since it has one or more symlinks where directories are installed, which is explicitly forbidden by PMS: ${symlinkOverDir.slice(0, 20).join(", ")}`, { pkg: cpv });
+  }
+  if (readOnly.size) throw new OuzoError("merge-read-only", `Package '${cpv}' NOT merged due to read-only file systems: ${[...readOnly].join(", ")}`, { pkg: cpv });
+  const oldCpvs = new Set(olds.map((o) => o.cpv));
+  result.collisions.push(...judgeCollisions(cpv, candidates, req.features, () => findOwners(req.root, candidates, oldCpvs, req.ownerIndex), reporter));
+
+  // hard-link groups of the image, and temp names beside each final name
+  const places: PlanPlace[] = placesDraft.map((p, i) => {
+    const base = path.basename(p.final);
+    const tempBase = Buffer.byteLength(base) + tx.length + 11 <= 255 ? `.${base}.ouzo-new.${tx}` : `.ouzo-new.${tx}.${i}`;
+    return { ...p, temp: path.join(path.dirname(p.final), tempBase) };
+  });
+  const byInode = entries.filter((e) => e.type === "obj" && e.nlink > 1);
+  for (const e of byInode) if (!groups.has(`${e.dev}:${e.ino}`)) groups.set(`${e.dev}:${e.ino}`, groups.size);
+  const srcGroup = new Map(byInode.map((e) => [e.src, groups.get(`${e.dev}:${e.ino}`)!]));
+  const placesGrouped = places.map((p) => (srcGroup.has(p.src) ? { ...p, group: srcGroup.get(p.src)! } : p));
+
+  // §10.1 step 15 decided now: what each replaced instance loses (the new instance, and the instances
+  // still to be removed after it, count as owners)
+  const newPaths = new Set(contents.map((c) => c.path));
+  const newPhys = new Set(contents.map((c) => paths.physRel(c.path)));
+  const uninstallIgnored = ignoreMatcher(paths, req.uninstallIgnore ?? []);
+  const confmemDel: string[] = [];
+  const kept: KeptEntry[][] = [];
+  const planOld: PlanOld[] = olds.map((o, i) => {
+    const later = new Set(oldContents.slice(i + 1).flatMap((c) => c.map((e) => e.path)));
+    const r = planRemoval(oldContents[i]!, {
+      paths,
+      protect,
+      features: req.features,
+      ignore: uninstallIgnored,
+      ownedElsewhere: (p, physRel) => newPaths.has(p) || newPhys.has(physRel) || later.has(p),
+    });
+    if (r.protectedSymlinks.length) reporter?.report({ kind: "warning", code: "merge-protected-symlinks", message: `${o.cpv}: kept symlinks to directories that other files still use: ${r.protectedSymlinks.join(", ")} (UNINSTALL_IGNORE can name them)` });
+    kept.push(r.kept);
+    for (const e of oldContents[i]!) if (!newPaths.has(e.path) && confmemGet(e.path) !== undefined) confmemDel.push(e.path);
+    return { category: o.category, pf: pfOf(o), cpv: o.cpv, dir: o.dir, counter: o.counter, remove: r.remove, dirs: r.dirs };
+  });
+
+  const counter = nextCounter(req.root);
+  const mergingDir = stagingDir(req.root, req.category, req.pf);
+  const plan: TxPlan = {
+    v: 1,
+    tx,
+    kind: "merge",
+    root: req.root,
+    category: req.category,
+    pf: req.pf,
+    cpv,
+    replacedBy: version.text,
+    counter,
+    mergingDir,
+    dirs,
+    places: placesGrouped,
+    touches,
+    old: planOld,
+    confmem: { set: confmemSet, del: confmemDel },
+    mergeSync: req.features.has("merge-sync"),
+    syncPaths: syncPathsOf(req.root, [...dirs.map((d) => d.phys), ...places.map((p) => p.final)]),
+  };
+  return { plan, contents, kept, result };
+}
+
+function place(e: ImageEntry, final: string): Omit<PlanPlace, "temp"> {
+  return {
+    path: e.path,
+    type: e.type as PlanPlace["type"],
+    src: e.src,
+    final,
+    ...(e.rewritten ? { link: e.target! } : {}),
+    mode: e.mode,
+    uid: e.uid,
+    gid: e.gid,
+    atimeMs: e.atimeMs,
+    mtimeMs: e.mtimeMs,
+    rdev: e.rdev,
+  };
+}
+
+function contentsEntry(e: ImageEntry, md5: string): ContentsEntry {
+  switch (e.type) {
+    case "obj":
+      return { type: "obj", path: e.path, md5, mtime: seconds(e.mtimeMs) };
+    case "sym":
+      return { type: "sym", path: e.path, target: e.target!, mtime: seconds(e.mtimeMs) };
+    default:
+      return { type: e.type, path: e.path };
+  }
+}
+
+function isDirectory(paths: RootPaths, p: string): boolean {
+  try {
+    return fs.statSync(paths.abs(paths.realRel(p))).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+const rootRel = (root: string, host: string) => {
+  const r = path.relative(path.resolve(root), host);
+  return `/${r}`;
+};
+
+function readValue(dir: string, file: string): string | undefined {
+  try {
+    return fs.readFileSync(path.join(dir, file), "utf8").trim() || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function pfOf(p: InstalledPackage): string {
+  return p.cpv.slice(p.category.length + 1);
+}
+
+/** One existing path per filesystem among the destinations, and the vdb's. */
+function syncPathsOf(root: string, finals: string[]): string[] {
+  const byDev = new Map<number, string>();
+  const seenDirs = new Set<string>();
+  for (const f of [path.join(vdbDir(root), "x"), ...finals]) {
+    let d = path.dirname(f);
+    if (seenDirs.has(d)) continue;
+    seenDirs.add(d);
+    while (!fs.existsSync(d) && d !== path.dirname(d)) d = path.dirname(d);
+    const dev = fs.statSync(d).dev;
+    if (!byDev.has(dev)) byDev.set(dev, d);
+  }
+  return [...byDev.values()];
+}

@@ -1,0 +1,384 @@
+// The transaction of one merge or unmerge (build spec §10.8, §11 "ouzo should"): a plan computed
+// before any change, journaled, then carried out in steps that can each be repeated. A merge is
+// rolled back until every new file is staged beside its destination (STAGED), and rolled forward
+// from then on; an unmerge rolls forward once its pkg_prerm is done. The same functions serve the
+// run itself and a recovery after a crash, so a recovery takes exactly the path a run takes.
+import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { OuzoError } from "../core/errors.js";
+import type { Reporter } from "../core/reporter.js";
+import { readInstalledEntry, type InstalledPackage } from "../vdb/installed.js";
+import { commitVdbEntry, discardStagedEntry, removeVdbEntry, vdbEntryDir } from "../vdb/vdbWrite.js";
+import { updateConfmem } from "./configProtect.js";
+import type { Journal, JournalRecord } from "./journal.js";
+import { applyRemoval, type RemovalStep } from "./removal.js";
+import { lstatIfExists } from "./rootPath.js";
+
+/** pkg_prerm / pkg_postrm of an instance being removed, run by the caller (it owns the phase runner). */
+export interface MergeHooks {
+  prerm?(old: InstalledPackage, replacedBy: string): Promise<void>;
+  postrm?(old: InstalledPackage, replacedBy: string): Promise<void>;
+}
+
+/** A directory the merge creates (it did not exist when the plan was made). */
+export interface PlanDir {
+  readonly path: string;
+  readonly phys: string;
+  readonly mode: number;
+  readonly uid: number;
+  readonly gid: number;
+  /** Something that is not a directory is in the way: it is renamed to this `.backup.NNNN` host path first. */
+  readonly aside?: string;
+}
+
+/** An entry staged beside its destination and renamed into place. */
+export interface PlanPlace {
+  readonly path: string;
+  readonly type: "obj" | "sym" | "fif" | "dev";
+  /** Its host path in the image (moved out of it when on the same filesystem). */
+  readonly src: string;
+  /** The host path it ends at: its real name, a `._cfgNNNN_` name or a `.backup.NNNN` name. */
+  readonly final: string;
+  /** The staged copy: `.<name>.ouzo-new.<txid>` in the destination directory. */
+  readonly temp: string;
+  /** A symlink created with this text instead of moving the image's (its ${D} was taken off). */
+  readonly link?: string;
+  /** Entries of one hard-link group in the image share this number. */
+  readonly group?: number;
+  readonly mode: number;
+  readonly uid: number;
+  readonly gid: number;
+  readonly atimeMs: number;
+  readonly mtimeMs: number;
+  readonly rdev: number;
+}
+
+/** A file already holding the new bytes: only its mtime becomes the image's (`===`). */
+export interface PlanTouch {
+  readonly path: string;
+  readonly phys: string;
+  readonly atimeMs: number;
+  readonly mtimeMs: number;
+}
+
+/** An installed instance this transaction removes, with the paths that go (decided at plan time). */
+export interface PlanOld {
+  readonly category: string;
+  readonly pf: string;
+  readonly cpv: string;
+  readonly dir: string;
+  readonly counter: number;
+  readonly remove: RemovalStep[];
+  readonly dirs: RemovalStep[];
+}
+
+export interface TxPlan {
+  readonly v: 1;
+  readonly tx: string;
+  readonly kind: "merge" | "unmerge";
+  readonly root: string;
+  /** The package merged (merge) or removed (unmerge). */
+  readonly category: string;
+  readonly pf: string;
+  readonly cpv: string;
+  /** REPLACED_BY_VERSION for the removed instances: the new PVR, "" for a plain unmerge. */
+  readonly replacedBy: string;
+  /** COUNTER of the new entry (merge); tells our -MERGING- entry from anything else. */
+  readonly counter: number;
+  readonly mergingDir: string;
+  readonly dirs: PlanDir[];
+  readonly places: PlanPlace[];
+  readonly touches: PlanTouch[];
+  readonly old: PlanOld[];
+  readonly confmem: { readonly set: Record<string, string>; readonly del: string[] };
+  readonly mergeSync: boolean;
+  /** One existing path per filesystem written to (for syncfs). */
+  readonly syncPaths: string[];
+}
+
+/** Journal record names, in the order they are written. */
+export const R = {
+  begin: "BEGIN",
+  staged: "STAGED",
+  files: "FILES_DONE",
+  prerm: "PRERM_DONE",
+  removed: "REMOVED",
+  postrm: "POSTRM_DONE",
+  confmem: "CONFMEM_DONE",
+  vdb: "VDB_COMMITTED",
+} as const;
+
+const code = (e: unknown) => (e as NodeJS.ErrnoException).code;
+const lexists = (p: string) => lstatIfExists(p) !== undefined;
+
+function chownIfAllowed(fn: () => void): void {
+  try {
+    fn();
+  } catch (e) {
+    // only root may give files away; an unprivileged merge (tests, prefix) keeps its own ids
+    if (code(e) !== "EPERM") throw e;
+  }
+}
+
+/** §10.8 step 3: directories created, every entry staged under its temp name. Nothing is visible under a final name yet. */
+export function stage(plan: TxPlan, reporter?: Reporter): void {
+  const task = `${plan.cpv}: staging`;
+  const total = plan.dirs.length + plan.places.length;
+  let done = 0;
+  reporter?.report({ kind: "started", task, total });
+  for (const d of plan.dirs) {
+    const st = lstatIfExists(d.phys);
+    if (st && !st.isDirectory() && d.aside) {
+      fs.renameSync(d.phys, d.aside);
+      reporter?.report({ kind: "warning", code: "merge-dir-blocked", message: `Installation of a directory is blocked by a file: ${d.path} was moved to ${path.basename(d.aside)}` });
+    }
+    if (!st || !st.isDirectory()) {
+      fs.mkdirSync(d.phys, { mode: d.mode & 0o777 });
+      chownIfAllowed(() => fs.chownSync(d.phys, d.uid, d.gid));
+      fs.chmodSync(d.phys, d.mode);
+    }
+    reporter?.report({ kind: "progress", task, done: ++done, total, item: d.path });
+  }
+  const groupTemp = new Map<number, string>();
+  for (const p of plan.places) {
+    stageOne(p, groupTemp);
+    reporter?.report({ kind: "progress", task, done: ++done, total, item: p.path });
+  }
+  reporter?.report({ kind: "finished", task });
+}
+
+function stageOne(p: PlanPlace, groupTemp: Map<number, string>): void {
+  if (p.link !== undefined) {
+    fs.symlinkSync(p.link, p.temp);
+    chownIfAllowed(() => fs.lchownSync(p.temp, p.uid, p.gid));
+    fs.lutimesSync(p.temp, p.atimeMs / 1000, p.mtimeMs / 1000);
+    return;
+  }
+  try {
+    // same filesystem: the image's own inode moves (hard links among moved entries stay links)
+    fs.renameSync(p.src, p.temp);
+    if (p.group !== undefined) groupTemp.set(p.group, p.temp);
+    return;
+  } catch (e) {
+    if (code(e) !== "EXDEV") throw e;
+  }
+  const first = p.group !== undefined ? groupTemp.get(p.group) : undefined;
+  if (first) {
+    try {
+      fs.linkSync(first, p.temp);
+      return;
+    } catch (e) {
+      if (code(e) !== "EXDEV") throw e;
+    }
+  }
+  copyEntry(p);
+  if (p.group !== undefined && !first) groupTemp.set(p.group, p.temp);
+}
+
+/** Another filesystem: a copy under the temp name with the image's owner, then mode (set-id bits survive chown), then mtime. */
+function copyEntry(p: PlanPlace): void {
+  switch (p.type) {
+    case "obj":
+      fs.copyFileSync(p.src, p.temp);
+      break;
+    case "sym":
+      fs.symlinkSync(fs.readlinkSync(p.src), p.temp);
+      chownIfAllowed(() => fs.lchownSync(p.temp, p.uid, p.gid));
+      fs.lutimesSync(p.temp, p.atimeMs / 1000, p.mtimeMs / 1000);
+      return;
+    case "fif":
+      run("mkfifo", ["-m", (p.mode & 0o7777).toString(8), p.temp]);
+      break;
+    case "dev": {
+      const major = Math.floor(p.rdev / 256) & 0xfff;
+      const minor = (p.rdev & 0xff) | ((Math.floor(p.rdev / 4096) & 0xfff00) >>> 0);
+      run("mknod", ["-m", (p.mode & 0o7777).toString(8), p.temp, (p.mode & 0o170000) === 0o060000 ? "b" : "c", String(major), String(minor)]);
+      break;
+    }
+  }
+  chownIfAllowed(() => fs.chownSync(p.temp, p.uid, p.gid));
+  fs.chmodSync(p.temp, p.mode & 0o7777);
+  fs.utimesSync(p.temp, p.atimeMs / 1000, p.mtimeMs / 1000);
+}
+
+function run(cmd: string, args: string[]): void {
+  const r = spawnSync(cmd, args, { encoding: "utf8" });
+  if (r.status !== 0) throw new OuzoError("merge-special-file", `${cmd} ${args.join(" ")} failed: ${r.stderr || r.error?.message}`);
+}
+
+/** Before STAGED: undo the staging — moved entries go back into the image, copies and created directories go, things moved aside come back. Safe to repeat. */
+export function rollBack(plan: TxPlan): void {
+  for (let i = plan.places.length - 1; i >= 0; i--) {
+    const p = plan.places[i]!;
+    if (!lexists(p.temp)) continue;
+    if (p.link === undefined && !lexists(p.src)) {
+      try {
+        fs.renameSync(p.temp, p.src);
+        continue;
+      } catch {
+        // the image is gone (its build directory was cleaned): the staged copy just goes
+      }
+    }
+    fs.rmSync(p.temp, { force: true });
+  }
+  for (let i = plan.dirs.length - 1; i >= 0; i--) {
+    const d = plan.dirs[i]!;
+    try {
+      fs.rmdirSync(d.phys);
+    } catch {
+      // not ours any more, or not empty: left as it is
+    }
+    if (d.aside && lexists(d.aside) && !lexists(d.phys)) fs.renameSync(d.aside, d.phys);
+  }
+  discardStagedEntry(plan.root, plan.category, plan.pf);
+  try {
+    fs.rmdirSync(path.dirname(plan.mergingDir)); // a category directory made for this entry alone
+  } catch {
+    // other entries live there
+  }
+}
+
+/** syncfs of every filesystem written to (`sync -f`: node has no syncfs). */
+export function syncFilesystems(paths: readonly string[], reporter?: Reporter): void {
+  const existing = paths.filter((p) => fs.existsSync(p));
+  if (!existing.length) return;
+  const r = spawnSync("sync", ["-f", ...existing], { encoding: "utf8" });
+  if (r.status !== 0) reporter?.report({ kind: "warning", code: "merge-sync", message: `sync -f failed: ${r.stderr || r.error?.message}` });
+}
+
+export interface ForwardResult {
+  /** Per removed instance: paths removed and directories that stayed because they hold something. */
+  readonly removed: Map<string, { removed: string[]; keptDirs: string[]; failed: string[] }>;
+  /** Phases that failed or could not run (reported, the transaction went on). */
+  readonly phaseProblems: string[];
+}
+
+/**
+ * From STAGED (merge) or PRERM (unmerge) on: every remaining step, each skipped when the journal
+ * says it is done and recorded when it is. Files: rename(temp, final), where a missing temp means
+ * it is in place already.
+ */
+export async function rollForward(plan: TxPlan, journal: Journal, done: readonly JournalRecord[], hooks: MergeHooks | undefined, reporter?: Reporter): Promise<ForwardResult> {
+  const has = (r: string, i?: number) => done.some((d) => d.r === r && (i === undefined || d.i === i));
+  const result: ForwardResult = { removed: new Map(), phaseProblems: [] };
+  // each durable step is told as it is recorded (a progress of the transaction's steps)
+  const steps = (plan.kind === "merge" ? 1 : 0) + plan.old.length * 3 + 2;
+  let stepNo = 0;
+  const record = (rec: JournalRecord, what: string) => {
+    journal.append(rec);
+    reporter?.report({ kind: "progress", task: `${plan.cpv}: ${plan.kind === "merge" ? "merging" : "unmerging"}`, done: ++stepNo, total: steps, item: what });
+  };
+  if (plan.kind === "merge" && !has(R.files)) {
+    commitFiles(plan, reporter);
+    record({ r: R.files }, "every file in place");
+  }
+  for (let i = 0; i < plan.old.length; i++) {
+    const old = plan.old[i]!;
+    if (!has(R.prerm, i)) {
+      await runPhase("prerm", old, plan, hooks, result, reporter);
+      record({ r: R.prerm, i }, `pkg_prerm of ${old.cpv} done`);
+    }
+    if (!has(R.removed, i)) {
+      const task = `${plan.cpv}: removing ${plan.kind === "merge" ? `files of ${old.cpv} that ${plan.cpv} does not have` : "its files"}`;
+      const total = old.remove.length + old.dirs.length;
+      let n = 0;
+      reporter?.report({ kind: "started", task, total });
+      const r = applyRemoval(old, (item) => reporter?.report({ kind: "progress", task, done: ++n, total, item }));
+      reporter?.report({ kind: "finished", task });
+      result.removed.set(old.cpv, r);
+      for (const f of r.failed) reporter?.report({ kind: "warning", code: "unmerge-remove-failed", message: `${old.cpv}: cannot remove ${f}; left in place` });
+      record({ r: R.removed, i }, `files of ${old.cpv} removed`);
+    }
+    if (!has(R.postrm, i)) {
+      await runPhase("postrm", old, plan, hooks, result, reporter);
+      record({ r: R.postrm, i }, `pkg_postrm of ${old.cpv} done`);
+    }
+  }
+  if (!has(R.confmem)) {
+    updateConfmem(plan.root, plan.confmem.set, plan.confmem.del);
+    record({ r: R.confmem }, "configuration memory updated");
+  }
+  if (!has(R.vdb)) {
+    commitVdb(plan);
+    record({ r: R.vdb }, plan.kind === "merge" ? `${plan.cpv} recorded as installed` : `${plan.cpv} no longer recorded as installed`);
+  }
+  if (plan.mergeSync) syncFilesystems(plan.syncPaths, reporter);
+  journal.remove();
+  return result;
+}
+
+/** §10.8 step 4: every staged entry renamed onto its final name (non-links first, so links find their targets), identical files get the image mtime. */
+function commitFiles(plan: TxPlan, reporter?: Reporter): void {
+  const task = `${plan.cpv}: placing files`;
+  const total = plan.places.length + plan.touches.length;
+  let done = 0;
+  reporter?.report({ kind: "started", task, total });
+  const order = [...plan.places.filter((p) => p.type !== "sym"), ...plan.places.filter((p) => p.type === "sym")];
+  for (const p of order) {
+    try {
+      fs.renameSync(p.temp, p.final);
+    } catch (e) {
+      if (code(e) !== "ENOENT" || lexists(p.temp)) throw new OuzoError("merge-rename", `cannot put ${p.path} in place (${p.final}): ${(e as Error).message}`);
+      // the temp name is gone: this entry was put in place before an interruption
+    }
+    reporter?.report({ kind: "progress", task, done: ++done, total, item: p.path });
+  }
+  for (const t of plan.touches) {
+    try {
+      fs.utimesSync(t.phys, t.atimeMs / 1000, t.mtimeMs / 1000);
+    } catch (e) {
+      if (code(e) !== "ENOENT") throw e;
+    }
+    reporter?.report({ kind: "progress", task, done: ++done, total, item: t.path });
+  }
+  reporter?.report({ kind: "finished", task });
+}
+
+async function runPhase(phase: "prerm" | "postrm", old: PlanOld, plan: TxPlan, hooks: MergeHooks | undefined, result: ForwardResult, reporter?: Reporter): Promise<void> {
+  const hook = hooks?.[phase];
+  if (!hook) return;
+  let pkg: InstalledPackage;
+  try {
+    pkg = readInstalledEntry(old.dir, old.category, old.pf);
+  } catch (e) {
+    const message = `pkg_${phase} of ${old.cpv} cannot run: its installed entry is unreadable (${(e as Error).message})`;
+    result.phaseProblems.push(message);
+    reporter?.report({ kind: "warning", code: "merge-phase-skipped", message });
+    return;
+  }
+  try {
+    await hook.call(hooks, pkg, plan.replacedBy);
+  } catch (e) {
+    // §11.1 steps 6 and 8: a failing prerm/postrm is reported and the removal goes on
+    const message = `!!! FAILED ${phase}: ${old.cpv}: ${(e as Error).message} — the problem is in ${path.join(old.dir, `${old.pf}.ebuild`)}; removing environment.bz2 and/or that ebuild lets the unmerge proceed`;
+    result.phaseProblems.push(message);
+    reporter?.report({ kind: "warning", code: `merge-${phase}-failed`, message });
+  }
+}
+
+/** COUNTER of an entry directory, or undefined when there is none. */
+export function entryCounter(dir: string): number | undefined {
+  try {
+    const n = Number(fs.readFileSync(path.join(dir, "COUNTER"), "utf8").trim());
+    return Number.isInteger(n) ? n : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** §10.8 step 6: the new entry in place (the commit point), then the removed instances' entries go. Safe to repeat: entries are told apart by COUNTER. */
+function commitVdb(plan: TxPlan): void {
+  if (plan.kind === "merge") {
+    const entry = vdbEntryDir(plan.root, plan.category, plan.pf);
+    if (entryCounter(entry) !== plan.counter) {
+      if (entryCounter(plan.mergingDir) !== plan.counter) throw new OuzoError("merge-vdb-lost", `the staged entry ${plan.mergingDir} of ${plan.cpv} is missing or not this merge's (COUNTER ${plan.counter} expected)`);
+      commitVdbEntry(plan.root, plan.category, plan.pf);
+    }
+  }
+  for (const old of plan.old) {
+    if (plan.kind === "merge" && old.category === plan.category && old.pf === plan.pf) continue; // replaced by the commit itself
+    const dir = vdbEntryDir(plan.root, old.category, old.pf);
+    if (fs.existsSync(dir) && (entryCounter(dir) ?? 0) === old.counter) removeVdbEntry(plan.root, old.category, old.pf);
+  }
+}
