@@ -338,8 +338,8 @@ describe("ouzo emerge --pretend", () => {
     expect(doc.totals).toMatchObject({ packages: 5, upgrades: 3, new_slots: 1, reinstalls: 1 });
   });
 
-  it.skipIf(spawnSync("script", ["--version"]).error !== undefined)("--ask asks on the terminal: No quits with 130, Yes says building is not there yet", () => {
-    const root = system();
+  it.skipIf(spawnSync("script", ["--version"]).error !== undefined)("--ask asks on the terminal: No quits with 130, Yes builds and merges", () => {
+    const root = system({ "etc/portage/make.conf": `PORTAGE_TMPDIR="${tmpdir()}"\n` });
     const onTerminal = (answer: string) => {
       const cmd = ["env", "-u", "CI", "NO_COLOR=1", process.execPath, path.join(REPO_ROOT, "bin", "ouzo.js"), "emerge", "--root", root, "-a", "app-misc/fast"].map((a) => `'${a}'`).join(" ");
       const r = spawnSync("script", ["-qec", `exec ${cmd}`, "/dev/null"], { encoding: "utf8", input: `${answer}\n`, timeout: 60_000, env: { ...process.env, SHELL: "/bin/sh" } });
@@ -350,19 +350,20 @@ describe("ouzo emerge --pretend", () => {
     expect(no.screen).toContain("Would you like to merge these packages? [Yes/No] ");
     expect(no.screen).toContain("Quitting.");
     const yes = onTerminal("y");
-    expect(yes.code).toBe(1);
-    expect(yes.screen).toContain("building and merging are not available yet");
+    expect(yes.screen).toContain(">>> Completed (1 of 1) app-misc/fast-1.0::test-kit");
+    expect(yes.code).toBe(0);
     // no terminal: no question that nobody can answer
     const piped = emerge(root, "-a", "app-misc/fast");
     expect([piped.code, piped.stderr.trim()]).toEqual([1, "ouzo: --ask needs a terminal to answer on"]);
   });
 
-  it("without --pretend shows the plan and says building is not there yet (exit 1); usage errors exit 2", () => {
-    const root = system();
+  it("without --pretend builds and merges without showing the plan (emerge's way); usage errors exit 2", () => {
+    const root = system({ "etc/portage/make.conf": `PORTAGE_TMPDIR="${tmpdir()}"\n` });
     const r = emerge(root, "app-misc/fast");
-    expect(r.code).toBe(1);
-    expect(r.lines).toEqual(["[ebuild  N     ] app-misc/fast-1.0 "]);
-    expect(r.stderr).toContain("building and merging are not available yet");
+    expect(r.code).toBe(0);
+    expect(r.lines).toEqual([]);
+    expect(r.all).toContain(">>> Completed (1 of 1) app-misc/fast-1.0::test-kit");
+    expect(fs.existsSync(path.join(root, "var/db/pkg/app-misc/fast-1.0/CONTENTS"))).toBe(true);
     const bad = ouzo(["emerge", "--root", root, "--frobnicate", "app-misc/fast"]);
     expect(bad.code).toBe(2);
     expect(ouzo(["emerge", "--root", root, "-p"]).code).toBe(2);

@@ -5,7 +5,7 @@ import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { OuzoError } from "../core/errors.js";
-import { atomicWriteFile } from "../core/fsutil.js";
+import { atomicWriteFile, readFileIfExists } from "../core/fsutil.js";
 import { Atom } from "../pms/atom.js";
 import { compareVersions } from "../pms/version.js";
 import { readInstalled, type InstalledPackage } from "../vdb/installed.js";
@@ -100,8 +100,9 @@ export class PackageBuild {
   /** FEATURES=userpriv: who runs unpack … test. */
   user: BuildUser | undefined;
 
-  constructor(readonly pkg: BuildPackage, readonly settings: BuildSettings, tmpdir: string, readonly hooks: BuildHooks = {}) {
-    this.dir = new BuildDir(tmpdir, pkg.category, pkg.pf);
+  /** `dir`: another build directory than PORTAGE_TMPDIR/portage/<cat>/<pf> (an installed package's ._unmerge_ one). */
+  constructor(readonly pkg: BuildPackage, readonly settings: BuildSettings, tmpdir: string, readonly hooks: BuildHooks = {}, dir?: BuildDir) {
+    this.dir = dir ?? new BuildDir(tmpdir, pkg.category, pkg.pf);
     this.user = buildUser(pkg, settings);
     for (const tool of ["ccache", "distcc"] as const) {
       if (settings.features.has(tool) && !masqueradeDir(tool)) hooks.reporter?.report({ kind: "warning", code: tool, message: `FEATURES=${tool}, but ${tool} is not installed (no /usr/lib/${tool}): building without it` });
@@ -290,10 +291,11 @@ export class PackageBuild {
   }
 
   /** Run one phase's bash; a failure becomes an OuzoError naming the package, the phase and why. */
-  async phase(phase: string, fresh: boolean): Promise<void> {
-    const env = phaseEnvironment(this.pkg, this.settings, this.dir, { phase, fresh, ctlFd: CTL_FD });
+  async phase(phase: string, fresh: boolean, opts: { mergeType?: "source" | "binary" | "buildonly"; replacingVersions?: readonly string[]; replacedByVersion?: string } = {}): Promise<void> {
+    const env = phaseEnvironment(this.pkg, this.settings, this.dir, { phase, fresh, ctlFd: CTL_FD, ...opts });
     const header = HEADERS[phase];
-    const fill = (s: string) => s.replace("{WORKDIR}", env.WORKDIR!).replace("{S}", env.S!).replace("{D}", env.D!).replace("{CPV}", this.cpv);
+    const realS = (readFileIfExists(path.join(this.dir.temp, ".ouzo_S")) ?? "").trim() || env.S!;
+    const fill = (s: string) => s.replace("{WORKDIR}", env.WORKDIR!).replace("{S}", realS).replace("{D}", env.D!).replace("{CPV}", this.cpv);
     if (header) this.say(fill(header[0]));
     const as = this.user && runsAsBuildUser(phase, this.pkg) ? this.user : undefined;
     const rules = this.rules(phase, as);
@@ -401,6 +403,14 @@ export class PackageBuild {
       atomicWriteFile(path.join(bi, "environment.bz2"), r.stdout);
     }
   }
+}
+
+/** environment.bz2 of a vdb entry made again from the last pkg_*inst phase's state (PORTAGE_UPDATE_ENV). */
+export function updateVdbEnvironment(dir: BuildDir, vdbEntryDir: string): void {
+  const env = path.join(dir.temp, "environment.install");
+  if (!fs.existsSync(env) || !fs.existsSync(vdbEntryDir)) return;
+  const r = spawnSync("bzip2", ["-9", "-c", env], { maxBuffer: 1 << 30 });
+  if (r.status === 0) atomicWriteFile(path.join(vdbEntryDir, "environment.bz2"), r.stdout);
 }
 
 function readNulVars(file: string): Map<string, string> {

@@ -54,6 +54,23 @@ export async function demoBuild(base: string, out: Output, step: (text: string) 
     out.line(`the image's /usr/bin/hello prints: ${hello.stdout.trim()}`);
     const binpkg = path.join(dirs.PKGDIR, "app-misc/hello-1.0.tbz2");
     if (fs.existsSync(binpkg)) out.line(`binary package: ${binpkg} (${fs.statSync(binpkg).size} bytes), listed in ${path.join(dirs.PKGDIR, "Packages")}`);
+
+    // building and merging into this ROOT: two packages, an upgrade, queries, an unmerge
+    const emerge = await import("./commands/emerge.js");
+    const { ownerCommand, installedCommand } = await import("./commands/installed.js");
+    const quietBuild = { ...g, quietBuild: true };
+    step("ouzo emerge --quiet-build =app-misc/hello-1.0 virtual/greeter (fetch, build in the sandbox, merge into ROOT, the vdb entries, the world file)");
+    rc ||= await emerge.emergeCommand(new Config({ root, configRoot: root, reporter: out }), { ...quietBuild, atoms: ["=app-misc/hello-1.0", "virtual/greeter"] }, out);
+    step("ouzo owner /usr/bin/hello /etc/hello.conf; ouzo installed");
+    await ownerCommand({ ...g, paths: ["/usr/bin/hello", "/etc/hello.conf"] }, out);
+    await installedCommand({ ...g }, out);
+    fs.writeFileSync(path.join(root, "etc/hello.conf"), "greeting=ahoy\n");
+    step("the user edits /etc/hello.conf; ouzo emerge -u --quiet-build app-misc/hello (1.0 → 1.1: its prerm runs from the vdb, the file 1.1 dropped goes, the edited configuration stays, the new one waits as ._cfg0000_)");
+    rc ||= await emerge.emergeCommand(new Config({ root, configRoot: root, reporter: out }), { ...quietBuild, update: true, atoms: ["app-misc/hello"] }, out);
+    out.line(`/etc: ${fs.readdirSync(path.join(root, "etc")).filter((f) => f.includes("hello")).join(" ")}; /usr/lib64/libhello.a ${fs.existsSync(path.join(root, "usr/lib64/libhello.a")) ? "still there" : "removed"}`);
+    step("ouzo emerge -C virtual/greeter");
+    rc ||= await emerge.emergeCommand(new Config({ root, configRoot: root, reporter: out }), { ...g, unmerge: true, atoms: ["virtual/greeter"] }, out);
+    await installedCommand({ ...g }, out);
     return rc;
   } finally {
     mirror.close();

@@ -27,6 +27,7 @@ const code = {
   demo: () => import("./commands/demo.js"),
   emerge: () => import("./commands/emerge.js"),
   ebuild: () => import("./commands/ebuild.js"),
+  installed: () => import("./commands/installed.js"),
 };
 
 /** Load the configuration and the command's module together, then run the command. */
@@ -126,6 +127,21 @@ const COMMANDS: readonly CommandSpec<Handler>[] = [
     run: (a) => withRepositories(a, (m, repos, out) => m.searchCommand(repos, a as never, out)),
   },
   {
+    usage: "owner <paths..>",
+    describe: "which installed package owns each file (like equery belongs / anise q belongs)",
+    run: async (a) => (await code.installed()).ownerCommand(a as never, makeOutput(a)),
+  },
+  {
+    usage: "files <atom>",
+    describe: "the files an installed package owns (like equery files)",
+    run: async (a) => (await code.installed()).filesCommand(a as never, makeOutput(a)),
+  },
+  {
+    usage: "installed [atom]",
+    describe: "installed packages, with slot and repository",
+    run: async (a) => (await code.installed()).installedCommand(a as never, makeOutput(a)),
+  },
+  {
     usage: "ebuild <ebuild> <phases..>",
     describe: "run ebuild phases like Portage's ebuild command: fetch unpack prepare configure compile test install instprep package clean",
     options: {
@@ -177,7 +193,15 @@ const COMMANDS: readonly CommandSpec<Handler>[] = [
       columns: { type: "boolean", describe: "aligned columns (COLUMNWIDTH, default 130)" },
       "changed-deps-report": { type: "boolean", describe: "list installed packages whose dependencies differ from their ebuild's" },
       nospinner: { type: "boolean", describe: "no spinner (accepted; ouzo draws none in this command)" },
-      jobs: { type: "number", alias: "j", describe: "parallel bash workers for metadata regenerated on the way" },
+      jobs: { type: "number", alias: "j", describe: "packages built at once (their dependencies merged first; merges one at a time); also the bash workers of metadata made on the way" },
+      "keep-going": { type: "boolean", describe: "go on after a failure with what does not depend on it; list what was not merged at the end" },
+      fetchonly: { type: "boolean", alias: "f", describe: "only fetch (and verify) the distfiles of the plan" },
+      buildpkg: { type: "boolean", alias: "b", describe: "also write a binary package of each package built (PKGDIR, BINPKG_FORMAT)" },
+      buildpkgonly: { type: "boolean", alias: "B", describe: "build binary packages without merging them" },
+      resume: { type: "boolean", alias: "r", describe: "carry on with what the last interrupted or failed run left" },
+      skipfirst: { type: "boolean", describe: "with --resume: leave out the first package left (the one that failed)" },
+      "quiet-build": { type: "boolean", describe: "show the phase headers, not the build output (the end of the build log is shown on failure)" },
+      unmerge: { type: "boolean", alias: "C", describe: "remove the installed packages the atoms name (their protected configuration files stay)" },
     },
     // -v is emerge's verbosity here, not ouzo's diagnostics
     run: (a) => withConfig({ ...a, verbose: false }, code.emerge, (m, config, out) => m.emergeCommand(config, a as never, out)),

@@ -448,6 +448,10 @@ __ouzo_run_phase() {
 		pretend | info | nofetch | config | prerm | postrm) ;;
 		*)
 			__ouzo_save_env phase "${T}/environment" || die "saving the environment failed"
+			# after pkg_preinst and pkg_postinst, what they set reaches pkg_prerm/pkg_postrm through the vdb (spec §2.5)
+			case ${EBUILD_PHASE} in preinst | postinst) __ouzo_save_env install "${T}/environment.install" ;; esac
+			# S as the ebuild set it, for the phase headers ouzo prints (">>> Compiling source in S")
+			printf '%s\n' "${S}" >"${T}/.ouzo_S"
 			# addwrite paths, for the sandbox rules of the next phases (spec §8.8)
 			printf '%s\n' ${SANDBOX_WRITE//:/ } >"${T}/.ouzo_sandbox_write"
 			;;

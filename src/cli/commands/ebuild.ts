@@ -52,7 +52,7 @@ function repositoryOf(config: Config, repoRoot: string): { repo: Repository; ecl
 }
 
 /** Everything the build needs to know about one ebuild: its metadata (sourced now) and what configuration decides. */
-export async function buildPackageOf(config: Config, file: string): Promise<BuildPackage> {
+export async function buildPackageOf(config: Config, file: string, useOverride?: ReadonlySet<string>): Promise<BuildPackage> {
   const where = locateEbuild(file);
   const { repo, eclassLocations } = repositoryOf(config, where.repoRoot);
   const ebuild = path.resolve(file);
@@ -86,7 +86,8 @@ export async function buildPackageOf(config: Config, file: string): Promise<Buil
   });
   const effective = iuseEffective(config.vars, eapi, iuse, useState.all);
   const effectiveSet = new Set(effective);
-  const use = [...useState.all].filter((f) => effectiveSet.has(f)).sort();
+  // the plan's USE when a plan decided it (the same configuration decides it, but the plan is the contract)
+  const use = [...(useOverride ?? useState.all)].filter((f) => effectiveSet.has(f)).sort();
   const useSet = new Set(use);
   const evaluated = (v: string | undefined, what: "RESTRICT" | "PROPERTIES") => (v?.trim() ? [...new Set(allLeaves(reduce(parsePlainTokens(v, what), useSet)))] : []);
   return {

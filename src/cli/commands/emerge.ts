@@ -15,6 +15,8 @@ import { blockerLine, mergeLine, numericLocale, totalLine, uninstallLine, type L
 import { optionAtoms, requestOf } from "../emergeRequest.js";
 import { EbuildSource, InstalledSource } from "../emergeSources.js";
 import { openStore } from "./metadata.js";
+import { readResume, recoveryHooks, runPlan, runUnmerge, type ResumeData } from "../emergeRun.js";
+import { recoverInterrupted } from "../../merge/recover.js";
 
 export interface EmergeArgs extends GlobalArgs {
   atoms?: string[];
@@ -32,6 +34,14 @@ export interface EmergeArgs extends GlobalArgs {
   oneshot?: boolean;
   nospinner?: boolean;
   jobs?: number;
+  keepGoing?: boolean;
+  fetchonly?: boolean;
+  buildpkg?: boolean;
+  buildpkgonly?: boolean;
+  resume?: boolean;
+  skipfirst?: boolean;
+  quietBuild?: boolean;
+  unmerge?: boolean;
   select?: boolean;
   selective?: boolean;
   updateIfInstalled?: boolean;
@@ -173,9 +183,29 @@ async function resolveAll(config: Config, args: EmergeArgs, opts: ResolveOptions
 }
 
 /** `ouzo emerge`: the plan emerge would make, in emerge's words (building and merging come later). */
+/** The options of the command line, for emerge.log's "*** emerge …" line. */
+function commandLineOf(args: EmergeArgs): string {
+  const flags = Object.entries(args)
+    .filter(([k, v]) => v === true && k.length > 1 && !["json", "color"].includes(k) && !k.includes("-"))
+    .map(([k]) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`);
+  return [...flags, ...(args.atoms ?? [])].join(" ");
+}
+
 export async function emergeCommand(config: Config, args: EmergeArgs, out: Output): Promise<number> {
   const started = Date.now();
   const root = rootOf(args);
+  // an interrupted merge is finished or rolled back before anything else (build spec §10.8)
+  if (!args.pretend) await recoverInterrupted(root, out, { hooks: recoveryHooks(config, args, out) });
+  if (args.unmerge) return runUnmerge(config, args.atoms ?? [], { ...args, commandLine: commandLineOf(args) }, out);
+  let resumed: ResumeData | undefined;
+  if (args.resume) {
+    resumed = readResume(root);
+    if (!resumed) throw new OuzoError("NOTHING_TO_RESUME", "there is nothing to resume: the last run finished, or none was interrupted");
+    const list = args.skipfirst ? resumed.mergelist.slice(1) : resumed.mergelist;
+    if (!list.length) throw new OuzoError("NOTHING_TO_RESUME", "--skipfirst leaves nothing to resume");
+    // the packages left, in their order, as they were chosen
+    args = { ...args, atoms: list.map((cpv: string) => `=${cpv}`), nodeps: true, oneshot: true };
+  }
   if (!args.atoms?.length) throw new UsageError("emerge needs atoms or sets (e.g. 'ouzo emerge -pv app-misc/hello' or 'ouzo emerge -puDN @world')");
   checkCombinations(args, out);
   if (args.ask && !args.pretend && !process.stdin.isTTY) throw new OuzoError("NO_TTY", "--ask needs a terminal to answer on");
@@ -245,14 +275,18 @@ export async function emergeCommand(config: Config, args: EmergeArgs, out: Outpu
   if (args.json) {
     out.json(planDocument({ args, root, configRoot: config.configRoot, started, stats, ops, lines, fetches, unmerges, missing, cycle, totals, downloadTotal, world: worldAdd, changedDeps, tree, oneshot, selection }));
   } else {
-    if (tree) for (const row of tree) out.result(row.line);
+    // a plain `emerge ATOMS` shows no plan: it starts building, as emerge does
+    const showPlan = args.pretend || args.ask || verbose || args.tree || args.fetchonly;
+    if (!showPlan) {
+      // nothing shown here
+    } else if (tree) for (const row of tree) out.result(row.line);
     else if (args.columns) ops.forEach((e, i) => e.op === "merge" && out.result(columnsLine(e, lineOpts, downloads[i], Number(config.vars.get("COLUMNWIDTH")) || 130)));
     else
       ops.forEach((e, i) => {
         out.result(lines[i]!);
         if (e.op === "unmerge") out.result(blockerLine(e, true, lineOpts));
       });
-    if (verbose) {
+    if (verbose && showPlan) {
       out.result(`\n${totalLine(totals, downloadTotal, lineOpts.locale)}`);
       if (restricted) out.result(`Fetch Restriction: ${restricted} package${restricted === 1 ? "" : "s"}${unsatisfied ? ` (${unsatisfied} unsatisfied)` : ""}`);
       if (unmerges.length) out.result(`Conflict: ${unmerges.length} block${unmerges.length === 1 ? "" : "s"}`);
@@ -278,8 +312,10 @@ export async function emergeCommand(config: Config, args: EmergeArgs, out: Outpu
     }
   }
   if (!args.pretend) {
-    if (!args.json) out.error(entries.length ? "building and merging are not available yet: this is the plan ouzo would carry out (use --pretend to only show it)" : "nothing to merge");
-    return entries.length ? 1 : 0;
+    if (!entries.length && !unmerges.length) return 0;
+    const worldAtoms = resumed ? resumed.worldAtoms : [...worldAdd.add];
+    const worldSets = resumed ? [] : [...worldAdd.addSets];
+    return runPlan(config, entries, unmerges, worldAtoms, worldSets, { ...args, commandLine: commandLineOf(args) }, out);
   }
   return 0;
 }

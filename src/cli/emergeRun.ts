@@ -1,0 +1,380 @@
+// `ouzo emerge` carrying out its plan (emerge spec §9, build spec §1.2, §10): fetch ahead, build
+// each package from its ebuild, pkg_preinst, merge into ROOT (the replaced instance's prerm and
+// postrm at their place), pkg_postinst, the world file; --jobs builds packages whose
+// dependencies are merged side by side, merges one at a time; --keep-going skips what depends
+// on a failure; the list still to do is saved for --resume.
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { PackageBuild, updateVdbEnvironment } from "../build/build.js";
+import { runInstalledPhase } from "../build/installedPhase.js";
+import { fetchPackage } from "../build/packageFetch.js";
+import type { BuildPackage, BuildSettings } from "../build/phaseEnv.js";
+import type { Config } from "../config/Config.js";
+import { OuzoError } from "../core/errors.js";
+import { atomicWriteFile } from "../core/fsutil.js";
+import { mergePackage } from "../merge/merge.js";
+import { readInstalled, type InstalledPackage } from "../vdb/installed.js";
+import type { PlanEntry, UnmergeEntry } from "../resolve/plan.js";
+import { unmergePackage } from "../merge/unmerge.js";
+import { OwnerIndex } from "../vdb/ownerIndex.js";
+import { addWorldAtoms, addWorldSets, removeWorldAtoms } from "../vdb/worldWrite.js";
+import { Atom } from "../pms/atom.js";
+import { USER_CONFIG_EAPI } from "../pms/eapi.js";
+import { cacheDirOf } from "./context.js";
+import type { Output } from "../ui/Output.js";
+import { buildHooks } from "./buildHooks.js";
+import { buildPackageOf, buildSettingsOf, envBashrcs } from "./commands/ebuild.js";
+import type { GlobalArgs } from "./context.js";
+import { EmergeLog, ElogSummary, elogClasses, readElog } from "./emergeLog.js";
+
+export interface RunOptions extends GlobalArgs {
+  jobs?: number;
+  keepGoing?: boolean;
+  fetchonly?: boolean;
+  buildpkg?: boolean;
+  buildpkgonly?: boolean;
+  quietBuild?: boolean;
+  /** The command line, for emerge.log. */
+  commandLine: string;
+}
+
+/** One package of the run. */
+interface Job {
+  readonly n: number;
+  readonly entry: PlanEntry;
+  /** Indexes (into the run) of what must be merged before this one is built. */
+  readonly after: number[];
+  state: "waiting" | "building" | "built" | "merging" | "done" | "failed" | "skipped";
+  build?: PackageBuild;
+  error?: string;
+}
+
+/** The resume list (Portage keeps one in mtimedb): what is left of the last run, for --resume. */
+export function resumeFile(root: string): string {
+  return path.join(root, "var", "cache", "edb", "ouzo-resume.json");
+}
+
+export interface ResumeData {
+  readonly mergelist: readonly string[];
+  readonly worldAtoms: readonly string[];
+}
+
+export function readResume(root: string): ResumeData | undefined {
+  try {
+    return JSON.parse(fs.readFileSync(resumeFile(root), "utf8")) as ResumeData;
+  } catch {
+    return undefined;
+  }
+}
+
+function saveResume(root: string, data: ResumeData | undefined): void {
+  const f = resumeFile(root);
+  if (!data || !data.mergelist.length) {
+    fs.rmSync(f, { force: true });
+    return;
+  }
+  fs.mkdirSync(path.dirname(f), { recursive: true });
+  atomicWriteFile(f, JSON.stringify(data, null, 1) + "\n");
+}
+
+/**
+ * Carry out the merges of a plan. `worldAtoms`: what the world file gains once everything is
+ * merged (emerge adds them as each requested package is merged; ouzo adds each when its package is).
+ */
+export async function runPlan(config: Config, entries: readonly PlanEntry[], unmerges: readonly UnmergeEntry[], worldAdd: readonly string[], worldSets: readonly string[], args: RunOptions, out: Output): Promise<number> {
+  const root = config.root;
+  const settings = buildSettingsOf(config, args);
+  const features = new Set(settings.features);
+  if (args.buildpkg || args.buildpkgonly) features.add("buildpkg");
+  const run: BuildSettings = { ...settings, features };
+  const tmpdir = config.vars.get("PORTAGE_TMPDIR") || "/var/tmp";
+  const log = new EmergeLog(root);
+  const elog = new ElogSummary(root);
+  const classes = elogClasses(config.vars.get("PORTAGE_ELOG_CLASSES"));
+  const total = entries.length;
+  const to = root === "/" ? "/" : `${root}/`;
+  log.write(` *** emerge ${args.commandLine}`);
+
+  // what each package waits for: its dependencies planned before it (build-time, runtime)
+  const indexOf = new Map(entries.map((e, i) => [e.index, i]));
+  const jobs: Job[] = entries.map((entry, i) => ({
+    n: i + 1,
+    entry,
+    after: entry.deps.filter((d) => d.edge !== "runtime_post" && d.edge !== "blocker").map((d) => indexOf.get(d.index)).filter((j): j is number => j !== undefined && j < i),
+    state: "waiting",
+  }));
+  const resume = () => saveResume(root, { mergelist: jobs.filter((j) => j.state !== "done").map((j) => `${j.entry.pkg.cpv}::${j.entry.pkg.repo}`), worldAtoms: worldAdd });
+  resume();
+
+  // the packages' ebuilds, sourced once for their metadata, USE as the plan decided
+  const pkgs = new Map<Job, BuildPackage>();
+  for (const j of jobs) {
+    const c = j.entry.pkg;
+    const repo = config.repos.get(c.repo);
+    if (!repo) throw new OuzoError("no-repository", `${c.cpv}: repository '${c.repo}' is not configured`);
+    const ebuild = path.join(repo.location, c.category, c.package, `${c.cpv.slice(c.category.length + 1)}.ebuild`);
+    pkgs.set(j, await buildPackageOf(config, ebuild, c.use));
+  }
+
+  // fetch everything first (Portage's parallel-fetch does it during the builds; here it is the
+  // first step, so a missing distfile stops the run before anything is built)
+  out.notice(`>>> Fetching the distfiles of ${total} package${total === 1 ? "" : "s"}`);
+  const fetchFailures: string[] = [];
+  for (const j of jobs) {
+    try {
+      await fetchPackage(pkgs.get(j)!, run, out);
+    } catch (e) {
+      if (!(e instanceof OuzoError) || !args.keepGoing) throw e;
+      j.state = "failed";
+      j.error = e.message;
+      fetchFailures.push(e.message);
+    }
+  }
+  if (args.fetchonly) {
+    for (const f of fetchFailures) out.error(f);
+    return fetchFailures.length ? 1 : 0;
+  }
+
+  const index = OwnerIndex.open(root, cacheDirOf(args), { reporter: out });
+  const protect = { configProtect: words(config.vars.get("CONFIG_PROTECT")), configProtectMask: words(config.vars.get("CONFIG_PROTECT_MASK")) };
+  // a weak blocker's victim goes right before the package that blocks it is merged (emerge spec §7.4)
+  const unmergeBefore = new Map<number, UnmergeEntry[]>();
+  for (const u of unmerges) {
+    const first = Math.min(...u.by.map((b) => entries.findIndex((e) => e.pkg === b)).filter((i) => i >= 0));
+    const at = Number.isFinite(first) ? first : 0;
+    unmergeBefore.set(at, [...(unmergeBefore.get(at) ?? []), u]);
+  }
+  const hooksFor = () => buildHooks(out, { quiet: !!args.quiet, quietBuild: !!args.quietBuild || (args.jobs ?? 1) > 1 });
+  const phaseHooks = (replacedBy: string) => ({
+    prerm: async (old: InstalledPackage) => {
+      await runInstalledPhase(old, "prerm", run, tmpdir, { replacedByVersion: replacedBy, hooks: hooksFor() });
+    },
+    postrm: async (old: InstalledPackage) => {
+      await runInstalledPhase(old, "postrm", run, tmpdir, { replacedByVersion: replacedBy, hooks: hooksFor() });
+    },
+  });
+  const removeInstalled = async (p: InstalledPackage, why: string) => {
+    out.result(`>>> Unmerging ${p.cpv} (${why})`);
+    log.write(` === Unmerging... (${p.cpv})`);
+    await unmergePackage({ root, pkg: p, ...protect, features, reporter: out, ownerIndex: index, hooks: phaseHooks(""), uninstallIgnore: words(config.vars.get("UNINSTALL_IGNORE")) });
+    log.write(` >>> unmerge success: ${p.cpv}`);
+  };
+  const failed = (j: Job) => j.state === "failed" || j.state === "skipped";
+  let mergeChain: Promise<void> = Promise.resolve();
+  let running = 0;
+  const width = Math.max(1, args.jobs ?? 1);
+
+  const buildOne = async (j: Job): Promise<void> => {
+    const pkg = pkgs.get(j)!;
+    const cpv = `${pkg.category}/${pkg.pf}`;
+    const where = `${cpv}::${j.entry.pkg.repo}`;
+    out.result(`>>> Emerging (${j.n} of ${total}) ${where}`);
+    log.write(` >>> emerge (${j.n} of ${total}) ${cpv} to ${to}`);
+    log.write(` === (${j.n} of ${total}) Compiling/Merging (${cpv}::${pkg.ebuild})`);
+    const pkgSettings: BuildSettings = { ...run, bashrcs: [...run.bashrcs, ...envBashrcs(run.configRoot, pkg)] };
+    const build = new PackageBuild(pkg, pkgSettings, tmpdir, hooksFor());
+    j.build = build;
+    await build.run("clean");
+    await build.run(features.has("buildpkg") ? "package" : "instprep");
+  };
+
+  const mergeOne = async (j: Job): Promise<void> => {
+    const build = j.build!;
+    const pkg = build.pkg;
+    const cpv = build.cpv;
+    if (args.buildpkgonly) return;
+    for (const u of unmergeBefore.get(j.n - 1) ?? []) {
+      const victim = readInstalled(root).find((p) => p.cpv === u.pkg.cpv);
+      if (victim) await removeInstalled(victim, `blocked by ${u.atom}`);
+    }
+    const installed = readInstalled(root);
+    const slot = (pkg.metadata.SLOT || "0").split("/")[0]!;
+    const replacing = installed.filter((p) => p.category === pkg.category && p.package === pkg.pn && (p.slot === slot || p.cpv === cpv));
+    const versions = replacing.map((p) => p.cpv.slice(p.category.length + 1 + p.package.length + 1));
+    out.result(`>>> Installing (${j.n} of ${total}) ${cpv}::${j.entry.pkg.repo}`);
+    log.write(` === (${j.n} of ${total}) Merging (${cpv}::${pkg.ebuild})`);
+    await build.phase("preinst", false, { replacingVersions: versions });
+    const pvr = cpv.slice(pkg.category.length + 1 + pkg.pn.length + 1);
+    const result = await mergePackage({
+      root,
+      category: pkg.category,
+      pf: pkg.pf,
+      slot,
+      imageDir: build.dir.image,
+      buildInfoDir: build.dir.buildInfo,
+      ...protect,
+      features,
+      replacing,
+      reporter: out,
+      ownerIndex: index,
+      collisionIgnore: words(config.vars.get("COLLISION_IGNORE")),
+      uninstallIgnore: words(config.vars.get("UNINSTALL_IGNORE")),
+      hooks: phaseHooks(pvr),
+    });
+    for (const r of result.replaced) log.write(` >>> unmerge success: ${r.cpv}`);
+    for (const c of result.configPending) out.notice(` * IMPORTANT: config file '${c.path}' needs updating (${c.file}).`);
+    await build.phase("postinst", false, { replacingVersions: versions });
+    updateVdbEnvironment(build.dir, result.vdbDir);
+    elog.add(cpv, readElog(build.dir.temp, classes));
+    const atoms = worldAdd.filter((a) => a === `${pkg.category}/${pkg.pn}` || a.startsWith(`${pkg.category}/${pkg.pn}:`) || a.startsWith(`${pkg.category}/${pkg.pn}::`));
+    if (atoms.length) await addWorldAtoms(root, atoms);
+    log.write(` === (${j.n} of ${total}) Post-Build Cleaning (${cpv}::${pkg.ebuild})`);
+    if (!features.has("noclean") && !features.has("keepwork")) build.dir.clean();
+    log.write(` ::: completed emerge (${j.n} of ${total}) ${cpv} to ${to}`);
+    out.result(`>>> Completed (${j.n} of ${total}) ${cpv}::${j.entry.pkg.repo}`);
+  };
+
+  // the scheduler: start builds whose dependencies are merged, up to --jobs at once; merges
+  // run one at a time, in the order builds finish
+  await new Promise<void>((resolve) => {
+    const tick = () => {
+      for (const j of jobs) {
+        if (j.state !== "waiting") continue;
+        if (j.after.some((a) => failed(jobs[a]!))) {
+          j.state = "skipped";
+          j.error = `not built: it needs ${j.after.filter((a) => failed(jobs[a]!)).map((a) => jobs[a]!.entry.pkg.cpv).join(", ")}, which failed`;
+          continue;
+        }
+      }
+      const stop = !args.keepGoing && jobs.some((j) => j.state === "failed");
+      if (!stop) {
+        for (const j of jobs) {
+          if (running >= width) break;
+          if (j.state !== "waiting" || !j.after.every((a) => jobs[a]!.state === "done")) continue;
+          j.state = "building";
+          running++;
+          buildOne(j)
+            .then(() => {
+              j.state = "built";
+              mergeChain = mergeChain.then(async () => {
+                j.state = "merging";
+                try {
+                  await mergeOne(j);
+                  j.state = "done";
+                } catch (e) {
+                  fail(j, e);
+                }
+                resume();
+              });
+              return mergeChain;
+            })
+            .catch((e) => fail(j, e))
+            .finally(() => {
+              running--;
+              tick();
+            });
+        }
+      }
+      if (running === 0 && (stop || !jobs.some((j) => j.state === "waiting" && j.after.every((a) => jobs[a]!.state === "done")))) {
+        void mergeChain.then(resolve);
+      }
+    };
+    const fail = (j: Job, e: unknown) => {
+      if (!(e instanceof OuzoError)) throw e;
+      j.state = "failed";
+      j.error = e.message;
+      out.error(e.message);
+      log.write(` !!! failed: ${j.entry.pkg.cpv}`);
+    };
+    tick();
+  });
+
+  index.close();
+  if (jobs.every((j) => j.state === "done") && worldSets.length) await addWorldSets(root, worldSets);
+  elog.print(out, root === "/" ? undefined : to);
+  const bad = jobs.filter(failed);
+  if (bad.length) {
+    out.result("");
+    out.result(` * Not merged (${bad.length} of ${total}):`);
+    for (const j of bad) out.result(` *   ${j.entry.pkg.cpv}: ${j.error ?? "failed"}`);
+    const left = jobs.filter((j) => j.state !== "done").length;
+    out.result(` * ${left} package${left === 1 ? "" : "s"} left: 'ouzo emerge --resume' carries on${bad.length === 1 ? ", --resume --skipfirst without the failed one" : ""}`);
+    log.write(` *** exiting unsuccessfully with status '1'.`);
+    log.write(" *** terminating.");
+    return 1;
+  }
+  saveResume(root, undefined);
+  log.write(" *** exiting successfully.");
+  log.write(" *** terminating.");
+  return 0;
+}
+
+const words = (s: string | undefined) => (s ?? "").split(/\s+/).filter(Boolean);
+
+/** A --jobs value: a number, or no number for "as many as there are cores" (emerge's --jobs alone). */
+export function jobsOf(value: number | boolean | undefined): number {
+  if (value === undefined || value === false) return 1;
+  if (value === true) return os.availableParallelism();
+  return Math.max(1, Math.floor(value));
+}
+
+/** `ouzo emerge -C ATOMS`: the installed packages the atoms name, removed with their prerm/postrm. */
+export async function runUnmerge(config: Config, atoms: readonly string[], args: RunOptions & { pretend?: boolean }, out: Output): Promise<number> {
+  const root = config.root;
+  const installed = readInstalled(root);
+  const chosen: InstalledPackage[] = [];
+  for (const text of atoms) {
+    const atom = Atom.parse(text.includes("/") ? text : `*/${text}`, USER_CONFIG_EAPI);
+    const hits = installed.filter((p) => atom.matches({ category: p.category, package: p.package, version: p.version, slot: p.slot, subslot: p.subslot, repo: p.repo }));
+    if (!hits.length) {
+      out.error(`there are no installed packages matching "${text}"`);
+      return 1;
+    }
+    for (const h of hits) if (!chosen.includes(h)) chosen.push(h);
+  }
+  out.result("\n>>> These are the packages that would be unmerged:\n");
+  for (const p of chosen) {
+    out.result(` ${p.category}/${p.package}`);
+    out.result(`    selected: ${p.version.toString()}`);
+    out.result("   protected: none");
+    out.result("     omitted: none\n");
+  }
+  if (args.pretend) return 0;
+  const settings = buildSettingsOf(config, args);
+  const tmpdir = config.vars.get("PORTAGE_TMPDIR") || "/var/tmp";
+  const log = new EmergeLog(root);
+  log.write(` *** emerge ${args.commandLine}`);
+  const index = OwnerIndex.open(root, cacheDirOf(args), { reporter: out });
+  const hooks = buildHooks(out, { quiet: !!args.quiet, quietBuild: !!args.quietBuild });
+  try {
+    for (const p of chosen) {
+      out.result(`>>> Unmerging ${p.cpv}...`);
+      log.write(` === Unmerging... (${p.cpv})`);
+      const r = await unmergePackage({
+        root,
+        pkg: p,
+        configProtect: words(config.vars.get("CONFIG_PROTECT")),
+        configProtectMask: words(config.vars.get("CONFIG_PROTECT_MASK")),
+        features: settings.features,
+        reporter: out,
+        ownerIndex: index,
+        uninstallIgnore: words(config.vars.get("UNINSTALL_IGNORE")),
+        othersInSlot: installed.filter((o) => o !== p && o.category === p.category && o.package === p.package && o.slot === p.slot),
+        hooks: {
+          prerm: async (old) => void (await runInstalledPhase(old, "prerm", settings, tmpdir, { replacedByVersion: "", hooks })),
+          postrm: async (old) => void (await runInstalledPhase(old, "postrm", settings, tmpdir, { replacedByVersion: "", hooks })),
+        },
+      });
+      for (const k of r.kept) if (!args.quiet) out.result(`--- ${k.reason ?? "kept"} ${k.path}`);
+      log.write(` >>> unmerge success: ${p.cpv}`);
+      // the world file loses a package once no version of it is left
+      if (!readInstalled(root).some((o) => o.category === p.category && o.package === p.package)) await removeWorldAtoms(root, [`${p.category}/${p.package}`]);
+    }
+  } finally {
+    index.close();
+  }
+  log.write(" *** exiting successfully.");
+  return 0;
+}
+
+/** pkg_prerm/pkg_postrm for a recovery that finishes an interrupted replace or unmerge. */
+export function recoveryHooks(config: Config, args: GlobalArgs, out: Output) {
+  const settings = buildSettingsOf(config, args);
+  const tmpdir = config.vars.get("PORTAGE_TMPDIR") || "/var/tmp";
+  const hooks = buildHooks(out, { quietBuild: true });
+  return {
+    prerm: async (old: InstalledPackage, replacedBy: string) => void (await runInstalledPhase(old, "prerm", settings, tmpdir, { replacedByVersion: replacedBy, hooks })),
+    postrm: async (old: InstalledPackage, replacedBy: string) => void (await runInstalledPhase(old, "postrm", settings, tmpdir, { replacedByVersion: replacedBy, hooks })),
+  };
+}

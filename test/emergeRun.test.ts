@@ -1,0 +1,83 @@
+// `ouzo emerge` for real: plans built from build-kit's ebuilds and merged into a temporary ROOT,
+// upgraded, unmerged, in parallel, past failures, and resumed.
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { spawnSync } from "node:child_process";
+import { describe, expect, it } from "vitest";
+import { buildSystem, type BuildSystem } from "./buildFixture.js";
+import { ouzo } from "./helpers.js";
+
+const emerge = (sys: BuildSystem, ...args: string[]) => ouzo(["emerge", "--root", sys.root, "--quiet-build", ...args]);
+const vdb = (sys: BuildSystem) =>
+  fs
+    .readdirSync(path.join(sys.root, "var/db/pkg"))
+    .flatMap((c) => fs.readdirSync(path.join(sys.root, "var/db/pkg", c)).map((p) => `${c}/${p}`))
+    .sort();
+const world = (sys: BuildSystem) => fs.readFileSync(path.join(sys.root, "var/lib/portage/world"), "utf8");
+const inRoot = (sys: BuildSystem, p: string) => path.join(sys.root, p);
+
+describe("ouzo emerge (building and merging)", () => {
+  it("builds and merges two packages, records them in the vdb and the world file, then upgrades one and unmerges the other", async () => {
+    const sys = await buildSystem();
+    const r = emerge(sys, "=app-misc/hello-1.0", "virtual/greeter");
+    expect(r.stderr).not.toContain("ouzo:");
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain(">>> Completed (2 of 2)");
+    expect(vdb(sys)).toEqual(["app-misc/hello-1.0", "virtual/greeter-1"]);
+    expect(world(sys)).toBe("app-misc/hello\nvirtual/greeter\n");
+    expect(spawnSync(inRoot(sys, "usr/bin/hello"), { encoding: "utf8" }).stdout).toBe("hello, patched world\n");
+    expect(fs.existsSync(inRoot(sys, "usr/lib64/libhello.a"))).toBe(true);
+    const contents = fs.readFileSync(inRoot(sys, "var/db/pkg/app-misc/hello-1.0/CONTENTS"), "utf8");
+    expect(contents).toMatch(/^obj \/usr\/bin\/hello [0-9a-f]{32} \d+$/m);
+    expect(contents).toContain("sym /usr/bin/hi -> hello ");
+    expect(ouzo(["owner", "--root", sys.root, "/usr/bin/hello"]).stdout).toBe("app-misc/hello-1.0 (/usr/bin/hello)\n");
+
+    // the user edits a protected configuration file; the upgrade then leaves it and writes ._cfg0000_
+    fs.writeFileSync(inRoot(sys, "etc/hello.conf"), "greeting=mine\n");
+    const up = emerge(sys, "-u", "app-misc/hello");
+    expect(up.stderr).not.toContain("ouzo:");
+    expect(up.code).toBe(0);
+    expect(vdb(sys)).toEqual(["app-misc/hello-1.1", "virtual/greeter-1"]);
+    // the file 1.1 dropped is gone; the old version's prerm ran from its saved environment
+    expect(fs.existsSync(inRoot(sys, "usr/lib64/libhello.a"))).toBe(false);
+    expect(fs.readFileSync(inRoot(sys, "var/lib/hello/prerm-ran"), "utf8")).toBe("prerm of 1.0, replaced by '1.1'\n");
+    expect(up.stdout).toContain("hello 1.1 replaces: 1.0");
+    expect(fs.readFileSync(inRoot(sys, "etc/hello.conf"), "utf8")).toBe("greeting=mine\n");
+    expect(fs.readFileSync(inRoot(sys, "etc/._cfg0000_hello.conf"), "utf8")).toBe("greeting=hello\n");
+
+    const rm = ouzo(["emerge", "--root", sys.root, "-C", "virtual/greeter"]);
+    expect(rm.code).toBe(0);
+    expect(vdb(sys)).toEqual(["app-misc/hello-1.1"]);
+    expect(world(sys)).toBe("app-misc/hello\n");
+    const log = fs.readFileSync(inRoot(sys, "var/log/emerge.log"), "utf8");
+    expect(log).toMatch(/^\d+:  ::: completed emerge \(1 of 1\) app-misc\/hello-1\.1 to /m);
+    expect(log).toMatch(/^\d+:  >>> unmerge success: virtual\/greeter-1$/m);
+  });
+
+  it("builds independent packages side by side with --jobs 2", async () => {
+    const sys = await buildSystem();
+    const r = emerge(sys, "--jobs", "2", "-1", "app-misc/notes", "app-misc/sandboxed", "=app-misc/hello-1.0");
+    expect(r.code).toBe(0);
+    expect(vdb(sys)).toEqual(["app-misc/hello-1.0", "app-misc/notes-1.0", "app-misc/sandboxed-1.0"]);
+    expect(fs.readFileSync(inRoot(sys, "usr/share/notes/notes.txt"), "utf8")).toBe("notes of notes-1.0\n");
+    expect(fs.existsSync(inRoot(sys, "var/lib/portage/world"))).toBe(false);
+  });
+
+  it("goes past a failing build with --keep-going, then --resume --skipfirst finishes what is left", async () => {
+    const sys = await buildSystem();
+    const r = emerge(sys, "--keep-going", "-1", "app-misc/dies", "app-misc/eapi4");
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain("Not merged (1 of 2)");
+    expect(r.stdout).toContain("app-misc/dies-1.0");
+    expect(vdb(sys)).toEqual(["app-misc/eapi4-1.0"]);
+
+    const s2 = await buildSystem();
+    const first = emerge(s2, "-1", "app-misc/dies", "app-misc/eapi5");
+    expect(first.code).toBe(1);
+    const resumed = emerge(s2, "--resume", "--skipfirst");
+    expect(resumed.stderr).not.toContain("ouzo:");
+    expect(resumed.code).toBe(0);
+    expect(vdb(s2)).toEqual(["app-misc/eapi5-1.0"]);
+    expect(emerge(s2, "--resume").code).toBe(1);
+  });
+});
