@@ -169,14 +169,17 @@ describe("ouzo sync: meta-repo and kits", () => {
     for (const l of kits.slice(1)) expect(l.indexOf(l.split(/\s+/)[2]!)).toBe(kits[0]!.indexOf("stability"));
   });
 
-  it("writes the python-kit profile lines and reports package moves that apply to installed packages", () => {
+  it("writes the python-kit profile lines and applies the package moves to installed packages and the world file", () => {
     const w = world();
-    writeTree(w.root, { "etc/portage/make.profile/parent": "core-kit:funtoo/1.0/linux-gnu/arch/x86-64bit\ncore-kit:funtoo/kits/python-kit/old\n", "var/db/pkg/app-misc/oldname-1.0/SLOT": "0\n" });
+    writeTree(w.root, { "etc/portage/make.profile/parent": "core-kit:funtoo/1.0/linux-gnu/arch/x86-64bit\ncore-kit:funtoo/kits/python-kit/old\n", "var/db/pkg/app-misc/oldname-1.0/SLOT": "0\n", "var/lib/portage/world": "app-misc/oldname\n" });
     const r = sync(w, "--json");
     expect(r.code).toBe(0);
     const lines = fs.readFileSync(path.join(w.root, "etc/portage/make.profile/parent"), "utf8").trim().split("\n");
     expect(lines).toEqual(["core-kit:funtoo/1.0/linux-gnu/arch/x86-64bit", "core-kit:funtoo/kits/python-kit/mark", "dev-kit:funtoo/kits/python-kit/mark", "python-kit:funtoo/kits/python-kit/mark"]);
-    expect(JSON.parse(r.stdout).package_moves).toEqual({ total: 3, applicable: ["app-misc/oldname-1.0 -> app-misc/hello"] });
+    expect(JSON.parse(r.stdout).package_moves).toEqual({ total: 3, applicable: ["app-misc/oldname-1.0 -> app-misc/hello"], applied: { renamed: 1, slots: 0, world: 1 } });
+    expect(fs.existsSync(path.join(w.root, "var/db/pkg/app-misc/hello-1.0/SLOT"))).toBe(true);
+    expect(fs.existsSync(path.join(w.root, "var/db/pkg/app-misc/oldname-1.0"))).toBe(false);
+    expect(fs.readFileSync(path.join(w.root, "var/lib/portage/world"), "utf8")).toBe("app-misc/hello\n");
   });
 
   it("removes stale ego-* files and symlinks from repos.conf and keeps the user's own files", () => {

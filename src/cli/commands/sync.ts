@@ -11,7 +11,8 @@ import { AniseSync, type AniseSyncOutcome } from "../../sync/AniseSync.js";
 import { DEFAULT_DOWNLOAD } from "../../sync/download.js";
 import { Git } from "../../sync/git.js";
 import { KitSync, type SyncResult } from "../../sync/KitSync.js";
-import { installedCpvs, readPackageMoves } from "../../sync/packageMoves.js";
+import { installedCpvs, readPackageMoves, type PackageMove } from "../../sync/packageMoves.js";
+import { applyPackageMoves } from "../../vdb/packageMoves.js";
 import { updatePythonKitLines } from "../../sync/pythonKitProfile.js";
 import { writeReposConf } from "../../sync/reposConf.js";
 import { parseCpv } from "../../pms/atom.js";
@@ -83,7 +84,7 @@ async function syncLocked(args: SyncArgs, out: Output): Promise<number> {
     const rc = writeReposConf(ego.reposConfPath, kitLocations, "core-kit");
     report.repos_conf = { path: ego.reposConfPath, written: rc.written.length, removed: rc.removed.length };
     report.profile = updateProfileLines(args, ego, result, warnings);
-    report.package_moves = packageMoves(root, result, warnings);
+    report.package_moves = await packageMoves(root, result, warnings);
     if (args.regen !== false) report.regen = await regenKits(args, ego, result, warnings, out);
   }
 
@@ -163,8 +164,8 @@ function updateProfileLines(args: GlobalArgs, ego: EgoConf, result: SyncResult, 
   return { updated: r.changed, python_kit_profile: profile, lines: r.lines.filter((l) => l.includes(":funtoo/kits/python-kit/")).length };
 }
 
-/** Package moves of every kit that apply to installed packages (applied by the merge stage). */
-function packageMoves(root: string, result: SyncResult, warnings: string[]): { total: number; applicable: string[] } {
+/** Package moves of every kit (profiles/updates), applied to the installed database and the world file. */
+async function packageMoves(root: string, result: SyncResult, warnings: string[]): Promise<{ total: number; applicable: string[]; applied: { renamed: number; slots: number; world: number } }> {
   const installed = installedCpvs(root)
     .map((c) => {
       try {
@@ -176,15 +177,20 @@ function packageMoves(root: string, result: SyncResult, warnings: string[]): { t
     .filter((c): c is NonNullable<typeof c> => !!c);
   let total = 0;
   const applicable: string[] = [];
+  const moves: PackageMove[] = [];
   for (const k of result.kits) {
     for (const m of readPackageMoves(k.path, (w) => warnings.push(w))) {
       total++;
+      moves.push(m);
       const atom = m.kind === "move" ? m.from : m.atom;
       const hits = installed.filter((c) => atom.matchesIgnoringUse({ category: c.category, package: c.package, version: c.version }));
       for (const h of hits) applicable.push(m.kind === "move" ? `${h.cpv} -> ${m.to}` : `${h.cpv} slot ${m.fromSlot} -> ${m.toSlot}`);
     }
   }
-  return { total, applicable };
+  if (!applicable.length || !fs.existsSync(path.join(root, "var", "db", "pkg"))) return { total, applicable, applied: { renamed: 0, slots: 0, world: 0 } };
+  const r = await applyPackageMoves(root, moves);
+  for (const s of r.skipped) warnings.push(`package move not applied to ${s.cpv}: ${s.why}`);
+  return { total, applicable, applied: { renamed: r.renamed.length, slots: r.slots.length, world: r.world.length } };
 }
 
 /**
