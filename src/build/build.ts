@@ -95,6 +95,8 @@ export class PackageBuild {
   readonly timings: PhaseTiming[] = [];
   /** The binary package the package step wrote. */
   binpkg: BinpkgWritten | undefined;
+  /** The phase running now, for progress lines. */
+  phaseNow: string | undefined;
 
   private readonly sandbox: SandboxSupport | undefined;
   /** FEATURES=userpriv: who runs unpack … test. */
@@ -192,6 +194,18 @@ export class PackageBuild {
     return { dir: this.dir, timings: this.timings };
   }
 
+  /**
+   * Whether running a phase's bash would do nothing (so ouzo does not start one): the ebuild does
+   * not define it, its default does nothing here (pkg_setup, pkg_preinst, pkg_postinst; src_unpack
+   * with no distfile), and no bashrc could hold a pre_/post_ hook.
+   */
+  noop(phase: string): boolean {
+    if (this.settings.bashrcs.some((f) => fs.existsSync(f))) return false;
+    if (new Set((this.pkg.metadata.DEFINED_PHASES ?? "").split(/\s+/)).has(phase)) return false;
+    if (phase === "unpack") return !this.pkg.distfiles.length;
+    return ["setup", "preinst", "postinst", "pretend"].includes(phase);
+  }
+
   private async sourcePhase(p: SourcePhase): Promise<void> {
     if (p === "unpack" && !this.dir.done("unpack")) {
       await this.timed("fetch", () => this.fetch());
@@ -201,6 +215,12 @@ export class PackageBuild {
       fs.mkdirSync(this.dir.work, { mode: 0o700, recursive: true });
       this.linkDistdir();
       if (this.user) handOver(this.dir, this.user);
+    }
+    if (this.noop(p) && !this.dir.done(p)) {
+      // nothing to run: the marker says it is done, and the next phase sources the ebuild afresh
+      this.dir.mark(p);
+      this.timings.push({ phase: p, ms: 0 });
+      return;
     }
     await this.marked(p, () => this.phase(p, p === "setup" || !fs.existsSync(this.dir.environment)));
   }
@@ -293,6 +313,7 @@ export class PackageBuild {
   /** Run one phase's bash; a failure becomes an OuzoError naming the package, the phase and why. */
   async phase(phase: string, fresh: boolean, opts: { mergeType?: "source" | "binary" | "buildonly"; replacingVersions?: readonly string[]; replacedByVersion?: string } = {}): Promise<void> {
     const env = phaseEnvironment(this.pkg, this.settings, this.dir, { phase, fresh, ctlFd: CTL_FD, ...opts });
+    this.phaseNow = phase;
     const header = HEADERS[phase];
     const realS = (readFileIfExists(path.join(this.dir.temp, ".ouzo_S")) ?? "").trim() || env.S!;
     const fill = (s: string) => s.replace("{WORKDIR}", env.WORKDIR!).replace("{S}", realS).replace("{D}", env.D!).replace("{CPV}", this.cpv);

@@ -7,6 +7,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { PackageBuild, updateVdbEnvironment } from "../build/build.js";
+import { DependPool } from "../ebuild/DependPool.js";
 import { runInstalledPhase } from "../build/installedPhase.js";
 import { fetchPackage } from "../build/packageFetch.js";
 import type { BuildPackage, BuildSettings } from "../build/phaseEnv.js";
@@ -30,6 +31,8 @@ import { EmergeLog, ElogSummary, elogClasses, readElog } from "./emergeLog.js";
 
 export interface RunOptions extends GlobalArgs {
   jobs?: number;
+  /** --load-average: no new build starts while the 1-minute load is above this. */
+  loadAverage?: number;
   keepGoing?: boolean;
   fetchonly?: boolean;
   buildpkg?: boolean;
@@ -109,12 +112,19 @@ export async function runPlan(config: Config, entries: readonly PlanEntry[], unm
 
   // the packages' ebuilds, sourced once for their metadata, USE as the plan decided
   const pkgs = new Map<Job, BuildPackage>();
-  for (const j of jobs) {
-    const c = j.entry.pkg;
-    const repo = config.repos.get(c.repo);
-    if (!repo) throw new OuzoError("no-repository", `${c.cpv}: repository '${c.repo}' is not configured`);
-    const ebuild = path.join(repo.location, c.category, c.package, `${c.cpv.slice(c.category.length + 1)}.ebuild`);
-    pkgs.set(j, await buildPackageOf(config, ebuild, c.use));
+  const pool = new DependPool();
+  try {
+    await Promise.all(
+      jobs.map(async (j) => {
+        const c = j.entry.pkg;
+        const repo = config.repos.get(c.repo);
+        if (!repo) throw new OuzoError("no-repository", `${c.cpv}: repository '${c.repo}' is not configured`);
+        const ebuild = path.join(repo.location, c.category, c.package, `${c.cpv.slice(c.category.length + 1)}.ebuild`);
+        pkgs.set(j, await buildPackageOf(config, ebuild, c.use, pool));
+      }),
+    );
+  } finally {
+    pool.close();
   }
 
   // fetch everything first (Portage's parallel-fetch does it during the builds; here it is the
@@ -163,7 +173,18 @@ export async function runPlan(config: Config, entries: readonly PlanEntry[], unm
   const failed = (j: Job) => j.state === "failed" || j.state === "skipped";
   let mergeChain: Promise<void> = Promise.resolve();
   let running = 0;
+  let loadTimer: NodeJS.Timeout | undefined;
   const width = Math.max(1, args.jobs ?? 1);
+  const started = Date.now();
+  // emerge's status line with --jobs: how many are done, which are running, and the load
+  const status = () => {
+    if (width < 2) return;
+    const done = jobs.filter((j) => j.state === "done").length;
+    const busy = jobs.filter((j) => j.state === "building" || j.state === "merging").map((j) => `${j.entry.pkg.cpv} (${j.state === "merging" ? "merging" : (j.build?.phaseNow ?? "starting")})`);
+    out.report({ kind: "progress", task: "emerge", done, total, item: `Jobs: ${done} of ${total} complete, ${busy.length} running${busy.length ? `: ${busy.join(", ")}` : ""}  Load avg: ${os.loadavg().map((l) => l.toFixed(2)).join(", ")}` });
+  };
+  const statusTimer = width > 1 ? setInterval(status, 1000) : undefined;
+  out.report({ kind: "started", task: "emerge", total });
 
   const buildOne = async (j: Job): Promise<void> => {
     const pkg = pkgs.get(j)!;
@@ -194,7 +215,7 @@ export async function runPlan(config: Config, entries: readonly PlanEntry[], unm
     const versions = replacing.map((p) => p.cpv.slice(p.category.length + 1 + p.package.length + 1));
     out.result(`>>> Installing (${j.n} of ${total}) ${cpv}::${j.entry.pkg.repo}`);
     log.write(` === (${j.n} of ${total}) Merging (${cpv}::${pkg.ebuild})`);
-    await build.phase("preinst", false, { replacingVersions: versions });
+    if (!build.noop("preinst")) await build.phase("preinst", false, { replacingVersions: versions });
     const pvr = cpv.slice(pkg.category.length + 1 + pkg.pn.length + 1);
     const result = await mergePackage({
       root,
@@ -214,7 +235,7 @@ export async function runPlan(config: Config, entries: readonly PlanEntry[], unm
     });
     for (const r of result.replaced) log.write(` >>> unmerge success: ${r.cpv}`);
     for (const c of result.configPending) out.notice(` * IMPORTANT: config file '${c.path}' needs updating (${c.file}).`);
-    await build.phase("postinst", false, { replacingVersions: versions });
+    if (!build.noop("postinst")) await build.phase("postinst", false, { replacingVersions: versions });
     updateVdbEnvironment(build.dir, result.vdbDir);
     elog.add(cpv, readElog(build.dir.temp, classes));
     const atoms = worldAdd.filter((a) => a === `${pkg.category}/${pkg.pn}` || a.startsWith(`${pkg.category}/${pkg.pn}:`) || a.startsWith(`${pkg.category}/${pkg.pn}::`));
@@ -238,7 +259,10 @@ export async function runPlan(config: Config, entries: readonly PlanEntry[], unm
         }
       }
       const stop = !args.keepGoing && jobs.some((j) => j.state === "failed");
-      if (!stop) {
+      // --load-average: with something running already, wait for the load to come down
+      const loaded = running > 0 && args.loadAverage !== undefined && os.loadavg()[0]! > args.loadAverage;
+      if (loaded && !loadTimer) loadTimer = setTimeout(() => ((loadTimer = undefined), tick()), 1000);
+      if (!stop && !loaded) {
         for (const j of jobs) {
           if (running >= width) break;
           if (j.state !== "waiting" || !j.after.every((a) => jobs[a]!.state === "done")) continue;
@@ -280,6 +304,8 @@ export async function runPlan(config: Config, entries: readonly PlanEntry[], unm
     tick();
   });
 
+  if (statusTimer) clearInterval(statusTimer);
+  out.report({ kind: "finished", task: "emerge", message: width > 1 ? `Jobs: ${jobs.filter((j) => j.state === "done").length} of ${total} complete in ${((Date.now() - started) / 1000).toFixed(1)} s` : undefined });
   index.close();
   if (jobs.every((j) => j.state === "done") && worldSets.length) await addWorldSets(root, worldSets);
   elog.print(out, root === "/" ? undefined : to);

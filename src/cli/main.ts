@@ -194,6 +194,7 @@ const COMMANDS: readonly CommandSpec<Handler>[] = [
       "changed-deps-report": { type: "boolean", describe: "list installed packages whose dependencies differ from their ebuild's" },
       nospinner: { type: "boolean", describe: "no spinner (accepted; ouzo draws none in this command)" },
       jobs: { type: "number", alias: "j", describe: "packages built at once (their dependencies merged first; merges one at a time); also the bash workers of metadata made on the way" },
+      "load-average": { type: "number", describe: "no new build starts while the load average is above this (with --jobs)" },
       "keep-going": { type: "boolean", describe: "go on after a failure with what does not depend on it; list what was not merged at the end" },
       fetchonly: { type: "boolean", alias: "f", describe: "only fetch (and verify) the distfiles of the plan" },
       buildpkg: { type: "boolean", alias: "b", describe: "also write a binary package of each package built (PKGDIR, BINPKG_FORMAT)" },

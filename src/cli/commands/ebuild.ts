@@ -52,18 +52,18 @@ function repositoryOf(config: Config, repoRoot: string): { repo: Repository; ecl
 }
 
 /** Everything the build needs to know about one ebuild: its metadata (sourced now) and what configuration decides. */
-export async function buildPackageOf(config: Config, file: string, useOverride?: ReadonlySet<string>): Promise<BuildPackage> {
+export async function buildPackageOf(config: Config, file: string, useOverride?: ReadonlySet<string>, sharedPool?: DependPool): Promise<BuildPackage> {
   const where = locateEbuild(file);
   const { repo, eclassLocations } = repositoryOf(config, where.repoRoot);
   const ebuild = path.resolve(file);
   const text = fs.readFileSync(ebuild, "latin1");
   const head = /^\s*EAPI=(['"]?)([A-Za-z0-9+_.-]*)\1\s*(?:#.*)?$/m.exec(text.split(/\n/).filter((l) => !/^\s*(#.*)?$/.test(l))[0] ?? "");
-  const pool = new DependPool(1);
+  const pool = sharedPool ?? new DependPool(1);
   let result;
   try {
     result = await pool.run({ ebuild, category: where.category, pn: where.pn, pf: where.pf, eapi: head?.[2] || "0", eclassLocations });
   } finally {
-    pool.close();
+    if (!sharedPool) pool.close();
   }
   if (!result.ok) throw new OuzoError("metadata-failed", `${where.category}/${where.pf}: sourcing the ebuild failed: ${result.error}`, { file: ebuild });
   const md: Record<string, string> = Object.fromEntries(result.values);

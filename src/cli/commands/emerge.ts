@@ -35,6 +35,7 @@ export interface EmergeArgs extends GlobalArgs {
   nospinner?: boolean;
   jobs?: number;
   keepGoing?: boolean;
+  loadAverage?: number;
   fetchonly?: boolean;
   buildpkg?: boolean;
   buildpkgonly?: boolean;
