@@ -54,6 +54,26 @@ describe("ouzo emerge (building and merging)", () => {
     expect(log).toMatch(/^\d+:  >>> unmerge success: virtual\/greeter-1$/m);
   });
 
+  it("writes a binary package with -b, and another ROOT installs from it with -k instead of building", async () => {
+    const pkgdir = path.join((await buildSystem()).tmp, "packages");
+    const a = await buildSystem(`PKGDIR="${pkgdir}"\n`);
+    expect(emerge(a, "-b", "=app-misc/hello-1.0").code).toBe(0);
+    expect(fs.existsSync(path.join(pkgdir, "app-misc/hello-1.0.tbz2"))).toBe(true);
+    const b = await buildSystem(`PKGDIR="${pkgdir}"\n`);
+    fs.rmSync(path.join(b.distdir, "hello-1.0.tar.gz"));
+    const r = emerge(b, "-k", "=app-misc/hello-1.0");
+    expect(r.stderr).not.toContain("ouzo:");
+    expect(r.code).toBe(0);
+    expect(r.stderr).not.toContain("Compiling source");
+    expect(fs.readFileSync(inRoot(b, "var/log/emerge.log"), "utf8")).toMatch(/Merging Binary \(app-misc\/hello-1\.0::.*hello-1\.0\.tbz2\)/);
+    expect(vdb(b)).toEqual(["app-misc/hello-1.0"]);
+    expect(spawnSync(inRoot(b, "usr/bin/hello"), { encoding: "utf8" }).stdout).toBe("hello, patched world\n");
+    // with other USE the binary package does not fit: ouzo would build, and needs the distfile it lacks
+    const c = ouzo(["emerge", "--root", b.root, "-k", "-1", "=app-misc/hello-1.0"], { env: { USE: "-patched" } });
+    expect(c.code).toBe(1);
+    expect(c.stderr).toContain("cannot fetch 'hello-1.0.tar.gz'");
+  });
+
   it("builds independent packages side by side with --jobs 2", async () => {
     const sys = await buildSystem();
     const r = emerge(sys, "--jobs", "2", "-1", "app-misc/notes", "app-misc/sandboxed", "=app-misc/hello-1.0");

@@ -13,6 +13,7 @@ import { BuildDir, MARKED_PHASES, type MarkedPhase } from "./BuildDir.js";
 import { silentReporter, type Reporter } from "../core/reporter.js";
 import { linkDistdir } from "./fetch.js";
 import { writeBinpkg, type BinpkgWritten } from "./binpkg.js";
+import { unpackBinpkg, type BinpkgMatch } from "./binpkgInstall.js";
 import { BOUND_KEYS, boundValue } from "./boundDeps.js";
 import { buildUser, handOver, runsAsBuildUser, unreachable, type BuildUser } from "./buildUser.js";
 import { packageRoot } from "../core/paths.js";
@@ -193,6 +194,24 @@ export class PackageBuild {
     }
     return { dir: this.dir, timings: this.timings };
   }
+
+  /**
+   * Install from a binary package instead of building (--usepkg): the image, build-info and
+   * saved environment come from it; pkg_setup runs with MERGE_TYPE=binary. Then pkg_preinst, the
+   * merge and pkg_postinst go as for a build.
+   */
+  async fromBinpkg(match: BinpkgMatch): Promise<void> {
+    this.dir.clean();
+    this.dir.prepare(path.dirname(this.pkg.ebuild), this.pkg.repo.location);
+    this.say(`>>> Extracting ${this.cpv} from ${match.path}`);
+    await this.timed("extract", () => unpackBinpkg(match, this.dir).then(() => undefined));
+    this.mergeType = "binary";
+    if (!this.noop("setup")) await this.phase("setup", false, { mergeType: "binary" });
+    for (const p of ["setup", "unpack", "prepare", "configure", "compile", "install", "instprep"] as const) this.dir.mark(p);
+  }
+
+  /** "binary" once the package comes from a binary package (the pkg_* phases' MERGE_TYPE). */
+  mergeType: "source" | "binary" = "source";
 
   /**
    * Whether running a phase's bash would do nothing (so ouzo does not start one): the ebuild does

@@ -10,6 +10,7 @@ import { PackageBuild, updateVdbEnvironment } from "../build/build.js";
 import { DependPool } from "../ebuild/DependPool.js";
 import { runInstalledPhase } from "../build/installedPhase.js";
 import { fetchPackage } from "../build/packageFetch.js";
+import { findBinpkg } from "../build/binpkgInstall.js";
 import type { BuildPackage, BuildSettings } from "../build/phaseEnv.js";
 import type { Config } from "../config/Config.js";
 import { OuzoError } from "../core/errors.js";
@@ -37,6 +38,8 @@ export interface RunOptions extends GlobalArgs {
   fetchonly?: boolean;
   buildpkg?: boolean;
   buildpkgonly?: boolean;
+  /** --usepkg: install from a matching binary package in PKGDIR instead of building. */
+  usepkg?: boolean;
   quietBuild?: boolean;
   /** The command line, for emerge.log. */
   commandLine: string;
@@ -132,6 +135,8 @@ export async function runPlan(config: Config, entries: readonly PlanEntry[], unm
   out.notice(`>>> Fetching the distfiles of ${total} package${total === 1 ? "" : "s"}`);
   const fetchFailures: string[] = [];
   for (const j of jobs) {
+    // a package that will come from a binary package needs no distfile
+    if (args.usepkg && findBinpkg(pkgs.get(j)!, run)) continue;
     try {
       await fetchPackage(pkgs.get(j)!, run, out);
     } catch (e) {
@@ -196,6 +201,12 @@ export async function runPlan(config: Config, entries: readonly PlanEntry[], unm
     const pkgSettings: BuildSettings = { ...run, bashrcs: [...run.bashrcs, ...envBashrcs(run.configRoot, pkg)] };
     const build = new PackageBuild(pkg, pkgSettings, tmpdir, hooksFor());
     j.build = build;
+    const binary = args.usepkg ? findBinpkg(pkg, pkgSettings) : undefined;
+    if (binary) {
+      log.write(` === (${j.n} of ${total}) Merging Binary (${cpv}::${binary.path})`);
+      await build.fromBinpkg(binary);
+      return;
+    }
     await build.run("clean");
     await build.run(features.has("buildpkg") ? "package" : "instprep");
   };
@@ -215,7 +226,7 @@ export async function runPlan(config: Config, entries: readonly PlanEntry[], unm
     const versions = replacing.map((p) => p.cpv.slice(p.category.length + 1 + p.package.length + 1));
     out.result(`>>> Installing (${j.n} of ${total}) ${cpv}::${j.entry.pkg.repo}`);
     log.write(` === (${j.n} of ${total}) Merging (${cpv}::${pkg.ebuild})`);
-    if (!build.noop("preinst")) await build.phase("preinst", false, { replacingVersions: versions });
+    if (!build.noop("preinst")) await build.phase("preinst", false, { replacingVersions: versions, mergeType: build.mergeType });
     const pvr = cpv.slice(pkg.category.length + 1 + pkg.pn.length + 1);
     const result = await mergePackage({
       root,
@@ -235,7 +246,7 @@ export async function runPlan(config: Config, entries: readonly PlanEntry[], unm
     });
     for (const r of result.replaced) log.write(` >>> unmerge success: ${r.cpv}`);
     for (const c of result.configPending) out.notice(` * IMPORTANT: config file '${c.path}' needs updating (${c.file}).`);
-    if (!build.noop("postinst")) await build.phase("postinst", false, { replacingVersions: versions });
+    if (!build.noop("postinst")) await build.phase("postinst", false, { replacingVersions: versions, mergeType: build.mergeType });
     updateVdbEnvironment(build.dir, result.vdbDir);
     elog.add(cpv, readElog(build.dir.temp, classes));
     const atoms = worldAdd.filter((a) => a === `${pkg.category}/${pkg.pn}` || a.startsWith(`${pkg.category}/${pkg.pn}:`) || a.startsWith(`${pkg.category}/${pkg.pn}::`));

@@ -198,6 +198,7 @@ const COMMANDS: readonly CommandSpec<Handler>[] = [
       "keep-going": { type: "boolean", describe: "go on after a failure with what does not depend on it; list what was not merged at the end" },
       fetchonly: { type: "boolean", alias: "f", describe: "only fetch (and verify) the distfiles of the plan" },
       buildpkg: { type: "boolean", alias: "b", describe: "also write a binary package of each package built (PKGDIR, BINPKG_FORMAT)" },
+      usepkg: { type: "boolean", alias: "k", describe: "install from a binary package in PKGDIR (xpak .tbz2 or GPKG) built with the same USE and SLOT, instead of building" },
       buildpkgonly: { type: "boolean", alias: "B", describe: "build binary packages without merging them" },
       resume: { type: "boolean", alias: "r", describe: "carry on with what the last interrupted or failed run left" },
       skipfirst: { type: "boolean", describe: "with --resume: leave out the first package left (the one that failed)" },

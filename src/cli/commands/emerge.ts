@@ -39,6 +39,7 @@ export interface EmergeArgs extends GlobalArgs {
   fetchonly?: boolean;
   buildpkg?: boolean;
   buildpkgonly?: boolean;
+  usepkg?: boolean;
   resume?: boolean;
   skipfirst?: boolean;
   quietBuild?: boolean;
