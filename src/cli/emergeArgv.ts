@@ -18,6 +18,8 @@
 const YN_LONG = new Set([
   "ask", "verbose", "quiet", "pretend", "select", "selective", "changed-deps", "changed-slot", "changed-deps-report",
   "complete-graph", "rebuild-if-new-rev", "rebuild-if-new-ver", "rebuild-if-unbuilt", "with-test-deps", "newrepo",
+  "autounmask", "autounmask-use", "autounmask-license", "autounmask-keep-keywords", "autounmask-keep-masks", "autounmask-write",
+  "autounmask-continue", "autounmask-only", "autounmask-unrestricted-atoms",
 ]);
 /** Short options whose value is an optional y/n, with their long names. */
 const YN_SHORT: Readonly<Record<string, string>> = { a: "ask", q: "quiet", v: "verbose", w: "select" };

@@ -347,7 +347,7 @@ export function jobsOf(value: number | boolean | undefined): number {
 }
 
 /** `ouzo emerge -C ATOMS`: the installed packages the atoms name, removed with their prerm/postrm. */
-export async function runUnmerge(config: Config, atoms: readonly string[], args: RunOptions & { pretend?: boolean }, out: Output): Promise<number> {
+export async function runUnmerge(config: Config, atoms: readonly string[], args: RunOptions & { pretend?: boolean; shown?: boolean }, out: Output): Promise<number> {
   const root = config.root;
   const installed = readInstalled(root);
   const chosen: InstalledPackage[] = [];
@@ -360,8 +360,8 @@ export async function runUnmerge(config: Config, atoms: readonly string[], args:
     }
     for (const h of hits) if (!chosen.includes(h)) chosen.push(h);
   }
-  out.result("\n>>> These are the packages that would be unmerged:\n");
-  for (const p of chosen) {
+  if (!args.shown) out.result("\n>>> These are the packages that would be unmerged:\n");
+  for (const p of args.shown ? [] : chosen) {
     out.result(` ${p.category}/${p.package}`);
     out.result(`    selected: ${p.version.toString()}`);
     out.result("   protected: none");

@@ -28,6 +28,7 @@ const code = {
   emerge: () => import("./commands/emerge.js"),
   ebuild: () => import("./commands/ebuild.js"),
   installed: () => import("./commands/installed.js"),
+  depends: () => import("./commands/depends.js"),
 };
 
 /** Load the configuration and the command's module together, then run the command. */
@@ -127,6 +128,17 @@ const COMMANDS: readonly CommandSpec<Handler>[] = [
     run: (a) => withRepositories(a, (m, repos, out) => m.searchCommand(repos, a as never, out)),
   },
   {
+    usage: "depends <atom>",
+    describe: "the installed packages that depend on an installed package, by dependency class",
+    run: (a) => withConfig(a, code.depends, (m, config, out) => m.dependsCommand(config, a as never, out)),
+  },
+  {
+    usage: "why <atom>",
+    describe: "the chain from @world or @system that keeps an installed package",
+    options: { "with-bdeps": { type: "string", choices: ["y", "n"], describe: "n: build-time dependencies do not keep a package (default y)" } },
+    run: (a) => withConfig(a, code.depends, (m, config, out) => m.whyCommand(config, a as never, out)),
+  },
+  {
     usage: "owner <paths..>",
     describe: "which installed package owns each file (like equery belongs / anise q belongs)",
     run: async (a) => (await code.installed()).ownerCommand(a as never, makeOutput(a)),
@@ -203,6 +215,17 @@ const COMMANDS: readonly CommandSpec<Handler>[] = [
       resume: { type: "boolean", alias: "r", describe: "carry on with what the last interrupted or failed run left" },
       skipfirst: { type: "boolean", describe: "with --resume: leave out the first package left (the one that failed)" },
       "quiet-build": { type: "boolean", describe: "show the phase headers, not the build output (the end of the build log is shown on failure)" },
+      depclean: { type: "boolean", alias: "c", describe: "remove what nothing in @world or @system needs (with atoms: only those); -p shows it, and who needs what stays" },
+      prune: { type: "boolean", alias: "P", describe: "remove the older versions of installed packages that nothing needs" },
+      autounmask: { type: "boolean", describe: "when no plan exists, propose the configuration changes that make one (default: USE and licences; =y: keywords and masks too; =n: none)" },
+      "autounmask-use": { type: "boolean", describe: "allow package.use changes (default y)" },
+      "autounmask-license": { type: "boolean", describe: "allow package.license changes (default y)" },
+      "autounmask-keep-keywords": { type: "boolean", describe: "propose no package.accept_keywords changes" },
+      "autounmask-keep-masks": { type: "boolean", describe: "propose no package.unmask or '**' keyword changes" },
+      "autounmask-write": { type: "boolean", describe: "write the changes into /etc/portage (a ._cfg0000_ file where CONFIG_PROTECT covers it)" },
+      "autounmask-continue": { type: "boolean", describe: "write the changes and go on with the plan they allow" },
+      "autounmask-only": { type: "boolean", describe: "only show (and write) the changes, and exit 0" },
+      "autounmask-unrestricted-atoms": { type: "boolean", describe: "'>=' atoms for keyword and mask changes too, when no higher version exists" },
       unmerge: { type: "boolean", alias: "C", describe: "remove the installed packages the atoms name (their protected configuration files stay)" },
     },
     // -v is emerge's verbosity here, not ouzo's diagnostics

@@ -35,7 +35,31 @@ export interface Candidate {
   readonly srcUri?: string;
   /** RESTRICT as written (ebuilds). */
   readonly restrict?: string;
+  /**
+   * Set by autounmask only: the configuration changes that let this candidate in (a keyword, an
+   * unmask, a licence, or a USE change).
+   */
+  readonly autounmask?: readonly ConfigChange[];
 }
+
+/**
+ * Why a candidate is masked, as data (emerge spec §3.1, §3.5): what an explanation prints and what
+ * autounmask may lift. Sources that know only a sentence leave `other`.
+ */
+export type MaskDetail =
+  | { readonly kind: "package.mask"; readonly file: string; readonly line: number; readonly atom: string; readonly comments: readonly string[] }
+  /** `hint`: the keyword that would accept it (`~amd64`, `**`); undefined when none can (DENY_KEYWORDS). */
+  | { readonly kind: "keyword"; readonly keywords: readonly string[]; readonly accepted: readonly string[]; readonly hint: string | undefined; readonly detail: string }
+  | { readonly kind: "license"; readonly licenses: readonly string[] }
+  | { readonly kind: "required-use"; readonly expression: string; readonly unsatisfied: string; readonly use: readonly string[] }
+  | { readonly kind: "other"; readonly text: string };
+
+/** A change to /etc/portage that autounmask proposes (emerge spec §9.2). */
+export type ConfigChange =
+  | { readonly kind: "use"; readonly flags: Readonly<Record<string, boolean>> }
+  | { readonly kind: "keyword"; readonly keyword: string }
+  | { readonly kind: "unmask"; readonly file: string; readonly line: number; readonly comments: readonly string[] }
+  | { readonly kind: "license"; readonly licenses: readonly string[] };
 
 /** Where candidates come from. `cp` is `category/PN`; the answer lists every version the source has. */
 export interface CandidateSource {

@@ -6,6 +6,7 @@ import { eapiFeatures } from "../pms/eapi.js";
 import { compareVersions } from "../pms/version.js";
 import type { Candidate, CandidateSource, DepClass } from "./Candidate.js";
 import { Chosen } from "./Chosen.js";
+import { conflictSummary, type Constraint, derive, type Explanation, type FailureCode, minimalConflict, type ProblemView } from "./explain.js";
 
 type LogicApi = (typeof import("logic-solver"))["default"];
 /** logic-solver (MiniSat compiled to JavaScript, ~1 MB of code): loaded only when a request needs the solver. */
@@ -125,12 +126,21 @@ export interface Selection {
 
 /** A request no plan satisfies, said in one line a user can act on, with the chain that led there. */
 export class ResolveFailure extends OuzoError {
-  constructor(message: string, readonly chain: readonly string[]) {
+  /** The proof: numbered steps from a minimal set of constraints that cannot all hold. */
+  explanation?: Explanation;
+  /** Every candidate read (for autounmask, which tries again with the configuration relaxed). */
+  universe?: ReadonlyMap<string, readonly Candidate[]>;
+
+  constructor(message: string, readonly chain: readonly string[], explanation?: Explanation) {
     super("NO_PLAN", message);
+    if (explanation) this.explanation = explanation;
   }
 }
 
 const BUILD: readonly DepClass[] = ["DEPEND", "BDEPEND"];
+const GENERIC = "no plan satisfies every dependency, slot and blocker of this request together";
+/** Dependency strings parsed, by EAPI and text (parsed values are never changed: resolvers share them). */
+const PARSED = new Map<string, readonly DepNode<Atom>[]>();
 /** The order emerge walks a package's classes in (spec §7.2). */
 const WALK_ORDER: readonly DepClass[] = ["RDEPEND", "IDEPEND", "PDEPEND", "DEPEND", "BDEPEND"];
 
@@ -143,7 +153,7 @@ const WALK_ORDER: readonly DepClass[] = ["RDEPEND", "IDEPEND", "PDEPEND", "DEPEN
  * request) and each choice is kept only if the whole stays satisfiable with it (one
  * `solveAssuming` per decision: the solver's weighted-sum minimisation does not scale here).
  */
-export class Resolver {
+export class Resolver implements ProblemView {
   private readonly universe = new Map<string, Candidate[]>();
   private readonly deps = new Map<Candidate, Map<DepClass, DepNode<Atom>[]>>();
   private readonly ids = new Map<Candidate, string>();
@@ -151,7 +161,7 @@ export class Resolver {
 
   constructor(private readonly sources: readonly CandidateSource[], private readonly opts: ResolveOptions = {}) {}
 
-  private eligible(c: Candidate): boolean {
+  eligible(c: Candidate): boolean {
     if (c.source === "installed") return !(this.opts.reinstallAtoms ?? []).some((x) => x.matchesIgnoringUse(ref(c)));
     return c.masks.length === 0 && !(this.opts.exclude ?? []).some((x) => x.matchesIgnoringUse(ref(c)));
   }
@@ -189,8 +199,11 @@ export class Resolver {
     return c.source === "installed" && BUILD.includes(cls);
   }
 
-  /** Parsed dependency strings: the versions of a package, and DEPEND and RDEPEND, often share theirs. */
-  private readonly parsedDeps = new Map<string, readonly DepNode<Atom>[]>();
+  /**
+   * Parsed dependency strings: the versions of a package, and DEPEND and RDEPEND, often share
+   * theirs; and a second resolution (another pass, autounmask) reads the same strings again.
+   */
+  private readonly parsedDeps = PARSED;
 
   private parsed(text: string, eapiName: string, eapi: NonNullable<ReturnType<typeof eapiFeatures>>): readonly DepNode<Atom>[] {
     const key = `${eapiName}\0${text}`;
@@ -272,24 +285,37 @@ export class Resolver {
     }
   }
 
-  private idOf(c: Candidate): string {
+  idOf(c: Candidate): string {
     return this.ids.get(c)!;
   }
 
-  private matching(a: Atom, parent?: Candidate): Candidate[] {
-    return (this.universe.get(a.cp) ?? []).filter((c) => this.eligible(c) && a.matches(ref(c), parent?.use));
+  private readonly matchMemo = new Map<string, Candidate[]>();
+
+  matching(a: Atom, parent?: Candidate): Candidate[] {
+    // the same atom of the same parent is matched by the clauses, the choices and the explanation
+    const key = parent && a.useDeps.length ? `${a.toString()}\0${this.idOf(parent)}` : a.toString();
+    let m = this.matchMemo.get(key);
+    if (!m) this.matchMemo.set(key, (m = (this.universe.get(a.cp) ?? []).filter((c) => this.eligible(c) && a.matches(ref(c), parent?.use))));
+    return m;
+  }
+
+  /**
+   * What a blocker of `parent` excludes: a package does not block itself (PMS 8.3.2); two installed
+   * packages blocking each other are left alone, the damage is done (emerge spec §5.8).
+   */
+  blocked(a: Atom, parent: Candidate): Candidate[] {
+    return (this.universe.get(a.cp) ?? []).filter((c) => c.cpv !== parent.cpv && !(parent.source === "installed" && c.source === "installed") && a.matches(ref(c), parent.use));
+  }
+
+  candidatesOf(cp: string): readonly Candidate[] {
+    return this.universe.get(cp) ?? [];
   }
 
   private formula(n: DepNode<Atom>, parent: Candidate): Operand {
     switch (n.kind) {
       case "leaf": {
         const a = n.value;
-        if (a.blocker) {
-          // a package does not block itself (PMS 8.3.2); two installed packages blocking each
-          // other are left alone, the damage is done (emerge spec §5.8)
-          const blocked = (this.universe.get(a.cp) ?? []).filter((c) => c.cpv !== parent.cpv && !(parent.source === "installed" && c.source === "installed") && a.matches(ref(c), parent.use));
-          return Logic.and(blocked.map((c) => Logic.not(this.idOf(c))));
-        }
+        if (a.blocker) return Logic.and(this.blocked(a, parent).map((c) => Logic.not(this.idOf(c))));
         const m = this.matching(a, parent);
         return m.length ? Logic.or(m.map((c) => this.idOf(c))) : Logic.FALSE;
       }
@@ -317,7 +343,7 @@ export class Resolver {
   readonly blockersOf = new Map<Candidate, { atom: Atom; by: Candidate; trigger: Candidate }[]>();
 
   /** Whether a world atom names an installed package: it is then not uninstalled for a blocker. */
-  private inWorld(m: Candidate): boolean {
+  inWorld(m: Candidate): boolean {
     return (this.opts.selected ?? []).some((a) => a.matchesIgnoringUse(ref(m)));
   }
 
@@ -345,35 +371,81 @@ export class Resolver {
     }
   }
 
-  private encode(request: readonly RequestAtom[]): void {
-    for (const cands of this.universe.values()) {
+  /**
+   * Every rule of the universe as a clause that remembers where it comes from (the explanation of a
+   * failure names those origins): the dependencies of each eligible candidate, the runtime blockers
+   * of installed packages, one package per slot (an installed one staying unless replaced), and the
+   * request. Ineligible candidates appear in no clause: no atom matches them.
+   */
+  private constraints(request: readonly RequestAtom[]): Constraint[] {
+    const out: Constraint[] = [];
+    for (const [cp, cands] of this.universe) {
       const bySlot = new Map<string, Candidate[]>();
       for (const c of cands) {
-        if (!this.eligible(c)) {
-          this.solver.forbid(this.idOf(c));
-          continue;
-        }
+        if (!this.eligible(c)) continue;
         const k = c.slot;
         bySlot.set(k, [...(bySlot.get(k) ?? []), c]);
         for (const [cls, nodes] of this.depsOf(c)) {
           if (this.optional(c, cls)) continue;
-          for (const n of nodes) if (!this.checkedOnly(c) || this.heldByInstalled(n, c)) this.solver.require(Logic.implies(this.idOf(c), this.formula(n, c)));
+          for (const n of nodes) if (!this.checkedOnly(c) || this.heldByInstalled(n, c)) out.push({ origin: { kind: "dep", pkg: c, cls, node: n }, formula: this.requirement(c, n) });
         }
       }
       for (const c of cands) {
         // an installed package's runtime blockers count whether its dependencies are followed or not
-        if (c.source === "installed" && !this.deep && !this.opts.complete) for (const a of this.blockersIn(c)) this.solver.require(Logic.implies(this.idOf(c), this.formula({ kind: "leaf", value: a }, c)));
+        if (c.source === "installed" && !this.deep && !this.opts.complete) {
+          for (const a of this.blockersIn(c)) {
+            const node: DepNode<Atom> = { kind: "leaf", value: a };
+            out.push({ origin: { kind: "dep", pkg: c, cls: "RDEPEND", node }, formula: this.requirement(c, node) });
+          }
+        }
       }
-      for (const group of bySlot.values()) {
+      for (const [slot, group] of bySlot) {
         const vars = group.map((c) => this.idOf(c));
         // an installed package stays unless another version of its slot replaces it, or a weak
         // blocker has it uninstalled (emerge spec §5.8)
-        if (group.some((c) => c.source === "installed" && !this.removable.has(c))) this.solver.require(Logic.exactlyOne(vars));
-        else if (vars.length > 1) this.solver.require(Logic.atMostOne(vars));
+        const keep = group.find((c) => c.source === "installed" && !this.removable.has(c));
+        if (keep) out.push({ origin: { kind: "slot", cp, slot, members: group, keep }, formula: Logic.exactlyOne(vars) });
+        else if (vars.length > 1) out.push({ origin: { kind: "slot", cp, slot, members: group, keep: undefined }, formula: Logic.atMostOne(vars) });
       }
     }
-    for (const r of request) this.solver.require(Logic.or(this.matching(r.atom).map((c) => this.idOf(c))));
+    for (const r of request) out.push({ origin: { kind: "request", request: r }, formula: Logic.or(this.matching(r.atom).map((c) => this.idOf(c))) });
+    return out;
   }
+
+  /**
+   * `c` implies the node, as few clauses as can say it: an atom is one clause (not c, or one of its
+   * matches), a blocker one clause per package it excludes; a group goes through the solver's
+   * formulas.
+   */
+  private requirement(c: Candidate, n: DepNode<Atom>): Operand {
+    const id = this.idOf(c);
+    if (n.kind !== "leaf") return Logic.implies(id, this.formula(n, c));
+    if (n.value.blocker) return Logic.and(this.blocked(n.value, c).map((b) => Logic.or(Logic.not(id), Logic.not(this.idOf(b)))));
+    return Logic.or(Logic.not(id), ...this.matching(n.value, c).map((m) => this.idOf(m)));
+  }
+
+  private encode(request: readonly RequestAtom[]): Constraint[] {
+    for (const cands of this.universe.values()) for (const c of cands) if (!this.eligible(c)) this.solver.forbid(this.idOf(c));
+    const all = this.constraints(request);
+    for (const k of all) this.solver.require(k.formula);
+    return all;
+  }
+
+  /** The failure of a request whose constraints cannot all hold: the one-line reason, and the proof. */
+  private explained(request: readonly RequestAtom[], constraints: readonly Constraint[]): ResolveFailure {
+    // the packages the first attempt chose lead the search for the conflict
+    const explanation = derive(minimalConflict(Logic, constraints, this, this.attempted?.list).map((k) => k.origin), this, request);
+    // a conflict of slots or blockers among what is asked has no chain to tell in one line: the
+    // general sentence, with what the proof found (the one-line diagnosis walks every dependency)
+    let failure = explanation.code === "slot-conflict" || explanation.code === "conflict" ? new ResolveFailure(GENERIC, request.map((r) => r.arg)) : this.diagnose(request);
+    const summary = conflictSummary(explanation);
+    if (summary && failure.message === GENERIC) failure = new ResolveFailure(`${GENERIC}: ${summary}`, failure.chain);
+    failure.explanation = explanation;
+    return failure;
+  }
+
+  /** What the last selection had chosen (when it failed, what it had chosen so far). */
+  private attempted?: Chosen;
 
   /**
    * Whether the problem, with every decision taken so far, stays satisfiable with `extra` too.
@@ -496,7 +568,7 @@ export class Resolver {
       this.missing.push({ atom: r.atom.toString(), set: r.set });
       return false;
     });
-    for (const r of request) this.checkAtom(r.atom, [r.arg]);
+    for (const r of request) this.checkAtom(r);
     // a command-line atom only an installed package matches cannot be merged again (spec §2.4)
     if (!this.selective) {
       for (const r of request) {
@@ -504,7 +576,7 @@ export class Resolver {
         const all = (this.universe.get(r.atom.cp) ?? []).filter((c) => r.atom.matchesIgnoringUse(ref(c)));
         if (all.some((c) => c.source === "ebuild" && this.eligible(c))) continue;
         const inst = all.find((c) => c.source === "installed");
-        if (inst) throw new ResolveFailure(`there are no ebuilds to satisfy "${r.atom.toString()}": only the installed ${inst.cpv} matches it (with --noreplace or --update it is left as it is)`, [r.arg]);
+        if (inst) throw this.withUniverse(new ResolveFailure(`there are no ebuilds to satisfy "${r.atom.toString()}": only the installed ${inst.cpv} matches it (with --noreplace or --update it is left as it is)`, [r.arg], this.single(r, "unsatisfied", `only the installed ${inst.cpv} matches it, and an argument is merged again unless --noreplace or --update says to leave it`)));
       }
     }
     this.findRemovable();
@@ -522,8 +594,8 @@ export class Resolver {
     if (fast) return withStats(fast, false);
     Logic ??= (await import("logic-solver")).default;
     this.solver = new Logic.Solver();
-    this.encode(request);
-    if (!this.solver.solve()) throw this.diagnose(request);
+    const constraints = this.encode(request);
+    if (!this.solver.solve()) throw this.withUniverse(this.explained(request, constraints));
     return withStats(this.select(request, true)!, true);
   }
 
@@ -540,6 +612,7 @@ export class Resolver {
       if (careful) this.decide(x);
     };
     const chosen = new Chosen((c) => this.blockersIn(c));
+    this.attempted = chosen;
     const reasons = new Map<Candidate, Reason[]>();
     const edges: Edge[] = [];
     const stack: Candidate[] = [];
@@ -862,17 +935,31 @@ export class Resolver {
         }
       }
     }
-    return new ResolveFailure("no plan satisfies every dependency, slot and blocker of this request together (a conflict the explanations issue will spell out)", request.map((r) => r.arg));
+    return new ResolveFailure(GENERIC, request.map((r) => r.arg));
   }
 
   /** Say plainly why an argument cannot be satisfied at all: no such package, or every version masked. */
-  private checkAtom(a: Atom, chain: string[]): void {
+  private checkAtom(r: RequestAtom): void {
+    const a = r.atom;
+    const chain = [r.arg];
     const all = (this.universe.get(a.cp) ?? []).filter((c) => a.matchesIgnoringUse(ref(c)));
-    if (!all.length) throw new ResolveFailure(`there are no ebuilds to satisfy "${a.toString()}"`, chain);
+    if (!all.length) throw this.withUniverse(new ResolveFailure(`there are no ebuilds to satisfy "${a.toString()}"`, chain, this.single(r, "unsatisfied")));
     if (!all.some((c) => this.eligible(c))) {
       const lines = all.map((c) => `${c.cpv}::${c.repo} (masked by: ${c.masks.join(", ")})`);
-      throw new ResolveFailure(`all ebuilds that could satisfy "${a.toString()}" have been masked: ${lines.join("; ")}`, chain);
+      const code = all.every((c) => c.masks.some((m) => m.startsWith("REQUIRED_USE"))) ? "required-use" : "masked";
+      throw this.withUniverse(new ResolveFailure(`all ebuilds that could satisfy "${a.toString()}" have been masked: ${lines.join("; ")}`, chain, this.single(r, code)));
     }
+  }
+
+  /** The explanation of an argument that nothing can satisfy on its own: one step. */
+  private single(r: RequestAtom, code: FailureCode, detail?: string): Explanation {
+    const origin = { kind: "request", request: r } as const;
+    return { code, steps: [{ id: 0, origin, result: "conflict", refs: [], ...(detail ? { detail } : {}) }], core: [origin], request: [r], view: this };
+  }
+
+  private withUniverse(f: ResolveFailure): ResolveFailure {
+    f.universe = this.universe;
+    return f;
   }
 }
 

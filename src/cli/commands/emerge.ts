@@ -15,10 +15,15 @@ import { blockerLine, mergeLine, numericLocale, totalLine, uninstallLine, type L
 import { optionAtoms, requestOf } from "../emergeRequest.js";
 import { EbuildSource, InstalledSource } from "../emergeSources.js";
 import { openStore } from "./metadata.js";
+import { type AutounmaskArgs, resolveFailure } from "../emergeAutounmask.js";
+import { removalActionOf, removalCommand } from "../emergeDepclean.js";
+import { cycleDocument, cycleText, EmergeFacts } from "../emergeExplain.js";
 import { readResume, recoveryHooks, runPlan, runUnmerge, type ResumeData } from "../emergeRun.js";
 import { recoverInterrupted } from "../../merge/recover.js";
 
-export interface EmergeArgs extends GlobalArgs {
+export interface EmergeArgs extends GlobalArgs, AutounmaskArgs {
+  depclean?: boolean;
+  prune?: boolean;
   atoms?: string[];
   pretend?: boolean;
   ask?: boolean;
@@ -198,6 +203,13 @@ export async function emergeCommand(config: Config, args: EmergeArgs, out: Outpu
   const root = rootOf(args);
   // an interrupted merge is finished or rolled back before anything else (build spec §10.8)
   if (!args.pretend) await recoverInterrupted(root, out, { hooks: recoveryHooks(config, args, out) });
+  // --depclean, --prune (and --unmerge under -p) are plans (emerge spec §10)
+  const removal = removalActionOf(args);
+  if (removal && (removal !== "unmerge" || args.pretend)) {
+    const { exit, plan } = removalCommand(config, args, out, removal);
+    if (exit || args.pretend || !plan.remove.length) return exit;
+    return runUnmerge(config, plan.remove.map((c) => `=${c.cpv}`), { ...args, commandLine: commandLineOf(args), shown: true }, out);
+  }
   if (args.unmerge) return runUnmerge(config, args.atoms ?? [], { ...args, commandLine: commandLineOf(args) }, out);
   let resumed: ResumeData | undefined;
   if (args.resume) {
@@ -231,21 +243,22 @@ export async function emergeCommand(config: Config, args: EmergeArgs, out: Outpu
   if (header) out.result(`\nThese are the packages that would be merged${order}:\n`);
   if (header) out.result("Calculating dependencies... done!");
   const opts = resolveOptions(args, world.atoms);
+  const sources = [new EbuildSource(config, store, out), installed];
   try {
     let passes: number;
-    ({ selection, resolver, passes } = await resolveAll(config, args, opts, [new EbuildSource(config, store, out), installed], request, installed));
+    ({ selection, resolver, passes } = await resolveAll(config, args, opts, sources, request, installed));
     const t = performance.now();
     ({ entries, unmerges, cycle } = buildPlan(selection, { nodeps: args.nodeps, tree: args.tree && !args.unorderedDisplay }));
     stats = { ...selection.stats, orderMs: Math.round(performance.now() - t), passes };
     out.report({ kind: "info", message: `resolved: ${stats.candidates} candidates read in ${stats.exploreMs} ms, chosen in ${stats.selectMs} ms${stats.solver ? " (with the solver)" : ""}, ordered in ${stats.orderMs} ms${passes > 1 ? `, ${passes} passes` : ""}` });
   } catch (e) {
     if (!(e instanceof ResolveFailure)) throw e;
-    if (args.json) {
-      out.json({ schema: "ouzo-plan/1", ok: false, action: "merge", plan: [], failure: { code: e.code, message: e.message, chain: e.chain } });
-      return 1;
-    }
-    out.error(e.message);
-    return 1;
+    // autounmask's plan and changes, or the failure as a numbered derivation (emerge spec §9, §11)
+    const outcome = await resolveFailure({ config, args, out, failure: e, request, opts, sources, store, installed: installed.all, started });
+    if ("exit" in outcome) return outcome.exit;
+    // --autounmask-continue: the changes are written; go on with the plan they allow
+    ({ selection, resolver } = outcome);
+    ({ entries, unmerges, cycle } = buildPlan(selection, { nodeps: args.nodeps, tree: args.tree && !args.unorderedDisplay }));
   } finally {
     store.close();
   }
@@ -275,7 +288,8 @@ export async function emergeCommand(config: Config, args: EmergeArgs, out: Outpu
   const changedDeps = args.changedDepsReport && !args.changedDeps ? selection.chosen.filter((c) => c.source === "installed" && resolver.depsDiffer(c)) : [];
   const tree = args.tree ? treeRows({ ops, edges: selection.edges, requested: new Set(selection.chosen.filter((c) => (selection.reasons.get(c) ?? []).some((r) => r.kind === "requested"))) }, lineOpts, new Map(ops.flatMap((e, i) => (e.op === "merge" ? [[e, downloads[i]!] as const] : []))), !!args.unorderedDisplay) : undefined;
   if (args.json) {
-    out.json(planDocument({ args, root, configRoot: config.configRoot, started, stats, ops, lines, fetches, unmerges, missing, cycle, totals, downloadTotal, world: worldAdd, changedDeps, tree, oneshot, selection }));
+    const doc = planDocument({ args, root, configRoot: config.configRoot, started, stats, ops, lines, fetches, unmerges, missing, cycle, totals, downloadTotal, world: worldAdd, changedDeps, tree, oneshot, selection });
+    out.json(cycle ? { ...doc, failure: cycleDocument(selection, cycle, new EmergeFacts(config, undefined)) } : doc);
   } else {
     // a plain `emerge ATOMS` shows no plan: it starts building, as emerge does
     const showPlan = args.pretend || args.ask || verbose || args.tree || args.fetchonly;
@@ -293,7 +307,7 @@ export async function emergeCommand(config: Config, args: EmergeArgs, out: Outpu
       if (restricted) out.result(`Fetch Restriction: ${restricted} package${restricted === 1 ? "" : "s"}${unsatisfied ? ` (${unsatisfied} unsatisfied)` : ""}`);
       if (unmerges.length) out.result(`Conflict: ${unmerges.length} block${unmerges.length === 1 ? "" : "s"}`);
     }
-    if (cycle) out.error(`circular build-time dependencies among: ${cycle.join(", ")}`);
+    if (cycle) out.error(cycleText(selection, cycle, new EmergeFacts(config, undefined)));
     if (changedDeps.length) {
       out.warn(`the dependencies of ${changedDeps.length === 1 ? "this installed package have" : "these installed packages have"} changed in their ebuild without a revision bump:`);
       for (const c of changedDeps) out.result(`    ${c.cpv}::${c.repo}`);
