@@ -105,6 +105,15 @@ export async function demoCommand(args: { keep?: boolean; json?: boolean; quiet?
     rc ||= await emerge.emergeCommand(sys, { ...gs, verbose: true, pretend: true, update: true, deep: true, newuse: true, atoms: ["@world"] }, out);
     step("ouzo emerge -pu --tree dev-libs/libz (an update that completes the graph: the installed := consumer is rebuilt)");
     rc ||= await emerge.emergeCommand(sys, { ...gs, pretend: true, update: true, tree: true, atoms: ["dev-libs/libz"] }, out);
+    // failures explained, and autounmask's fix (both end with exit 1: they are not the demo's verdict)
+    const explain = path.join(base, "explain");
+    fs.cpSync(packagePath("fixtures", "explain", "root"), explain, { recursive: true });
+    const ex = new Config({ root: explain, configRoot: explain, reporter: out });
+    step("ouzo emerge -p app-misc/wants-new app-misc/wants-old (no plan: the explanation, a numbered derivation)");
+    await emerge.emergeCommand(ex, { ...g, root: explain, pretend: true, atoms: ["app-misc/wants-new", "app-misc/wants-old"] }, out);
+    step("ouzo emerge -p app-misc/needs-ssl (no plan as configured: autounmask proposes the change that makes one)");
+    await emerge.emergeCommand(new Config({ root: explain, configRoot: explain, reporter: out }), { ...g, root: explain, pretend: true, atoms: ["app-misc/needs-ssl"] }, out);
+
     // a desktop-sized target: its metadata is generated on demand, then the plan (abridged here)
     const desktop = writeDesktopKit(system);
     step(`ouzo emerge -pv ${desktop} (a desktop-sized target of ${DESKTOP_PACKAGES} packages in a generated desktop-kit; its metadata cache is made on the way)`);
