@@ -71,6 +71,13 @@ export async function demoBuild(base: string, out: Output, step: (text: string) 
     step("ouzo emerge -C virtual/greeter");
     rc ||= await emerge.emergeCommand(new Config({ root, configRoot: root, reporter: out }), { ...g, unmerge: true, atoms: ["virtual/greeter"] }, out);
     await installedCommand({ ...g }, out);
+
+    // an anise package beside the source-built ones, in the same installed view
+    const { aniseDemo } = await import("./commands/anise.js");
+    step("ouzo anise pack + create-repo (a local anise repository), ouzo anise repo-update, ouzo anise install app-misc/anise-hello, ouzo anise q belongs");
+    rc ||= await aniseDemo(base, g, out);
+    step("ouzo installed (source-built and anise-installed packages, one view)");
+    await installedCommand({ ...g }, out);
     return rc;
   } finally {
     mirror.close();

@@ -4,6 +4,7 @@ import { installInterruptHandling } from "../core/interrupt.js";
 import { type CommandSpec, declare, quickParse } from "./commandLine.js";
 import type { GlobalArgs } from "./context.js";
 import { emergeArgv } from "./emergeArgv.js";
+import { ANISE_COMMANDS, ANISE_GROUP, aniseArgv } from "./aniseArgv.js";
 import { makeOutput } from "./output.js";
 
 const VERSION = "0.1.0";
@@ -237,9 +238,10 @@ const COMMANDS: readonly CommandSpec<Handler>[] = [
     options: { keep: { type: "boolean", describe: "keep the throwaway ROOT" } },
     run: async (a) => (await code.demo()).demoCommand(a as never, makeOutput(a)),
   },
+  ...ANISE_COMMANDS,
 ];
 
-const GROUPS = { profile: "show or change the profile" };
+const GROUPS = { profile: "show or change the profile", ...ANISE_GROUP };
 
 /**
  * With --json, a failure is a JSON document on stdout too (a script reading stdout gets an answer,
@@ -327,6 +329,7 @@ export async function main(argv: string[]): Promise<void> {
   }
   // emerge's optional y/n values, -D N, aliases (ouzo emerge, and an `emerge` link to ouzo)
   if (argv[0] === "emerge") argv = emergeArgv(argv);
+  if (argv[0] === "anise") argv = aniseArgv(argv);
   const quick = quickParse(argv, COMMANDS);
   if (quick) return runCommand(quick.command.run, quick.args as Args);
   let parsed: { handler?: Handler; args: Args };

@@ -1,0 +1,380 @@
+// Carrying out an anise plan (anise.md §9, §9.1, §10, §12): the file-conflict rule checked for
+// the whole transaction first, every artifact downloaded and verified before anything changes,
+// then each package unpacked (subsets honoured) and merged through the merge stage (its new
+// files staged before the old version goes, one journal per package, CONFIG_PROTECT shared with
+// source packages), removals through the unmerge, and at the end the install finalizers in
+// order. A failing finalizer leaves its package installed and is reported.
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { OuzoError } from "../core/errors.js";
+import type { Reporter } from "../core/reporter.js";
+import { mergePackage, type MergeHooks, type MergeResult } from "../merge/merge.js";
+import { unmergePackage, type UnmergeResult } from "../merge/unmerge.js";
+import { parseContents } from "../vdb/contents.js";
+import type { InstalledPackage } from "../vdb/installed.js";
+import type { OwnerIndex } from "../vdb/ownerIndex.js";
+import type { AniseCatalog, AniseEntry } from "./AniseCatalog.js";
+import type { SubsetDefinition } from "./AniseConfig.js";
+import { fingerprint, subsetRules, type PackageSpec } from "./AnisePackage.js";
+import { aniseRecordOf, generatedEntryFiles, pfOf, recordFiles, slotOf } from "./AniseRecord.js";
+import { fetchArtifacts, type ArtifactRequest, type FetchOptions } from "./download.js";
+import { finalizerEnv, finalizerRecord, parseFinalizer, runFinalizer, type Finalizer, type FinalizerEnvironment } from "./finalizer.js";
+import { subsetOf, type UnpackResult } from "./unpack.js";
+import { Unpacker } from "./Unpacker.js";
+
+/** One step of an anise plan, in order. */
+export type AniseStep =
+  | { readonly kind: "install"; readonly entry: AniseEntry; readonly replacing: readonly InstalledPackage[] }
+  /** Record `cp` as provided by `provider` (an entry with no files: a virtual, in Portage's words). */
+  | { readonly kind: "provide"; readonly spec: PackageSpec; readonly provider: AniseEntry; readonly replacing: readonly InstalledPackage[] }
+  | { readonly kind: "remove"; readonly pkg: InstalledPackage; readonly reason: string };
+
+export interface AniseRunContext {
+  readonly root: string;
+  readonly catalog: AniseCatalog;
+  /** The package cache (`<cache>/anise/packages`). */
+  readonly packagesDir: string;
+  /** Scratch space for images, on ROOT's filesystem if possible (files are then moved, not copied). */
+  readonly workDir: string;
+  readonly fetch: FetchOptions;
+  /** CONFIG_PROTECT and CONFIG_PROTECT_MASK of the configuration. */
+  readonly configProtect: readonly string[];
+  readonly configProtectMask: readonly string[];
+  /** config.protect.d's directories. */
+  readonly aniseProtect: readonly string[];
+  /** --skip-config-protect or config_protect_skip. */
+  readonly skipConfigProtect: boolean;
+  /** FEATURES of the configuration (config-protect-if-modified, merge-sync…). */
+  readonly features: ReadonlySet<string>;
+  readonly subsetsEnabled: ReadonlySet<string>;
+  readonly subsetDefinitions: readonly SubsetDefinition[];
+  readonly skipFinalizers: boolean;
+  readonly finalizerEnv: FinalizerEnvironment;
+  /** --force: file conflicts are warnings. */
+  readonly force: boolean;
+  /** --skip-check-system: no check against files on disk and their owners. */
+  readonly skipCheckSystem: boolean;
+  /** -k: protected files of removed packages stay, modified or not. */
+  readonly keepProtected: boolean;
+  readonly downloadOnly: boolean;
+  readonly sameOwner?: boolean;
+  /** Unpack in a worker thread, ahead of the merges (default true). */
+  readonly unpackInWorker?: boolean;
+  /** pkg_prerm/pkg_postrm of a package built from source that an anise package replaces (the CLI runs them). */
+  readonly sourceHooks?: MergeHooks;
+  readonly ownerIndex?: OwnerIndex;
+  readonly reporter?: Reporter;
+}
+
+export interface AniseRunResult {
+  readonly downloaded: string[];
+  readonly installed: { cpv: string; merge: MergeResult }[];
+  readonly removed: { cpv: string; result: UnmergeResult }[];
+  /** Protected files whose update went beside them (`._cfg0000_…`), relative to ROOT. */
+  readonly configPending: { path: string; file: string }[];
+  readonly finalizerFailures: string[];
+}
+
+/** The rules of the subsets that apply to a package: its own annotation and subsets.def.d's. */
+export function subsetsFor(spec: PackageSpec, defs: readonly SubsetDefinition[]): Map<string, RegExp[]> {
+  const rules = subsetRules(spec);
+  const cp = `${spec.category}/${spec.name}`;
+  for (const d of defs) {
+    const applies = (!d.packages.length && !d.categories.length) || d.packages.includes(cp) || d.categories.includes(spec.category);
+    if (applies) rules.set(d.name, [...(rules.get(d.name) ?? []), ...d.rules]);
+  }
+  return rules;
+}
+
+/** The finalizer of an entry rendered with its definition, or undefined. */
+export function finalizerOf(catalog: AniseCatalog, e: AniseEntry): Finalizer | undefined {
+  const text = catalog.finalizeText(e);
+  if (text === undefined) return undefined;
+  return parseFinalizer(text, catalog.definition(e), path.join(e.dir, "finalize.yaml"));
+}
+
+const label = (s: PackageSpec) => `${s.category}/${s.name}-${s.version}`;
+
+/** The file-conflict rule (§9.1) over a whole plan: nothing is downloaded or changed when it fails. */
+export function checkFileConflicts(steps: readonly AniseStep[], ctx: Pick<AniseRunContext, "root" | "subsetsEnabled" | "subsetDefinitions" | "skipCheckSystem" | "ownerIndex">): string[] {
+  const problems: string[] = [];
+  const shippedBy = new Map<string, string>();
+  const leaving = new Set<string>();
+  for (const s of steps) {
+    if (s.kind === "remove") leaving.add(s.pkg.cpv);
+    else for (const r of s.replacing) leaving.add(r.cpv);
+  }
+  const candidates: string[] = [];
+  for (const s of steps) {
+    if (s.kind !== "install") continue;
+    const rules = subsetsFor(s.entry.spec, ctx.subsetDefinitions);
+    for (const f of s.entry.meta.files) {
+      if (f.startsWith("var/db/pkg/") || subsetOf(f, rules, ctx.subsetsEnabled)) continue;
+      const p = `/${f}`;
+      const other = shippedBy.get(p);
+      if (other && other !== label(s.entry.spec)) problems.push(`${p} is shipped by both ${other} and ${label(s.entry.spec)}`);
+      shippedBy.set(p, label(s.entry.spec));
+      candidates.push(p);
+    }
+  }
+  if (ctx.skipCheckSystem || !ctx.ownerIndex) return problems;
+  // only paths that exist can collide; existing files no package owns are overwritten (§9.1)
+  const root = path.resolve(ctx.root);
+  const present = candidates.filter((p) => fs.lstatSync(root === "/" ? p : root + p, { throwIfNoEntry: false }) !== undefined && !fs.statSync(root === "/" ? p : root + p, { throwIfNoEntry: false })?.isDirectory());
+  if (!present.length) return problems;
+  for (const [p, owners] of ctx.ownerIndex.owners(present)) {
+    const others = owners.filter((o) => !leaving.has(o));
+    if (others.length) problems.push(`${p} of ${shippedBy.get(p)} belongs to the installed ${others.join(", ")}`);
+  }
+  return problems;
+}
+
+/** The merge hooks of a run: the stored uninstall finalizer of a replaced anise package, the CLI's phases for a source-built one. */
+export function aniseHooks(ctx: Pick<AniseRunContext, "root" | "skipFinalizers" | "finalizerEnv" | "sourceHooks" | "reporter">, failures: string[] = []): MergeHooks {
+  return {
+    async prerm(old, by) {
+      if (!aniseRecordOf(old)) await ctx.sourceHooks?.prerm?.(old, by);
+    },
+    async postrm(old, by) {
+      const rec = aniseRecordOf(old);
+      if (!rec) {
+        await ctx.sourceHooks?.postrm?.(old, by);
+        return;
+      }
+      if (ctx.skipFinalizers || !rec.finalizer?.uninstall.length) return;
+      const r = await runFinalizer(rec.finalizer, "uninstall", ctx.root, finalizerEnv(ctx.finalizerEnv));
+      for (const x of r.results) if (x.output.trim()) ctx.reporter?.report({ kind: "info", message: `${old.cpv} uninstall finalizer: ${x.output.trim()}` });
+      if (!r.ok) {
+        const last = r.results[r.results.length - 1]!;
+        const m = `the uninstall finalizer of ${old.cpv} failed (exit ${last.status}): ${last.output.trim().split("\n").pop() ?? ""}`;
+        failures.push(m);
+        ctx.reporter?.report({ kind: "warning", code: "ANISE_FINALIZER", message: m });
+      }
+    },
+  };
+}
+
+function protectPaths(ctx: AniseRunContext, extra: string | undefined): string[] {
+  if (ctx.skipConfigProtect) return [];
+  return [...new Set([...ctx.configProtect, ...ctx.aniseProtect, ...(extra ? [extra] : [])])];
+}
+
+/** Paths of a removed package's CONTENTS that are protected, as UNINSTALL_IGNORE patterns (for -k). */
+function protectedPatterns(pkg: InstalledPackage, protect: readonly string[]): string[] {
+  let text = "";
+  try {
+    text = fs.readFileSync(path.join(pkg.dir, "CONTENTS"), "utf8");
+  } catch {
+    return [];
+  }
+  const dirs = protect.map((p) => p.replace(/\/+$/, "")).filter(Boolean);
+  const escape = (p: string) => p.replace(/[*?[]/g, (c) => `[${c}]`);
+  return parseContents(text)
+    .filter((e) => e.type !== "dir" && dirs.some((d) => e.path === d || e.path.startsWith(`${d}/`)))
+    .map((e) => escape(e.path));
+}
+
+/** Remove what runs that no longer live left in the work directory (`<work>/<pid>`). */
+function clearStaleWork(workDir: string): void {
+  let names: string[];
+  try {
+    names = fs.readdirSync(workDir);
+  } catch {
+    return;
+  }
+  for (const n of names) {
+    const pid = Number(n);
+    let alive = false;
+    if (Number.isInteger(pid) && pid > 0 && pid !== process.pid) {
+      try {
+        process.kill(pid, 0);
+        alive = true;
+      } catch (e) {
+        alive = (e as NodeJS.ErrnoException).code === "EPERM";
+      }
+    }
+    if (!alive) fs.rmSync(path.join(workDir, n), { recursive: true, force: true });
+  }
+}
+
+/** Carry out a plan; see the file comment. */
+export async function runAniseSteps(steps: readonly AniseStep[], ctx: AniseRunContext): Promise<AniseRunResult> {
+  const reporter = ctx.reporter;
+  const result: AniseRunResult = { downloaded: [], installed: [], removed: [], configPending: [], finalizerFailures: [] };
+
+  // everything that can be refused is refused before the first change
+  const finalizers = new Map<AniseStep, Finalizer | undefined>();
+  for (const s of steps) if (s.kind === "install") finalizers.set(s, finalizerOf(ctx.catalog, s.entry));
+  const conflicts = checkFileConflicts(steps, ctx);
+  if (conflicts.length) {
+    const shown = conflicts.slice(0, 20).join("; ") + (conflicts.length > 20 ? `; and ${conflicts.length - 20} more` : "");
+    if (!ctx.force) throw new OuzoError("ANISE_FILE_CONFLICT", `file conflicts (${conflicts.length}): ${shown} (--force installs anyway)`);
+    reporter?.report({ kind: "warning", code: "ANISE_FILE_CONFLICT", message: `file conflicts, installing anyway (--force): ${shown}` });
+  }
+
+  const requests: ArtifactRequest[] = [];
+  const byStep = new Map<AniseStep, ArtifactRequest>();
+  for (const s of steps) {
+    if (s.kind !== "install") continue;
+    const r: ArtifactRequest = { repo: s.entry.repo, file: s.entry.meta.file || `${fingerprint(s.entry.spec)}.package.tar.zst`, sha256: s.entry.meta.sha256, pkg: label(s.entry.spec) };
+    requests.push(r);
+    byStep.set(s, r);
+  }
+  const task = "download anise packages";
+  if (requests.length) reporter?.report({ kind: "started", task, total: requests.length });
+  const clock = { download: 0, waitUnpack: 0, merge: 0, remove: 0 };
+  let t = performance.now();
+  const files = await fetchArtifacts(requests, ctx.packagesDir, ctx.fetch, (done, item) => reporter?.report({ kind: "progress", task, done, total: requests.length, item }));
+  if (requests.length) reporter?.report({ kind: "finished", task });
+  result.downloaded.push(...files.values());
+  clock.download = performance.now() - t;
+  if (ctx.downloadOnly) return result;
+
+  const hooks = aniseHooks(ctx, result.finalizerFailures);
+  const features = new Set(ctx.features);
+  features.delete("collision-protect");
+  if (ctx.force) features.delete("protect-owned");
+  else features.add("protect-owned");
+  const toFinalize: { cpv: string; f: Finalizer }[] = [];
+  // Many packages at once: the owner index is brought up to date once at the end (a refresh reads
+  // the changed categories) rather than after each merge; the conflicts were checked above.
+  const mergeIndex = steps.length > 8 ? undefined : ctx.ownerIndex;
+  const itask = "install anise packages";
+  reporter?.report({ kind: "started", task: itask, total: steps.length });
+  // this run's scratch space; what a killed run left is removed
+  clearStaleWork(ctx.workDir);
+  const runWork = path.join(ctx.workDir, String(process.pid));
+  // generated entries have all their files as the merge's extra files: an empty build-info
+  const emptyBuildInfo = path.join(runWork, "empty-build-info");
+  fs.mkdirSync(emptyBuildInfo, { recursive: true });
+  const workOf = (spec: PackageSpec) => path.join(runWork, `${spec.category}--${pfOf(spec)}`);
+  const unpacker = new Unpacker(ctx.unpackInWorker ?? true);
+  const unpacks = new Map<AniseStep, Promise<UnpackResult>>();
+  const removals: Promise<void>[] = [];
+  // packages are unpacked this far ahead of the merges (disk space for as many images)
+  const AHEAD = 2;
+  const startUnpacks = (from: number) => {
+    for (let j = from, ahead = 0; j < steps.length && ahead <= AHEAD; j++) {
+      const t = steps[j]!;
+      if (t.kind !== "install") continue;
+      ahead++;
+      if (unpacks.has(t)) continue;
+      const p = unpacker.unpack(files.get(byStep.get(t)!)!, workOf(t.entry.spec), {
+        subsets: subsetsFor(t.entry.spec, ctx.subsetDefinitions),
+        enabledSubsets: ctx.subsetsEnabled,
+        sameOwner: ctx.sameOwner,
+        compression: t.entry.meta.compression,
+      });
+      p.catch(() => {}); // awaited in its turn
+      unpacks.set(t, p);
+    }
+  };
+  let n = 0;
+  try {
+    for (let i = 0; i < steps.length; i++) {
+      const s = steps[i]!;
+      startUnpacks(i);
+      if (s.kind === "remove") {
+        const protect = protectPaths(ctx, aniseRecordOf(s.pkg)?.configProtect);
+        t = performance.now();
+        const r = await unmergePackage({
+          root: ctx.root,
+          pkg: s.pkg,
+          configProtect: protect,
+          configProtectMask: [...ctx.configProtectMask],
+          features,
+          hooks,
+          reporter,
+          ownerIndex: ctx.ownerIndex,
+          uninstallIgnore: ctx.keepProtected ? protectedPatterns(s.pkg, protect) : [],
+        });
+        clock.remove += performance.now() - t;
+        result.removed.push({ cpv: s.pkg.cpv, result: r });
+      } else {
+        const spec = s.kind === "install" ? s.entry.spec : s.spec;
+        const repo = s.kind === "install" ? s.entry.repo.name : s.provider.repo.name;
+        const pf = pfOf(spec);
+        const work = workOf(spec);
+        let buildInfo = emptyBuildInfo;
+        let generated: Record<string, string> = {};
+        let image = path.join(work, "image");
+        const f = finalizers.get(s);
+        const configProtect = s.kind === "install" ? s.entry.meta.configProtect : undefined;
+        if (s.kind === "install") {
+          t = performance.now();
+          const u = await unpacks.get(s)!;
+          clock.waitUnpack += performance.now() - t;
+          image = u.image;
+          if (u.skipped.length) reporter?.report({ kind: "info", message: `${label(spec)}: ${u.skipped.length} file(s) of disabled subsets not installed (${u.skipped[0]!.subset}: /${u.skipped[0]!.path}…)` });
+          if (u.vdb && u.vdb.category === spec.category && u.vdb.pf === pf && fs.existsSync(path.join(u.vdb.dir, "SLOT"))) buildInfo = u.vdb.dir;
+          else {
+            if (u.vdb) reporter?.report({ kind: "warning", code: "ANISE_VDB", message: `${label(spec)} carries the VDB entry ${u.vdb.category}/${u.vdb.pf}, which is not ${spec.category}/${pf}: an entry is generated from its metadata instead` });
+            generated = generatedEntryFiles({ spec, repository: repo });
+          }
+        } else {
+          fs.rmSync(work, { recursive: true, force: true });
+          fs.mkdirSync(image, { recursive: true });
+          generated = generatedEntryFiles({ spec, repository: repo, rdepend: `=${s.provider.spec.category}/${pfOf(s.provider.spec)}` });
+        }
+        const slot = (generated.SLOT ?? fs.readFileSync(path.join(buildInfo, "SLOT"), "utf8")).trim().split("/")[0] || slotOf(spec);
+        t = performance.now();
+        const merge = await mergePackage({
+          root: ctx.root,
+          category: spec.category,
+          pf,
+          slot,
+          imageDir: image,
+          buildInfoDir: buildInfo,
+          configProtect: protectPaths(ctx, configProtect),
+          configProtectMask: [...ctx.configProtectMask],
+          features,
+          replacing: [...s.replacing],
+          hooks,
+          reporter,
+          ownerIndex: mergeIndex,
+          vdbExtra: {
+            ...generated,
+            ...recordFiles({
+              repository: repo,
+              spec,
+              finalizer: f ? finalizerRecord(f) : undefined,
+              providedBy: s.kind === "provide" ? label(s.provider.spec) : undefined,
+              configProtect,
+            }),
+          },
+        });
+        clock.merge += performance.now() - t;
+        result.installed.push({ cpv: merge.cpv, merge });
+        result.configPending.push(...merge.configPending);
+        if (f?.install.length) toFinalize.push({ cpv: merge.cpv, f });
+        // what the merge left of the image (its directories) goes off the main thread
+        removals.push(unpacker.remove(work).catch(() => {}));
+      }
+      reporter?.report({ kind: "progress", task: itask, done: ++n, total: steps.length, item: s.kind === "remove" ? s.pkg.cpv : label(s.kind === "install" ? s.entry.spec : s.spec) });
+    }
+  } finally {
+    await Promise.all(removals);
+    await unpacker.close();
+    fs.rmSync(runWork, { recursive: true, force: true });
+    if (!mergeIndex) ctx.ownerIndex?.refresh();
+  }
+  reporter?.report({ kind: "finished", task: itask });
+  const sec = (x: number) => `${(x / 1000).toFixed(2)} s`;
+  reporter?.report({ kind: "info", message: `anise: downloads ${sec(clock.download)}, waiting for unpacking ${sec(clock.waitUnpack)}, merges ${sec(clock.merge)}, removals ${sec(clock.remove)}` });
+
+  // the install finalizers, after everything is in place, in the order of the plan (§9)
+  if (!ctx.skipFinalizers) {
+    const env = finalizerEnv(ctx.finalizerEnv);
+    for (const { cpv, f } of toFinalize) {
+      const r = await runFinalizer(f, "install", ctx.root, env);
+      for (const x of r.results) if (x.output.trim()) reporter?.report({ kind: "info", message: `${cpv} finalizer: ${x.output.trim()}` });
+      if (!r.ok) {
+        const last = r.results[r.results.length - 1]!;
+        const m = `the install finalizer of ${cpv} failed (exit ${last.status}); the package stays installed: ${last.output.trim().split("\n").pop() ?? ""}`;
+        result.finalizerFailures.push(m);
+        reporter?.report({ kind: "warning", code: "ANISE_FINALIZER", message: m });
+      }
+    }
+  }
+  return result;
+}

@@ -1,0 +1,234 @@
+// Downloading artifacts into the package cache (anise.md §2, §9): from the repository's URLs in
+// order, percent-encoded, with the repository's auth header, in parallel. The sha256 is computed
+// while the bytes arrive and is required; a file whose length or hash is wrong is deleted, never
+// kept (§15.6, §15.11). A cached file is reused when its recorded hash still describes it.
+import { createHash } from "node:crypto";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import * as tls from "node:tls";
+import { Agent, request, type Dispatcher } from "undici";
+import type { AniseRepoDef } from "../config/aniseRepos.js";
+import { OuzoError } from "../core/errors.js";
+
+export interface FetchOptions {
+  /** Give up on a connection that sends nothing for this long (HTTP_TIMEOUT). */
+  readonly timeoutMs: number;
+  readonly retries: number;
+  /** INSECURE=1: no TLS verification. */
+  readonly insecure: boolean;
+  readonly concurrency: number;
+}
+
+export const DEFAULT_FETCH: FetchOptions = { timeoutMs: 30_000, retries: 2, insecure: false, concurrency: 4 };
+
+export function fetchOptionsFromEnv(env: NodeJS.ProcessEnv, concurrency: number, clientTimeout = 0): FetchOptions {
+  const t = Number(env.HTTP_TIMEOUT) || clientTimeout;
+  return { ...DEFAULT_FETCH, timeoutMs: t > 0 ? t * 1000 : DEFAULT_FETCH.timeoutMs, insecure: env.INSECURE === "1" || env.INSECURE === "true", concurrency: Math.max(1, concurrency) };
+}
+
+export interface ArtifactRequest {
+  readonly repo: AniseRepoDef;
+  /** The artifact's file name (the basename of the metadata's `path`). */
+  readonly file: string;
+  readonly sha256: string | undefined;
+  /** For messages: `category/name-version`. */
+  readonly pkg: string;
+}
+
+/** A URL for a file next to a repository base URL, its name percent-encoded (`+` → `%2B`). */
+export function artifactUrl(base: string, name: string): string {
+  return `${base.replace(/\/+$/, "")}/${encodeURIComponent(name)}`;
+}
+
+function authHeader(def: AniseRepoDef): Record<string, string> {
+  if (def.auth?.token) return { authorization: `token ${def.auth.token}` };
+  if (def.auth?.basic) return { authorization: `Basic ${def.auth.basic}` };
+  return {};
+}
+
+const agents = new Map<string, Dispatcher>();
+
+/** An agent for INSECURE=1, or trusting NODE_EXTRA_CA_CERTS when bin/ouzo deferred it; undefined otherwise. */
+function dispatcher(insecure: boolean): Dispatcher | undefined {
+  const file = (globalThis as Record<symbol, unknown>)[Symbol.for("ouzo.deferredExtraCaCerts")];
+  const extra = typeof file === "string" && file ? file : "";
+  if (!insecure && !extra) return undefined;
+  const key = `${insecure}:${extra}`;
+  let a = agents.get(key);
+  if (!a) {
+    let ca: string[] | undefined;
+    if (extra) {
+      try {
+        ca = [...tls.rootCertificates, fs.readFileSync(extra, "utf8")];
+      } catch {
+        ca = undefined;
+      }
+    }
+    a = new Agent({ connect: { ...(insecure ? { rejectUnauthorized: false } : {}), ...(ca ? { ca } : {}) } });
+    agents.set(key, a);
+  }
+  return a;
+}
+
+/** A file's sha256, streaming. */
+export function sha256File(file: string): string {
+  const h = createHash("sha256");
+  const fd = fs.openSync(file, "r");
+  const buf = Buffer.allocUnsafe(1 << 20);
+  try {
+    for (;;) {
+      const n = fs.readSync(fd, buf, 0, buf.length, null);
+      if (!n) break;
+      h.update(buf.subarray(0, n));
+    }
+  } finally {
+    fs.closeSync(fd);
+  }
+  return h.digest("hex");
+}
+
+/** `<file>.sha256`: the hash with the size and mtime it was computed for, so a reuse need not read the file again. */
+function stampOf(file: string): string | undefined {
+  try {
+    const s = fs.statSync(file, { bigint: true });
+    return `${s.size}:${s.mtimeNs}:${s.ino}`;
+  } catch {
+    return undefined;
+  }
+}
+
+function cachedValid(file: string, sha: string): boolean {
+  const stamp = stampOf(file);
+  if (!stamp) return false;
+  try {
+    const [h, st] = fs.readFileSync(`${file}.sha256`, "utf8").trim().split(" ");
+    if (h === sha && st === stamp) return true;
+  } catch {
+    // no record: hash it
+  }
+  if (sha256File(file) !== sha) return false;
+  fs.writeFileSync(`${file}.sha256`, `${sha} ${stamp}\n`);
+  return true;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+class HttpStatus extends Error {
+  constructor(readonly status: number, url: string) {
+    super(`HTTP ${status} for ${url}`);
+  }
+}
+
+/** Download one URL into `part`, hashing on the way; returns the hash. */
+async function downloadOnce(url: string, def: AniseRepoDef, part: string, o: FetchOptions, onBytes?: (n: number) => void): Promise<string> {
+  const res = await request(url, { dispatcher: dispatcher(o.insecure), headers: authHeader(def), headersTimeout: o.timeoutMs, bodyTimeout: o.timeoutMs });
+  if (res.statusCode !== 200) {
+    await res.body.dump();
+    throw new HttpStatus(res.statusCode, url);
+  }
+  const len = res.headers["content-length"];
+  const expected = len !== undefined ? Number(len) : undefined;
+  const h = createHash("sha256");
+  const fd = fs.openSync(part, "w", 0o644);
+  let got = 0;
+  try {
+    for await (const chunk of res.body as AsyncIterable<Buffer>) {
+      h.update(chunk);
+      let off = 0;
+      while (off < chunk.length) off += fs.writeSync(fd, chunk, off);
+      got += chunk.length;
+      onBytes?.(chunk.length);
+    }
+  } finally {
+    fs.closeSync(fd);
+  }
+  if (expected !== undefined && got !== expected) throw new Error(`short download (${got} of ${expected} bytes)`);
+  return h.digest("hex");
+}
+
+/** Copy from a `disk` repository, hashing on the way. */
+function copyOnce(src: string, part: string): string {
+  const h = createHash("sha256");
+  const fin = fs.openSync(src, "r");
+  const fout = fs.openSync(part, "w", 0o644);
+  const buf = Buffer.allocUnsafe(1 << 20);
+  try {
+    for (;;) {
+      const n = fs.readSync(fin, buf, 0, buf.length, null);
+      if (!n) break;
+      h.update(buf.subarray(0, n));
+      let off = 0;
+      while (off < n) off += fs.writeSync(fout, buf, off, n - off);
+    }
+  } finally {
+    fs.closeSync(fin);
+    fs.closeSync(fout);
+  }
+  return h.digest("hex");
+}
+
+/**
+ * Fetch one artifact into `cacheDir` and verify it; returns its path. The URLs of the repository
+ * are tried in order (network errors and 5xx retried on each); a wrong hash is an error at once.
+ */
+export async function fetchArtifact(a: ArtifactRequest, cacheDir: string, o: FetchOptions = DEFAULT_FETCH, onBytes?: (n: number) => void): Promise<string> {
+  if (!a.sha256) throw new OuzoError("ANISE_NO_CHECKSUM", `${a.pkg}: the repository '${a.repo.name}' gives no sha256 for ${a.file}; ouzo installs only what it can verify`, { pkg: a.pkg });
+  if (!a.file || a.file.includes("/") || a.file.startsWith(".")) throw new OuzoError("BAD_ANISE_PACKAGE", `${a.pkg}: '${a.file}' is not an artifact file name`, { pkg: a.pkg });
+  const dest = path.join(cacheDir, a.file);
+  fs.mkdirSync(cacheDir, { recursive: true });
+  if (cachedValid(dest, a.sha256)) return dest;
+  fs.rmSync(dest, { force: true });
+  fs.rmSync(`${dest}.sha256`, { force: true });
+  const part = `${dest}.part`;
+  const errors: string[] = [];
+  for (const base of a.repo.urls) {
+    for (let attempt = 0; attempt <= o.retries; attempt++) {
+      if (attempt) await sleep(Math.min(2000, 100 * 2 ** attempt));
+      try {
+        const got = a.repo.type === "disk" ? copyOnce(path.join(base.replace(/^file:\/\//, ""), a.file), part) : await downloadOnce(artifactUrl(base, a.file), a.repo, part, o, onBytes);
+        if (got !== a.sha256) {
+          fs.rmSync(part, { force: true });
+          throw new OuzoError("ANISE_CHECKSUM", `${a.file}: sha256 mismatch (expected ${a.sha256}, got ${got}); the file was not kept`, { pkg: a.pkg });
+        }
+        fs.renameSync(part, dest);
+        const stamp = stampOf(dest);
+        if (stamp) fs.writeFileSync(`${dest}.sha256`, `${a.sha256} ${stamp}\n`);
+        return dest;
+      } catch (e) {
+        fs.rmSync(part, { force: true });
+        if (e instanceof OuzoError) throw e;
+        const err = e as Error & { code?: string };
+        errors.push(`${a.repo.type === "disk" ? path.join(base, a.file) : artifactUrl(base, a.file)}: ${err.code === "ENOENT" ? "no such file" : err.message}`);
+        if (e instanceof HttpStatus && e.status < 500 && e.status !== 408 && e.status !== 429) break;
+        if (a.repo.type === "disk") break;
+      }
+    }
+  }
+  throw new OuzoError("ANISE_FETCH", `${a.pkg}: cannot download ${a.file}: ${errors.join("; ")}`, { pkg: a.pkg });
+}
+
+/** Fetch several artifacts, `concurrency` at a time; every failure is collected, then the first thrown. */
+export async function fetchArtifacts(list: readonly ArtifactRequest[], cacheDir: string, o: FetchOptions = DEFAULT_FETCH, progress?: (done: number, item: string) => void): Promise<Map<ArtifactRequest, string>> {
+  const out = new Map<ArtifactRequest, string>();
+  const failures: Error[] = [];
+  let next = 0;
+  let done = 0;
+  const worker = async () => {
+    while (next < list.length) {
+      const a = list[next++]!;
+      try {
+        out.set(a, await fetchArtifact(a, cacheDir, o));
+      } catch (e) {
+        failures.push(e as Error);
+      }
+      progress?.(++done, a.pkg);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(o.concurrency, list.length) }, worker));
+  if (failures.length) {
+    if (failures.length === 1) throw failures[0];
+    const f = failures[0] as OuzoError;
+    throw new OuzoError(f.code ?? "ANISE_FETCH", `${failures.length} artifacts failed: ${failures.map((x) => x.message).join("; ")}`);
+  }
+  return out;
+}
