@@ -96,7 +96,7 @@ export async function mergePackage(req: MergeRequest): Promise<MergeResult> {
     const { plan } = built;
     const journal = Journal.create(req.root, plan.tx, { r: R.begin, plan });
     try {
-      stageVdbEntry(req.root, { category: req.category, pf: req.pf, buildInfoDir: req.buildInfoDir, contents: built.contents, counter: plan.counter, ...(req.vdbExtra ? { extra: req.vdbExtra } : {}) });
+      stageVdbEntry(req.root, { category: req.category, pf: req.pf, buildInfoDir: req.buildInfoDir, contents: built.contents, counter: plan.counter, durable: req.features.has("merge-sync"), ...(req.vdbExtra ? { extra: req.vdbExtra } : {}) });
       stage(plan, req.reporter);
       if (plan.mergeSync) syncFilesystems(plan.syncPaths, req.reporter);
       journal.append({ r: R.staged });

@@ -31,6 +31,12 @@ export interface NewVdbEntry {
    * replace build-info files of the same name.
    */
   readonly extra?: Readonly<Record<string, string>>;
+  /**
+   * fsync each file and the directories (default). A merge without FEATURES=merge-sync passes
+   * false, as it does not flush the files it stages either: a kill -9 loses nothing the kernel
+   * holds; only a power loss could, and merge-sync is for that.
+   */
+  readonly durable?: boolean;
 }
 
 /** Files written only when non-empty after whitespace normalisation (§9.3: an empty one is not written). */
@@ -79,12 +85,12 @@ export function bumpVdbMtimes(root: string, category?: string): void {
   }
 }
 
-function writeSynced(file: string, data: string | Buffer): void {
+function writeSynced(file: string, data: string | Buffer, durable = true): void {
   const fd = fs.openSync(file, "wx", 0o644);
   try {
     fs.writeSync(fd, typeof data === "string" ? Buffer.from(data) : data);
     fs.fchmodSync(fd, 0o644);
-    fs.fsyncSync(fd);
+    if (durable) fs.fsyncSync(fd);
   } finally {
     fs.closeSync(fd);
   }
@@ -140,9 +146,12 @@ export function stageVdbEntry(root: string, e: NewVdbEntry): string {
   fs.rmSync(stage, { recursive: true, force: true });
   fs.mkdirSync(stage, { mode: 0o755 });
   fs.chmodSync(stage, 0o755);
-  for (const [name, data] of files) writeSynced(path.join(stage, name), data);
-  fsyncDir(stage);
-  fsyncDir(catDir);
+  const durable = e.durable !== false;
+  for (const [name, data] of files) writeSynced(path.join(stage, name), data, durable);
+  if (durable) {
+    fsyncDir(stage);
+    fsyncDir(catDir);
+  }
   bumpVdbMtimes(root, e.category);
   return stage;
 }
