@@ -10,6 +10,8 @@ export interface PlanFacts {
   readonly args: EmergeArgs;
   readonly root: string;
   readonly configRoot: string;
+  /** The build host's root, when it is not ROOT (its packages' entries say `host: true`). */
+  readonly hostRoot?: string;
   readonly started: number;
   readonly stats: Record<string, unknown>;
   /** Merges and uninstalls in plan order, with their rendered lines and fetch states. */
@@ -83,11 +85,11 @@ export function planDocument(f: PlanFacts): Record<string, unknown> {
     ok: !f.cycle,
     action: "merge",
     request: { atoms: (args.atoms ?? []).filter((a) => !a.startsWith("@")), sets: (args.atoms ?? []).filter((a) => a.startsWith("@")), options: optionsOf(args, f.oneshot) },
-    roots: { target: f.root, config: f.configRoot, build: "/" },
+    roots: { target: f.root, config: f.configRoot, build: f.hostRoot ?? "/" },
     stats: { elapsed_ms: Date.now() - f.started, ...f.stats },
     plan: ops.map((e, i) =>
       e.op === "unmerge"
-        ? { index: e.index, op: "unmerge", ...pkgRef(e.pkg), root: f.root, reason: { kind: "blocker", blocker: unmerges.findIndex((u) => u.pkg === e.pkg) }, line: lines[i] }
+        ? { index: e.index, op: "unmerge", ...pkgRef(e.pkg), root: e.root ?? f.root, ...(e.host ? { host: true } : {}), reason: { kind: "blocker", blocker: unmerges.findIndex((u) => u.pkg === e.pkg) }, line: lines[i] }
         : {
             index: e.index,
             op: e.op,
@@ -96,7 +98,8 @@ export function planDocument(f: PlanFacts): Record<string, unknown> {
             source: "ebuild",
             slot: e.pkg.slot,
             subslot: e.pkg.subslot,
-            root: f.root,
+            root: e.root ?? f.root,
+            ...(e.host ? { host: true } : {}),
             status: e.status,
             forced: e.forced,
             replaces: e.replaces ? pkgRef(e.replaces) : null,

@@ -76,7 +76,8 @@ function ownSlotPart(c: Candidate): string {
 /** OLD (§8.3) followed by the ROOTSUFFIX: `[1.0, 1.1]`, `[1.0] to /mnt/stage/`, `to /mnt/stage/` or "". */
 export function oldPart(e: PlanEntry, o: LineOptions): string {
   const olds = e.shownOld.map((x) => (o.verbose ? `${noRevision(x)}${oldSlotPart(x, e)}::${x.repo}` : noRevision(x)));
-  return withRoot(olds.length ? `[${olds.join(", ")}]` : "", o);
+  // a package for the build host's root (its build-time dependencies) has no suffix
+  return e.host ? (olds.length ? `[${olds.join(", ")}]` : "") : withRoot(olds.length ? `[${olds.join(", ")}]` : "", o);
 }
 
 function withRoot(old: string, o: LineOptions): string {

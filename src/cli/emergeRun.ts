@@ -100,6 +100,9 @@ export async function runPlan(config: Config, entries: readonly PlanEntry[], unm
   const classes = elogClasses(config.vars.get("PORTAGE_ELOG_CLASSES"));
   const total = entries.length;
   const to = root === "/" ? "/" : `${root}/`;
+  // each entry goes into its own root: ROOT, or the build host's for ROOT's build-time dependencies
+  const rootOfEntry = (e: { root?: string }) => e.root ?? root;
+  const toOf = (e: { root?: string }) => (rootOfEntry(e) === "/" ? "/" : `${rootOfEntry(e)}/`);
   log.write(` *** emerge ${args.commandLine}`);
 
   // what each package waits for: its dependencies planned before it (build-time, runtime)
@@ -152,6 +155,13 @@ export async function runPlan(config: Config, entries: readonly PlanEntry[], unm
   }
 
   const index = OwnerIndex.open(root, cacheDirOf(args), { reporter: out });
+  // the owner index of another root (the build host's) lives in that root's cache
+  const indexes = new Map<string, OwnerIndex>([[root, index]]);
+  const indexFor = (r: string) => {
+    let x = indexes.get(r);
+    if (!x) indexes.set(r, (x = OwnerIndex.open(r, path.join(r, "var", "cache", "ouzo"), { reporter: out })));
+    return x;
+  };
   const protect = { configProtect: words(config.vars.get("CONFIG_PROTECT")), configProtectMask: words(config.vars.get("CONFIG_PROTECT_MASK")) };
   // a weak blocker's victim goes right before the package that blocks it is merged (emerge spec §7.4)
   const unmergeBefore = new Map<number, UnmergeEntry[]>();
@@ -169,10 +179,10 @@ export async function runPlan(config: Config, entries: readonly PlanEntry[], unm
       await runInstalledPhase(old, "postrm", run, tmpdir, { replacedByVersion: replacedBy, hooks: hooksFor() });
     },
   });
-  const removeInstalled = async (p: InstalledPackage, why: string) => {
+  const removeInstalled = async (p: InstalledPackage, why: string, from: string) => {
     out.result(`>>> Unmerging ${p.cpv} (${why})`);
     log.write(` === Unmerging... (${p.cpv})`);
-    await unmergePackage({ root, pkg: p, ...protect, features, reporter: out, ownerIndex: index, hooks: phaseHooks(""), uninstallIgnore: words(config.vars.get("UNINSTALL_IGNORE")) });
+    await unmergePackage({ root: from, pkg: p, ...protect, features, reporter: out, ownerIndex: indexFor(from), hooks: phaseHooks(""), uninstallIgnore: words(config.vars.get("UNINSTALL_IGNORE")) });
     log.write(` >>> unmerge success: ${p.cpv}`);
   };
   const failed = (j: Job) => j.state === "failed" || j.state === "skipped";
@@ -196,9 +206,9 @@ export async function runPlan(config: Config, entries: readonly PlanEntry[], unm
     const cpv = `${pkg.category}/${pkg.pf}`;
     const where = `${cpv}::${j.entry.pkg.repo}`;
     out.result(`>>> Emerging (${j.n} of ${total}) ${where}`);
-    log.write(` >>> emerge (${j.n} of ${total}) ${cpv} to ${to}`);
+    log.write(` >>> emerge (${j.n} of ${total}) ${cpv} to ${toOf(j.entry)}`);
     log.write(` === (${j.n} of ${total}) Compiling/Merging (${cpv}::${pkg.ebuild})`);
-    const pkgSettings: BuildSettings = { ...run, bashrcs: [...run.bashrcs, ...envBashrcs(run.configRoot, pkg)] };
+    const pkgSettings: BuildSettings = { ...run, root: rootOfEntry(j.entry), bashrcs: [...run.bashrcs, ...envBashrcs(run.configRoot, pkg)] };
     const build = new PackageBuild(pkg, pkgSettings, tmpdir, hooksFor());
     j.build = build;
     const binary = args.usepkg ? findBinpkg(pkg, pkgSettings) : undefined;
@@ -216,11 +226,13 @@ export async function runPlan(config: Config, entries: readonly PlanEntry[], unm
     const pkg = build.pkg;
     const cpv = build.cpv;
     if (args.buildpkgonly) return;
+    const into = rootOfEntry(j.entry);
     for (const u of unmergeBefore.get(j.n - 1) ?? []) {
-      const victim = readInstalled(root).find((p) => p.cpv === u.pkg.cpv);
-      if (victim) await removeInstalled(victim, `blocked by ${u.atom}`);
+      const from = rootOfEntry(u);
+      const victim = readInstalled(from).find((p) => p.cpv === u.pkg.cpv);
+      if (victim) await removeInstalled(victim, `blocked by ${u.atom}`, from);
     }
-    const installed = readInstalled(root);
+    const installed = readInstalled(into);
     const slot = (pkg.metadata.SLOT || "0").split("/")[0]!;
     const replacing = installed.filter((p) => p.category === pkg.category && p.package === pkg.pn && (p.slot === slot || p.cpv === cpv));
     const versions = replacing.map((p) => p.cpv.slice(p.category.length + 1 + p.package.length + 1));
@@ -229,7 +241,7 @@ export async function runPlan(config: Config, entries: readonly PlanEntry[], unm
     if (!build.noop("preinst")) await build.phase("preinst", false, { replacingVersions: versions, mergeType: build.mergeType });
     const pvr = cpv.slice(pkg.category.length + 1 + pkg.pn.length + 1);
     const result = await mergePackage({
-      root,
+      root: into,
       category: pkg.category,
       pf: pkg.pf,
       slot,
@@ -239,7 +251,7 @@ export async function runPlan(config: Config, entries: readonly PlanEntry[], unm
       features,
       replacing,
       reporter: out,
-      ownerIndex: index,
+      ownerIndex: indexFor(into),
       collisionIgnore: words(config.vars.get("COLLISION_IGNORE")),
       uninstallIgnore: words(config.vars.get("UNINSTALL_IGNORE")),
       hooks: phaseHooks(pvr),
@@ -250,10 +262,11 @@ export async function runPlan(config: Config, entries: readonly PlanEntry[], unm
     updateVdbEnvironment(build.dir, result.vdbDir);
     elog.add(cpv, readElog(build.dir.temp, classes));
     const atoms = worldAdd.filter((a) => a === `${pkg.category}/${pkg.pn}` || a.startsWith(`${pkg.category}/${pkg.pn}:`) || a.startsWith(`${pkg.category}/${pkg.pn}::`));
-    if (atoms.length) await addWorldAtoms(root, atoms);
+    // the world file is ROOT's: the build host's packages are dependencies
+    if (atoms.length && into === root && !j.entry.host) await addWorldAtoms(root, atoms);
     log.write(` === (${j.n} of ${total}) Post-Build Cleaning (${cpv}::${pkg.ebuild})`);
     if (!features.has("noclean") && !features.has("keepwork")) build.dir.clean();
-    log.write(` ::: completed emerge (${j.n} of ${total}) ${cpv} to ${to}`);
+    log.write(` ::: completed emerge (${j.n} of ${total}) ${cpv} to ${toOf(j.entry)}`);
     out.result(`>>> Completed (${j.n} of ${total}) ${cpv}::${j.entry.pkg.repo}`);
   };
 
@@ -317,7 +330,7 @@ export async function runPlan(config: Config, entries: readonly PlanEntry[], unm
 
   if (statusTimer) clearInterval(statusTimer);
   out.report({ kind: "finished", task: "emerge", message: width > 1 ? `Jobs: ${jobs.filter((j) => j.state === "done").length} of ${total} complete in ${((Date.now() - started) / 1000).toFixed(1)} s` : undefined });
-  index.close();
+  for (const x of indexes.values()) x.close();
   if (jobs.every((j) => j.state === "done") && worldSets.length) await addWorldSets(root, worldSets);
   elog.print(out, root === "/" ? undefined : to);
   const bad = jobs.filter(failed);

@@ -200,6 +200,8 @@ const COMMANDS: readonly CommandSpec<Handler>[] = [
       "rebuild-ignore": { type: "string", array: true, describe: "do not rebuild because of these dependencies (repeatable)" },
       "ignore-built-slot-operator-deps": { type: "string", choices: ["y", "n"], describe: "y: ignore the sub-slots installed packages were built against (default n)" },
       "root-deps": { type: "string", choices: ["y", "rdeps"], describe: "with --root: EAPI<7 DEPEND into ROOT (bare), or ignored (rdeps)" },
+      "host-root": { type: "string", describe: "the build host's root for a --root build (default: OUZO_HOST_ROOT; none: ROOT builds for itself): BDEPEND, IDEPEND and EAPI<7 DEPEND are satisfied and merged there" },
+      sysroot: { type: "string", describe: "where EAPI>=7 DEPEND is satisfied: / (the build host, default) or ROOT (default: SYSROOT)" },
       backtrack: { type: "number", describe: "accepted for emerge's sake: ouzo's solver does not backtrack" },
       tree: { type: "boolean", alias: "t", describe: "show the plan as a dependency tree, last merged first" },
       "unordered-display": { type: "boolean", describe: "with --tree: the tree in graph order, not merge order" },

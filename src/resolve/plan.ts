@@ -12,6 +12,9 @@ export interface UnmergeEntry {
   /** The blocker atom (with its `!`) and the packages carrying it. */
   readonly atom: string;
   readonly by: readonly Candidate[];
+  /** The root it is uninstalled from (absent: the target ROOT); `host`: the build host's. */
+  readonly root?: string;
+  readonly host?: boolean;
 }
 
 /** One operation of the plan, in merge order (emerge spec §13.2). */
@@ -32,6 +35,12 @@ export interface PlanEntry {
   readonly attrs: string;
   readonly reasons: readonly Reason[];
   readonly deps: readonly { readonly index: number; readonly class: DepClass | "blocker"; readonly atom: string; readonly edge: "buildtime" | "runtime" | "runtime_post" | "blocker" }[];
+  /**
+   * The root it is merged into (absent: the target ROOT). With ROOT ≠ the build host's root, the
+   * build-time dependencies are merged into the host's (`host`, emerge spec §1.10).
+   */
+  readonly root?: string;
+  readonly host?: boolean;
 }
 
 const EDGE: Record<DepClass | "blocker", "buildtime" | "runtime" | "runtime_post" | "blocker"> = { DEPEND: "buildtime", BDEPEND: "buildtime", RDEPEND: "runtime", IDEPEND: "runtime", PDEPEND: "runtime_post", blocker: "blocker" };
@@ -78,6 +87,9 @@ export interface OrderOptions {
   readonly nodeps?: boolean;
   /** --tree: one leaf at a time, never every leaf at once (§7.3 4b, §7.5). */
   readonly tree?: boolean;
+  /** The root the entries are merged into, and whether it is the build host's (stamped on each entry). */
+  readonly root?: string;
+  readonly host?: boolean;
 }
 
 export function buildPlan(sel: Selection, how: OrderOptions = {}): { entries: PlanEntry[]; unmerges: UnmergeEntry[]; cycle: string[] | undefined } {
@@ -154,15 +166,40 @@ export function buildPlan(sel: Selection, how: OrderOptions = {}): { entries: Pl
       attrs: attrsOf(c, s.status, sel.forced.has(c)),
       reasons: sel.reasons.get(c) ?? [],
       deps: (childrenOf.get(c) ?? []).map((e) => ({ index: index.get(e.to)!, class: e.cls, atom: e.atom, edge: EDGE[e.cls] })),
+      ...(how.root !== undefined ? { root: how.root } : {}),
+      ...(how.host ? { host: true } : {}),
     };
   });
   // each uninstall goes right after the merge of the first package that blocks it; the merges
   // keep their indexes in `entries`, uninstalls are numbered in the combined order
   const unmerges: UnmergeEntry[] = sel.uninstalls.map((u) => {
     const after = Math.max(-1, ...u.after.map((b) => index.get(b) ?? -1));
-    return { index: after, op: "unmerge", pkg: u.pkg, atom: u.atom.toString(), by: [...u.by].sort((a, b) => (a.cpv < b.cpv ? -1 : 1)) };
+    return { index: after, op: "unmerge", pkg: u.pkg, atom: u.atom.toString(), by: [...u.by].sort((a, b) => (a.cpv < b.cpv ? -1 : 1)), ...(how.root !== undefined ? { root: how.root } : {}), ...(how.host ? { host: true } : {}) };
   });
   return { entries, unmerges, cycle };
+}
+
+/**
+ * One plan of two roots (emerge spec §1.10): the build host's merges first (nothing of the host
+ * needs ROOT), then ROOT's, each ROOT package waiting for the host packages its build-time
+ * dependencies chose (`hostEdges`: the host selection's edges from ROOT's packages).
+ */
+export function joinPlans(
+  host: { entries: PlanEntry[]; unmerges: UnmergeEntry[]; cycle: string[] | undefined },
+  target: { entries: PlanEntry[]; unmerges: UnmergeEntry[]; cycle: string[] | undefined },
+  hostEdges: readonly Edge[],
+): { entries: PlanEntry[]; unmerges: UnmergeEntry[]; cycle: string[] | undefined } {
+  const shift = host.entries.length;
+  const hostIndex = new Map(host.entries.map((e) => [e.pkg, e.index]));
+  const entries = [
+    ...host.entries,
+    ...target.entries.map((e) => {
+      const cross = hostEdges.filter((x) => x.from === e.pkg && hostIndex.has(x.to)).map((x) => ({ index: hostIndex.get(x.to)!, class: x.cls, atom: x.atom, edge: EDGE[x.cls] }));
+      return { ...e, index: e.index + shift, deps: [...cross, ...e.deps.map((d) => ({ ...d, index: d.index + shift }))] };
+    }),
+  ];
+  const unmerges = [...host.unmerges, ...target.unmerges.map((u) => ({ ...u, index: u.index < 0 ? u.index : u.index + shift }))];
+  return { entries, unmerges, cycle: host.cycle ?? target.cycle };
 }
 
 /** Merges and uninstalls in one sequence, numbered: an uninstall follows the merge it is placed after. */

@@ -70,6 +70,73 @@ export interface ResolveOptions {
   readonly complete?: readonly RequestAtom[];
   /** Installed packages (cpv) to rebuild (a slot-operator or --rebuild-if-* rule), with why: shown `r`. */
   readonly rebuild?: ReadonlyMap<string, RebuildCause>;
+  /**
+   * ROOT ≠ the build host's root (emerge spec §1.10, §5.1): this resolver is ROOT's, and the
+   * classes satisfied on the build host (see `hostBound`) are left out of it; a second resolver,
+   * for the host, satisfies them (`external`).
+   */
+  readonly split?: RootSplit;
+  /**
+   * Dependencies of packages of another root (ROOT's packages' build-time dependencies, for the
+   * build host's resolver): satisfied here as if their parents were chosen.
+   */
+  readonly external?: readonly ExternalDep[];
+}
+
+/** How a ROOT other than the build host's root divides the dependency classes (emerge spec §5.1). */
+export interface RootSplit {
+  /** --sysroot=ROOT: DEPEND of EAPI ≥ 7 is satisfied in ROOT (default: SYSROOT is `/`, the host). */
+  readonly sysrootIsRoot?: boolean;
+  /** --root-deps (MARK, no value): DEPEND of EAPI < 7 goes to ROOT instead of the host. */
+  readonly rootDepsToRoot?: boolean;
+}
+
+/** A dependency of a package of another root, for the root that satisfies it. */
+export interface ExternalDep {
+  readonly parent: Candidate;
+  readonly cls: DepClass;
+  readonly node: DepNode<Atom>;
+}
+
+/**
+ * Whether a class of a package is satisfied on the build host rather than in ROOT (emerge spec
+ * §5.1): BDEPEND and IDEPEND always; DEPEND of EAPI ≥ 7 unless SYSROOT is ROOT; DEPEND of
+ * EAPI < 7 unless --root-deps sends it to ROOT.
+ */
+export function hostBound(c: Candidate, cls: DepClass, split: RootSplit): boolean {
+  if (cls === "BDEPEND" || cls === "IDEPEND") return true;
+  if (cls !== "DEPEND") return false;
+  const eapi7 = eapiFeatures(c.eapi)?.bdepend ?? true;
+  return eapi7 ? !split.sysrootIsRoot : !split.rootDepsToRoot;
+}
+
+/**
+ * The dependencies a ROOT selection leaves to the build host: the host-bound classes of every
+ * ebuild it merges, reduced with the package's USE (what the host's resolver gets as `external`).
+ */
+export function hostDependencies(sel: Selection, opts: ResolveOptions): ExternalDep[] {
+  const split = opts.split;
+  if (!split || opts.nodeps) return [];
+  const out: ExternalDep[] = [];
+  for (const c of sel.chosen) {
+    if (c.source !== "ebuild" || sel.nomerge?.has(c)) continue;
+    const eapi = eapiFeatures(c.eapi) ?? eapiFeatures("8")!;
+    for (const cls of WALK_ORDER) {
+      if (!hostBound(c, cls, split)) continue;
+      // --root-deps=rdeps: the DEPEND of EAPI < 7 is ignored
+      if (cls === "DEPEND" && opts.rootDepsRdeps && !(eapiFeatures(c.eapi)?.bdepend ?? true)) continue;
+      const text = c.deps[cls];
+      if (!text?.trim()) continue;
+      let nodes = PARSED.get(`${c.eapi}\0${text}`);
+      try {
+        if (!nodes) PARSED.set(`${c.eapi}\0${text}`, (nodes = parseDependencies(text, eapi)));
+        for (const node of reduce(nodes, c.use)) out.push({ parent: c, cls, node });
+      } catch (e) {
+        throw new OuzoError("BAD_DEPEND", `${cls} of ${c.cpv}::${c.repo}: ${(e as Error).message}`);
+      }
+    }
+  }
+  return out;
 }
 
 export type RebuildTrigger = "slot-operator" | "new-slot" | "rebuild-if-new-rev" | "rebuild-if-new-ver" | "rebuild-if-unbuilt";
@@ -186,6 +253,13 @@ export class Resolver implements ProblemView {
   private followed(c: Candidate): readonly DepClass[] {
     const o = this.opts;
     if (o.nodeps) return [];
+    const classes = this.classesOf(c);
+    // ROOT's resolver leaves the build host's classes to the host's resolver
+    return o.split ? classes.filter((cls) => !hostBound(c, cls, o.split!)) : classes;
+  }
+
+  private classesOf(c: Candidate): readonly DepClass[] {
+    const o = this.opts;
     if (c.source === "ebuild") {
       if (o.onlydeps && o.onlydepsWithRdeps === false && this.argumentCps.has(`${c.category}/${c.package}`)) return BUILD;
       return o.rootDepsRdeps && !(eapiFeatures(c.eapi)?.bdepend ?? true) ? WALK_ORDER.filter((x) => x !== "DEPEND") : WALK_ORDER;
@@ -265,6 +339,11 @@ export class Resolver implements ProblemView {
   /** Read every candidate reachable from the request, breadth first. */
   private async explore(request: readonly RequestAtom[]): Promise<void> {
     const queue = [...request, ...(this.opts.complete ?? [])].map((r) => r.atom.cp);
+    for (const x of this.opts.external ?? []) {
+      // a parent of another root: known by an id, never a candidate of this universe
+      if (!this.ids.has(x.parent)) this.ids.set(x.parent, `x${this.ids.size}`);
+      for (const a of leaves([x.node])) queue.push(a.cp);
+    }
     const seen = new Set<string>();
     while (queue.length) {
       const batch = queue.splice(0).filter((cp) => !seen.has(cp) && seen.add(cp));
@@ -409,6 +488,8 @@ export class Resolver implements ProblemView {
       }
     }
     for (const r of request) out.push({ origin: { kind: "request", request: r }, formula: Logic.or(this.matching(r.atom).map((c) => this.idOf(c))) });
+    // the dependencies of another root's packages hold unconditionally here
+    for (const x of this.opts.external ?? []) out.push({ origin: { kind: "dep", pkg: x.parent, cls: x.cls, node: x.node }, formula: this.formula(x.node, x.parent) });
     return out;
   }
 
@@ -735,6 +816,11 @@ export class Resolver implements ProblemView {
     };
     for (const r of request) satisfy(r.atom, undefined, true, { kind: "requested", arg: r.arg, atom: r.atom.toString(), set: r.set ?? null });
     drain();
+    // another root's packages' dependencies (ROOT's build-time dependencies, on the build host)
+    for (const x of this.opts.external ?? []) {
+      walk(x.node, x.parent, x.cls);
+      drain();
+    }
     // complete mode: @world's installed packages join the graph, kept, their dependencies checked
     for (const r of this.opts.complete ?? []) {
       satisfy(r.atom, undefined, false, undefined, true);

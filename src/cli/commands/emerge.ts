@@ -2,9 +2,9 @@ import * as path from "node:path";
 import { DownloadCounter, distfileNames, fetchedByHand, fetchRestricted, selectedUris } from "../../build/distfiles.js";
 import type { Config } from "../../config/Config.js";
 import { OuzoError, UsageError } from "../../core/errors.js";
-import { buildPlan, combined, totalsOf, type PlanEntry, type UnmergeEntry } from "../../resolve/plan.js";
+import { buildPlan, combined, joinPlans, totalsOf, type PlanEntry, type UnmergeEntry } from "../../resolve/plan.js";
 import { completeNeeded, rebuildsNeeded } from "../../resolve/rebuilds.js";
-import { isSelective, type RebuildCause, type RequestAtom, ref, ResolveFailure, Resolver, type ResolveOptions, type Selection } from "../../resolve/resolve.js";
+import { hostDependencies, isSelective, type RebuildCause, type RootSplit, type RequestAtom, ref, ResolveFailure, Resolver, type ResolveOptions, type Selection } from "../../resolve/resolve.js";
 import { worldChange } from "../../resolve/worldAtoms.js";
 import type { Output } from "../../ui/Output.js";
 import { readWorld } from "../../vdb/world.js";
@@ -76,6 +76,10 @@ export interface EmergeArgs extends GlobalArgs, AutounmaskArgs {
   unorderedDisplay?: boolean;
   columns?: boolean;
   changedDepsReport?: boolean;
+  /** The build host's root (default: OUZO_HOST_ROOT; none: ROOT is its own build host). */
+  hostRoot?: string;
+  /** --sysroot: where DEPEND of EAPI ≥ 7 is satisfied, `/` (the build host) or ROOT (default: SYSROOT, else `/`). */
+  sysroot?: string;
 }
 
 export type FetchState = "none" | "restricted" | "restricted-present";
@@ -151,6 +155,22 @@ function resolveOptions(args: EmergeArgs, selected: ResolveOptions["selected"]):
     ignoreBuiltSlotOperatorDeps: args.ignoreBuiltSlotOperatorDeps === "y",
     rootDepsRdeps: args.rootDeps === "rdeps",
   };
+}
+
+/**
+ * The build host's root when it is not ROOT (emerge spec §1.10): --host-root, else OUZO_HOST_ROOT.
+ * Without either, ROOT is a whole system that builds for itself (what the tests' ROOTs are), and
+ * every dependency is satisfied in ROOT as before.
+ */
+function hostOf(args: EmergeArgs, root: string): { root: string; split: RootSplit } | undefined {
+  const given = args.hostRoot ?? process.env.OUZO_HOST_ROOT;
+  if (!given) return undefined;
+  const host = path.resolve(given);
+  if (host === root) return undefined;
+  const sysrootText = args.sysroot ?? process.env.SYSROOT;
+  const sysroot = sysrootText ? path.resolve(sysrootText) : "/";
+  if (sysroot !== "/" && sysroot !== host && sysroot !== root) throw new UsageError(`--sysroot must be / or ROOT (${root}), not '${sysrootText}'`);
+  return { root: host, split: { sysrootIsRoot: sysroot === root, rootDepsToRoot: args.rootDeps !== undefined && args.rootDeps !== "rdeps" } };
 }
 
 /**
@@ -242,13 +262,38 @@ export async function emergeCommand(config: Config, args: EmergeArgs, out: Outpu
   const order = args.tree ? (args.unorderedDisplay ? "" : ", in reverse order") : ", in order";
   if (header) out.result(`\nThese are the packages that would be merged${order}:\n`);
   if (header) out.result("Calculating dependencies... done!");
-  const opts = resolveOptions(args, world.atoms);
-  const sources = [new EbuildSource(config, store, out), installed];
+  const host = hostOf(args, root);
+  const opts: ResolveOptions = { ...resolveOptions(args, world.atoms), ...(host ? { split: host.split } : {}) };
+  const ebuilds = new EbuildSource(config, store, out);
+  const sources = [ebuilds, installed];
+  const how = { nodeps: args.nodeps, tree: args.tree && !args.unorderedDisplay };
+  /** The edges from ROOT's packages to the build host's (for --tree). */
+  let hostEdges: Selection["edges"] = [];
+  /**
+   * The plan of a ROOT selection; with a build host of its own, the host's plan for ROOT's
+   * build-time dependencies (resolved against the host's installed packages) goes first.
+   */
+  const planOf = async (sel: Selection) => {
+    if (!host) return buildPlan(sel, how);
+    const target = buildPlan(sel, { ...how, root });
+    const external = hostDependencies(sel, opts);
+    if (!external.length) return target;
+    const hostOpts: ResolveOptions = { ...opts, split: undefined, complete: undefined, rebuild: undefined, onlydeps: false, selected: readWorld(host.root).atoms, external };
+    let hostSel: Selection;
+    try {
+      hostSel = await new Resolver([ebuilds, new InstalledSource(host.root, out)], hostOpts).resolve([]);
+    } catch (e) {
+      if (!(e instanceof ResolveFailure)) throw e;
+      throw new OuzoError("NO_PLAN", `the build host's root ${host.root}: ${e.message}`);
+    }
+    hostEdges = hostSel.edges;
+    return joinPlans(buildPlan(hostSel, { ...how, root: host.root, host: true }), target, hostSel.edges);
+  };
   try {
     let passes: number;
     ({ selection, resolver, passes } = await resolveAll(config, args, opts, sources, request, installed));
     const t = performance.now();
-    ({ entries, unmerges, cycle } = buildPlan(selection, { nodeps: args.nodeps, tree: args.tree && !args.unorderedDisplay }));
+    ({ entries, unmerges, cycle } = await planOf(selection));
     stats = { ...selection.stats, orderMs: Math.round(performance.now() - t), passes };
     out.report({ kind: "info", message: `resolved: ${stats.candidates} candidates read in ${stats.exploreMs} ms, chosen in ${stats.selectMs} ms${stats.solver ? " (with the solver)" : ""}, ordered in ${stats.orderMs} ms${passes > 1 ? `, ${passes} passes` : ""}` });
   } catch (e) {
@@ -258,7 +303,7 @@ export async function emergeCommand(config: Config, args: EmergeArgs, out: Outpu
     if ("exit" in outcome) return outcome.exit;
     // --autounmask-continue: the changes are written; go on with the plan they allow
     ({ selection, resolver } = outcome);
-    ({ entries, unmerges, cycle } = buildPlan(selection, { nodeps: args.nodeps, tree: args.tree && !args.unorderedDisplay }));
+    ({ entries, unmerges, cycle } = await planOf(selection));
   } finally {
     store.close();
   }
@@ -286,9 +331,9 @@ export async function emergeCommand(config: Config, args: EmergeArgs, out: Outpu
   const worldAdd = oneshot || args.onlydeps ? { add: [], addSets: [] } : worldChange({ request, chosenFor, universe: selection.universe, world: world.atoms, worldSets: world.sets.map((s) => `@${s}`), system: config.system, selective: isSelective(opts), userSets: new Set(config.userSets.keys()) });
   // --changed-deps-report: installed packages in the graph whose ebuild's dependencies changed (§6.7)
   const changedDeps = args.changedDepsReport && !args.changedDeps ? selection.chosen.filter((c) => c.source === "installed" && resolver.depsDiffer(c)) : [];
-  const tree = args.tree ? treeRows({ ops, edges: selection.edges, requested: new Set(selection.chosen.filter((c) => (selection.reasons.get(c) ?? []).some((r) => r.kind === "requested"))) }, lineOpts, new Map(ops.flatMap((e, i) => (e.op === "merge" ? [[e, downloads[i]!] as const] : []))), !!args.unorderedDisplay) : undefined;
+  const tree = args.tree ? treeRows({ ops, edges: [...selection.edges, ...hostEdges], requested: new Set(selection.chosen.filter((c) => (selection.reasons.get(c) ?? []).some((r) => r.kind === "requested"))) }, lineOpts, new Map(ops.flatMap((e, i) => (e.op === "merge" ? [[e, downloads[i]!] as const] : []))), !!args.unorderedDisplay) : undefined;
   if (args.json) {
-    const doc = planDocument({ args, root, configRoot: config.configRoot, started, stats, ops, lines, fetches, unmerges, missing, cycle, totals, downloadTotal, world: worldAdd, changedDeps, tree, oneshot, selection });
+    const doc = planDocument({ args, root, configRoot: config.configRoot, ...(host ? { hostRoot: host.root } : {}), started, stats, ops, lines, fetches, unmerges, missing, cycle, totals, downloadTotal, world: worldAdd, changedDeps, tree, oneshot, selection });
     out.json(cycle ? { ...doc, failure: cycleDocument(selection, cycle, new EmergeFacts(config, undefined)) } : doc);
   } else {
     // a plain `emerge ATOMS` shows no plan: it starts building, as emerge does
