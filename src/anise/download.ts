@@ -2,10 +2,10 @@
 // order, percent-encoded, with the repository's auth header, in parallel. The sha256 is computed
 // while the bytes arrive and is required; a file whose length or hash is wrong is deleted, never
 // kept (§15.6, §15.11). A cached file is reused when its recorded hash still describes it.
+import { deferredExtraCa } from "../core/tlsCa.js";
 import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import * as tls from "node:tls";
 import { Agent, request, type Dispatcher } from "undici";
 import type { AniseRepoDef } from "../config/aniseRepos.js";
 import { OuzoError } from "../core/errors.js";
@@ -56,36 +56,15 @@ function dispatcher(insecure: boolean): Dispatcher | undefined {
   const key = `${insecure}:${extra}`;
   let a = agents.get(key);
   if (!a) {
-    let ca: string[] | undefined;
-    if (extra) {
-      try {
-        ca = [...tls.rootCertificates, fs.readFileSync(extra, "utf8")];
-      } catch {
-        ca = undefined;
-      }
-    }
+    const ca = extra ? deferredExtraCa() : undefined;
     a = new Agent({ connect: { ...(insecure ? { rejectUnauthorized: false } : {}), ...(ca ? { ca } : {}) } });
     agents.set(key, a);
   }
   return a;
 }
 
-/** A file's sha256, streaming. */
-export function sha256File(file: string): string {
-  const h = createHash("sha256");
-  const fd = fs.openSync(file, "r");
-  const buf = Buffer.allocUnsafe(1 << 20);
-  try {
-    for (;;) {
-      const n = fs.readSync(fd, buf, 0, buf.length, null);
-      if (!n) break;
-      h.update(buf.subarray(0, n));
-    }
-  } finally {
-    fs.closeSync(fd);
-  }
-  return h.digest("hex");
-}
+import { sha256File } from "../core/fsutil.js";
+export { sha256File };
 
 /** `<file>.sha256`: the hash with the size and mtime it was computed for, so a reuse need not read the file again. */
 function stampOf(file: string): string | undefined {

@@ -2,10 +2,10 @@
 // with undici, resuming partial downloads with Range, hashing while the bytes arrive, and with
 // the names Portage uses (`<file>.__download__`, `<file>._checksum_failure_.<random>`,
 // `.<file>.portage_lockfile`) so that both can share one DISTDIR.
+import { deferredExtraCa } from "../core/tlsCa.js";
 import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import * as tls from "node:tls";
 import { Agent, interceptors, request, type Dispatcher } from "undici";
 import { OuzoError } from "../core/errors.js";
 import { fsyncDir } from "../core/fsutil.js";
@@ -188,23 +188,8 @@ function mergeRequests(requests: readonly FetchRequest[]): FetchRequest[] {
   return [...byFile.values()];
 }
 
-/**
- * NODE_EXTRA_CA_CERTS, when bin/ouzo kept node from loading them at start: the agent trusts
- * node's roots plus those certificates, as node would have. (Same rule as sync's downloads.)
- */
-function extraCa(): string[] | undefined {
-  const file = (globalThis as Record<symbol, unknown>)[Symbol.for("ouzo.deferredExtraCaCerts")];
-  if (typeof file !== "string" || !file) return undefined;
-  try {
-    return [...tls.rootCertificates, fs.readFileSync(file, "utf8")];
-  } catch (e) {
-    process.emitWarning(`Ignoring extra certs from \`${file}\`, load failed: ${(e as Error).message}`);
-    return undefined;
-  }
-}
-
 function makeAgent(options: FetchOptions): Dispatcher {
-  const ca = extraCa();
+  const ca = deferredExtraCa();
   return new Agent({
     connections: options.connectionsPerHost ?? DEFAULTS.connectionsPerHost,
     connect: { timeout: options.timeoutMs ?? DEFAULTS.timeoutMs, ...(ca ? { ca } : {}) },

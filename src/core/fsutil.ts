@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 
@@ -124,4 +125,21 @@ export function listConfigDir(dir: string): string[] {
     .filter((n) => !n.startsWith(".") && !n.endsWith("~"))
     .sort()
     .map((n) => path.join(dir, n));
+}
+
+/** A file's sha256 in hex, read in 1 MiB blocks. */
+export function sha256File(file: string): string {
+  const h = createHash("sha256");
+  const fd = fs.openSync(file, "r");
+  const buf = Buffer.allocUnsafe(1 << 20);
+  try {
+    for (;;) {
+      const n = fs.readSync(fd, buf, 0, buf.length, null);
+      if (!n) break;
+      h.update(buf.subarray(0, n));
+    }
+  } finally {
+    fs.closeSync(fd);
+  }
+  return h.digest("hex");
 }

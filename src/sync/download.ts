@@ -1,8 +1,7 @@
-import { createHash } from "node:crypto";
+import { deferredExtraCa } from "../core/tlsCa.js";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { pipeline } from "node:stream/promises";
-import * as tls from "node:tls";
 import { Agent, request, type Dispatcher } from "undici";
 import { OuzoError } from "../core/errors.js";
 import type { AniseRepoDef } from "../config/aniseRepos.js";
@@ -43,18 +42,9 @@ let extraCaAgent: Dispatcher | undefined;
  * Otherwise undefined: node loaded them itself, or there are none.
  */
 function dispatcher(): Dispatcher | undefined {
-  const file = (globalThis as Record<symbol, unknown>)[Symbol.for("ouzo.deferredExtraCaCerts")];
-  if (typeof file !== "string" || !file) return undefined;
-  if (!extraCaAgent) {
-    let extra: string[] = [];
-    try {
-      extra = [fs.readFileSync(file, "utf8")];
-    } catch (e) {
-      // node's own words for this case: it goes on without them
-      process.emitWarning(`Ignoring extra certs from \`${file}\`, load failed: ${(e as Error).message}`);
-    }
-    extraCaAgent = new Agent({ connect: { ca: [...tls.rootCertificates, ...extra] } });
-  }
+  const ca = deferredExtraCa();
+  if (!ca) return undefined;
+  extraCaAgent ??= new Agent({ connect: { ca } });
   return extraCaAgent;
 }
 
@@ -126,18 +116,5 @@ function describeNetworkError(e: Error | undefined): string {
   return e.message;
 }
 
-export function sha256File(file: string): string {
-  const h = createHash("sha256");
-  const fd = fs.openSync(file, "r");
-  const buf = Buffer.alloc(1 << 20);
-  try {
-    for (;;) {
-      const n = fs.readSync(fd, buf, 0, buf.length, null);
-      if (!n) break;
-      h.update(buf.subarray(0, n));
-    }
-  } finally {
-    fs.closeSync(fd);
-  }
-  return h.digest("hex");
-}
+import { sha256File } from "../core/fsutil.js";
+export { sha256File };
