@@ -5,7 +5,9 @@ import * as path from "node:path";
 import { spawnSync } from "node:child_process";
 import { describe, expect, it } from "vitest";
 import { buildSystem, type BuildSystem } from "./buildFixture.js";
-import { ouzo } from "./helpers.js";
+import * as http from "node:http";
+import type { AddressInfo } from "node:net";
+import { ouzo, ouzoAsync } from "./helpers.js";
 
 const emerge = (sys: BuildSystem, ...args: string[]) => ouzo(["emerge", "--root", sys.root, "--quiet-build", ...args]);
 const vdb = (sys: BuildSystem) =>
@@ -72,6 +74,39 @@ describe("ouzo emerge (building and merging)", () => {
     const c = ouzo(["emerge", "--root", b.root, "-k", "-1", "=app-misc/hello-1.0"], { env: { USE: "-patched" } });
     expect(c.code).toBe(1);
     expect(c.stderr).toContain("cannot fetch 'hello-1.0.tar.gz'");
+  });
+
+  it("takes a binary package from a binhost on 127.0.0.1 with -g (binrepos.conf), and -K refuses to build", async () => {
+    const served = path.join((await buildSystem()).tmp, "binhost");
+    const a = await buildSystem(`PKGDIR="${served}"\n`);
+    expect(emerge(a, "-B", "=app-misc/hello-1.0").code).toBe(0);
+    const server = http.createServer((req, res) => {
+      const file = path.join(served, decodeURIComponent(req.url ?? "/"));
+      if (file.startsWith(served) && fs.existsSync(file) && fs.statSync(file).isFile()) res.end(fs.readFileSync(file));
+      else res.writeHead(404).end();
+    });
+    await new Promise<void>((ok) => server.listen(0, "127.0.0.1", ok));
+    try {
+      const uri = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      const pkgdirB = path.join(a.tmp, "packages-b");
+      const b = await buildSystem(`PKGDIR="${pkgdirB}"\n`);
+      fs.rmSync(path.join(b.distdir, "hello-1.0.tar.gz"));
+      fs.writeFileSync(inRoot(b, "etc/portage/binrepos.conf"), `[local]\nsync-uri = ${uri}\npriority = 5\n`);
+      // --usepkgonly without a binary package in PKGDIR: nothing is built
+      const k = await ouzoAsync(["emerge", "--root", b.root, "-K", "=app-misc/hello-1.0"]);
+      expect(k.code).toBe(1);
+      expect(k.stderr).toContain("app-misc/hello-1.0: no binary package");
+      const g = await ouzoAsync(["emerge", "--root", b.root, "--quiet-build", "-g", "=app-misc/hello-1.0"]);
+      expect(g.stderr).not.toContain("ouzo:");
+      expect(g.code).toBe(0);
+      expect(fs.readFileSync(inRoot(b, "var/log/emerge.log"), "utf8")).toContain("Merging Binary (app-misc/hello-1.0::");
+      expect(vdb(b)).toEqual(["app-misc/hello-1.0"]);
+      // it went through the local PKGDIR, recorded in its index; the remote index is cached
+      expect(fs.readFileSync(path.join(pkgdirB, "Packages"), "utf8")).toContain("CPV: app-misc/hello-1.0");
+      expect(fs.existsSync(path.join(b.root, "var/cache/edb/binhost", `127.0.0.1:${(server.address() as AddressInfo).port}`, "Packages"))).toBe(true);
+    } finally {
+      server.close();
+    }
   });
 
   it("builds independent packages side by side with --jobs 2", async () => {

@@ -11,6 +11,8 @@ import { DependPool } from "../ebuild/DependPool.js";
 import { runInstalledPhase } from "../build/installedPhase.js";
 import { fetchPackage } from "../build/packageFetch.js";
 import { findBinpkg } from "../build/binpkgInstall.js";
+import { getBinpkg } from "../build/binhost.js";
+import { pkgdirOf } from "../build/binpkg.js";
 import type { BuildPackage, BuildSettings } from "../build/phaseEnv.js";
 import type { Config } from "../config/Config.js";
 import { OuzoError } from "../core/errors.js";
@@ -40,6 +42,9 @@ export interface RunOptions extends GlobalArgs {
   buildpkgonly?: boolean;
   /** --usepkg: install from a matching binary package in PKGDIR instead of building. */
   usepkg?: boolean;
+  usepkgonly?: boolean;
+  getbinpkg?: boolean;
+  getbinpkgonly?: boolean;
   quietBuild?: boolean;
   /** The command line, for emerge.log. */
   commandLine: string;
@@ -133,13 +138,26 @@ export async function runPlan(config: Config, entries: readonly PlanEntry[], unm
     pool.close();
   }
 
+  // --usepkg, --usepkgonly, --getbinpkg: a fitting binary package of PKGDIR (or of a binhost,
+  // downloaded into PKGDIR) instead of a build; with --usepkgonly nothing is built
+  const usesBinaries = !!(args.usepkg || args.usepkgonly || args.getbinpkg || args.getbinpkgonly);
+  const binaryFor = async (pkg: BuildPackage, s: BuildSettings) => {
+    if (!usesBinaries) return undefined;
+    let found = findBinpkg(pkg, s);
+    if (!found && (args.getbinpkg || args.getbinpkgonly) && (await getBinpkg(pkg, s, out))) found = findBinpkg(pkg, s);
+    if (!found && (args.usepkgonly || args.getbinpkgonly)) {
+      throw new OuzoError("no-binpkg", `${pkg.category}/${pkg.pf}: no binary package with USE="${pkg.use.join(" ")}" in ${pkgdirOf(s)}${args.getbinpkgonly ? " or on the binhosts" : ""}, and --usepkgonly builds nothing`);
+    }
+    return found;
+  };
+
   // fetch everything first (Portage's parallel-fetch does it during the builds; here it is the
   // first step, so a missing distfile stops the run before anything is built)
   out.notice(`>>> Fetching the distfiles of ${total} package${total === 1 ? "" : "s"}`);
   const fetchFailures: string[] = [];
   for (const j of jobs) {
     // a package that will come from a binary package needs no distfile
-    if (args.usepkg && findBinpkg(pkgs.get(j)!, run)) continue;
+    if (usesBinaries && (await binaryFor(pkgs.get(j)!, run))) continue;
     try {
       await fetchPackage(pkgs.get(j)!, run, out);
     } catch (e) {
@@ -211,7 +229,7 @@ export async function runPlan(config: Config, entries: readonly PlanEntry[], unm
     const pkgSettings: BuildSettings = { ...run, root: rootOfEntry(j.entry), bashrcs: [...run.bashrcs, ...envBashrcs(run.configRoot, pkg)] };
     const build = new PackageBuild(pkg, pkgSettings, tmpdir, hooksFor());
     j.build = build;
-    const binary = args.usepkg ? findBinpkg(pkg, pkgSettings) : undefined;
+    const binary = await binaryFor(pkg, pkgSettings);
     if (binary) {
       log.write(` === (${j.n} of ${total}) Merging Binary (${cpv}::${binary.path})`);
       await build.fromBinpkg(binary);

@@ -45,6 +45,9 @@ export interface EmergeArgs extends GlobalArgs, AutounmaskArgs {
   buildpkg?: boolean;
   buildpkgonly?: boolean;
   usepkg?: boolean;
+  usepkgonly?: boolean;
+  getbinpkg?: boolean;
+  getbinpkgonly?: boolean;
   resume?: boolean;
   skipfirst?: boolean;
   quietBuild?: boolean;
