@@ -94,7 +94,7 @@ export async function mergePackage(req: MergeRequest): Promise<MergeResult> {
     await recoverUnderLock(req.root, { hooks: req.hooks, reporter: req.reporter });
     const built = buildPlan(req, cpv);
     const { plan } = built;
-    const journal = Journal.create(req.root, plan.tx, { r: R.begin, plan });
+    const journal = Journal.create(req.root, plan.tx, { r: R.begin, plan }, { durable: req.features.has("merge-sync") });
     try {
       stageVdbEntry(req.root, { category: req.category, pf: req.pf, buildInfoDir: req.buildInfoDir, contents: built.contents, counter: plan.counter, durable: req.features.has("merge-sync"), ...(req.vdbExtra ? { extra: req.vdbExtra } : {}) });
       stage(plan, req.reporter);

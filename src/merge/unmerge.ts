@@ -95,7 +95,7 @@ export async function unmergePackage(req: UnmergeRequest): Promise<UnmergeResult
       mergeSync: req.features.has("merge-sync"),
       syncPaths: [paths.root, path.dirname(pkg.dir)],
     };
-    const journal = Journal.create(req.root, tx, { r: R.begin, plan });
+    const journal = Journal.create(req.root, tx, { r: R.begin, plan }, { durable: req.features.has("merge-sync") });
     let fwd;
     try {
       fwd = await rollForward(plan, journal, [], req.hooks, req.reporter);
