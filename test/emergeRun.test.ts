@@ -136,3 +136,34 @@ describe("ouzo emerge (building and merging)", () => {
     expect(emerge(s2, "--resume").code).toBe(1);
   });
 });
+
+describe("ouzo emerge --usepkg with anise repositories", () => {
+  it("installs an anise package a plan needs, beside packages built from ebuilds, in one vdb", async () => {
+    const { buildRepo, RepoServer, configureRepos, installShell } = await import("./aniseFixture.js");
+    const sys = await buildSystem();
+    const repoDir = path.join(sys.tmp, "anise-repo");
+    await buildRepo(repoDir, "bins", [{ category: "app-misc", name: "binonly", version: "1.0", files: { "usr/share/binonly/README": "from an anise repository\n" }, finalize: "uninstall:\n- echo gone > /binonly.gone\n" }]);
+    const server = await new RepoServer(repoDir).start();
+    try {
+      configureRepos(sys.root, [{ name: "bins", url: server.url }]);
+      // the server answers from this process: the CLI runs beside it, not blocking it
+      expect((await ouzoAsync(["anise", "repo-update", "--root", sys.root])).code).toBe(0);
+      const r = await ouzoAsync(["emerge", "--root", sys.root, "--quiet-build", "-k", "app-misc/binonly", "app-misc/notes"]);
+      expect(r.stderr).not.toContain("ouzo:");
+      expect(r.code).toBe(0);
+      expect(r.stdout).toContain("app-misc/binonly-1.0::bins (anise)");
+      expect(vdb(sys)).toEqual(["app-misc/binonly-1.0", "app-misc/notes-1.0"]);
+      expect(fs.readFileSync(inRoot(sys, "usr/share/binonly/README"), "utf8")).toBe("from an anise repository\n");
+      expect(world(sys)).toBe("app-misc/binonly\napp-misc/notes\n");
+      expect(ouzo(["owner", "--root", sys.root, "/usr/share/binonly/README"]).stdout).toBe("app-misc/binonly-1.0 (/usr/share/binonly/README)\n");
+      // emerge -C of an anise package runs its stored uninstall finalizer (inside ROOT), not ebuild phases
+      installShell(sys.root);
+      const rm = ouzo(["emerge", "--root", sys.root, "-C", "app-misc/binonly"]);
+      expect(rm.code).toBe(0);
+      expect(vdb(sys)).toEqual(["app-misc/notes-1.0"]);
+      expect(fs.readFileSync(inRoot(sys, "binonly.gone"), "utf8")).toBe("gone\n");
+    } finally {
+      await server.stop();
+    }
+  });
+});

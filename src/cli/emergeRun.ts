@@ -8,6 +8,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { PackageBuild, updateVdbEnvironment } from "../build/build.js";
 import { DependPool } from "../ebuild/DependPool.js";
+import { aniseOrigin } from "./aniseSource.js";
 import { runInstalledPhase } from "../build/installedPhase.js";
 import { fetchPackage } from "../build/packageFetch.js";
 import { findBinpkg } from "../build/binpkgInstall.js";
@@ -17,7 +18,7 @@ import type { BuildPackage, BuildSettings } from "../build/phaseEnv.js";
 import type { Config } from "../config/Config.js";
 import { OuzoError } from "../core/errors.js";
 import { atomicWriteFile } from "../core/fsutil.js";
-import { mergePackage } from "../merge/merge.js";
+import { mergePackage, type MergeHooks } from "../merge/merge.js";
 import { readInstalled, type InstalledPackage } from "../vdb/installed.js";
 import type { PlanEntry, UnmergeEntry } from "../resolve/plan.js";
 import { unmergePackage } from "../merge/unmerge.js";
@@ -25,7 +26,7 @@ import { OwnerIndex } from "../vdb/ownerIndex.js";
 import { addWorldAtoms, addWorldSets, removeWorldAtoms } from "../vdb/worldWrite.js";
 import { Atom } from "../pms/atom.js";
 import { USER_CONFIG_EAPI } from "../pms/eapi.js";
-import { cacheDirOf } from "./context.js";
+import { cacheDirOf, configRootOf } from "./context.js";
 import type { Output } from "../ui/Output.js";
 import { buildHooks } from "./buildHooks.js";
 import { buildPackageOf, buildSettingsOf, envBashrcs } from "./commands/ebuild.js";
@@ -128,6 +129,7 @@ export async function runPlan(config: Config, entries: readonly PlanEntry[], unm
     await Promise.all(
       jobs.map(async (j) => {
         const c = j.entry.pkg;
+        if (aniseOrigin(c)) return; // an anise package: no ebuild, merged by the anise stage
         const repo = config.repos.get(c.repo);
         if (!repo) throw new OuzoError("no-repository", `${c.cpv}: repository '${c.repo}' is not configured`);
         const ebuild = path.join(repo.location, c.category, c.package, `${c.cpv.slice(c.category.length + 1)}.ebuild`);
@@ -156,6 +158,7 @@ export async function runPlan(config: Config, entries: readonly PlanEntry[], unm
   out.notice(`>>> Fetching the distfiles of ${total} package${total === 1 ? "" : "s"}`);
   const fetchFailures: string[] = [];
   for (const j of jobs) {
+    if (aniseOrigin(j.entry.pkg)) continue;
     // a package that will come from a binary package needs no distfile
     if (usesBinaries && (await binaryFor(pkgs.get(j)!, run))) continue;
     try {
@@ -220,6 +223,7 @@ export async function runPlan(config: Config, entries: readonly PlanEntry[], unm
   out.report({ kind: "started", task: "emerge", total });
 
   const buildOne = async (j: Job): Promise<void> => {
+    if (aniseOrigin(j.entry.pkg)) return;
     const pkg = pkgs.get(j)!;
     const cpv = `${pkg.category}/${pkg.pf}`;
     const where = `${cpv}::${j.entry.pkg.repo}`;
@@ -240,6 +244,21 @@ export async function runPlan(config: Config, entries: readonly PlanEntry[], unm
   };
 
   const mergeOne = async (j: Job): Promise<void> => {
+    const anise = aniseOrigin(j.entry.pkg);
+    if (anise) {
+      // an anise package (--usepkg): downloaded, verified and merged as `ouzo anise install` does
+      const c = j.entry.pkg;
+      out.result(`>>> Installing (${j.n} of ${total}) ${c.cpv}::${c.repo} (anise)`);
+      log.write(` >>> emerge (${j.n} of ${total}) ${c.cpv} to ${to}`);
+      const r = await (await import("./commands/anise.js")).mergeAniseEntries([j.entry], args, out);
+      for (const f of r.finalizerFailures) out.warn(`${c.cpv}: ${f}`);
+      for (const p of r.configPending) out.notice(` * IMPORTANT: config file '${p.path}' needs updating (${p.file}).`);
+      const atoms = worldAdd.filter((a) => a === `${c.category}/${c.package}` || a.startsWith(`${c.category}/${c.package}:`));
+      if (atoms.length) await addWorldAtoms(root, atoms);
+      log.write(` ::: completed emerge (${j.n} of ${total}) ${c.cpv} to ${to}`);
+      out.result(`>>> Completed (${j.n} of ${total}) ${c.cpv}::${c.repo}`);
+      return;
+    }
     const build = j.build!;
     const pkg = build.pkg;
     const cpv = build.cpv;
@@ -272,7 +291,7 @@ export async function runPlan(config: Config, entries: readonly PlanEntry[], unm
       ownerIndex: indexFor(into),
       collisionIgnore: words(config.vars.get("COLLISION_IGNORE")),
       uninstallIgnore: words(config.vars.get("UNINSTALL_IGNORE")),
-      hooks: phaseHooks(pvr),
+      hooks: await aniseAware(args, out, phaseHooks(pvr)),
     });
     for (const r of result.replaced) log.write(` >>> unmerge success: ${r.cpv}`);
     for (const c of result.configPending) out.notice(` * IMPORTANT: config file '${c.path}' needs updating (${c.file}).`);
@@ -419,10 +438,11 @@ export async function runUnmerge(config: Config, atoms: readonly string[], args:
         ownerIndex: index,
         uninstallIgnore: words(config.vars.get("UNINSTALL_IGNORE")),
         othersInSlot: installed.filter((o) => o !== p && o.category === p.category && o.package === p.package && o.slot === p.slot),
-        hooks: {
+        // an anise-installed package runs its stored uninstall finalizer instead of ebuild phases
+        hooks: await aniseAware(args, out, {
           prerm: async (old) => void (await runInstalledPhase(old, "prerm", settings, tmpdir, { replacedByVersion: "", hooks })),
           postrm: async (old) => void (await runInstalledPhase(old, "postrm", settings, tmpdir, { replacedByVersion: "", hooks })),
-        },
+        }),
       });
       for (const k of r.kept) if (!args.quiet) out.result(`--- ${k.reason ?? "kept"} ${k.path}`);
       log.write(` >>> unmerge success: ${p.cpv}`);
@@ -445,4 +465,10 @@ export function recoveryHooks(config: Config, args: GlobalArgs, out: Output) {
     prerm: async (old: InstalledPackage, replacedBy: string) => void (await runInstalledPhase(old, "prerm", settings, tmpdir, { replacedByVersion: replacedBy, hooks })),
     postrm: async (old: InstalledPackage, replacedBy: string) => void (await runInstalledPhase(old, "postrm", settings, tmpdir, { replacedByVersion: replacedBy, hooks })),
   };
+}
+
+/** Merge hooks that know anise-installed packages (when /etc/anise exists), else the ebuild phases. */
+async function aniseAware(args: GlobalArgs, out: Output, source: MergeHooks): Promise<MergeHooks> {
+  if (!fs.existsSync(path.join(configRootOf(args), "etc", "anise"))) return source;
+  return (await import("./commands/anise.js")).aniseAwareHooks(args, out, source);
 }

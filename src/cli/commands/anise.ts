@@ -12,6 +12,7 @@ import YAML from "yaml";
 import { AniseCatalog, type AniseEntry } from "../../anise/AniseCatalog.js";
 import { loadAniseConfig, type AniseClientConfig } from "../../anise/AniseConfig.js";
 import { aniseHooks, runAniseSteps, type AniseRunContext, type AniseRunResult, type AniseStep } from "../../anise/AniseInstaller.js";
+import type { MergeHooks } from "../../merge/merge.js";
 import { packageDocument, type PackageSpec } from "../../anise/AnisePackage.js";
 import { aniseRecordOf, readInstalledWithRecords, runtimeDependencies, type AniseInstalled } from "../../anise/AniseRecord.js";
 import { createRepository } from "../../anise/createRepo.js";
@@ -914,4 +915,20 @@ export async function aniseDemo(base: string, args: GlobalArgs, out: Output): Pr
   rc = await aniseInstallCommand({ ...a, packages: ["app-misc/anise-hello"] }, out);
   if (rc) return rc;
   return aniseQBelongsCommand({ ...a, paths: ["/usr/share/anise-hello/README"] }, out);
+}
+
+/**
+ * The merge hooks `ouzo emerge` uses when a removed or replaced package may be an anise one:
+ * its stored uninstall finalizer runs (with anise's finalizer environment) instead of ebuild
+ * phases; a source-built package gets `source`'s prerm/postrm.
+ */
+export function aniseAwareHooks(args: GlobalArgs, out: Output, source: MergeHooks): MergeHooks {
+  let sys: AniseSystem | undefined;
+  try {
+    sys = openSystem(args as AniseArgs, out);
+  } catch {
+    // no usable /etc/anise: only source-built packages can be there
+    return source;
+  }
+  return aniseHooks({ root: sys.root, skipFinalizers: false, finalizerEnv: finalizerEnvOf(args as AniseArgs, sys), sourceHooks: source, reporter: out });
 }

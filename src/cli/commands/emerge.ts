@@ -1,3 +1,4 @@
+import * as fs from "node:fs";
 import * as path from "node:path";
 import { DownloadCounter, distfileNames, fetchedByHand, fetchRestricted, selectedUris } from "../../build/distfiles.js";
 import type { Config } from "../../config/Config.js";
@@ -8,13 +9,14 @@ import { hostDependencies, isSelective, type RebuildCause, type RootSplit, type 
 import { worldChange } from "../../resolve/worldAtoms.js";
 import type { Output } from "../../ui/Output.js";
 import { readWorld } from "../../vdb/world.js";
-import { rootOf, type GlobalArgs } from "../context.js";
+import { configRootOf, rootOf, type GlobalArgs } from "../context.js";
 import { columnsLine, treeRows } from "../emergeLayouts.js";
 import { planDocument } from "../emergeJson.js";
 import { blockerLine, mergeLine, numericLocale, totalLine, uninstallLine, type LineOptions } from "../emergeLines.js";
 import { optionAtoms, requestOf } from "../emergeRequest.js";
 import { EbuildSource, InstalledSource } from "../emergeSources.js";
 import { openStore } from "./metadata.js";
+import type { CandidateSource } from "../../resolve/Candidate.js";
 import { type AutounmaskArgs, resolveFailure } from "../emergeAutounmask.js";
 import { removalActionOf, removalCommand } from "../emergeDepclean.js";
 import { cycleDocument, cycleText, EmergeFacts } from "../emergeExplain.js";
@@ -213,6 +215,12 @@ async function resolveAll(config: Config, args: EmergeArgs, opts: ResolveOptions
 }
 
 /** `ouzo emerge`: the plan emerge would make, in emerge's words (building and merging come later). */
+/** Whether /etc/anise names a repository (then anise packages may serve --usepkg). */
+function hasAniseRepos(args: EmergeArgs): boolean {
+  const d = path.join(configRootOf(args), "etc", "anise", "repos.conf.d");
+  return fs.existsSync(d) && fs.readdirSync(d).some((f) => /\.ya?ml$/.test(f));
+}
+
 /** The options of the command line, for emerge.log's "*** emerge …" line. */
 function commandLineOf(args: EmergeArgs): string {
   const flags = Object.entries(args)
@@ -268,7 +276,9 @@ export async function emergeCommand(config: Config, args: EmergeArgs, out: Outpu
   const host = hostOf(args, root);
   const opts: ResolveOptions = { ...resolveOptions(args, world.atoms), ...(host ? { split: host.split } : {}) };
   const ebuilds = new EbuildSource(config, store, out);
-  const sources = [ebuilds, installed];
+  const sources: CandidateSource[] = [ebuilds, installed];
+  // with --usepkg, the packages of the configured anise repositories are candidates too
+  if ((args.usepkg || args.usepkgonly) && hasAniseRepos(args)) sources.push((await import("./anise.js")).aniseSourceFor(args, out));
   const how = { nodeps: args.nodeps, tree: args.tree && !args.unorderedDisplay };
   /** The edges from ROOT's packages to the build host's (for --tree). */
   let hostEdges: Selection["edges"] = [];
