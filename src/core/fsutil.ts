@@ -143,3 +143,19 @@ export function sha256File(file: string): string {
   }
   return h.digest("hex");
 }
+
+/**
+ * Remove what an atomicWriteFile of `file` killed between its write and its rename left behind
+ * (`.<name>.<pid>.<n>.tmp` beside it). Only for files whose writers hold a lock the caller holds.
+ */
+export function removeStaleTemps(file: string): void {
+  const dir = path.dirname(file);
+  const prefix = `.${path.basename(file)}.`;
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir);
+  } catch {
+    return;
+  }
+  for (const n of names) if (n.startsWith(prefix) && n.endsWith(".tmp")) fs.rmSync(path.join(dir, n), { force: true });
+}

@@ -10,6 +10,9 @@ import { vdbDir } from "../vdb/installed.js";
 import { withVdbLock } from "../vdb/vdbLock.js";
 import { recoverVdbEntries } from "../vdb/vdbWrite.js";
 import { Journal, listJournals, readJournal } from "./journal.js";
+import { removeStaleTemps } from "../core/fsutil.js";
+import { counterFile } from "../vdb/counter.js";
+import { confmemFile } from "./configProtect.js";
 import { R, rollBack, rollForward, type MergeHooks, type TxPlan } from "./transaction.js";
 
 export interface RecoveredTransaction {
@@ -55,6 +58,10 @@ export async function recoverUnderLock(root: string, opts: RecoveryOptions & { r
   // first the vdb's own half-done renames (an entry set aside by a commit comes back), so that
   // the journals below find each entry whole: old, or new, or staged
   recoverVdbEntries(root);
+  // the files merges rewrite with atomicWriteFile under this lock: a kill between write and rename
+  // leaves its temp file beside them, with or without a journal (COUNTER is taken before it)
+  removeStaleTemps(confmemFile(root));
+  removeStaleTemps(counterFile(root));
   for (const file of listJournals(root)) {
     const records = readJournal(file);
     const tx = path.basename(file);
