@@ -100,6 +100,19 @@ export async function recoverUnderLock(root: string, opts: RecoveryOptions & { r
     }
     transactions.push({ tx, kind: plan.kind, cpv: plan.cpv, action: "rolled-forward", state, phaseProblems });
   }
+  // an unmerge's removal empties a category directory and removes it; one interrupted between the
+  // two leaves the empty directory, which a finished run would not have
+  if (transactions.some((t) => t.action !== "discarded")) {
+    const vdb = vdbDir(root);
+    for (const cat of fs.existsSync(vdb) ? fs.readdirSync(vdb) : []) {
+      const d = path.join(vdb, cat);
+      try {
+        if (fs.statSync(d).isDirectory() && fs.readdirSync(d).length === 0) fs.rmdirSync(d);
+      } catch {
+        // gone meanwhile, or not ours to remove
+      }
+    }
+  }
   const strayMerging = findMerging(root);
   for (const d of strayMerging) reporter?.report({ kind: "warning", code: "recover-stray-merging", message: `${d}: an entry under construction that no ouzo journal accounts for (an interrupted Portage merge?); it is not counted as installed and is left for you to inspect` });
   return { transactions, strayMerging };
