@@ -5,6 +5,7 @@
 // source packages), removals through the unmerge, and at the end the install finalizers in
 // order. A failing finalizer leaves its package installed and is reported.
 import * as fs from "node:fs";
+import * as os from "node:os";
 import * as path from "node:path";
 import { OuzoError } from "../core/errors.js";
 import type { Reporter } from "../core/reporter.js";
@@ -251,8 +252,9 @@ export async function runAniseSteps(steps: readonly AniseStep[], ctx: AniseRunCo
   const unpacker = new Unpacker(ctx.unpackInWorker ?? true);
   const unpacks = new Map<AniseStep, Promise<UnpackResult>>();
   const removals: Promise<void>[] = [];
-  // packages are unpacked this far ahead of the merges (disk space for as many images)
-  const AHEAD = 2;
+  // packages are unpacked this far ahead of the merges (disk space for as many images), enough
+  // to keep every unpacking thread busy
+  const AHEAD = 2 * Math.min(4, Math.max(1, os.availableParallelism()));
   const startUnpacks = (from: number) => {
     for (let j = from, ahead = 0; j < steps.length && ahead <= AHEAD; j++) {
       const t = steps[j]!;
