@@ -7,10 +7,7 @@
 import type { AniseCatalog, AniseEntry } from "../anise/AniseCatalog.js";
 import type { PackageSpec } from "../anise/AnisePackage.js";
 import { pfOf, runtimeDependencies, slotOf } from "../anise/AniseRecord.js";
-import { Atom } from "../pms/atom.js";
-import { COMMAND_LINE_EAPI } from "../pms/eapi.js";
 import type { Candidate, CandidateSource } from "../resolve/Candidate.js";
-import type { InstalledPackage } from "../vdb/installed.js";
 
 export type AniseOrigin = { readonly kind: "package"; readonly entry: AniseEntry } | { readonly kind: "provided"; readonly spec: PackageSpec; readonly provider: AniseEntry };
 
@@ -111,63 +108,4 @@ export function depsChanged(recorded: PackageSpec | undefined, now: PackageSpec)
   return key(recorded) !== key(now);
 }
 
-/**
- * The installed packages as candidates, from a list already read (emergeSources' InstalledSource
- * reads /var/db/pkg itself; the anise commands have read it already, with the anise records).
- */
-export class InstalledListSource implements CandidateSource {
-  private readonly byCp = new Map<string, Candidate[]>();
-  private blockerIndex?: Map<string, Set<string>>;
-
-  constructor(list: readonly InstalledPackage[]) {
-    for (const p of list) {
-      const names = p.iuse.map((f) => f.replace(/^[+-]/, ""));
-      const use = new Set(p.use);
-      const c: Candidate = {
-        source: "installed",
-        category: p.category,
-        package: p.package,
-        version: p.version,
-        cpv: p.cpv,
-        slot: p.slot,
-        subslot: p.subslot,
-        repo: p.repo,
-        eapi: p.eapi,
-        iuse: p.iuse,
-        use,
-        useState: { enabled: names.filter((f) => use.has(f)).sort(), disabled: names.filter((f) => !use.has(f)).sort(), forced: [], masked: [] },
-        masks: [],
-        maskMarker: " ",
-        deps: { DEPEND: p.depend, RDEPEND: p.rdepend, PDEPEND: p.pdepend, BDEPEND: p.bdepend, IDEPEND: p.idepend },
-        properties: p.properties,
-      };
-      const cp = `${p.category}/${p.package}`;
-      this.byCp.set(cp, [...(this.byCp.get(cp) ?? []), c]);
-    }
-  }
-
-  async candidates(cp: string): Promise<Candidate[]> {
-    return this.byCp.get(cp) ?? [];
-  }
-
-  /** `category/PN` named by a runtime blocker → the installed packages carrying it (as emerge collects them). */
-  blockersOf(cp: string): readonly string[] {
-    if (!this.blockerIndex) {
-      this.blockerIndex = new Map();
-      for (const c of [...this.byCp.values()].flat()) {
-        for (const text of [c.deps.RDEPEND, c.deps.PDEPEND, c.deps.IDEPEND]) {
-          if (!text.includes("!")) continue;
-          for (const tok of text.split(" ")) {
-            if (!tok.startsWith("!")) continue;
-            const a = Atom.tryParse(tok, COMMAND_LINE_EAPI);
-            if (!a) continue;
-            const owners = this.blockerIndex.get(a.cp) ?? new Set<string>();
-            owners.add(`${c.category}/${c.package}`);
-            this.blockerIndex.set(a.cp, owners);
-          }
-        }
-      }
-    }
-    return [...(this.blockerIndex.get(cp) ?? [])];
-  }
-}
+export { InstalledListSource } from "./installedSource.js";
