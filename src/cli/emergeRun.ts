@@ -6,7 +6,7 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { PackageBuild, updateVdbEnvironment } from "../build/build.js";
+import { PackageBuild, updateVdbEnvironment, type BuildHooks } from "../build/build.js";
 import { DependPool } from "../ebuild/DependPool.js";
 import { aniseOrigin } from "./aniseSource.js";
 import { runInstalledPhase } from "../build/installedPhase.js";
@@ -191,19 +191,17 @@ export async function runPlan(config: Config, entries: readonly PlanEntry[], unm
     const at = Number.isFinite(first) ? first : 0;
     unmergeBefore.set(at, [...(unmergeBefore.get(at) ?? []), u]);
   }
+  /** The world atoms of this run that name `cp` (`cp`, `cp:SLOT`, `cp::repo`), added once it is merged. */
+  const addWorldOf = async (cp: string) => {
+    const atoms = worldAdd.filter((a) => a === cp || a.startsWith(`${cp}:`));
+    if (atoms.length) await addWorldAtoms(root, atoms);
+  };
   const hooksFor = () => buildHooks(out, { quiet: !!args.quiet, quietBuild: !!args.quietBuild || (args.jobs ?? 1) > 1 });
-  const phaseHooks = (replacedBy: string) => ({
-    prerm: async (old: InstalledPackage) => {
-      await runInstalledPhase(old, "prerm", run, tmpdir, { replacedByVersion: replacedBy, hooks: hooksFor() });
-    },
-    postrm: async (old: InstalledPackage) => {
-      await runInstalledPhase(old, "postrm", run, tmpdir, { replacedByVersion: replacedBy, hooks: hooksFor() });
-    },
-  });
+  const phaseHooks = installedPhaseHooks(run, tmpdir, hooksFor);
   const removeInstalled = async (p: InstalledPackage, why: string, from: string) => {
     out.result(`>>> Unmerging ${p.cpv} (${why})`);
     log.write(` === Unmerging... (${p.cpv})`);
-    await unmergePackage({ root: from, pkg: p, ...protect, features, reporter: out, ownerIndex: indexFor(from), hooks: phaseHooks(""), uninstallIgnore: words(config.vars.get("UNINSTALL_IGNORE")) });
+    await unmergePackage({ root: from, pkg: p, ...protect, features, reporter: out, ownerIndex: indexFor(from), hooks: phaseHooks, uninstallIgnore: words(config.vars.get("UNINSTALL_IGNORE")) });
     log.write(` >>> unmerge success: ${p.cpv}`);
   };
   const failed = (j: Job) => j.state === "failed" || j.state === "skipped";
@@ -253,8 +251,7 @@ export async function runPlan(config: Config, entries: readonly PlanEntry[], unm
       const r = await (await import("./commands/anise.js")).mergeAniseEntries([j.entry], args, out);
       for (const f of r.finalizerFailures) out.warn(`${c.cpv}: ${f}`);
       for (const p of r.configPending) out.notice(` * IMPORTANT: config file '${p.path}' needs updating (${p.file}).`);
-      const atoms = worldAdd.filter((a) => a === `${c.category}/${c.package}` || a.startsWith(`${c.category}/${c.package}:`));
-      if (atoms.length) await addWorldAtoms(root, atoms);
+      await addWorldOf(`${c.category}/${c.package}`);
       log.write(` ::: completed emerge (${j.n} of ${total}) ${c.cpv} to ${to}`);
       out.result(`>>> Completed (${j.n} of ${total}) ${c.cpv}::${c.repo}`);
       return;
@@ -276,7 +273,6 @@ export async function runPlan(config: Config, entries: readonly PlanEntry[], unm
     out.result(`>>> Installing (${j.n} of ${total}) ${cpv}::${j.entry.pkg.repo}`);
     log.write(` === (${j.n} of ${total}) Merging (${cpv}::${pkg.ebuild})`);
     if (!build.noop("preinst")) await build.phase("preinst", false, { replacingVersions: versions, mergeType: build.mergeType });
-    const pvr = cpv.slice(pkg.category.length + 1 + pkg.pn.length + 1);
     const result = await mergePackage({
       root: into,
       category: pkg.category,
@@ -291,16 +287,15 @@ export async function runPlan(config: Config, entries: readonly PlanEntry[], unm
       ownerIndex: indexFor(into),
       collisionIgnore: words(config.vars.get("COLLISION_IGNORE")),
       uninstallIgnore: words(config.vars.get("UNINSTALL_IGNORE")),
-      hooks: await aniseAware(args, out, phaseHooks(pvr)),
+      hooks: await aniseAware(args, out, phaseHooks),
     });
     for (const r of result.replaced) log.write(` >>> unmerge success: ${r.cpv}`);
     for (const c of result.configPending) out.notice(` * IMPORTANT: config file '${c.path}' needs updating (${c.file}).`);
     if (!build.noop("postinst")) await build.phase("postinst", false, { replacingVersions: versions, mergeType: build.mergeType });
     updateVdbEnvironment(build.dir, result.vdbDir);
     elog.add(cpv, readElog(build.dir.temp, classes));
-    const atoms = worldAdd.filter((a) => a === `${pkg.category}/${pkg.pn}` || a.startsWith(`${pkg.category}/${pkg.pn}:`) || a.startsWith(`${pkg.category}/${pkg.pn}::`));
     // the world file is ROOT's: the build host's packages are dependencies
-    if (atoms.length && into === root && !j.entry.host) await addWorldAtoms(root, atoms);
+    if (into === root && !j.entry.host) await addWorldOf(`${pkg.category}/${pkg.pn}`);
     log.write(` === (${j.n} of ${total}) Post-Build Cleaning (${cpv}::${pkg.ebuild})`);
     if (!features.has("noclean") && !features.has("keepwork")) build.dir.clean();
     log.write(` ::: completed emerge (${j.n} of ${total}) ${cpv} to ${toOf(j.entry)}`);
@@ -439,10 +434,7 @@ export async function runUnmerge(config: Config, atoms: readonly string[], args:
         uninstallIgnore: words(config.vars.get("UNINSTALL_IGNORE")),
         othersInSlot: installed.filter((o) => o !== p && o.category === p.category && o.package === p.package && o.slot === p.slot),
         // an anise-installed package runs its stored uninstall finalizer instead of ebuild phases
-        hooks: await aniseAware(args, out, {
-          prerm: async (old) => void (await runInstalledPhase(old, "prerm", settings, tmpdir, { replacedByVersion: "", hooks })),
-          postrm: async (old) => void (await runInstalledPhase(old, "postrm", settings, tmpdir, { replacedByVersion: "", hooks })),
-        }),
+        hooks: await aniseAware(args, out, installedPhaseHooks(settings, tmpdir, () => hooks)),
       });
       for (const k of r.kept) if (!args.quiet) out.result(`--- ${k.reason ?? "kept"} ${k.path}`);
       log.write(` >>> unmerge success: ${p.cpv}`);
@@ -456,15 +448,21 @@ export async function runUnmerge(config: Config, atoms: readonly string[], args:
   return 0;
 }
 
-/** pkg_prerm/pkg_postrm for a recovery that finishes an interrupted replace or unmerge. */
-export function recoveryHooks(config: Config, args: GlobalArgs, out: Output) {
-  const settings = buildSettingsOf(config, args);
-  const tmpdir = config.vars.get("PORTAGE_TMPDIR") || "/var/tmp";
-  const hooks = buildHooks(out, { quietBuild: true });
+/**
+ * pkg_prerm/pkg_postrm of an installed package, run from its vdb environment, with the version
+ * the merge or unmerge says replaces it ("" for a plain removal) as REPLACED_BY_VERSION.
+ */
+function installedPhaseHooks(settings: BuildSettings, tmpdir: string, hooks: () => BuildHooks): MergeHooks {
   return {
-    prerm: async (old: InstalledPackage, replacedBy: string) => void (await runInstalledPhase(old, "prerm", settings, tmpdir, { replacedByVersion: replacedBy, hooks })),
-    postrm: async (old: InstalledPackage, replacedBy: string) => void (await runInstalledPhase(old, "postrm", settings, tmpdir, { replacedByVersion: replacedBy, hooks })),
+    prerm: async (old, replacedBy) => void (await runInstalledPhase(old, "prerm", settings, tmpdir, { replacedByVersion: replacedBy, hooks: hooks() })),
+    postrm: async (old, replacedBy) => void (await runInstalledPhase(old, "postrm", settings, tmpdir, { replacedByVersion: replacedBy, hooks: hooks() })),
   };
+}
+
+/** pkg_prerm/pkg_postrm for a recovery that finishes an interrupted replace or unmerge. */
+export function recoveryHooks(config: Config, args: GlobalArgs, out: Output): MergeHooks {
+  const hooks = buildHooks(out, { quietBuild: true });
+  return installedPhaseHooks(buildSettingsOf(config, args), config.vars.get("PORTAGE_TMPDIR") || "/var/tmp", () => hooks);
 }
 
 /** Merge hooks that know anise-installed packages (when /etc/anise exists), else the ebuild phases. */
