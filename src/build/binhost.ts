@@ -12,10 +12,11 @@ import { atomicWriteFile, listConfigDir } from "../core/fsutil.js";
 import type { Reporter } from "../core/reporter.js";
 import { pkgdirOf } from "./binpkg.js";
 import { fetchDistfiles } from "./fetch.js";
-import { parsePackagesIndex, recordBinpkg, type PackagesIndex, type Stanza } from "./packagesIndex.js";
+import { parsePackagesIndex, recordBinpkg, type PackagesIndex } from "./packagesIndex.js";
 import type { BuildPackage, BuildSettings } from "./phaseEnv.js";
 import { readTbz2 } from "./tbz2.js";
 import { readGpkg } from "./gpkg.js";
+import { stanzaFits } from "./binpkgInstall.js";
 
 export interface Binhost {
   readonly name: string;
@@ -60,16 +61,6 @@ async function remoteIndex(host: Binhost, root: string): Promise<PackagesIndex> 
   return index;
 }
 
-const words = (s: string | undefined) => (s ?? "").split(/\s+/).filter(Boolean);
-
-/** The stanza of an index that can stand for this build: same CPV and SLOT, the same enabled USE. */
-export function fittingStanza(index: PackagesIndex, pkg: BuildPackage): Stanza | undefined {
-  const cpv = `${pkg.category}/${pkg.pf}`;
-  const want = [...pkg.use].sort().join(" ");
-  const slot = pkg.metadata.SLOT || "0";
-  return index.packages.find((s) => s.CPV === cpv && (s.SLOT || "0") === slot && words(s.USE).filter((f) => pkg.iuseEffective.includes(f)).sort().join(" ") === want);
-}
-
 /**
  * --getbinpkg: download a fitting binary package of `pkg` from the first binhost that has one
  * into PKGDIR (verified against the host's index) and record it there. Returns whether it did.
@@ -78,7 +69,7 @@ export async function getBinpkg(pkg: BuildPackage, settings: BuildSettings, repo
   const pkgdir = pkgdirOf(settings);
   for (const host of binhostsOf(settings)) {
     const index = await remoteIndex(host, settings.root);
-    const s = fittingStanza(index, pkg);
+    const s = index.packages.find((x) => stanzaFits(x, pkg));
     if (!s) continue;
     const rel = s.PATH || `${s.CPV}.tbz2`;
     if (rel.split("/").includes("..") || path.isAbsolute(rel)) throw new OuzoError("binhost-path", `binhost ${host.name}: unsafe PATH '${rel}' for ${s.CPV}`);

@@ -2,14 +2,13 @@
 // install"): the package's image and build-info come out of the .tbz2/.gpkg.tar, its saved
 // environment (without the build machine's PATH, locale, FEATURES and sandbox lists) becomes
 // T/environment, pkg_setup runs with MERGE_TYPE=binary; the merge then goes as for a build.
-import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { OuzoError } from "../core/errors.js";
 import type { BuildDir } from "./BuildDir.js";
 import { extractGpkg, readGpkg } from "./gpkg.js";
-import { preprocessEnvironment } from "./installedPhase.js";
-import { readPackagesIndex } from "./packagesIndex.js";
+import { loadForeignEnvironment } from "./savedEnvironment.js";
+import { readPackagesIndex, type Stanza } from "./packagesIndex.js";
 import type { BuildPackage, BuildSettings } from "./phaseEnv.js";
 import { pkgdirOf } from "./binpkg.js";
 import { extractTbz2, readTbz2 } from "./tbz2.js";
@@ -23,21 +22,23 @@ export interface BinpkgMatch {
 const words = (s: string | undefined) => (s ?? "").split(/\s+/).filter(Boolean);
 
 /**
+ * Whether a Packages stanza can stand for this build: same CPV and SLOT, and the same enabled USE
+ * (the index lists USE as built; compared within the IUSE_EFFECTIVE the build would have).
+ */
+export function stanzaFits(s: Stanza, pkg: BuildPackage): boolean {
+  if (s.CPV !== `${pkg.category}/${pkg.pf}` || (s.SLOT || "0") !== (pkg.metadata.SLOT || "0")) return false;
+  return words(s.USE).filter((f) => pkg.iuseEffective.includes(f)).sort().join(" ") === [...pkg.use].sort().join(" ");
+}
+
+/**
  * The binary package in PKGDIR that can stand for this build (--usepkg): same CPV, same SLOT, the
  * same enabled USE (emerge's default --binpkg-respect-use), or undefined.
  */
 export function findBinpkg(pkg: BuildPackage, settings: BuildSettings): BinpkgMatch | undefined {
   const pkgdir = pkgdirOf(settings);
   const index = readPackagesIndex(pkgdir);
-  const cpv = `${pkg.category}/${pkg.pf}`;
-  const want = [...pkg.use].sort().join(" ");
-  const slot = pkg.metadata.SLOT || "0";
   for (const s of index.packages) {
-    if (s.CPV !== cpv) continue;
-    if ((s.SLOT || "0") !== slot) continue;
-    // the index lists USE as built, within IUSE_EFFECTIVE; compare the flags the build would have
-    const built = words(s.USE).filter((f) => pkg.iuseEffective.includes(f)).sort().join(" ");
-    if (built !== want) continue;
+    if (!stanzaFits(s, pkg)) continue;
     const rel = s.PATH || `${pkg.category}/${pkg.pf}.tbz2`;
     const file = path.join(pkgdir, rel);
     if (!fs.existsSync(file)) continue;
@@ -58,9 +59,6 @@ export async function unpackBinpkg(match: BinpkgMatch, dir: BuildDir): Promise<B
   for (const [name, value] of metadata) fs.writeFileSync(path.join(dir.buildInfo, name), value);
   const env = metadata.get("environment.bz2");
   if (!env) throw new OuzoError("binpkg-environment", `${match.path}: no environment.bz2 in its metadata`);
-  const r = spawnSync("bzip2", ["-dc"], { input: env, maxBuffer: 1 << 30 });
-  if (r.status !== 0) throw new OuzoError("binpkg-environment", `${match.path}: cannot read its environment.bz2: ${r.stderr?.toString().trim()}`);
-  fs.mkdirSync(dir.temp, { recursive: true });
-  fs.writeFileSync(dir.environment, preprocessEnvironment(r.stdout.toString("utf8")));
+  loadForeignEnvironment(env, dir, "binpkg-environment", match.path);
   return metadata;
 }
