@@ -9,6 +9,7 @@ import { OuzoError, UsageError } from "../../core/errors.js";
 import { listConfigDir } from "../../core/fsutil.js";
 import { requireProgram } from "../../core/spawn.js";
 import { DependPool } from "../../ebuild/DependPool.js";
+import { headEapi } from "../../metadata/ebuildTree.js";
 import { allLeaves, parsePlainTokens, parseSrcUri, reduce } from "../../pms/depspec.js";
 import { splitPf } from "../../pms/atom.js";
 import { distfileNames, selectedUris } from "../../build/distfiles.js";
@@ -57,11 +58,11 @@ export async function buildPackageOf(config: Config, file: string, useOverride?:
   const { repo, eclassLocations } = repositoryOf(config, where.repoRoot);
   const ebuild = path.resolve(file);
   const text = fs.readFileSync(ebuild, "latin1");
-  const head = /^\s*EAPI=(['"]?)([A-Za-z0-9+_.-]*)\1\s*(?:#.*)?$/m.exec(text.split(/\n/).filter((l) => !/^\s*(#.*)?$/.test(l))[0] ?? "");
+  const eapiHead = headEapi(text, ebuild);
   const pool = sharedPool ?? new DependPool(1);
   let result;
   try {
-    result = await pool.run({ ebuild, category: where.category, pn: where.pn, pf: where.pf, eapi: head?.[2] || "0", eclassLocations });
+    result = await pool.run({ ebuild, category: where.category, pn: where.pn, pf: where.pf, eapi: eapiHead, eclassLocations });
   } finally {
     if (!sharedPool) pool.close();
   }
