@@ -407,29 +407,31 @@ function useDepsSatisfied(deps: readonly UseDep[], p: PackageRef, parentUse?: Re
   for (const d of deps) {
     const has = targetFlag(d, p);
     if (has === undefined) return false;
-    const parentHas = parentUse?.has(d.flag) ?? false;
-    switch (d.kind) {
-      case "enabled":
-        if (!has) return false;
-        break;
-      case "disabled":
-        if (has) return false;
-        break;
-      case "equal":
-        if (has !== parentHas) return false;
-        break;
-      case "opposite":
-        if (has === parentHas) return false;
-        break;
-      case "ifEnabled":
-        if (parentHas && !has) return false;
-        break;
-      case "ifDisabled":
-        if (!parentHas && has) return false;
-        break;
-    }
+    const want = useDepWant(d, parentUse?.has(d.flag) ?? false);
+    if (want !== undefined && has !== want) return false;
   }
   return true;
+}
+
+/**
+ * What a USE dependency asks of the target's flag, given the parent's flag (PMS 8.3.4): on (true),
+ * off (false), or nothing (undefined: `[x?]` with the parent's x off, `[!x?]` with it on).
+ */
+export function useDepWant(d: UseDep, parentHas: boolean): boolean | undefined {
+  switch (d.kind) {
+    case "enabled":
+      return true;
+    case "disabled":
+      return false;
+    case "equal":
+      return parentHas;
+    case "opposite":
+      return !parentHas;
+    case "ifEnabled":
+      return parentHas ? true : undefined;
+    case "ifDisabled":
+      return parentHas ? undefined : false;
+  }
 }
 
 /** The target's state of a flag, or undefined when it lacks the flag and no default is given. */

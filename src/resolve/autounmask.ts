@@ -2,7 +2,7 @@
 // configuration that makes one, in emerge's order of preference — USE changes, then licences, then
 // unstable and missing keywords, then unmasks — and the lines that would make it, with the chain of
 // `# required by` comments that says who needs each.
-import { Atom } from "../pms/atom.js";
+import { Atom, useDepWant } from "../pms/atom.js";
 import { checkRequiredUse, parseRequiredUse } from "../pms/depspec.js";
 import { COMMAND_LINE_EAPI, eapiFeatures } from "../pms/eapi.js";
 import { compareVersions } from "../pms/version.js";
@@ -94,13 +94,7 @@ export function flagsNeeded(a: Atom, b: Candidate, parent: Candidate | undefined
   const out: Record<string, boolean> = {};
   for (const d of a.useDeps) {
     const parentHas = parent?.use.has(d.flag) ?? false;
-    let want: boolean | undefined;
-    if (d.kind === "enabled") want = true;
-    else if (d.kind === "disabled") want = false;
-    else if (d.kind === "equal") want = parentHas;
-    else if (d.kind === "opposite") want = !parentHas;
-    else if (d.kind === "ifEnabled") want = parentHas ? true : undefined;
-    else want = parentHas ? undefined : false;
+    const want = useDepWant(d, parentHas);
     if (want === undefined) continue;
     if (!iuse.has(d.flag)) {
       // `(+)`/`(-)` defaults are what they are: no change makes them otherwise

@@ -4,7 +4,7 @@
 // makes of a package, citing the earlier lines it rests on. Facts a stage below resolve/ knows
 // (mask files, ebuild paths, where a USE flag comes from, names that exist) come through
 // `ExplainFacts`; without them the candidates' own mask sentences are used.
-import { type Atom } from "../pms/atom.js";
+import { type Atom, useDepWant } from "../pms/atom.js";
 import { type DepNode, formatSpec, parseDependencies, reduce } from "../pms/depspec.js";
 import { eapiFeatures } from "../pms/eapi.js";
 import { compareVersions } from "../pms/version.js";
@@ -149,13 +149,7 @@ function useMismatch(a: Atom, c: Candidate, parent: Candidate | undefined): stri
   for (const d of a.useDeps) {
     const has = iuse.has(d.flag) ? c.use.has(d.flag) : d.missing === undefined ? undefined : d.missing === "+";
     const parentHas = parent?.use.has(d.flag) ?? false;
-    let want: boolean | undefined;
-    if (d.kind === "enabled") want = true;
-    else if (d.kind === "disabled") want = false;
-    else if (d.kind === "equal") want = parentHas;
-    else if (d.kind === "opposite") want = !parentHas;
-    else if (d.kind === "ifEnabled") want = parentHas ? true : undefined;
-    else want = parentHas ? undefined : false;
+    const want = useDepWant(d, parentHas);
     if (want === undefined) continue;
     if (has === undefined) out.push(`${d.flag} is not in its IUSE`);
     else if (has !== want) out.push(`${want ? "+" : "-"}${d.flag}`);
