@@ -1,11 +1,10 @@
 // Building one package from its ebuild (build spec §1.2, §1.8): the phases in order, each in a
 // fresh bash, skipping those whose marker says they are done, so that `ouzo ebuild x.ebuild
 // compile` then `… install` resumes where the first stopped.
-import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { OuzoError } from "../core/errors.js";
-import { atomicWriteFile, readFileIfExists } from "../core/fsutil.js";
+import { readFileIfExists } from "../core/fsutil.js";
 import { Atom } from "../pms/atom.js";
 import { compareVersions } from "../pms/version.js";
 import { readInstalled, type InstalledPackage } from "../vdb/installed.js";
@@ -15,6 +14,7 @@ import { linkDistdir } from "./fetch.js";
 import { writeBinpkg, type BinpkgWritten } from "./binpkg.js";
 import { unpackBinpkg, type BinpkgMatch } from "./binpkgInstall.js";
 import { BOUND_KEYS, boundValue } from "./boundDeps.js";
+import { installEnvironment, writeEnvironmentBz2 } from "./savedEnvironment.js";
 import { buildUser, handOver, runsAsBuildUser, unreachable, type BuildUser } from "./buildUser.js";
 import { packageRoot } from "../core/paths.js";
 import { assertSandboxUsable, collectViolations, describeViolation, failsBuild, needsHelper, parseSandboxD, prepareSandbox, probeSandbox, rulesFor, wrapCommand, type SandboxRules, type SandboxSupport } from "./sandbox.js";
@@ -436,21 +436,20 @@ export class PackageBuild {
     put("BUILD_TIME", String(Math.floor(Date.now() / 1000)));
     fs.copyFileSync(this.pkg.ebuild, path.join(bi, `${this.pkg.pf}.ebuild`));
     if (this.settings.features.has("nostrip") || this.pkg.restrict.includes("strip")) fs.writeFileSync(path.join(bi, "DEBUGBUILD"), "");
-    const env = path.join(this.dir.temp, "environment.install");
-    if (fs.existsSync(env)) {
-      const r = spawnSync("bzip2", ["-9", "-c", env], { maxBuffer: 1 << 30 });
-      if (r.status !== 0) throw new OuzoError("bzip2-failed", `${this.cpv}: bzip2 of the environment failed: ${r.stderr?.toString().trim() || r.error?.message}`);
-      atomicWriteFile(path.join(bi, "environment.bz2"), r.stdout);
-    }
+    const env = installEnvironment(this.dir);
+    if (env) writeEnvironmentBz2(env, path.join(bi, "environment.bz2"), this.cpv);
   }
 }
 
 /** environment.bz2 of a vdb entry made again from the last pkg_*inst phase's state (PORTAGE_UPDATE_ENV). */
 export function updateVdbEnvironment(dir: BuildDir, vdbEntryDir: string): void {
-  const env = path.join(dir.temp, "environment.install");
-  if (!fs.existsSync(env) || !fs.existsSync(vdbEntryDir)) return;
-  const r = spawnSync("bzip2", ["-9", "-c", env], { maxBuffer: 1 << 30 });
-  if (r.status === 0) atomicWriteFile(path.join(vdbEntryDir, "environment.bz2"), r.stdout);
+  const env = installEnvironment(dir);
+  if (!env || !fs.existsSync(vdbEntryDir)) return;
+  try {
+    writeEnvironmentBz2(env, path.join(vdbEntryDir, "environment.bz2"), vdbEntryDir);
+  } catch {
+    // the entry keeps the environment of src_install: pkg_prerm still has what it needs
+  }
 }
 
 function readNulVars(file: string): Map<string, string> {

@@ -2,7 +2,6 @@
 // pkg_info run from the environment saved in its vdb entry, in the build directory Portage uses
 // for them (PORTAGE_TMPDIR/portage/._unmerge_/<cat>/<pf>), never colliding with the build of
 // the version replacing it.
-import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { OuzoError } from "../core/errors.js";
@@ -11,26 +10,7 @@ import type { InstalledPackage } from "../vdb/installed.js";
 import { PackageBuild, type BuildHooks } from "./build.js";
 import { BuildDir } from "./BuildDir.js";
 import type { BuildPackage, BuildSettings } from "./phaseEnv.js";
-
-/** Variables a saved environment from elsewhere must not bring along (spec §2.5 "Load"). */
-const FOREIGN = /^declare -[-a-zA-Z]* (FEATURES|PORTAGE_FEATURES|PATH|LANG|LC_[A-Z_]+|SANDBOX_[A-Z_]+)=/;
-
-/** A vdb or binpkg environment, decompressed, without the variables of the machine that made it. */
-export function preprocessEnvironment(text: string): string {
-  const out: string[] = [];
-  const lines = text.split("\n");
-  for (let i = 0; i < lines.length; i++) {
-    const line = lines[i]!;
-    if (FOREIGN.test(line)) {
-      // these values are single-line; skip a quoted continuation all the same
-      let quotes = (line.match(/(?<!\\)"/g) ?? []).length;
-      while (quotes % 2 === 1 && i + 1 < lines.length) quotes += (lines[++i]!.match(/(?<!\\)"/g) ?? []).length;
-      continue;
-    }
-    out.push(line);
-  }
-  return out.join("\n");
-}
+import { loadForeignEnvironment } from "./savedEnvironment.js";
 
 /** What the build needs to know about an installed package, from its vdb entry. */
 export function installedAsBuildPackage(p: InstalledPackage): BuildPackage {
@@ -77,9 +57,7 @@ export async function runInstalledPhase(p: InstalledPackage, phase: InstalledPha
   fs.mkdirSync(dir.home, { recursive: true });
   const bz = path.join(p.dir, "environment.bz2");
   if (!fs.existsSync(bz)) throw new OuzoError("vdb-environment", `${p.cpv}: ${bz} is missing: its pkg_${phase} cannot run`);
-  const r = spawnSync("bzip2", ["-dc", bz], { maxBuffer: 1 << 30 });
-  if (r.status !== 0) throw new OuzoError("vdb-environment", `${p.cpv}: cannot read ${bz}: ${r.stderr?.toString().trim()}`);
-  fs.writeFileSync(dir.environment, preprocessEnvironment(r.stdout.toString("utf8")));
+  loadForeignEnvironment(fs.readFileSync(bz), dir, "vdb-environment", bz);
   try {
     await build.phase(phase, false, { mergeType: "source", replacedByVersion: opts.replacedByVersion });
   } finally {
