@@ -1,6 +1,6 @@
 import * as path from "node:path";
 import { OuzoError } from "../core/errors.js";
-import { exists, isDirectory, listConfigDir, readFileIfExists, recordInputs } from "../core/fsutil.js";
+import { exists, isDirectory, readFileIfExists, recordInputs } from "../core/fsutil.js";
 import type { Reporter } from "../core/reporter.js";
 import { silentReporter } from "../core/reporter.js";
 import { packagePath } from "../core/paths.js";

@@ -9,7 +9,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import YAML from "yaml";
-import { AniseCatalog, type AniseEntry } from "../../anise/AniseCatalog.js";
+import { AniseCatalog } from "../../anise/AniseCatalog.js";
 import { loadAniseConfig, type AniseClientConfig } from "../../anise/AniseConfig.js";
 import { aniseHooks, runAniseSteps, type AniseRunContext, type AniseRunResult, type AniseStep } from "../../anise/AniseInstaller.js";
 import type { MergeHooks } from "../../merge/merge.js";
@@ -253,10 +253,6 @@ function nameLookup(sys: AniseSystem, installed: readonly InstalledPackage[]) {
 
 function specOfCandidate(c: AniseCandidate): PackageSpec {
   return c.anise.kind === "package" ? c.anise.entry.spec : c.anise.spec;
-}
-
-function entryOfCandidate(c: AniseCandidate): AniseEntry {
-  return c.anise.kind === "package" ? c.anise.entry : c.anise.provider;
 }
 
 interface PlannedSteps {
