@@ -208,4 +208,6 @@ for (let i = 0; i < 5; i++) qcli.push((await runAnise(["q", "belongs", "/usr/sha
 figure("  the whole `ouzo anise q belongs` process", median(qcli).toFixed(0), "ms");
 
 server.close();
-fs.rmSync(base, { recursive: true, force: true });
+// OUZO_BENCH_KEEP=1 keeps the packages and the ROOT for looking into them
+if (process.env.OUZO_BENCH_KEEP) console.log(`kept: ${base}`);
+else fs.rmSync(base, { recursive: true, force: true });

@@ -1,6 +1,7 @@
 // anise's formats and choices as values: versions and selectors in PMS terms, package arguments,
 // metadata in both key spellings, finalizer templates, the tar reader, and anise packages chosen
 // by ouzo's resolver together with ebuilds.
+import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import tar from "tar-stream";
@@ -164,6 +165,7 @@ describe("unpacking", () => {
       compress(
         await tarOf({
           "usr/bin/x": { content: "x", mode: 0o4755 },
+          "usr/bin/y": { hardlink: "usr/bin/x" },
           "usr/include/x.h": "h",
           "usr/lib/libx.so": { symlink: "libx.so.1" },
           "var/db/pkg/app-misc/x-1/SLOT": "0\n",
@@ -175,14 +177,26 @@ describe("unpacking", () => {
     const u = new Unpacker();
     const r = await u.unpack(art, path.join(dir, "work"), { subsets: new Map([["devel", [/^\/usr\/include\//]]]), enabledSubsets: new Set() });
     await u.close();
-    expect(r.files.sort()).toEqual(["usr/bin/x", "usr/lib/libx.so"]);
+    expect(r.files.sort()).toEqual(["usr/bin/x", "usr/bin/y", "usr/lib/libx.so"]);
     expect(r.skipped).toEqual([{ path: "usr/include/x.h", subset: "devel" }]);
-    expect(fs.statSync(path.join(r.image, "usr/bin/x")).mode & 0o7777).toBe(0o4755);
-    expect(fs.statSync(path.join(r.image, "usr/bin/x")).mtimeMs).toBe(1_700_000_000_000);
-    expect(fs.readlinkSync(path.join(r.image, "usr/lib/libx.so"))).toBe("libx.so.1");
+    // the image is flat: the entries say where each one goes, directories first
+    expect(r.entries.map((e) => `${e.type} ${e.path}`)).toEqual(["dir /usr", "dir /usr/bin", "obj /usr/bin/x", "obj /usr/bin/y", "dir /usr/lib", "sym /usr/lib/libx.so"]);
+    const at = (p: string) => r.entries.find((e) => e.path === p)!;
+    expect(path.dirname(at("/usr/bin/x").src)).toBe(r.image);
+    expect(fs.statSync(at("/usr/bin/x").src).mode & 0o7777).toBe(0o4755);
+    expect(fs.statSync(at("/usr/bin/x").src).mtimeMs).toBe(1_700_000_000_000);
+    expect(fs.readFileSync(at("/usr/bin/x").src, "utf8")).toBe("x");
+    expect(r.md5["usr/bin/x"]).toBe(createHash("md5").update("x").digest("hex"));
+    expect(at("/usr/bin/x")).toMatchObject({ mode: 0o4755, mtimeMs: 1_700_000_000_000, nlink: 2 });
+    // a hard link: one inode under two names, told as one group to the merge
+    expect(at("/usr/bin/y")).toMatchObject({ nlink: 2, ino: at("/usr/bin/x").ino });
+    expect(fs.statSync(at("/usr/bin/y").src).ino).toBe(fs.statSync(at("/usr/bin/x").src).ino);
+    expect(r.md5["usr/bin/y"]).toBe(r.md5["usr/bin/x"]);
+    expect(fs.readlinkSync(at("/usr/lib/libx.so").src)).toBe("libx.so.1");
+    expect(at("/usr/lib/libx.so").target).toBe("libx.so.1");
     expect(r.vdb).toMatchObject({ category: "app-misc", pf: "x-1" });
     expect(fs.readFileSync(path.join(r.vdb!.dir, "SLOT"), "utf8")).toBe("0\n");
-    expect(fs.existsSync(path.join(r.image, "var"))).toBe(false);
+    expect(fs.readdirSync(r.image).length).toBe(3);
     const evil = path.join(dir, "evil.package.tar.zst");
     fs.writeFileSync(evil, compress(await tarOf({ "lib": { symlink: "/" }, "lib/etc/passwd": "x" })));
     await expect(new Unpacker(false).unpack(evil, path.join(dir, "w2"), {})).rejects.toThrow(/'lib' is a directory and a symlink|leads through the symlink 'lib'/);

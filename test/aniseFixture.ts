@@ -18,7 +18,8 @@ export interface Ref {
   version?: string;
 }
 
-export type FileSpec = string | { content: string | Buffer; mode?: number } | { symlink: string };
+/** A file's content, a symlink, or a hard link to a name earlier in the archive. */
+export type FileSpec = string | { content: string | Buffer; mode?: number } | { symlink: string } | { hardlink: string };
 
 export interface FixturePackage {
   category: string;
@@ -57,6 +58,7 @@ export async function tarOf(files: Record<string, FileSpec>): Promise<Buffer> {
     }
     const f = files[name]!;
     if (typeof f === "object" && "symlink" in f) await add({ name, type: "symlink", linkname: f.symlink, mode: 0o777, mtime: MTIME, uid: 0, gid: 0 }, Buffer.alloc(0));
+    else if (typeof f === "object" && "hardlink" in f) await add({ name, type: "link", linkname: f.hardlink, mode: 0o644, mtime: MTIME, uid: 0, gid: 0 }, Buffer.alloc(0));
     else {
       const content = typeof f === "string" ? Buffer.from(f) : Buffer.from(f.content);
       await add({ name, type: "file", mode: typeof f === "string" ? 0o644 : (f.mode ?? 0o644), mtime: MTIME, uid: 0, gid: 0, size: content.length }, content);

@@ -9,8 +9,10 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { OuzoError } from "../core/errors.js";
 import type { Reporter } from "../core/reporter.js";
+import type { ImageEntry } from "../merge/imageWalk.js";
 import { mergePackage, type MergeHooks, type MergeResult } from "../merge/merge.js";
 import { unmergePackage, type UnmergeResult } from "../merge/unmerge.js";
+import { withVdbLock } from "../vdb/vdbLock.js";
 import { parseContents } from "../vdb/contents.js";
 import type { InstalledPackage } from "../vdb/installed.js";
 import type { OwnerIndex } from "../vdb/ownerIndex.js";
@@ -273,87 +275,101 @@ export async function runAniseSteps(steps: readonly AniseStep[], ctx: AniseRunCo
   };
   let n = 0;
   try {
-    for (let i = 0; i < steps.length; i++) {
-      const s = steps[i]!;
-      startUnpacks(i);
-      if (s.kind === "remove") {
-        const protect = protectPaths(ctx, aniseRecordOf(s.pkg)?.configProtect);
-        t = performance.now();
-        const r = await unmergePackage({
-          root: ctx.root,
-          pkg: s.pkg,
-          configProtect: protect,
-          configProtectMask: [...ctx.configProtectMask],
-          features,
-          hooks,
-          reporter,
-          ownerIndex: ctx.ownerIndex,
-          uninstallIgnore: ctx.keepProtected ? protectedPatterns(s.pkg, protect) : [],
-        });
-        clock.remove += performance.now() - t;
-        result.removed.push({ cpv: s.pkg.cpv, result: r });
-      } else {
-        const spec = s.kind === "install" ? s.entry.spec : s.spec;
-        const repo = s.kind === "install" ? s.entry.repo.name : s.provider.repo.name;
-        const pf = pfOf(spec);
-        const work = workOf(spec);
-        let buildInfo = emptyBuildInfo;
-        let generated: Record<string, string> = {};
-        let image = path.join(work, "image");
-        const f = finalizers.get(s);
-        const configProtect = s.kind === "install" ? s.entry.meta.configProtect : undefined;
-        if (s.kind === "install") {
-          t = performance.now();
-          const u = await unpacks.get(s)!;
-          clock.waitUnpack += performance.now() - t;
-          image = u.image;
-          if (u.skipped.length) reporter?.report({ kind: "info", message: `${label(spec)}: ${u.skipped.length} file(s) of disabled subsets not installed (${u.skipped[0]!.subset}: /${u.skipped[0]!.path}…)` });
-          if (u.vdb && u.vdb.category === spec.category && u.vdb.pf === pf && fs.existsSync(path.join(u.vdb.dir, "SLOT"))) buildInfo = u.vdb.dir;
-          else {
-            if (u.vdb) reporter?.report({ kind: "warning", code: "ANISE_VDB", message: `${label(spec)} carries the VDB entry ${u.vdb.category}/${u.vdb.pf}, which is not ${spec.category}/${pf}: an entry is generated from its metadata instead` });
-            generated = generatedEntryFiles({ spec, repository: repo });
+    // one holding of the VDB lock for the whole run: one wait, one recovery check, and COUNTER
+    // counted on rather than rescanned for each package
+    await withVdbLock(
+      ctx.root,
+      async () => {
+        for (let i = 0; i < steps.length; i++) {
+          const s = steps[i]!;
+          startUnpacks(i);
+          if (s.kind === "remove") {
+            const protect = protectPaths(ctx, aniseRecordOf(s.pkg)?.configProtect);
+            t = performance.now();
+            const r = await unmergePackage({
+              root: ctx.root,
+              pkg: s.pkg,
+              configProtect: protect,
+              configProtectMask: [...ctx.configProtectMask],
+              features,
+              hooks,
+              reporter,
+              ownerIndex: ctx.ownerIndex,
+              uninstallIgnore: ctx.keepProtected ? protectedPatterns(s.pkg, protect) : [],
+            });
+            clock.remove += performance.now() - t;
+            result.removed.push({ cpv: s.pkg.cpv, result: r });
+          } else {
+            const spec = s.kind === "install" ? s.entry.spec : s.spec;
+            const repo = s.kind === "install" ? s.entry.repo.name : s.provider.repo.name;
+            const pf = pfOf(spec);
+            const work = workOf(spec);
+            let buildInfo = emptyBuildInfo;
+            let generated: Record<string, string> = {};
+            let image = path.join(work, "image");
+            let knownMd5: Map<string, string> | undefined;
+        let imageEntries: ImageEntry[] | undefined;
+            const f = finalizers.get(s);
+            const configProtect = s.kind === "install" ? s.entry.meta.configProtect : undefined;
+            if (s.kind === "install") {
+              t = performance.now();
+              const u = await unpacks.get(s)!;
+              clock.waitUnpack += performance.now() - t;
+              image = u.image;
+          imageEntries = u.entries;
+              knownMd5 = new Map(Object.entries(u.md5).map(([rel, sum]) => [`/${rel}`, sum]));
+              if (u.skipped.length) reporter?.report({ kind: "info", message: `${label(spec)}: ${u.skipped.length} file(s) of disabled subsets not installed (${u.skipped[0]!.subset}: /${u.skipped[0]!.path}…)` });
+              if (u.vdb && u.vdb.category === spec.category && u.vdb.pf === pf && fs.existsSync(path.join(u.vdb.dir, "SLOT"))) buildInfo = u.vdb.dir;
+              else {
+                if (u.vdb) reporter?.report({ kind: "warning", code: "ANISE_VDB", message: `${label(spec)} carries the VDB entry ${u.vdb.category}/${u.vdb.pf}, which is not ${spec.category}/${pf}: an entry is generated from its metadata instead` });
+                generated = generatedEntryFiles({ spec, repository: repo });
+              }
+            } else {
+              fs.rmSync(work, { recursive: true, force: true });
+              fs.mkdirSync(image, { recursive: true });
+              generated = generatedEntryFiles({ spec, repository: repo, rdepend: `=${s.provider.spec.category}/${pfOf(s.provider.spec)}` });
+            }
+            const slot = (generated.SLOT ?? fs.readFileSync(path.join(buildInfo, "SLOT"), "utf8")).trim().split("/")[0] || slotOf(spec);
+            t = performance.now();
+            const merge = await mergePackage({
+              root: ctx.root,
+              category: spec.category,
+              pf,
+              slot,
+              imageDir: image,
+              ...(imageEntries ? { imageEntries } : {}),
+              buildInfoDir: buildInfo,
+              configProtect: protectPaths(ctx, configProtect),
+              configProtectMask: [...ctx.configProtectMask],
+              features,
+              replacing: [...s.replacing],
+              hooks,
+              reporter,
+              ownerIndex: mergeIndex,
+              ...(knownMd5 ? { knownMd5 } : {}),
+              vdbExtra: {
+                ...generated,
+                ...recordFiles({
+                  repository: repo,
+                  spec,
+                  finalizer: f ? finalizerRecord(f) : undefined,
+                  providedBy: s.kind === "provide" ? label(s.provider.spec) : undefined,
+                  configProtect,
+                }),
+              },
+            });
+            clock.merge += performance.now() - t;
+            result.installed.push({ cpv: merge.cpv, merge });
+            result.configPending.push(...merge.configPending);
+            if (f?.install.length) toFinalize.push({ cpv: merge.cpv, f });
+            // what the merge left of the image (its directories) goes off the main thread
+            removals.push(unpacker.remove(work).catch(() => {}));
           }
-        } else {
-          fs.rmSync(work, { recursive: true, force: true });
-          fs.mkdirSync(image, { recursive: true });
-          generated = generatedEntryFiles({ spec, repository: repo, rdepend: `=${s.provider.spec.category}/${pfOf(s.provider.spec)}` });
+          reporter?.report({ kind: "progress", task: itask, done: ++n, total: steps.length, item: s.kind === "remove" ? s.pkg.cpv : label(s.kind === "install" ? s.entry.spec : s.spec) });
         }
-        const slot = (generated.SLOT ?? fs.readFileSync(path.join(buildInfo, "SLOT"), "utf8")).trim().split("/")[0] || slotOf(spec);
-        t = performance.now();
-        const merge = await mergePackage({
-          root: ctx.root,
-          category: spec.category,
-          pf,
-          slot,
-          imageDir: image,
-          buildInfoDir: buildInfo,
-          configProtect: protectPaths(ctx, configProtect),
-          configProtectMask: [...ctx.configProtectMask],
-          features,
-          replacing: [...s.replacing],
-          hooks,
-          reporter,
-          ownerIndex: mergeIndex,
-          vdbExtra: {
-            ...generated,
-            ...recordFiles({
-              repository: repo,
-              spec,
-              finalizer: f ? finalizerRecord(f) : undefined,
-              providedBy: s.kind === "provide" ? label(s.provider.spec) : undefined,
-              configProtect,
-            }),
-          },
-        });
-        clock.merge += performance.now() - t;
-        result.installed.push({ cpv: merge.cpv, merge });
-        result.configPending.push(...merge.configPending);
-        if (f?.install.length) toFinalize.push({ cpv: merge.cpv, f });
-        // what the merge left of the image (its directories) goes off the main thread
-        removals.push(unpacker.remove(work).catch(() => {}));
-      }
-      reporter?.report({ kind: "progress", task: itask, done: ++n, total: steps.length, item: s.kind === "remove" ? s.pkg.cpv : label(s.kind === "install" ? s.entry.spec : s.spec) });
-    }
+      },
+      { reporter, what: "ouzo anise" },
+    );
   } finally {
     await Promise.all(removals);
     await unpacker.close();

@@ -1,16 +1,23 @@
-// Unpacking a package tarball (anise.md §6, §11) into an image directory that the merge stage
-// then moves into ROOT: entries of subsets that are not enabled are skipped, the VDB entry a
-// package built from Portage carries (`var/db/pkg/<cat>/<PF>/`) is set apart for the installed
-// database instead of being merged as files, and modes, owners (when allowed) and mtimes are
-// those of the archive (anise leaves the install time, §15.15). Names that are absolute, climb
-// out with `..`, or lead through a symlink of the archive are refused.
+// Unpacking a package tarball (anise.md §6, §11) into an image that the merge stage then moves
+// into ROOT: entries of subsets that are not enabled are skipped, the VDB entry a package built
+// from Portage carries (`var/db/pkg/<cat>/<PF>/`) is set apart for the installed database instead
+// of being merged as files, and modes, owners (when allowed) and mtimes are those of the archive
+// (anise leaves the install time, §15.15). Names that are absolute, climb out with `..`, or lead
+// through a symlink of the archive are refused.
+//
+// The image is flat: every file, symlink or special file is written under a numbered name in one
+// directory, and the list of entries says where each goes; directories exist only in that list.
+// Creating a directory is one of the dearest things a filesystem does, and a tree-shaped image
+// would make each directory twice (in the image, then in ROOT) and remove it once.
 import { spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import * as zlib from "node:zlib";
 import { DecompressStream } from "zstd-napi";
 import type { DCtx } from "zstd-napi/binding.js";
 import { OuzoError } from "../core/errors.js";
+import type { ImageEntry } from "../merge/imageWalk.js";
 import { TarReader, type EntrySink, type TarEntry } from "./tarReader.js";
 
 export interface UnpackOptions {
@@ -24,7 +31,10 @@ export interface UnpackOptions {
 }
 
 export interface UnpackResult {
+  /** The flat directory holding the entries' bytes. */
   readonly image: string;
+  /** What the image installs, top-down, directories before what they hold, for the merge. */
+  readonly entries: ImageEntry[];
   /** Non-directory entries written to the image, relative (`etc/foo`). */
   readonly files: string[];
   /** Entries skipped because of a disabled subset, relative, with the subset. */
@@ -32,6 +42,11 @@ export interface UnpackResult {
   /** The carried VDB entry, as a directory of its files, with its category and PF. */
   readonly vdb: { dir: string; category: string; pf: string } | undefined;
   readonly bytes: number;
+  /**
+   * The MD5 of each regular file of the image (relative name → hex), computed while it was
+   * written, so that the merge records CONTENTS without reading the image again.
+   */
+  readonly md5: Record<string, string>;
 }
 
 const CHUNK = 1 << 20;
@@ -110,8 +125,9 @@ export function subsetOf(p: string, subsets: ReadonlyMap<string, readonly RegExp
 }
 
 /**
- * Unpack `file` into `work/image` (and a carried VDB entry into `work/vdb/<cat>/<pf>/`). `work`
- * is emptied first. Throws an OuzoError naming the artifact for anything wrong with it.
+ * Unpack `file` into `work/image` (flat, see the file comment) and a carried VDB entry into
+ * `work/vdb/<cat>/<pf>/`. `work` is emptied first. Throws an OuzoError naming the artifact for
+ * anything wrong with it.
  */
 export function unpackPackage(file: string, work: string, o: UnpackOptions = {}): UnpackResult {
   const source = path.basename(file);
@@ -119,13 +135,23 @@ export function unpackPackage(file: string, work: string, o: UnpackOptions = {})
   fs.rmSync(work, { recursive: true, force: true });
   fs.mkdirSync(image, { recursive: true });
   const sameOwner = o.sameOwner ?? process.getuid?.() === 0;
+  const myUid = process.getuid?.() ?? 0;
+  const myGid = process.getgid?.() ?? 0;
   const files: string[] = [];
   const skipped: { path: string; subset: string }[] = [];
-  const dirs: { abs: string; mode: number; uid: number; gid: number; mtime: number }[] = [];
+  /** Non-directory entries by relative path (a later entry of the same path wins, as with tar). */
+  const placed = new Map<string, ImageEntry>();
+  /** Directory entries of the archive, and the directories entries need. */
+  const dirHeaders = new Map<string, TarEntry>();
+  const dirsNeeded = new Set<string>();
   const symlinks = new Set<string>();
-  const made = new Set<string>([""]);
+  /** Hard-link groups: the inode number of the first name → how many names the file has. */
+  const linkCount = new Map<number, number>();
   let vdb: UnpackResult["vdb"];
+  let vdbMade = false;
   let bytes = 0;
+  let seq = 0;
+  const md5: Record<string, string> = {};
   const bad = (why: string) => new OuzoError("BAD_ANISE_ARTIFACT", `${source}: ${why}`);
 
   const relative = (raw: string, what: string): string => {
@@ -135,19 +161,15 @@ export function unpackPackage(file: string, work: string, o: UnpackOptions = {})
     if (parts.includes("..")) throw bad(`${what} '${raw}' climbs out with '..'`);
     return parts.join("/");
   };
-  /** Make the parents of `rel` under `base`; none may be a symlink of the archive. */
-  const parents = (base: string, rel: string) => {
-    const slash = rel.lastIndexOf("/");
-    if (slash < 0) return;
-    const dir = rel.slice(0, slash);
-    if (made.has(`${base}\0${dir}`)) return;
-    for (let i = dir.indexOf("/"); ; i = dir.indexOf("/", i + 1)) {
-      const prefix = i < 0 ? dir : dir.slice(0, i);
+  /** The directories above `rel`; none may be a symlink of the archive or a file. */
+  const parents = (rel: string) => {
+    for (let i = rel.indexOf("/"); i >= 0; i = rel.indexOf("/", i + 1)) {
+      const prefix = rel.slice(0, i);
+      if (dirsNeeded.has(prefix)) continue;
       if (symlinks.has(prefix)) throw bad(`'${rel}' leads through the symlink '${prefix}' of the archive`);
-      if (i < 0) break;
+      if (placed.has(prefix)) throw bad(`'${rel}' is under '${prefix}', which is not a directory`);
+      dirsNeeded.add(prefix);
     }
-    fs.mkdirSync(path.join(base, dir), { recursive: true, mode: 0o755 });
-    made.add(`${base}\0${dir}`);
   };
   const owner = (fn: () => void) => {
     if (!sameOwner) return;
@@ -157,12 +179,40 @@ export function unpackPackage(file: string, work: string, o: UnpackOptions = {})
       if ((e as NodeJS.ErrnoException).code !== "EPERM") throw e;
     }
   };
+  /** An image entry for `rel`, its bytes at `src`. */
+  const entry = (rel: string, e: TarEntry, type: ImageEntry["type"], src: string, more: Partial<ImageEntry> = {}): ImageEntry => ({
+    path: `/${rel}`,
+    src,
+    type,
+    mode: e.mode & 0o7777,
+    uid: sameOwner ? e.uid : myUid,
+    gid: sameOwner ? e.gid : myGid,
+    mtimeMs: e.mtime * 1000,
+    atimeMs: e.mtime * 1000,
+    size: e.size,
+    dev: 0,
+    ino: seq,
+    nlink: 1,
+    rdev: 0,
+    ...more,
+  });
+  /** A new non-directory entry at `rel`: not where a directory is, replacing an earlier one. */
+  const claim = (rel: string, what: string): string => {
+    if (dirsNeeded.has(rel) || dirHeaders.has(rel)) throw bad(`'${rel}' is a directory and ${what}`);
+    parents(rel);
+    const before = placed.get(rel);
+    if (before) {
+      placed.delete(rel);
+      symlinks.delete(rel);
+      delete md5[rel];
+      fs.rmSync(before.src, { force: true });
+    } else files.push(rel);
+    return path.join(image, String(++seq));
+  };
 
   const onEntry = (e: TarEntry): EntrySink | undefined => {
     const rel = relative(e.name, "entry");
     if (rel === "") return undefined; // the root entry (`.`)
-    let base = image;
-    let target = rel;
     const v = VDB_RE.exec(rel);
     if (v) {
       // the VDB entry a Portage-built package carries: kept apart, merged as the installed record
@@ -170,86 +220,88 @@ export function unpackPackage(file: string, work: string, o: UnpackOptions = {})
       if (v[3].includes("/")) return undefined;
       if (vdb && (vdb.category !== v[1] || vdb.pf !== v[2])) throw bad(`carries two VDB entries (${vdb.category}/${vdb.pf} and ${v[1]}/${v[2]})`);
       vdb ??= { dir: path.join(work, "vdb", v[1]!, v[2]!), category: v[1]!, pf: v[2]! };
-      base = path.join(work, "vdb", v[1]!, v[2]!);
-      target = v[3];
-      fs.mkdirSync(base, { recursive: true });
-    } else {
-      const subset = subsetOf(e.type === "directory" ? `${rel}/` : rel, o.subsets, o.enabledSubsets);
-      if (subset) {
-        if (e.type !== "directory") skipped.push({ path: rel, subset });
-        return undefined;
-      }
+      if (!vdbMade) fs.mkdirSync(vdb.dir, { recursive: true });
+      vdbMade = true;
+      const fd = fs.openSync(path.join(vdb.dir, v[3]), "w", 0o644);
+      return {
+        data(chunk) {
+          let off = 0;
+          while (off < chunk.length) off += fs.writeSync(fd, chunk, off, chunk.length - off);
+        },
+        end: () => fs.closeSync(fd),
+      };
     }
-    const abs = path.join(base, target);
-    // the directories leading to a carried VDB entry are made only if other files need them
-    if (e.type === "directory" && base === image && (VDB_PATH.startsWith(`${rel}/`) || rel === VDB_PATH || rel.startsWith(`${VDB_PATH}/`))) {
-      dirs.push({ abs, mode: e.mode, uid: e.uid, gid: e.gid, mtime: e.mtime });
+    const subset = subsetOf(e.type === "directory" ? `${rel}/` : rel, o.subsets, o.enabledSubsets);
+    if (subset) {
+      if (e.type !== "directory") skipped.push({ path: rel, subset });
       return undefined;
     }
-    parents(base, target);
     switch (e.type) {
       case "directory": {
-        if (symlinks.has(target)) throw bad(`'${rel}' is a directory and a symlink`);
-        try {
-          fs.mkdirSync(abs, { mode: 0o755 });
-        } catch (err) {
-          if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
-          if (!fs.lstatSync(abs).isDirectory()) {
-            fs.rmSync(abs, { force: true });
-            fs.mkdirSync(abs, { mode: 0o755 });
-          }
-        }
-        made.add(`${base}\0${target}`);
-        dirs.push({ abs, mode: e.mode, uid: e.uid, gid: e.gid, mtime: e.mtime });
+        if (symlinks.has(rel)) throw bad(`'${rel}' is a directory and a symlink`);
+        if (placed.has(rel)) throw bad(`'${rel}' is a directory and a file`);
+        dirHeaders.set(rel, e);
+        // the directories leading to a carried VDB entry are installed only if other entries need them
+        if (VDB_PATH.startsWith(`${rel}/`) || rel === VDB_PATH || rel.startsWith(`${VDB_PATH}/`)) return undefined;
+        parents(rel);
+        dirsNeeded.add(rel);
         return undefined;
       }
       case "file": {
-        removeExisting(abs);
-        const fd = fs.openSync(abs, "w", 0o600);
-        if (base === image) files.push(rel);
+        const src = claim(rel, "a file");
+        const fd = fs.openSync(src, "w", 0o600);
+        const hash = createHash("md5");
+        placed.set(rel, entry(rel, e, "obj", src));
         bytes += e.size;
-        const finish = () => {
-          owner(() => fs.fchownSync(fd, e.uid, e.gid));
-          fs.fchmodSync(fd, e.mode);
-          fs.futimesSync(fd, e.mtime, e.mtime);
-          fs.closeSync(fd);
-        };
         return {
           data(chunk) {
+            hash.update(chunk);
             let off = 0;
             while (off < chunk.length) off += fs.writeSync(fd, chunk, off, chunk.length - off);
           },
-          end: finish,
+          end() {
+            md5[rel] = hash.digest("hex");
+            owner(() => fs.fchownSync(fd, e.uid, e.gid));
+            fs.fchmodSync(fd, e.mode);
+            fs.futimesSync(fd, e.mtime, e.mtime);
+            fs.closeSync(fd);
+          },
         };
       }
       case "symlink": {
-        removeExisting(abs);
-        fs.symlinkSync(e.linkname, abs);
-        owner(() => fs.lchownSync(abs, e.uid, e.gid));
-        fs.lutimesSync(abs, e.mtime, e.mtime);
-        symlinks.add(target);
-        files.push(rel);
+        const src = claim(rel, "a symlink");
+        fs.symlinkSync(e.linkname, src);
+        owner(() => fs.lchownSync(src, e.uid, e.gid));
+        fs.lutimesSync(src, e.mtime, e.mtime);
+        symlinks.add(rel);
+        placed.set(rel, entry(rel, e, "sym", src, { target: e.linkname, size: Buffer.byteLength(e.linkname), mode: 0o777 }));
         return undefined;
       }
       case "link": {
         const to = relative(e.linkname, "hard link target");
-        const from = path.join(base, to);
-        if (!fs.lstatSync(from, { throwIfNoEntry: false })?.isFile()) throw bad(`the hard link '${rel}' names '${e.linkname}', which is not a file extracted before it`);
-        removeExisting(abs);
-        fs.linkSync(from, abs);
-        files.push(rel);
+        const first = placed.get(to);
+        if (first?.type !== "obj") throw bad(`the hard link '${rel}' names '${e.linkname}', which is not a file extracted before it`);
+        const src = claim(rel, "a file");
+        fs.linkSync(first.src, src);
+        // every name of one file shares the first name's inode number, and knows how many there are
+        linkCount.set(first.ino, (linkCount.get(first.ino) ?? 1) + 1);
+        placed.set(rel, { ...first, path: `/${rel}`, src });
+        if (md5[to] !== undefined) md5[rel] = md5[to]!;
         return undefined;
       }
       case "fifo":
       case "character-device":
       case "block-device": {
-        removeExisting(abs);
+        const src = claim(rel, `a ${e.type}`);
         const mode = (e.mode & 0o7777).toString(8);
-        const r = e.type === "fifo" ? spawnSync("mkfifo", ["-m", mode, abs]) : spawnSync("mknod", ["-m", mode, abs, e.type === "block-device" ? "b" : "c", String(e.devmajor), String(e.devminor)]);
+        const r = e.type === "fifo" ? spawnSync("mkfifo", ["-m", mode, src]) : spawnSync("mknod", ["-m", mode, src, e.type === "block-device" ? "b" : "c", String(e.devmajor), String(e.devminor)]);
         if (r.status !== 0) throw new OuzoError("ANISE_UNPACK", `${source}: cannot create ${e.type} '${rel}': ${r.stderr?.toString().trim() || r.error?.message}`);
-        owner(() => fs.chownSync(abs, e.uid, e.gid));
-        fs.utimesSync(abs, e.mtime, e.mtime);
-        files.push(rel);
+        owner(() => fs.chownSync(src, e.uid, e.gid));
+        fs.utimesSync(src, e.mtime, e.mtime);
+        const dev = e.type !== "fifo";
+        const typeBits = e.type === "block-device" ? 0o060000 : 0o020000;
+        const rdev = (e.devminor & 0xff) | ((e.devmajor & 0xfff) << 8) | ((e.devminor & ~0xff) * 4096);
+        placed.set(rel, entry(rel, e, dev ? "dev" : "fif", src, dev ? { mode: (e.mode & 0o7777) | typeBits, rdev } : {}));
         return undefined;
       }
       default:
@@ -265,18 +317,27 @@ export function unpackPackage(file: string, work: string, o: UnpackOptions = {})
     if (e instanceof OuzoError) throw e;
     throw bad(`cannot unpack: ${(e as Error).message}`);
   }
-  // directory modes and owners last, deepest first, so that read-only directories do not stop the unpack
-  for (const d of dirs.reverse()) {
-    if (!fs.existsSync(d.abs)) continue;
-    owner(() => fs.chownSync(d.abs, d.uid, d.gid));
-    fs.chmodSync(d.abs, d.mode);
+
+  // the entries top-down: a directory, then what it holds, names in order (as a walk gives them)
+  const all: ImageEntry[] = [];
+  for (const d of dirsNeeded) {
+    const h = dirHeaders.get(d);
+    all.push({ path: `/${d}`, src: path.join(image, d), type: "dir", mode: h ? h.mode & 0o7777 : 0o755, uid: h && sameOwner ? h.uid : myUid, gid: h && sameOwner ? h.gid : myGid, mtimeMs: (h?.mtime ?? 0) * 1000, atimeMs: (h?.mtime ?? 0) * 1000, size: 0, dev: 0, ino: 0, nlink: 1, rdev: 0 });
   }
-  return { image, files, skipped, vdb, bytes };
+  for (const p of placed.values()) {
+    const names = p.type === "obj" ? linkCount.get(p.ino) : undefined;
+    all.push(names ? { ...p, nlink: names } : p);
+  }
+  all.sort((a, b) => compareTopDown(a.path, b.path));
+  return { image, entries: all, files, skipped, vdb, bytes, md5 };
 }
 
-function removeExisting(abs: string): void {
-  const st = fs.lstatSync(abs, { throwIfNoEntry: false });
-  if (!st) return;
-  if (st.isDirectory()) fs.rmSync(abs, { recursive: true, force: true });
-  else fs.unlinkSync(abs);
+/** Paths ordered as a sorted depth-first walk gives them: by component, a parent before its children. */
+function compareTopDown(a: string, b: string): number {
+  const x = a.split("/");
+  const y = b.split("/");
+  for (let i = 0; i < Math.min(x.length, y.length); i++) {
+    if (x[i] !== y[i]) return x[i]! < y[i]! ? -1 : 1;
+  }
+  return x.length - y.length;
 }

@@ -34,6 +34,31 @@ export interface ImageEntry {
 /** Whole seconds of an mtime, as CONTENTS records it. */
 export const seconds = (ms: number): number => Math.floor(ms / 1000);
 
+/** A path CONTENTS cannot record stops the merge before any change. */
+export function checkImageName(p: string): void {
+  if (/[\n\r]/.test(p)) throw new OuzoError("merge-bad-name", `the image holds a name with a newline or carriage return, which CONTENTS cannot record: ${JSON.stringify(p)}`);
+  if (p.includes("\uFFFD")) throw new OuzoError("merge-bad-name", `the image holds a name that is not valid UTF-8: ${JSON.stringify(p)}`);
+}
+
+/** A symlink whose path or text CONTENTS cannot record (`sym PATH -> TARGET MTIME`). */
+export function checkSymlinkText(p: string, target: string): void {
+  if (p.includes(" -> ") || target.includes(" -> ") || /[\n\r]/.test(target)) {
+    throw new OuzoError("merge-bad-name", `the symlink ${p} -> ${target} cannot be recorded in CONTENTS (' -> ' or a newline in its path or target)`);
+  }
+}
+
+/**
+ * Entries given by whoever wrote the image (the anise unpacker keeps its files flat, under
+ * numbered names, and says where each goes): checked as a walk would check them.
+ */
+export function checkImageEntries(entries: readonly ImageEntry[]): readonly ImageEntry[] {
+  for (const e of entries) {
+    checkImageName(e.path);
+    if (e.type === "sym") checkSymlinkText(e.path, e.target ?? "");
+  }
+  return entries;
+}
+
 export function walkImage(imageDir: string, opts: { eapi?: string; reporter?: Reporter } = {}): ImageEntry[] {
   const image = path.resolve(imageDir);
   const top = fs.lstatSync(image, { throwIfNoEntry: false });
@@ -44,8 +69,7 @@ export function walkImage(imageDir: string, opts: { eapi?: string; reporter?: Re
     const names = fs.readdirSync(dir).sort();
     for (const name of names) {
       const p = `${rel}/${name}`;
-      if (/[\n\r]/.test(name)) throw new OuzoError("merge-bad-name", `the image holds a name with a newline or carriage return, which CONTENTS cannot record: ${JSON.stringify(p)}`);
-      if (name.includes("\uFFFD")) throw new OuzoError("merge-bad-name", `the image holds a name that is not valid UTF-8: ${JSON.stringify(p)}`);
+      checkImageName(p);
       const src = `${dir}/${name}`;
       const st = fs.lstatSync(src);
       const base = { path: p, src, mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, mtimeMs: st.mtimeMs, atimeMs: st.atimeMs, size: st.size, dev: st.dev, ino: st.ino, nlink: st.nlink, rdev: st.rdev };
@@ -61,9 +85,7 @@ export function walkImage(imageDir: string, opts: { eapi?: string; reporter?: Re
           rewritten = true;
           opts.reporter?.report({ kind: "warning", code: "merge-qa-symlink", message: `QA: the symlink ${p} pointed into the image (${image}); it now points at ${target}` });
         }
-        if (p.includes(" -> ") || target.includes(" -> ") || /[\n\r]/.test(target)) {
-          throw new OuzoError("merge-bad-name", `the symlink ${p} -> ${target} cannot be recorded in CONTENTS (' -> ' or a newline in its path or target)`);
-        }
+        checkSymlinkText(p, target);
         out.push({ ...base, type: "sym", target, ...(rewritten ? { rewritten } : {}) });
       } else if (st.isFIFO()) out.push({ ...base, type: "fif" });
       else if (st.isCharacterDevice() || st.isBlockDevice()) out.push({ ...base, type: "dev", mode: st.mode });

@@ -17,7 +17,7 @@ import { withVdbLock } from "../vdb/vdbLock.js";
 import { stageVdbEntry, stagingDir, vdbEntryDir } from "../vdb/vdbWrite.js";
 import { findOwners, judgeCollisions, type Collision } from "./collisions.js";
 import { cfgName, ConfigProtect, currentValue, md5File, neverProtected, readConfmem } from "./configProtect.js";
-import { seconds, walkImage, type ImageEntry } from "./imageWalk.js";
+import { checkImageEntries, seconds, walkImage, type ImageEntry } from "./imageWalk.js";
 import { Journal, newTxid } from "./journal.js";
 import { recoverUnderLock } from "./recover.js";
 import { planRemoval, type KeptEntry } from "./removal.js";
@@ -33,6 +33,12 @@ export interface MergeRequest {
   slot: string;
   /** ${D}; its entries are moved out of it (same filesystem) or copied. */
   imageDir: string;
+  /**
+   * The image's entries, top-down with every directory before what it holds, when the image is
+   * not laid out as the tree it installs (each `src` says where an entry's bytes are); otherwise
+   * imageDir is walked.
+   */
+  imageEntries?: readonly ImageEntry[];
   buildInfoDir: string;
   configProtect: string[];
   configProtectMask: string[];
@@ -52,6 +58,11 @@ export interface MergeRequest {
   noConfmem?: boolean;
   /** More files for the vdb entry (INSTALL_MASK…). */
   vdbExtra?: Record<string, string>;
+  /**
+   * MD5s of the image's regular files already known (image path `/usr/bin/x` → hex), from
+   * whoever wrote the image as it wrote it (the anise unpacker); the others are read and hashed.
+   */
+  knownMd5?: ReadonlyMap<string, string>;
 }
 
 export interface ReplacedResult {
@@ -159,7 +170,7 @@ function buildPlan(req: MergeRequest, cpv: string): BuiltPlan {
   const tx = newTxid();
   const paths = new RootPaths(req.root);
   const eapi = readValue(req.buildInfoDir, "EAPI") ?? "0";
-  const entries = walkImage(req.imageDir, { eapi, reporter });
+  const entries = req.imageEntries ? checkImageEntries(req.imageEntries) : walkImage(req.imageDir, { eapi, reporter });
   const version = splitPackageDir(req.pf)?.version;
   if (!version) throw new OuzoError("merge-bad-pf", `'${req.pf}' is not a package name followed by a version`, { pkg: cpv });
 
@@ -258,7 +269,7 @@ function buildPlan(req: MergeRequest, cpv: string): BuiltPlan {
     const physRel = paths.physRel(e.path);
     const phys = paths.abs(physRel);
     const st = lstatIfExists(phys);
-    const md5 = e.type === "obj" ? md5File(e.src) : "";
+    const md5 = e.type === "obj" ? (req.knownMd5?.get(e.path) ?? md5File(e.src)) : "";
     const value = e.type === "obj" ? md5 : e.type === "sym" ? e.target! : "";
     contents.push(contentsEntry(e, md5));
     // §10.2 internal collisions: two image paths landing on one real destination
@@ -371,7 +382,7 @@ function buildPlan(req: MergeRequest, cpv: string): BuiltPlan {
     return { category: o.category, pf: pfOf(o), cpv: o.cpv, dir: o.dir, counter: o.counter, remove: r.remove, dirs: r.dirs };
   });
 
-  const counter = nextCounter(req.root);
+  const counter = nextCounter(req.root, { durable: req.features.has("merge-sync") });
   const mergingDir = stagingDir(req.root, req.category, req.pf);
   const plan: TxPlan = {
     v: 1,

@@ -373,7 +373,7 @@ function commitVdb(plan: TxPlan): void {
     const entry = vdbEntryDir(plan.root, plan.category, plan.pf);
     if (entryCounter(entry) !== plan.counter) {
       if (entryCounter(plan.mergingDir) !== plan.counter) throw new OuzoError("merge-vdb-lost", `the staged entry ${plan.mergingDir} of ${plan.cpv} is missing or not this merge's (COUNTER ${plan.counter} expected)`);
-      commitVdbEntry(plan.root, plan.category, plan.pf);
+      commitVdbEntry(plan.root, plan.category, plan.pf, plan.mergeSync);
     }
   }
   for (const old of plan.old) {

@@ -6,6 +6,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { atomicWriteFile } from "../core/fsutil.js";
 import { vdbDir } from "./installed.js";
+import { atVdbLockRelease, vdbLockHolding } from "./vdbLock.js";
 
 export function counterFile(root: string): string {
   return path.join(root, "var", "cache", "edb", "counter");
@@ -52,11 +53,36 @@ export function highestInstalledCounter(root: string): number {
   return max;
 }
 
-/** Draw the COUNTER of a new entry (§9.5) and record it in `${root}/var/cache/edb/counter`. Call under the VDB lock. */
-export function nextCounter(root: string): number {
+/** The last number drawn per ROOT under the current holding of its VDB lock. */
+const drawn = new Map<string, { holding: number; value: number }>();
+
+/**
+ * Draw the COUNTER of a new entry (§9.5) and record it in `${root}/var/cache/edb/counter`. Call
+ * under the VDB lock. The scan of every entry is made once per holding of the lock, and the
+ * counter file rewritten (atomically) once, as the holding ends: while the lock is held no one
+ * else draws or reads a number to draw from, so a run merging many packages under one holding
+ * counts on from its last number. A holder killed before the write leaves the file behind the
+ * entries, which the scan of the next draw covers, as it covers a lost file. `durable: false` (a
+ * merge without merge-sync) skips the flushes.
+ */
+export function nextCounter(root: string, opts: { durable?: boolean } = {}): number {
   const file = counterFile(root);
-  const next = Math.max(readCounter(file), highestInstalledCounter(root)) + 1;
+  const holding = vdbLockHolding(root);
+  const key = path.resolve(root);
+  const last = drawn.get(key);
+  if (holding !== undefined && last?.holding === holding) return ++last.value;
   // one decimal number, no newline, as Portage writes it
-  atomicWriteFile(file, String(next), 0o644);
+  const write = (n: number) => atomicWriteFile(file, String(n), 0o644, { fsync: opts.durable !== false });
+  const next = Math.max(readCounter(file), highestInstalledCounter(root)) + 1;
+  if (holding === undefined) {
+    write(next);
+    return next;
+  }
+  const mine = { holding, value: next };
+  drawn.set(key, mine);
+  atVdbLockRelease(root, () => {
+    if (drawn.get(key) === mine) drawn.delete(key);
+    write(mine.value);
+  });
   return next;
 }

@@ -37,6 +37,32 @@ export interface PortageLockOptions {
 const held = new AsyncLocalStorage<ReadonlySet<string>>();
 /** The last caller queued for each lock file in this process. */
 const queues = new Map<string, Promise<void>>();
+/** Each acquisition of a lock file by this process gets a new number, kept while it is held. */
+let acquisitions = 0;
+const holdings = new Map<string, number>();
+/** What is to be done as the current holding of a lock file ends, before the lock goes. */
+const atRelease = new Map<string, (() => void)[]>();
+
+/**
+ * Run `fn` when the calling context's holding of ROOT's VDB lock ends, just before the lock is
+ * let go (a file kept up to date once per holding rather than once per change). An error from it
+ * is thrown to the holder once the lock is released.
+ */
+export function atVdbLockRelease(root: string, fn: () => void): void {
+  const key = path.resolve(vdbLockFile(root));
+  if (!held.getStore()?.has(key)) throw new Error(`atVdbLockRelease: the VDB lock of ${root} is not held here`);
+  atRelease.set(key, [...(atRelease.get(key) ?? []), fn]);
+}
+
+/**
+ * The number of this process's current holding of ROOT's VDB lock, when the calling async
+ * context holds it; undefined otherwise. What was read under one holding stays true until it
+ * ends (no other writer can come between), so it may be remembered for that holding alone.
+ */
+export function vdbLockHolding(root: string): number | undefined {
+  const key = path.resolve(vdbLockFile(root));
+  return held.getStore()?.has(key) ? holdings.get(key) : undefined;
+}
 
 /** Hold the VDB lock (`${root}/var/db/.pkg.portage_lockfile`) while `fn` runs: one writer of /var/db/pkg at a time. */
 export function withVdbLock<T>(root: string, fn: () => Promise<T> | T, opts: PortageLockOptions = {}): Promise<T> {
@@ -56,10 +82,22 @@ export async function withPortageLock<T>(file: string, fn: () => Promise<T> | T,
   try {
     await before;
     const lock = await acquire(key, opts);
+    holdings.set(key, ++acquisitions);
+    let failed: unknown;
     try {
       return await held.run(new Set([...(mine ?? []), key]), fn);
     } finally {
+      for (const f of atRelease.get(key) ?? []) {
+        try {
+          f();
+        } catch (e) {
+          failed ??= e;
+        }
+      }
+      atRelease.delete(key);
+      holdings.delete(key);
       release(lock);
+      if (failed !== undefined) throw failed;
     }
   } finally {
     done();

@@ -158,9 +158,10 @@ export function stageVdbEntry(root: string, e: NewVdbEntry): string {
 
 /**
  * Put the staged `-MERGING-<pf>` in place of `<pf>`: an existing entry of the same PF is set
- * aside, the new one renamed in (and made durable), then the old one removed. Call under the VDB lock.
+ * aside, the new one renamed in (and made durable unless `durable` is false: a merge without
+ * merge-sync, where kill -9 safety is the rename's), then the old one removed. Call under the VDB lock.
  */
-export function commitVdbEntry(root: string, category: string, pf: string): void {
+export function commitVdbEntry(root: string, category: string, pf: string, durable = true): void {
   checkName(category, pf);
   const catDir = path.join(vdbDir(root), category);
   const stage = stagingDir(root, category, pf);
@@ -177,10 +178,10 @@ export function commitVdbEntry(root: string, category: string, pf: string): void
     if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
   }
   fs.renameSync(stage, final);
-  fsyncDir(catDir);
+  if (durable) fsyncDir(catDir);
   if (replaced) {
     fs.rmSync(aside, { recursive: true, force: true });
-    fsyncDir(catDir);
+    if (durable) fsyncDir(catDir);
   }
   bumpVdbMtimes(root, category);
 }
