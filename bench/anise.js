@@ -85,9 +85,12 @@ const compressed = artifacts.reduce((n, a) => n + fs.statSync(a).size, 0);
 console.log(`made ${PACKAGES} packages, ${totalFiles} files, ${(totalBytes / 1048576).toFixed(0)} MB unpacked, ${(compressed / 1048576).toFixed(0)} MB compressed, in ${(ms(t0) / 1000).toFixed(1)} s`);
 
 // --- the floor: tar --zstd -x of every archive, one per core at a time ---
+// Nothing is deleted between measurements: on this kind of disk (ext4 with online discard) a big
+// deletion slows the file creations that follow it for seconds, and whichever measurement came
+// next would pay for it. Every tree stays until the end.
+let floorNo = 0;
 async function floorRun() {
-  const dest = path.join(base, "floor");
-  fs.rmSync(dest, { recursive: true, force: true });
+  const dest = path.join(base, `floor-${++floorNo}`);
   fs.mkdirSync(dest);
   // both measurements start with nothing left to write back
   spawnSync("sync");
@@ -103,9 +106,7 @@ async function floorRun() {
     }
   };
   await Promise.all(Array.from({ length: os.cpus().length }, worker));
-  const t = ms(start);
-  fs.rmSync(dest, { recursive: true, force: true });
-  return t;
+  return ms(start);
 }
 
 // --- the server ---
@@ -148,7 +149,6 @@ const names = Array.from({ length: PACKAGES }, (_, p) => `pkg${p}`);
 let root;
 for (let i = 0; i < RUNS; i++) {
   floors.push(await floorRun());
-  if (root) fs.rmSync(root, { recursive: true, force: true });
   root = freshRoot();
   const sync = await runAnise(["repo", "update", "--system-target", root]);
   if (sync.code !== 0) throw new Error(sync.err);
@@ -156,7 +156,7 @@ for (let i = 0; i < RUNS; i++) {
   const r = await runAnise(["install", "-y", "-v", ...names, "--system-target", root]);
   if (r.code !== 0) throw new Error(`install failed: ${r.err}`);
   const split = /anise: downloads .*/.exec(r.err);
-  if (split) console.log(`  install ${i + 1}: ${split[0].slice(7)}`);
+  if (split) console.log(`  run ${i + 1}: floor ${floors[i].toFixed(0)} ms, install ${r.ms.toFixed(0)} ms (${split[0].slice(7)})`);
   installs.push(r.ms);
 }
 const floor = median(floors);

@@ -223,16 +223,6 @@ export async function runAniseSteps(steps: readonly AniseStep[], ctx: AniseRunCo
     requests.push(r);
     byStep.set(s, r);
   }
-  const task = "download anise packages";
-  if (requests.length) reporter?.report({ kind: "started", task, total: requests.length });
-  const clock = { download: 0, waitUnpack: 0, merge: 0, remove: 0 };
-  let t = performance.now();
-  const files = await fetchArtifacts(requests, ctx.packagesDir, ctx.fetch, (done, item) => reporter?.report({ kind: "progress", task, done, total: requests.length, item }));
-  if (requests.length) reporter?.report({ kind: "finished", task });
-  result.downloaded.push(...files.values());
-  clock.download = performance.now() - t;
-  if (ctx.downloadOnly) return result;
-
   const hooks = aniseHooks(ctx, result.finalizerFailures);
   const features = new Set(ctx.features);
   features.delete("collision-protect");
@@ -242,28 +232,40 @@ export async function runAniseSteps(steps: readonly AniseStep[], ctx: AniseRunCo
   // Many packages at once: the owner index is brought up to date once at the end (a refresh reads
   // the changed categories) rather than after each merge; the conflicts were checked above.
   const mergeIndex = steps.length > 8 ? undefined : ctx.ownerIndex;
-  const itask = "install anise packages";
-  reporter?.report({ kind: "started", task: itask, total: steps.length });
+  const clock = { download: 0, waitUnpack: 0, merge: 0, remove: 0 };
+
   // this run's scratch space; what a killed run left is removed
-  clearStaleWork(ctx.workDir);
+  const unpacking = !ctx.downloadOnly;
+  if (unpacking) clearStaleWork(ctx.workDir);
   const runWork = path.join(ctx.workDir, String(process.pid));
   // generated entries have all their files as the merge's extra files: an empty build-info
   const emptyBuildInfo = path.join(runWork, "empty-build-info");
-  fs.mkdirSync(emptyBuildInfo, { recursive: true });
+  if (unpacking) fs.mkdirSync(emptyBuildInfo, { recursive: true });
   const workOf = (spec: PackageSpec) => path.join(runWork, `${spec.category}--${pfOf(spec)}`);
-  const unpacker = new Unpacker(ctx.unpackInWorker ?? true);
+  const unpacker = new Unpacker(unpacking && (ctx.unpackInWorker ?? true));
   const unpacks = new Map<AniseStep, Promise<UnpackResult>>();
   const removals: Promise<void>[] = [];
-  // packages are unpacked this far ahead of the merges (disk space for as many images), enough
-  // to keep every unpacking thread busy
+  const fetched = new Map<ArtifactRequest, string>();
+  // Packages are unpacked ahead of the merges, into the work directory (ROOT is not touched until
+  // every artifact is verified), as soon as each is downloaded: at least enough to keep every
+  // unpacking thread busy, and as many more as fit in AHEAD_BYTES of artifacts (disk space for
+  // the images, about three times that).
   const AHEAD = 2 * Math.min(4, Math.max(1, os.availableParallelism()));
+  const AHEAD_BYTES = 64 << 20;
+  const sizes = new Map<string, number>();
+  const sizeOf = (f: string) => sizes.get(f) ?? (sizes.set(f, fs.statSync(f).size), sizes.get(f)!);
   const startUnpacks = (from: number) => {
-    for (let j = from, ahead = 0; j < steps.length && ahead <= AHEAD; j++) {
+    if (!unpacking) return;
+    for (let j = from, ahead = 0, bytes = 0; j < steps.length; j++) {
       const t = steps[j]!;
       if (t.kind !== "install") continue;
+      const file = fetched.get(byStep.get(t)!);
+      if (!file) break; // in the plan's order: the merges take them in that order
       ahead++;
+      bytes += sizeOf(file);
+      if (ahead > AHEAD && bytes > AHEAD_BYTES) break;
       if (unpacks.has(t)) continue;
-      const p = unpacker.unpack(files.get(byStep.get(t)!)!, workOf(t.entry.spec), {
+      const p = unpacker.unpack(file, workOf(t.entry.spec), {
         subsets: subsetsFor(t.entry.spec, ctx.subsetDefinitions),
         enabledSubsets: ctx.subsetsEnabled,
         sameOwner: ctx.sameOwner,
@@ -273,8 +275,28 @@ export async function runAniseSteps(steps: readonly AniseStep[], ctx: AniseRunCo
       unpacks.set(t, p);
     }
   };
+
   let n = 0;
   try {
+    const task = "download anise packages";
+    if (requests.length) reporter?.report({ kind: "started", task, total: requests.length });
+    let t = performance.now();
+    const files = await fetchArtifacts(
+      requests,
+      ctx.packagesDir,
+      ctx.fetch,
+      (done, item) => reporter?.report({ kind: "progress", task, done, total: requests.length, item }),
+      (a, file) => {
+        fetched.set(a, file);
+        startUnpacks(0);
+      },
+    );
+    if (requests.length) reporter?.report({ kind: "finished", task });
+    result.downloaded.push(...files.values());
+    clock.download = performance.now() - t;
+    if (ctx.downloadOnly) return result;
+    const itask = "install anise packages";
+    reporter?.report({ kind: "started", task: itask, total: steps.length });
     // one holding of the VDB lock for the whole run: one wait, one recovery check, and COUNTER
     // counted on rather than rescanned for each package
     await withVdbLock(
@@ -370,13 +392,15 @@ export async function runAniseSteps(steps: readonly AniseStep[], ctx: AniseRunCo
       },
       { reporter, what: "ouzo anise" },
     );
+    reporter?.report({ kind: "finished", task: itask });
   } finally {
     await Promise.all(removals);
     await unpacker.close();
-    fs.rmSync(runWork, { recursive: true, force: true });
-    if (!mergeIndex) ctx.ownerIndex?.refresh();
+    if (unpacking) {
+      fs.rmSync(runWork, { recursive: true, force: true });
+      if (!mergeIndex) ctx.ownerIndex?.refresh();
+    }
   }
-  reporter?.report({ kind: "finished", task: itask });
   const sec = (x: number) => `${(x / 1000).toFixed(2)} s`;
   reporter?.report({ kind: "info", message: `anise: downloads ${sec(clock.download)}, waiting for unpacking ${sec(clock.waitUnpack)}, merges ${sec(clock.merge)}, removals ${sec(clock.remove)}` });
 

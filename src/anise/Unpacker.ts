@@ -21,6 +21,7 @@ export class Unpacker {
   private workers: Worker[] = [];
   private next = 0;
   private readonly pending = new Map<number, Pending & { worker: Worker }>();
+  private closed = false;
 
   constructor(useWorker = true, count = Math.min(4, Math.max(1, os.availableParallelism()))) {
     if (!useWorker) return;
@@ -49,6 +50,11 @@ export class Unpacker {
     const left = [...this.pending].filter(([, p]) => p.worker === w);
     for (const [id] of left) this.pending.delete(id);
     for (const [, p] of left) {
+      if (this.closed) {
+        // closed with work unanswered (a run that failed): it is not done at all
+        p.reject(new Error("the unpacker was closed"));
+        continue;
+      }
       try {
         p.resolve(p.local());
       } catch (e) {
@@ -86,6 +92,7 @@ export class Unpacker {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     const ws = this.workers;
     this.workers = [];
     await Promise.all(ws.map((w) => w.terminate()));

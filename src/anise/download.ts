@@ -187,7 +187,14 @@ export async function fetchArtifact(a: ArtifactRequest, cacheDir: string, o: Fet
 }
 
 /** Fetch several artifacts, `concurrency` at a time; every failure is collected, then the first thrown. */
-export async function fetchArtifacts(list: readonly ArtifactRequest[], cacheDir: string, o: FetchOptions = DEFAULT_FETCH, progress?: (done: number, item: string) => void): Promise<Map<ArtifactRequest, string>> {
+export async function fetchArtifacts(
+  list: readonly ArtifactRequest[],
+  cacheDir: string,
+  o: FetchOptions = DEFAULT_FETCH,
+  progress?: (done: number, item: string) => void,
+  /** Each artifact as soon as it is downloaded and verified. */
+  onFetched?: (a: ArtifactRequest, file: string) => void,
+): Promise<Map<ArtifactRequest, string>> {
   const out = new Map<ArtifactRequest, string>();
   const failures: Error[] = [];
   let next = 0;
@@ -196,7 +203,9 @@ export async function fetchArtifacts(list: readonly ArtifactRequest[], cacheDir:
     while (next < list.length) {
       const a = list[next++]!;
       try {
-        out.set(a, await fetchArtifact(a, cacheDir, o));
+        const file = await fetchArtifact(a, cacheDir, o);
+        out.set(a, file);
+        onFetched?.(a, file);
       } catch (e) {
         failures.push(e as Error);
       }

@@ -268,7 +268,7 @@ function buildPlan(req: MergeRequest, cpv: string): BuiltPlan {
     if (++n % 50 === 0) reporter?.report({ kind: "progress", task: `${cpv}: checking the image`, done: n, total: entries.length });
     const physRel = paths.physRel(e.path);
     const phys = paths.abs(physRel);
-    const st = lstatIfExists(phys);
+    const st = paths.inAbsentDir(physRel) ? undefined : lstatIfExists(phys);
     const md5 = e.type === "obj" ? (req.knownMd5?.get(e.path) ?? md5File(e.src)) : "";
     const value = e.type === "obj" ? md5 : e.type === "sym" ? e.target! : "";
     contents.push(contentsEntry(e, md5));
@@ -338,7 +338,8 @@ function buildPlan(req: MergeRequest, cpv: string): BuiltPlan {
       result.identical.push(e.path);
       continue;
     }
-    placesDraft.push(place(e, phys));
+    // a file where nothing is goes straight to its name at staging (see PlanPlace.direct)
+    placesDraft.push(!st && e.type === "obj" ? { ...place(e, phys), direct: true } : place(e, phys));
     result.merged.push(e.path);
   }
 

@@ -23,6 +23,12 @@ export class RootPaths {
   readonly root: string;
   /** ROOT-relative directory as written → its physical ROOT-relative path (parents and itself followed). */
   private readonly dirs = new Map<string, string>([["/", "/"]]);
+  /**
+   * Physical ROOT-relative paths found missing while resolving: nothing below them exists either,
+   * so a merge into a new directory tree asks the filesystem once per tree, not once per file.
+   * Valid while nothing is created in ROOT (a merge's planning).
+   */
+  private readonly absent = new Set<string>();
 
   constructor(root: string) {
     this.root = path.resolve(root);
@@ -44,6 +50,12 @@ export class RootPaths {
     const dir = this.dir(slash <= 0 ? "/" : p.slice(0, slash));
     const base = p.slice(slash + 1);
     return dir === "/" ? `/${base}` : `${dir}/${base}`;
+  }
+
+  /** Whether the directory of a physical ROOT-relative path is known not to exist (so neither does the path). */
+  inAbsentDir(physRel: string): boolean {
+    const slash = physRel.lastIndexOf("/");
+    return slash > 0 && this.absent.has(physRel.slice(0, slash));
   }
 
   /** Every component followed, the last one too ("where the link finally lands"), ROOT-relative. */
@@ -78,7 +90,13 @@ export class RootPaths {
         continue;
       }
       const cand = cur === "/" ? `/${c}` : `${cur}/${c}`;
+      if (this.absent.has(cur)) {
+        this.absent.add(cand);
+        cur = cand;
+        continue;
+      }
       const st = lstatIfExists(this.abs(cand));
+      if (!st) this.absent.add(cand);
       if (st?.isSymbolicLink()) {
         if (depth >= MAX_LINKS) throw new OuzoError("merge-symlink-loop", `too many levels of symbolic links under ${this.abs(cand)}`);
         const target = fs.readlinkSync(this.abs(cand));

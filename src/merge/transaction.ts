@@ -46,6 +46,13 @@ export interface PlanPlace {
   readonly link?: string;
   /** Entries of one hard-link group in the image share this number. */
   readonly group?: number;
+  /**
+   * A regular file and nothing at `final` when the plan was made: staging moves it straight to
+   * `final` (a second rename per file is the dearest part of a big merge), and undoing the staging
+   * moves it back; `temp` then serves only a copy from another filesystem on its way in. Nothing
+   * of the old state is hidden by it, so the transaction stays all or nothing.
+   */
+  readonly direct?: boolean;
   readonly mode: number;
   readonly uid: number;
   readonly gid: number;
@@ -149,6 +156,10 @@ export function stage(plan: TxPlan, reporter?: Reporter): void {
 }
 
 function stageOne(p: PlanPlace, groupTemp: Map<number, string>): void {
+  if (p.direct) {
+    stageDirect(p, groupTemp);
+    return;
+  }
   if (p.link !== undefined) {
     fs.symlinkSync(p.link, p.temp);
     chownIfAllowed(() => fs.lchownSync(p.temp, p.uid, p.gid));
@@ -174,6 +185,30 @@ function stageOne(p: PlanPlace, groupTemp: Map<number, string>): void {
   }
   copyEntry(p);
   if (p.group !== undefined && !first) groupTemp.set(p.group, p.temp);
+}
+
+/** A direct entry (PlanPlace.direct): moved to its name, or copied beside it and renamed onto it. */
+function stageDirect(p: PlanPlace, groupTemp: Map<number, string>): void {
+  try {
+    fs.renameSync(p.src, p.final);
+    if (p.group !== undefined) groupTemp.set(p.group, p.final);
+    return;
+  } catch (e) {
+    if (code(e) !== "EXDEV") throw e;
+  }
+  const first = p.group !== undefined ? groupTemp.get(p.group) : undefined;
+  let linked = false;
+  if (first) {
+    try {
+      fs.linkSync(first, p.temp);
+      linked = true;
+    } catch (e) {
+      if (code(e) !== "EXDEV") throw e;
+    }
+  }
+  if (!linked) copyEntry(p);
+  fs.renameSync(p.temp, p.final);
+  if (p.group !== undefined && !first) groupTemp.set(p.group, p.final);
 }
 
 /** Another filesystem: a copy under the temp name with the image's owner, then mode (set-id bits survive chown), then mtime. */
@@ -211,6 +246,24 @@ function run(cmd: string, args: string[]): void {
 export function rollBack(plan: TxPlan): void {
   for (let i = plan.places.length - 1; i >= 0; i--) {
     const p = plan.places[i]!;
+    if (p.direct) {
+      // nothing was at its name when the plan was made: what is there now is this merge's
+      fs.rmSync(p.temp, { force: true });
+      const placed = lstatIfExists(p.final);
+      if (!placed) continue;
+      const image = lstatIfExists(p.src);
+      if (!image) {
+        try {
+          fs.renameSync(p.final, p.src);
+          continue;
+        } catch {
+          // the image is gone: the file just goes
+        }
+      }
+      // moved, or a copy of the image's file (same size and mtime), never somebody else's file
+      if (!image || (image.size === placed.size && image.mtimeMs === placed.mtimeMs)) fs.rmSync(p.final, { force: true });
+      continue;
+    }
     if (!lexists(p.temp)) continue;
     if (p.link === undefined && !lexists(p.src)) {
       try {
@@ -311,10 +364,11 @@ export async function rollForward(plan: TxPlan, journal: Journal, done: readonly
 /** §10.8 step 4: every staged entry renamed onto its final name (non-links first, so links find their targets), identical files get the image mtime. */
 function commitFiles(plan: TxPlan, reporter?: Reporter): void {
   const task = `${plan.cpv}: placing files`;
-  const total = plan.places.length + plan.touches.length;
+  // direct entries were put in place by the staging
+  const order = [...plan.places.filter((p) => p.type !== "sym" && !p.direct), ...plan.places.filter((p) => p.type === "sym")];
+  const total = order.length + plan.touches.length;
   let done = 0;
   reporter?.report({ kind: "started", task, total });
-  const order = [...plan.places.filter((p) => p.type !== "sym"), ...plan.places.filter((p) => p.type === "sym")];
   for (const p of order) {
     try {
       fs.renameSync(p.temp, p.final);
