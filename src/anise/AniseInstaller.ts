@@ -4,6 +4,7 @@
 // files staged before the old version goes, one journal per package, CONFIG_PROTECT shared with
 // source packages), removals through the unmerge, and at the end the install finalizers in
 // order. A failing finalizer leaves its package installed and is reported.
+import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -24,6 +25,9 @@ import { fetchArtifacts, type ArtifactRequest, type FetchOptions } from "./downl
 import { finalizerEnv, finalizerRecord, parseFinalizer, runFinalizer, type Finalizer, type FinalizerEnvironment } from "./finalizer.js";
 import { subsetOf, type UnpackResult } from "./unpack.js";
 import { Unpacker } from "./Unpacker.js";
+
+/** Bytes merged between two background write-backs (AniseRunContext.syncAtEnd). */
+const SYNC_EVERY = 64 << 20;
 
 /** One step of an anise plan, in order. */
 export type AniseStep =
@@ -61,6 +65,12 @@ export interface AniseRunContext {
   readonly keepProtected: boolean;
   readonly downloadOnly: boolean;
   readonly sameOwner?: boolean;
+  /**
+   * The caller syncs ROOT's filesystem at the end (merge-sync): meanwhile the files merged so far
+   * are written back in the background, every SYNC_EVERY bytes, so that the last sync has little
+   * left to wait for.
+   */
+  readonly syncAtEnd?: boolean;
   /** Unpack in a worker thread, ahead of the merges (default true). */
   readonly unpackInWorker?: boolean;
   /** pkg_prerm/pkg_postrm of a package built from source that an anise package replaces (the CLI runs them). */
@@ -276,6 +286,22 @@ export async function runAniseSteps(steps: readonly AniseStep[], ctx: AniseRunCo
     }
   };
 
+  // the background write-back (see syncAtEnd): one `sync -f` at a time
+  let unsynced = 0;
+  let syncing: Promise<void> | undefined;
+  const writeBack = (bytes: number) => {
+    unsynced += bytes;
+    if (!ctx.syncAtEnd || syncing || unsynced < SYNC_EVERY) return;
+    unsynced = 0;
+    syncing = new Promise<void>((resolve) => {
+      const c = spawn("sync", ["-f", ctx.root], { stdio: "ignore" });
+      c.on("error", () => resolve());
+      c.on("close", () => resolve());
+    }).then(() => {
+      syncing = undefined;
+    });
+  };
+
   let n = 0;
   try {
     const task = "download anise packages";
@@ -338,6 +364,7 @@ export async function runAniseSteps(steps: readonly AniseStep[], ctx: AniseRunCo
               const u = await unpacks.get(s)!;
               clock.waitUnpack += performance.now() - t;
               image = u.image;
+          writeBack(u.bytes);
           imageEntries = u.entries;
               knownMd5 = new Map(Object.entries(u.md5).map(([rel, sum]) => [`/${rel}`, sum]));
               if (u.skipped.length) reporter?.report({ kind: "info", message: `${label(spec)}: ${u.skipped.length} file(s) of disabled subsets not installed (${u.skipped[0]!.subset}: /${u.skipped[0]!.path}…)` });
@@ -395,6 +422,7 @@ export async function runAniseSteps(steps: readonly AniseStep[], ctx: AniseRunCo
     reporter?.report({ kind: "finished", task: itask });
   } finally {
     await Promise.all(removals);
+    await syncing;
     await unpacker.close();
     if (unpacking) {
       fs.rmSync(runWork, { recursive: true, force: true });

@@ -22,7 +22,7 @@ import { Journal, newTxid } from "./journal.js";
 import { recoverUnderLock } from "./recover.js";
 import { planRemoval, type KeptEntry } from "./removal.js";
 import { ignoreMatcher, lstatIfExists, RootPaths } from "./rootPath.js";
-import { R, rollBack, rollForward, stage, syncFilesystems, type MergeHooks, type PlanDir, type PlanOld, type PlanPlace, type PlanTouch, type TxPlan } from "./transaction.js";
+import { journaledPlan, R, rollBack, rollForward, stage, syncFilesystems, tempPathOf, type MergeHooks, type PlanDir, type PlanOld, type PlanPlace, type PlanTouch, type TxPlan } from "./transaction.js";
 
 export type { MergeHooks } from "./transaction.js";
 
@@ -105,7 +105,7 @@ export async function mergePackage(req: MergeRequest): Promise<MergeResult> {
     await recoverUnderLock(req.root, { hooks: req.hooks, reporter: req.reporter });
     const built = buildPlan(req, cpv);
     const { plan } = built;
-    const journal = Journal.create(req.root, plan.tx, { r: R.begin, plan }, { durable: req.features.has("merge-sync") });
+    const journal = Journal.create(req.root, plan.tx, { r: R.begin, plan: journaledPlan(plan) }, { durable: req.features.has("merge-sync") });
     try {
       stageVdbEntry(req.root, { category: req.category, pf: req.pf, buildInfoDir: req.buildInfoDir, contents: built.contents, counter: plan.counter, durable: req.features.has("merge-sync"), ...(req.vdbExtra ? { extra: req.vdbExtra } : {}) });
       stage(plan, req.reporter);
@@ -351,11 +351,7 @@ function buildPlan(req: MergeRequest, cpv: string): BuiltPlan {
   result.collisions.push(...judgeCollisions(cpv, candidates, req.features, () => findOwners(req.root, candidates, oldCpvs, req.ownerIndex), reporter));
 
   // hard-link groups of the image, and temp names beside each final name
-  const places: PlanPlace[] = placesDraft.map((p, i) => {
-    const base = path.basename(p.final);
-    const tempBase = Buffer.byteLength(base) + tx.length + 11 <= 255 ? `.${base}.ouzo-new.${tx}` : `.ouzo-new.${tx}.${i}`;
-    return { ...p, temp: path.join(path.dirname(p.final), tempBase) };
-  });
+  const places: PlanPlace[] = placesDraft.map((p, i) => ({ ...p, temp: tempPathOf(p.final, tx, i) }));
   const byInode = entries.filter((e) => e.type === "obj" && e.nlink > 1);
   for (const e of byInode) if (!groups.has(`${e.dev}:${e.ino}`)) groups.set(`${e.dev}:${e.ino}`, groups.size);
   const srcGroup = new Map(byInode.map((e) => [e.src, groups.get(`${e.dev}:${e.ino}`)!]));

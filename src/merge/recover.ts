@@ -13,7 +13,7 @@ import { Journal, listJournals, readJournal } from "./journal.js";
 import { removeStaleTemps } from "../core/fsutil.js";
 import { counterFile } from "../vdb/counter.js";
 import { confmemFile } from "./configProtect.js";
-import { R, rollBack, rollForward, type MergeHooks, type TxPlan } from "./transaction.js";
+import { planOfJournal, R, rollBack, rollForward, type MergeHooks } from "./transaction.js";
 
 export interface RecoveredTransaction {
   readonly tx: string;
@@ -72,7 +72,7 @@ export async function recoverUnderLock(root: string, opts: RecoveryOptions & { r
       transactions.push({ tx, kind: "unknown", cpv: "", action: "discarded", state: "", phaseProblems: [] });
       continue;
     }
-    const plan = head.plan as TxPlan;
+    const plan = planOfJournal(head.plan);
     if (path.resolve(plan.root) !== path.resolve(root)) {
       throw new OuzoError("recover-root", `the interrupted ${plan.kind} of ${plan.cpv} was made in ${plan.root}, not ${root}: it can only be recovered there (journal ${file})`);
     }

@@ -104,6 +104,37 @@ export interface TxPlan {
   readonly syncPaths: string[];
 }
 
+/** The temp name of the `index`th place of transaction `tx`: beside its final name, hidden, marked with the transaction. */
+export function tempPathOf(final: string, tx: string, index: number): string {
+  const base = path.basename(final);
+  const tempBase = Buffer.byteLength(base) + tx.length + 11 <= 255 ? `.${base}.ouzo-new.${tx}` : `.ouzo-new.${tx}.${index}`;
+  return path.join(path.dirname(final), tempBase);
+}
+
+type JournaledPlace = Omit<PlanPlace, "mode" | "uid" | "gid" | "atimeMs" | "mtimeMs" | "rdev" | "temp"> & { temp?: string };
+
+/**
+ * The plan as the journal keeps it. A recovery rolls back or forward and never stages, so a
+ * place's mode, owner, times and device number are left out, and so is a temp name that follows
+ * from tempPathOf: a package of many files journals half as much.
+ */
+export function journaledPlan(plan: TxPlan): object {
+  const places = plan.places.map((p, i): JournaledPlace => {
+    const { mode: _m, uid: _u, gid: _g, atimeMs: _a, mtimeMs: _t, rdev: _r, temp, ...kept } = p;
+    return temp === tempPathOf(p.final, plan.tx, i) ? kept : { ...kept, temp };
+  });
+  return { ...plan, places };
+}
+
+/** A journal's plan back as a TxPlan (a full plan, as older journals hold, comes back as it is). */
+export function planOfJournal(doc: unknown): TxPlan {
+  const plan = doc as Omit<TxPlan, "places"> & { places: (JournaledPlace & Partial<PlanPlace>)[] };
+  return {
+    ...plan,
+    places: plan.places.map((p, i) => ({ mode: 0, uid: 0, gid: 0, atimeMs: 0, mtimeMs: 0, rdev: 0, ...p, temp: p.temp ?? tempPathOf(p.final, plan.tx, i) })),
+  };
+}
+
 /** Journal record names, in the order they are written. */
 export const R = {
   begin: "BEGIN",

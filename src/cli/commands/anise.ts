@@ -198,9 +198,11 @@ function finalizerEnvOf(args: AniseArgs, sys: AniseSystem) {
 
 function runContext(args: AniseArgs, sys: AniseSystem, out: Output, index: OwnerIndex | undefined): AniseRunContext {
   const p = portageSettings(args, sys, out);
-  // one syncfs at the end of the transaction instead of one per package (see runSteps)
-  p.features.delete("merge-sync");
+  // one syncfs at the end of the transaction instead of one per package (see runSteps), with
+  // write-backs in the background meanwhile
+  const syncAtEnd = p.features.delete("merge-sync");
   return {
+    syncAtEnd,
     root: sys.root,
     catalog: sys.catalog,
     packagesDir: path.join(sys.cacheDir, "anise", "packages"),
