@@ -328,16 +328,9 @@ export function unpackPackage(file: string, work: string, o: UnpackOptions = {})
     const names = p.type === "obj" ? linkCount.get(p.ino) : undefined;
     all.push(names ? { ...p, nlink: names } : p);
   }
-  all.sort((a, b) => compareTopDown(a.path, b.path));
+  // ordered as a sorted depth-first walk gives them: by component, a parent before its children,
+  // which is plain string order once "/" sorts before every other character
+  const key = new Map(all.map((e) => [e, e.path.replaceAll("/", "\0")]));
+  all.sort((a, b) => (key.get(a)! < key.get(b)! ? -1 : key.get(a)! > key.get(b)! ? 1 : 0));
   return { image, entries: all, files, skipped, vdb, bytes, md5 };
-}
-
-/** Paths ordered as a sorted depth-first walk gives them: by component, a parent before its children. */
-function compareTopDown(a: string, b: string): number {
-  const x = a.split("/");
-  const y = b.split("/");
-  for (let i = 0; i < Math.min(x.length, y.length); i++) {
-    if (x[i] !== y[i]) return x[i]! < y[i]! ? -1 : 1;
-  }
-  return x.length - y.length;
 }
