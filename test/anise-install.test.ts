@@ -140,6 +140,20 @@ describe("ouzo anise install", () => {
     expect(read(root, "usr/include/h.h")).toBe("#define H\n");
   });
 
+  it("keeps the mode of a directory that exists, unless overwrite_dir_perms", async () => {
+    const { root, run } = await setup([LIB, { ...MID, requires: [] }]);
+    fs.mkdirSync(path.join(root, "usr/lib"), { recursive: true, mode: 0o700 });
+    fs.chmodSync(path.join(root, "usr/lib"), 0o700);
+    expect((await run("install", "-y", "dev-libs/base")).code).toBe(0);
+    expect(fs.statSync(path.join(root, "usr/lib")).mode & 0o7777).toBe(0o700);
+    fs.writeFileSync(path.join(root, "etc/anise/anise.yaml"), YAML.stringify({ general: { overwrite_dir_perms: true } }));
+    const r = await run("install", "-y", "dev-libs/mid");
+    expect(r.code, r.stderr).toBe(0);
+    // the package's mode (0755 in its archive) now, once its files are in place
+    expect(fs.statSync(path.join(root, "usr/lib")).mode & 0o7777).toBe(0o755);
+    expect(read(root, "usr/lib/mid.so")).toBe("mid\n");
+  });
+
   it("rejects an artifact with a wrong sha256, and a truncated one, changing nothing", async () => {
     const bad: FixturePackage = { ...APP, name: "bad", badSha: true, requires: [] };
     const cut: FixturePackage = { ...LIB, name: "cut" };

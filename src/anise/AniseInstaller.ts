@@ -61,6 +61,8 @@ export interface AniseRunContext {
   readonly force: boolean;
   /** --skip-check-system: no check against files on disk and their owners. */
   readonly skipCheckSystem: boolean;
+  /** anise's overwrite_dir_perms: existing directories take the package's mode and owner. */
+  readonly overwriteDirPerms?: boolean;
   /** -k: protected files of removed packages stay, modified or not. */
   readonly keepProtected: boolean;
   readonly downloadOnly: boolean;
@@ -387,6 +389,7 @@ export async function runAniseSteps(steps: readonly AniseStep[], ctx: AniseRunCo
               slot,
               imageDir: image,
               ...(imageEntries ? { imageEntries } : {}),
+              ...(ctx.overwriteDirPerms ? { overwriteDirPerms: true } : {}),
               buildInfoDir: buildInfo,
               configProtect: protectPaths(ctx, configProtect),
               configProtectMask: [...ctx.configProtectMask],

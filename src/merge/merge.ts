@@ -59,6 +59,11 @@ export interface MergeRequest {
   /** More files for the vdb entry (INSTALL_MASK…). */
   vdbExtra?: Record<string, string>;
   /**
+   * Directories that exist already take the image's mode and owner (anise's
+   * `overwrite_dir_perms`); by default they are kept as they are.
+   */
+  overwriteDirPerms?: boolean;
+  /**
    * MD5s of the image's regular files already known (image path `/usr/bin/x` → hex), from
    * whoever wrote the image as it wrote it (the anise unpacker); the others are read and hashed.
    */
@@ -195,6 +200,7 @@ function buildPlan(req: MergeRequest, cpv: string): BuiltPlan {
 
   const contents: ContentsEntry[] = [];
   const dirs: PlanDir[] = [];
+  const dirPerms: PlanDir[] = [];
   const placesDraft: Omit<PlanPlace, "temp">[] = [];
   const touches: PlanTouch[] = [];
   const result: BuiltPlan["result"] = { merged: [], identical: [], configPending: [], confmemSkipped: [], backups: [], collisions: [] };
@@ -283,7 +289,12 @@ function buildPlan(req: MergeRequest, cpv: string): BuiltPlan {
     checkWritable(path.dirname(phys));
 
     if (e.type === "dir") {
-      if (st?.isDirectory() || (st?.isSymbolicLink() && isDirectory(paths, e.path))) continue; // kept as it is, mode and owner too
+      if (st?.isDirectory()) {
+        // kept as it is, mode and owner too, unless asked otherwise
+        if (req.overwriteDirPerms && ((st.mode & 0o7777) !== e.mode || st.uid !== e.uid || st.gid !== e.gid)) dirPerms.push({ path: e.path, phys, mode: e.mode, uid: e.uid, gid: e.gid });
+        continue;
+      }
+      if (st?.isSymbolicLink() && isDirectory(paths, e.path)) continue; // a link to a directory stays a link
       if (!st) {
         dirs.push({ path: e.path, phys, mode: e.mode, uid: e.uid, gid: e.gid });
         continue;
@@ -393,6 +404,7 @@ function buildPlan(req: MergeRequest, cpv: string): BuiltPlan {
     counter,
     mergingDir,
     dirs,
+    ...(dirPerms.length ? { dirPerms } : {}),
     places: placesGrouped,
     touches,
     old: planOld,

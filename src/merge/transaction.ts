@@ -95,6 +95,8 @@ export interface TxPlan {
   readonly counter: number;
   readonly mergingDir: string;
   readonly dirs: PlanDir[];
+  /** Existing directories given the image's mode and owner once the files are in place (overwrite_dir_perms). */
+  readonly dirPerms?: PlanDir[];
   readonly places: PlanPlace[];
   readonly touches: PlanTouch[];
   readonly old: PlanOld[];
@@ -408,6 +410,14 @@ function commitFiles(plan: TxPlan, reporter?: Reporter): void {
       // the temp name is gone: this entry was put in place before an interruption
     }
     reporter?.report({ kind: "progress", task, done: ++done, total, item: p.path });
+  }
+  for (const d of plan.dirPerms ?? []) {
+    try {
+      chownIfAllowed(() => fs.chownSync(d.phys, d.uid, d.gid));
+      fs.chmodSync(d.phys, d.mode);
+    } catch (e) {
+      if (code(e) !== "ENOENT") throw e;
+    }
   }
   for (const t of plan.touches) {
     try {

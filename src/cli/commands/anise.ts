@@ -215,6 +215,7 @@ function runContext(args: AniseArgs, sys: AniseSystem, out: Output, index: Owner
     features: p.features,
     subsetsEnabled: sys.config.subsetsEnabled,
     subsetDefinitions: sys.config.subsetDefinitions,
+    overwriteDirPerms: sys.config.overwriteDirPerms,
     skipFinalizers: !!args.skipFinalizers,
     finalizerEnv: finalizerEnvOf(args, sys),
     force: !!args.force || !!args.ignoreConflicts,
