@@ -161,7 +161,10 @@ function chownIfAllowed(fn: () => void): void {
   }
 }
 
-/** §10.8 step 3: directories created, every entry staged under its temp name. Nothing is visible under a final name yet. */
+/**
+ * §10.8 step 3: directories created, every entry staged under its temp name, except the direct
+ * ones (new files where nothing was), which go to their names. Nothing old is hidden yet.
+ */
 export function stage(plan: TxPlan, reporter?: Reporter): void {
   const task = `${plan.cpv}: staging`;
   const total = plan.dirs.length + plan.places.length;
@@ -189,46 +192,23 @@ export function stage(plan: TxPlan, reporter?: Reporter): void {
 }
 
 function stageOne(p: PlanPlace, groupTemp: Map<number, string>): void {
-  if (p.direct) {
-    stageDirect(p, groupTemp);
-    return;
-  }
   if (p.link !== undefined) {
     fs.symlinkSync(p.link, p.temp);
     chownIfAllowed(() => fs.lchownSync(p.temp, p.uid, p.gid));
     fs.lutimesSync(p.temp, p.atimeMs / 1000, p.mtimeMs / 1000);
     return;
   }
+  // a direct entry (PlanPlace.direct) goes to its name, any other beside it
+  const dest = p.direct ? p.final : p.temp;
   try {
     // same filesystem: the image's own inode moves (hard links among moved entries stay links)
-    fs.renameSync(p.src, p.temp);
-    if (p.group !== undefined) groupTemp.set(p.group, p.temp);
+    fs.renameSync(p.src, dest);
+    if (p.group !== undefined) groupTemp.set(p.group, dest);
     return;
   } catch (e) {
     if (code(e) !== "EXDEV") throw e;
   }
-  const first = p.group !== undefined ? groupTemp.get(p.group) : undefined;
-  if (first) {
-    try {
-      fs.linkSync(first, p.temp);
-      return;
-    } catch (e) {
-      if (code(e) !== "EXDEV") throw e;
-    }
-  }
-  copyEntry(p);
-  if (p.group !== undefined && !first) groupTemp.set(p.group, p.temp);
-}
-
-/** A direct entry (PlanPlace.direct): moved to its name, or copied beside it and renamed onto it. */
-function stageDirect(p: PlanPlace, groupTemp: Map<number, string>): void {
-  try {
-    fs.renameSync(p.src, p.final);
-    if (p.group !== undefined) groupTemp.set(p.group, p.final);
-    return;
-  } catch (e) {
-    if (code(e) !== "EXDEV") throw e;
-  }
+  // another filesystem: a link to the group's first copy, or a copy, under the temp name
   const first = p.group !== undefined ? groupTemp.get(p.group) : undefined;
   let linked = false;
   if (first) {
@@ -240,8 +220,8 @@ function stageDirect(p: PlanPlace, groupTemp: Map<number, string>): void {
     }
   }
   if (!linked) copyEntry(p);
-  fs.renameSync(p.temp, p.final);
-  if (p.group !== undefined && !first) groupTemp.set(p.group, p.final);
+  if (p.direct) fs.renameSync(p.temp, p.final);
+  if (p.group !== undefined && !first) groupTemp.set(p.group, dest);
 }
 
 /** Another filesystem: a copy under the temp name with the image's owner, then mode (set-id bits survive chown), then mtime. */
