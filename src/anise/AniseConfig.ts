@@ -36,6 +36,10 @@ export interface AniseClientConfig {
   /** Seconds; 0 when not set. */
   readonly clientTimeout: number;
   readonly reposConfDirs: readonly string[];
+  /** packages_maskdir, subsets_confdir, subsets_defdir as read (host paths), for the commands that edit them. */
+  readonly maskDirs: readonly string[];
+  readonly subsetsConfDirs: readonly string[];
+  readonly subsetsDefDirs: readonly string[];
   /** Protected directories from config.protect.d (`/etc/`…). */
   readonly configProtect: readonly string[];
   readonly configProtectSkip: boolean;
@@ -91,8 +95,13 @@ function merge(a: Doc, b: Doc): Doc {
 const list = (x: unknown): string[] => (Array.isArray(x) ? x.map(String) : typeof x === "string" && x ? [x] : []);
 
 /** YAML files of a directory in name order, `._cfg` and hidden files left out (as anise reads them). */
-function yamlFiles(dir: string): string[] {
+export function yamlFiles(dir: string): string[] {
   return (listDir(dir) ?? []).filter((n) => /\.ya?ml$/.test(n) && !n.startsWith(".")).sort().map((n) => path.join(dir, n));
+}
+
+/** A mask rule as an atom, or undefined; a build number cannot be said in an atom: `=cat/pkg-1.0+2` masks every build of 1.0. */
+export function maskRuleAtom(rule: string): Atom | undefined {
+  return Atom.tryParse(rule.replace(/\+\d+(?=$|:)/, ""), USER_CONFIG_EAPI);
 }
 
 export interface LoadOptions {
@@ -131,7 +140,8 @@ export function loadAniseConfig(o: LoadOptions): AniseClientConfig {
     }
   }
   const masks: MaskRule[] = [];
-  for (const dir of dirs("packages_maskdir", "/etc/anise/mask.d")) {
+  const maskDirs = dirs("packages_maskdir", "/etc/anise/mask.d");
+  for (const dir of maskDirs) {
     for (const f of yamlFiles(dir)) {
       let m: Doc;
       try {
@@ -142,8 +152,7 @@ export function loadAniseConfig(o: LoadOptions): AniseClientConfig {
       }
       if (m.enabled === false) continue;
       for (const rule of list(m.rules)) {
-        // a build number cannot be said in an atom: `=cat/pkg-1.0+2` masks every build of 1.0
-        const atom = Atom.tryParse(rule.replace(/\+\d+(?=$|:)/, ""), USER_CONFIG_EAPI);
+        const atom = maskRuleAtom(rule);
         if (atom) masks.push({ atom, text: rule, file: f });
         else warn(`${f}: '${rule}' is not a package atom; ignored`);
       }
@@ -151,7 +160,8 @@ export function loadAniseConfig(o: LoadOptions): AniseClientConfig {
   }
   const subsets = isMap(doc.subsets) ? doc.subsets : {};
   const enabled = new Set(list(subsets.enabled));
-  for (const dir of dirs("subsets_confdir", "/etc/anise/subsets.conf.d")) {
+  const subsetsConfDirs = dirs("subsets_confdir", "/etc/anise/subsets.conf.d");
+  for (const dir of subsetsConfDirs) {
     for (const f of yamlFiles(dir)) {
       try {
         for (const s of list(readYaml(f).enabled)) enabled.add(s);
@@ -161,7 +171,8 @@ export function loadAniseConfig(o: LoadOptions): AniseClientConfig {
     }
   }
   const subsetDefinitions: SubsetDefinition[] = [];
-  for (const dir of dirs("subsets_defdir", "/etc/anise/subsets.def.d")) {
+  const subsetsDefDirs = dirs("subsets_defdir", "/etc/anise/subsets.def.d");
+  for (const dir of subsetsDefDirs) {
     for (const f of yamlFiles(dir)) {
       let d: Doc;
       try {
@@ -198,6 +209,9 @@ export function loadAniseConfig(o: LoadOptions): AniseClientConfig {
     overwriteDirPerms: general.overwrite_dir_perms === true,
     clientTimeout: num(general.client_timeout, 0),
     reposConfDirs,
+    maskDirs,
+    subsetsConfDirs,
+    subsetsDefDirs,
     configProtect,
     configProtectSkip: doc.config_protect_skip === true,
     masks,

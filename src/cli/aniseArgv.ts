@@ -1,8 +1,9 @@
 // anise's command line on ouzo's (anise.md §14): `ouzo anise …`, or `anise …` through a link
 // named anise (bin/ouzo turns that into `ouzo anise …`). anise's command aliases (`i`, `u`, `rm`)
-// and its two-word commands (`q files`, `database get`, `repo list`) become the one-word
-// commands declared here, so that quickParse and yargs read them as every other command; its
-// flag spellings that ouzo's global options would misread are translated first.
+// and its two-word commands (`q files`, `database get`, `repo list`, `mask add`, `subsets
+// enable`) become the one-word commands declared here, so that quickParse and yargs read them as
+// every other command; its flag spellings that ouzo's global options would misread are
+// translated first.
 import type { CommandSpec, OptionSpec } from "./commandLine.js";
 import { makeOutput } from "./output.js";
 
@@ -10,7 +11,9 @@ type Args = Record<string, unknown>;
 type Handler = (args: Args) => Promise<number>;
 
 const ALIASES: Record<string, string> = { i: "install", u: "upgrade", rm: "uninstall", un: "uninstall", s: "search" };
-const TWO_WORDS = new Set(["q", "database", "repo"]);
+const TWO_WORDS = new Set(["q", "database", "repo", "mask", "subsets"]);
+/** anise's aliases of second words (`mask a`, `mask d`, `mask e`, `mask li`). */
+const SUB_ALIASES: Record<string, string> = { "mask-a": "mask-add", "mask-d": "mask-del", "mask-e": "mask-enable", "mask-li": "mask-list" };
 
 /** `anise …` arguments as ouzo's table declares them (argv[0] is "anise"). */
 export function aniseArgv(argv: readonly string[]): string[] {
@@ -20,7 +23,8 @@ export function aniseArgv(argv: readonly string[]): string[] {
   const sub = argv[i];
   if (sub !== undefined && !sub.startsWith("-")) {
     if (TWO_WORDS.has(sub) && argv[i + 1] !== undefined && !argv[i + 1]!.startsWith("-")) {
-      out.push(`${sub}-${argv[i + 1]}`);
+      const two = `${sub}-${argv[i + 1]}`;
+      out.push(SUB_ALIASES[two] ?? two);
       i += 2;
     } else {
       out.push(ALIASES[sub] ?? sub);
@@ -64,18 +68,24 @@ const INSTALL: Record<string, OptionSpec> = {
   cleanup: { type: "boolean", describe: "accepted for anise's sake" },
 };
 
-function spec(usage: string, describe: string, fn: string, options: Record<string, OptionSpec> = {}): CommandSpec<Handler> {
+type Handlers = Record<string, (args: unknown, out: ReturnType<typeof makeOutput>) => Promise<number>>;
+
+function spec(usage: string, describe: string, fn: string, options: Record<string, OptionSpec> = {}, admin = false): CommandSpec<Handler> {
   return {
     usage,
     describe,
     options: { ...COMMON, ...options },
     run: async (a) => {
-      const m = (await import("./commands/anise.js")) as unknown as Record<string, (args: unknown, out: ReturnType<typeof makeOutput>) => Promise<number>>;
+      const m = (admin ? await import("./commands/aniseAdmin.js") : await import("./commands/anise.js")) as unknown as Handlers;
       const args = { ...a, verbose: !!a.verbose || !!a.debug };
       return m[fn]!(args, makeOutput(args));
     },
   };
 }
+
+/** The configuration and database commands (commands/aniseAdmin.ts). */
+const admin = (usage: string, describe: string, fn: string, options: Record<string, OptionSpec> = {}) => spec(usage, describe, fn, options, true);
+const FILE_OPTION = (dir: string): Record<string, OptionSpec> => ({ file: { type: "string", alias: "f", describe: `the file: NAME (${dir}/NAME.yml) or a path in ${dir} (default main.yml)` } });
 
 /** The anise commands for main.ts's COMMANDS (group "anise"). */
 export const ANISE_COMMANDS: readonly CommandSpec<Handler>[] = [
@@ -117,6 +127,21 @@ export const ANISE_COMMANDS: readonly CommandSpec<Handler>[] = [
     db: { type: "string", describe: "the database file (default: SYSTEM_DBPATH/anise.db, then luet.db)" },
     pretend: { type: "boolean", alias: "p", describe: "say what would be recorded" },
   }),
+  admin("anise repo-enable <repos..>", "enable anise repositories in their definition files (anise repo enable)", "aniseRepoEnableCommand"),
+  admin("anise repo-disable <repos..>", "disable anise repositories: their packages are no longer seen (anise repo disable)", "aniseRepoDisableCommand"),
+  admin("anise mask-add <rules..>", "mask package versions: add rules to a mask.d file (anise mask add)", "aniseMaskAddCommand", FILE_OPTION("mask.d")),
+  admin("anise mask-del <rules..>", "remove mask rules (from every mask.d file, or -f's) (anise mask del)", "aniseMaskDelCommand", FILE_OPTION("mask.d")),
+  admin("anise mask-list", "the mask rules of mask.d (anise mask list)", "aniseMaskListCommand", { enabled: { type: "boolean", describe: "only the rules of enabled files" } }),
+  admin("anise mask-enable", "enable a mask.d file (anise mask enable -f NAME)", "aniseMaskEnableCommand", FILE_OPTION("mask.d")),
+  admin("anise mask-disable", "disable a mask.d file: its rules no longer count (anise mask disable -f NAME)", "aniseMaskDisableCommand", FILE_OPTION("mask.d")),
+  admin("anise subsets-list", "the subsets defined or used by packages, and which are enabled (anise subsets list)", "aniseSubsetsListCommand"),
+  admin("anise subsets-enable <names..>", "enable subsets: their files are installed (anise subsets enable)", "aniseSubsetsEnableCommand", FILE_OPTION("subsets.conf.d")),
+  admin("anise subsets-disable <names..>", "disable subsets: their files are skipped at install (anise subsets disable)", "aniseSubsetsDisableCommand", FILE_OPTION("subsets.conf.d")),
+  admin("anise database-create <files..>", "record packages from their metadata without unpacking them (anise database create)", "aniseDatabaseCreateCommand"),
+  admin("anise database-remove <packages..>", "drop packages' installed records; their files stay (anise database remove)", "aniseDatabaseRemoveCommand", {
+    force: { type: "boolean", describe: "also a package built from source" },
+  }),
+  admin("anise database-reindex", "rebuild the index of who owns which file from /var/db/pkg (anise database reindex)", "aniseDatabaseReindexCommand"),
   spec("anise pack <atom>", "make an anise package of an installed package or a binary package file", "anisePackCommand", { destination: { type: "string", describe: "where to write it (default: the current directory)" } }),
   spec("anise create-repo <dir>", "write an anise repository from the packages in DIR", "aniseCreateRepoCommand", {
     name: { type: "string", describe: "repository name (required)" },
