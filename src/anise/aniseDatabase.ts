@@ -5,7 +5,6 @@
 // COUNTER; remove drops entries and leaves the files; reindex rebuilds the owner index. Every
 // change is made under the VDB lock; create stages every entry before it commits the first, so
 // that a failure leaves none of them.
-import Database from "better-sqlite3";
 import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
@@ -252,39 +251,16 @@ export interface Reindexed {
 
 /**
  * Rebuild the owner index of ROOT (a cache of every CONTENTS, vdb/ownerIndex.ts) from the VDB,
- * under the VDB lock so that no merge changes it meanwhile. OwnerIndex brings itself up to date
- * by stamps (the category directories' and each CONTENTS file's stat), which an entry edited in
- * place can keep; here every stamp it holds is cleared first, inside SQLite's own transaction (so
- * a reader that has the file open meanwhile is not disturbed), and the next open reads every
- * entry again and drops what the VDB no longer has. A file that cannot be changed so (another
- * schema, damage) is removed and built anew.
+ * under the VDB lock so that no merge changes it meanwhile: every entry is read again, even one
+ * edited in place that kept its stamps (OwnerIndex.rebuild).
  */
 export async function reindexOwners(root: string, cacheDir: string, reporter?: Reporter): Promise<Reindexed> {
   return withVdbLock(
     root,
     () => {
-      const first = OwnerIndex.open(root, cacheDir, { reporter });
-      const file = first.file;
-      first.close();
-      if (file !== ":memory:") {
-        try {
-          const db = new Database(file);
-          try {
-            db.pragma("busy_timeout = 10000");
-            db.transaction(() => {
-              db.prepare("UPDATE category SET stamp = ''").run();
-              db.prepare("UPDATE package SET stamp = ''").run();
-            }).immediate();
-          } finally {
-            db.close();
-          }
-        } catch (e) {
-          reporter?.report({ kind: "info", message: `the owner index ${file} could not be cleared (${oneLine(e)}); building it anew` });
-          for (const suffix of ["", "-wal", "-shm"]) fs.rmSync(file + suffix, { force: true });
-        }
-      }
       const idx = OwnerIndex.open(root, cacheDir, { reporter });
       try {
+        idx.rebuild();
         return { file: idx.file, ...idx.size() };
       } finally {
         idx.close();

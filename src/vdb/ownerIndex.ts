@@ -128,6 +128,19 @@ export class OwnerIndex {
   }
 
   /**
+   * Read every entry again, whatever the stamps say (an entry edited in place can keep its
+   * stamps): they are cleared in one SQLite transaction, so a reader meanwhile sees the old
+   * answers, and the refresh re-reads all and drops what the VDB no longer has.
+   */
+  rebuild(): OwnerIndexRefresh {
+    this.db.transaction(() => {
+      this.db.prepare("UPDATE category SET stamp = ''").run();
+      this.db.prepare("UPDATE package SET stamp = ''").run();
+    })();
+    return this.refresh();
+  }
+
+  /**
    * Bring the index up to date with the VDB: a stat of each category directory when nothing
    * changed; otherwise the changed categories are compared entry by entry.
    */
