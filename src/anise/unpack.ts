@@ -137,6 +137,10 @@ export function unpackPackage(file: string, work: string, o: UnpackOptions = {})
   const sameOwner = o.sameOwner ?? process.getuid?.() === 0;
   const myUid = process.getuid?.() ?? 0;
   const myGid = process.getgid?.() ?? 0;
+  // the group a new file gets: the directory's when it is set-group-id, ours otherwise
+  const imageStat = fs.statSync(image);
+  const newGid = imageStat.mode & 0o2000 ? imageStat.gid : (process.getegid?.() ?? myGid);
+  const umask = currentUmask();
   const files: string[] = [];
   const skipped: { path: string; subset: string }[] = [];
   /** Non-directory entries by relative path (a later entry of the same path wins, as with tar). */
@@ -249,7 +253,11 @@ export function unpackPackage(file: string, work: string, o: UnpackOptions = {})
       }
       case "file": {
         const src = claim(rel, "a file");
-        const fd = fs.openSync(src, "w", 0o600);
+        // created with its mode when the umask leaves it whole and it has no set-id or sticky bit
+        // (which must wait for the owner), and left with ours when that is the archive's: two
+        // system calls fewer for nearly every file
+        const plainMode = (e.mode & 0o7000) === 0 && (e.mode & umask) === 0;
+        const fd = fs.openSync(src, "w", plainMode ? e.mode & 0o777 : 0o600);
         const hash = createHash("md5");
         placed.set(rel, entry(rel, e, "obj", src));
         bytes += e.size;
@@ -261,8 +269,8 @@ export function unpackPackage(file: string, work: string, o: UnpackOptions = {})
           },
           end() {
             md5[rel] = hash.digest("hex");
-            owner(() => fs.fchownSync(fd, e.uid, e.gid));
-            fs.fchmodSync(fd, e.mode);
+            if (e.uid !== myUid || e.gid !== newGid) owner(() => fs.fchownSync(fd, e.uid, e.gid));
+            if (!plainMode) fs.fchmodSync(fd, e.mode);
             fs.futimesSync(fd, e.mtime, e.mtime);
             fs.closeSync(fd);
           },
@@ -333,4 +341,17 @@ export function unpackPackage(file: string, work: string, o: UnpackOptions = {})
   const key = new Map(all.map((e) => [e, e.path.replaceAll("/", "\0")]));
   all.sort((a, b) => (key.get(a)! < key.get(b)! ? -1 : key.get(a)! > key.get(b)! ? 1 : 0));
   return { image, entries: all, files, skipped, vdb, bytes, md5 };
+}
+
+let umaskSeen: number | undefined;
+/** The process's umask, read once (a worker thread may read it too; 0o777, "trust nothing", if it cannot). */
+function currentUmask(): number {
+  if (umaskSeen === undefined) {
+    try {
+      umaskSeen = process.umask();
+    } catch {
+      umaskSeen = 0o777; // unknown: never rely on it
+    }
+  }
+  return umaskSeen;
 }
