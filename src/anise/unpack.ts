@@ -56,19 +56,28 @@ const CHUNK = 1 << 20;
  * binding module has no ES entry point and the CLI's core is CommonJS, so the class is taken from
  * the one DecompressStream made, which both module systems can import.
  */
+let DctxClass: (new () => DCtx) | undefined;
 function newDctx(): DCtx {
-  const ctor = ((new DecompressStream() as unknown as { dctx: DCtx }).dctx.constructor as new () => DCtx);
-  return new ctor();
+  DctxClass ??= (new DecompressStream() as unknown as { dctx: DCtx }).dctx.constructor as new () => DCtx;
+  return new DctxClass();
 }
 
-/** Feed the decompressed bytes of `file` to `sink`, synchronously. */
+/**
+ * The read and decompression buffers, made once per thread: a megabyte or two of fresh memory
+ * per package makes the garbage collector run for nothing. Safe because the sink consumes each
+ * chunk before the next is read (TarReader copies what it keeps).
+ */
+let buffers: { input: Buffer; out: Buffer } | undefined;
+
+/** Feed the decompressed bytes of `file` to `sink`, synchronously; a chunk is valid only until `sink` returns. */
 export function readDecompressed(file: string, declared: string | undefined, sink: (b: Buffer) => void): void {
   const fd = fs.openSync(file, "r");
   try {
     const head = Buffer.alloc(4);
     const n = fs.readSync(fd, head, 0, 4, 0);
     const kind = n >= 4 && head.readUInt32LE(0) === 0xfd2fb528 ? "zstd" : n >= 2 && head[0] === 0x1f && head[1] === 0x8b ? "gzip" : /^(zstd|zst)$/.test(declared ?? "") ? "zstd" : /^(gzip|gz)$/.test(declared ?? "") ? "gzip" : "none";
-    const input = Buffer.allocUnsafe(CHUNK);
+    buffers ??= { input: Buffer.allocUnsafe(CHUNK), out: Buffer.allocUnsafe(CHUNK) };
+    const { input, out } = buffers;
     if (kind === "gzip") {
       const data = fs.readFileSync(file);
       sink(zlib.gunzipSync(data));
@@ -85,7 +94,6 @@ export function readDecompressed(file: string, declared: string | undefined, sin
       return;
     }
     const dctx = newDctx();
-    const out = Buffer.allocUnsafe(CHUNK);
     let pos = 0;
     let inFrame = false;
     for (;;) {
