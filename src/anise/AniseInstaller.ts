@@ -1,9 +1,10 @@
 // Carrying out an anise plan (anise.md §9, §9.1, §10, §12): the file-conflict rule checked for
-// the whole transaction first, every artifact downloaded and verified before anything changes,
-// then each package unpacked (subsets honoured) and merged through the merge stage (its new
-// files staged before the old version goes, one journal per package, CONFIG_PROTECT shared with
-// source packages), removals through the unmerge, and at the end the install finalizers in
-// order. A failing finalizer leaves its package installed and is reported.
+// the whole transaction first, every artifact downloaded and verified before anything in ROOT
+// changes (each is unpacked into the work directory, subsets honoured, as soon as it is
+// verified), then each package merged through the merge stage (its new files staged before the
+// old version goes, one journal per package, CONFIG_PROTECT shared with source packages, the VDB
+// lock held once for the run), removals through the unmerge, and at the end the install
+// finalizers in order. A failing finalizer leaves its package installed and is reported.
 import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
