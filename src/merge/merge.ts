@@ -410,7 +410,8 @@ function buildPlan(req: MergeRequest, cpv: string): BuiltPlan {
     old: planOld,
     confmem: { set: confmemSet, del: confmemDel },
     mergeSync: req.features.has("merge-sync"),
-    syncPaths: syncPathsOf(req.root, [...dirs.map((d) => d.phys), ...places.map((p) => p.final)]),
+    // only merge-sync syncs them: finding them stats every destination directory
+    syncPaths: req.features.has("merge-sync") ? syncPathsOf(req.root, [...dirs.map((d) => d.phys), ...places.map((p) => p.final)]) : [],
   };
   return { plan, contents, kept, result };
 }
