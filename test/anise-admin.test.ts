@@ -7,32 +7,15 @@ import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import YAML from "yaml";
-import yargs from "yargs";
 import { afterEach, describe, expect, it } from "vitest";
-import { ANISE_COMMANDS, ANISE_GROUP, aniseArgv } from "../src/cli/aniseArgv.js";
-import { declare, quickParse } from "../src/cli/commandLine.js";
+import { aniseArgv } from "../src/cli/aniseArgv.js";
 import { parseContents } from "../src/vdb/contents.js";
 import { readInstalled } from "../src/vdb/installed.js";
-import { anise, buildRepo, configureRepos, RepoServer, type FixturePackage } from "./aniseFixture.js";
+import { anise, serveAniseRepo, stopAniseServers, type FixturePackage } from "./aniseFixture.js";
 import { ouzo, tmpdir } from "./helpers.js";
 
-const servers: RepoServer[] = [];
-afterEach(async () => {
-  while (servers.length) await servers.pop()!.stop();
-});
-
-async function setup(pkgs: FixturePackage[], aniseYaml?: Record<string, unknown>) {
-  const repoDir = tmpdir("ouzo-anise-repo-");
-  const root = tmpdir("ouzo-anise-root-");
-  await buildRepo(repoDir, "main", pkgs);
-  const server = await new RepoServer(repoDir).start();
-  servers.push(server);
-  configureRepos(root, [{ name: "main", url: server.url }], aniseYaml);
-  const run = (...args: string[]) => anise([...args, "--system-target", root]);
-  const sync = await run("repo", "update");
-  expect(sync.code, sync.stderr).toBe(0);
-  return { root, run };
-}
+afterEach(stopAniseServers);
+const setup = serveAniseRepo;
 
 const installedCpvs = (root: string) => readInstalled(root).map((p) => p.cpv).sort();
 const planOf = (stdout: string) => (JSON.parse(stdout) as { plan: { package: string }[] }).plan.map((p) => p.package);
@@ -312,43 +295,5 @@ describe("anise's administration command line", () => {
     expect(aniseArgv(["anise", "mask", "li"])).toEqual(["anise", "mask-list"]);
     expect(aniseArgv(["anise", "subsets", "enable", "devel"])).toEqual(["anise", "subsets-enable", "devel"]);
     expect(aniseArgv(["anise", "database", "reindex"])).toEqual(["anise", "database-reindex"]);
-  });
-
-  it("is read alike by quickParse and yargs", async () => {
-    const lines = [
-      "anise repo-enable main other",
-      "anise repo-disable main --system-target /mnt/r",
-      "anise mask-add >=a/b-1.0 =c/d-2 -f nodejs",
-      "anise mask-del a/b --file /etc/anise/mask.d/x.yml -o json",
-      "anise mask-list --enabled",
-      "anise mask-enable -f main",
-      "anise mask-disable --config /etc/a.yaml",
-      "anise subsets-list -o yaml",
-      "anise subsets-enable devel portage -f mine",
-      "anise subsets-disable devel",
-      "anise database-create a.metadata.yaml b/metadata.json",
-      "anise database-remove app-misc/x --force",
-      "anise database-reindex -d",
-    ].map((l) => l.split(" "));
-    for (const argv of lines) {
-      const quick = quickParse(argv, ANISE_COMMANDS);
-      expect(quick, argv.join(" ")).toBeDefined();
-      let usage: string | undefined;
-      const cli = declare(
-        yargs(argv)
-          .strict()
-          .exitProcess(false)
-          .fail((msg, err) => {
-            throw err ?? new Error(msg);
-          }),
-        ANISE_COMMANDS,
-        ANISE_GROUP,
-        (c) => (usage = c.usage),
-      );
-      const y = (await cli.parseAsync()) as Record<string, unknown>;
-      expect(quick!.command.usage, argv.join(" ")).toBe(usage);
-      const keys = Object.keys(y).filter((k) => k !== "_" && k !== "$0");
-      expect(Object.fromEntries(Object.keys(quick!.args).sort().map((k) => [k, quick!.args[k]])), argv.join(" ")).toEqual(Object.fromEntries(keys.sort().map((k) => [k, y[k]])));
-    }
   });
 });

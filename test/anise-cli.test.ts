@@ -48,6 +48,19 @@ describe("anise's command line", () => {
       "anise pack app-misc/x --destination out --system-target /mnt/r",
       "anise database-import --db /x/anise.db -p",
       "anise cleanup --purge-repos --config /etc/a.yaml -d",
+      "anise repo-enable main other",
+      "anise repo-disable main --system-target /mnt/r",
+      "anise mask-add >=a/b-1.0 =c/d-2 -f nodejs",
+      "anise mask-del a/b --file /etc/anise/mask.d/x.yml -o json",
+      "anise mask-list --enabled",
+      "anise mask-enable -f main",
+      "anise mask-disable --config /etc/a.yaml",
+      "anise subsets-list -o yaml",
+      "anise subsets-enable devel portage -f mine",
+      "anise subsets-disable devel",
+      "anise database-create a.metadata.yaml b/metadata.json",
+      "anise database-remove app-misc/x --force",
+      "anise database-reindex -d",
     ].map((l) => l.split(" "));
     for (const argv of lines) {
       const quick = quickParse(argv, ANISE_COMMANDS);

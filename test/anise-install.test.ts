@@ -7,26 +7,10 @@ import YAML from "yaml";
 import { afterEach, describe, expect, it } from "vitest";
 import { readInstalled } from "../src/vdb/installed.js";
 import { readWorld } from "../src/vdb/world.js";
-import { anise, buildRepo, configureRepos, installShell, RepoServer, type FixturePackage } from "./aniseFixture.js";
-import { tmpdir } from "./helpers.js";
+import { anise, installShell, serveAniseRepo, stopAniseServers, type FixturePackage } from "./aniseFixture.js";
 
-const servers: RepoServer[] = [];
-afterEach(async () => {
-  while (servers.length) await servers.pop()!.stop();
-});
-
-async function setup(pkgs: FixturePackage[], aniseYaml?: Record<string, unknown>) {
-  const repoDir = tmpdir("ouzo-anise-repo-");
-  const root = tmpdir("ouzo-anise-root-");
-  await buildRepo(repoDir, "main", pkgs);
-  const server = await new RepoServer(repoDir).start();
-  servers.push(server);
-  configureRepos(root, [{ name: "main", url: server.url }], aniseYaml);
-  const run = (...args: string[]) => anise([...args, "--system-target", root]);
-  const sync = await run("repo", "update");
-  expect(sync.code, sync.stderr).toBe(0);
-  return { repoDir, root, server, run, publish: async (next: FixturePackage[], revision: number) => buildRepo(repoDir, "main", next, revision) };
-}
+afterEach(stopAniseServers);
+const setup = serveAniseRepo;
 
 const installedCpvs = (root: string) => readInstalled(root).map((p) => p.cpv).sort();
 const read = (root: string, p: string) => fs.readFileSync(path.join(root, p), "utf8");

@@ -10,7 +10,8 @@ import * as path from "node:path";
 import tar from "tar-stream";
 import YAML from "yaml";
 import { compress } from "zstd-napi";
-import { REPO_ROOT } from "./helpers.js";
+import { expect } from "vitest";
+import { REPO_ROOT, tmpdir } from "./helpers.js";
 
 export interface Ref {
   category: string;
@@ -204,4 +205,29 @@ export function installShell(root: string): void {
   }
   fs.mkdirSync(path.join(root, "bin"), { recursive: true });
   if (!fs.existsSync(path.join(root, "bin", "sh"))) fs.symlinkSync(real, path.join(root, "bin", "sh"));
+}
+
+const servers: RepoServer[] = [];
+
+/** Stop every server anise-repo setups started (each test file: `afterEach(stopAniseServers)`). */
+export async function stopAniseServers(): Promise<void> {
+  while (servers.length) await servers.pop()!.stop();
+}
+
+/**
+ * A repository named main built from `pkgs`, served on 127.0.0.1, configured in a fresh ROOT (with
+ * anise.yaml's `aniseYaml`) and synced: `run` is `ouzo anise ARGS --system-target ROOT`, `publish`
+ * replaces the repository's packages with a new revision.
+ */
+export async function serveAniseRepo(pkgs: FixturePackage[], aniseYaml?: Record<string, unknown>) {
+  const repoDir = tmpdir("ouzo-anise-repo-");
+  const root = tmpdir("ouzo-anise-root-");
+  await buildRepo(repoDir, "main", pkgs);
+  const server = await new RepoServer(repoDir).start();
+  servers.push(server);
+  configureRepos(root, [{ name: "main", url: server.url }], aniseYaml);
+  const run = (...args: string[]) => anise([...args, "--system-target", root]);
+  const sync = await run("repo", "update");
+  expect(sync.code, sync.stderr).toBe(0);
+  return { repoDir, root, server, run, publish: async (next: FixturePackage[], revision: number) => buildRepo(repoDir, "main", next, revision) };
 }

@@ -10,7 +10,6 @@ import * as os from "node:os";
 import * as path from "node:path";
 import YAML from "yaml";
 import { AniseCatalog } from "../../anise/AniseCatalog.js";
-import { loadAniseConfig, type AniseClientConfig } from "../../anise/AniseConfig.js";
 import { aniseHooks, runAniseSteps, type AniseRunContext, type AniseRunResult, type AniseStep } from "../../anise/AniseInstaller.js";
 import type { MergeHooks } from "../../merge/merge.js";
 import { packageDocument, type PackageSpec } from "../../anise/AnisePackage.js";
@@ -22,7 +21,6 @@ import { packPackage, readVdbFiles, specOfInstalled } from "../../anise/pack.js"
 import { parsePackageArg, type PackageArg } from "../../anise/packageArgs.js";
 import { planRemoval } from "../../anise/reverseDeps.js";
 import { compareAniseVersions, parseAniseVersion } from "../../anise/version.js";
-import { readRepoDefs, type AniseRepoDef } from "../../config/aniseRepos.js";
 import { readMakeConf, readShellVars, tokens } from "../../config/shellVars.js";
 import { OuzoError, UsageError } from "../../core/errors.js";
 import { packagePath } from "../../core/paths.js";
@@ -40,7 +38,8 @@ import { readInstalled, readInstalledEntry, type InstalledPackage } from "../../
 import { OwnerIndex } from "../../vdb/ownerIndex.js";
 import { readWorld } from "../../vdb/world.js";
 import { addWorldAtoms, removeWorldAtoms } from "../../vdb/worldWrite.js";
-import { cacheDirOf, configRootOf, loadConfig, type GlobalArgs } from "../context.js";
+import { loadConfig, type GlobalArgs } from "../context.js";
+import { aniseCatalogOf, emit, openAniseBase, outputMode, type AniseBase } from "./aniseSystem.js";
 import { aniseOrigin, AniseSource, depsChanged, InstalledListSource, type AniseCandidate } from "../aniseSource.js";
 import { journalDir } from "../../merge/journal.js";
 
@@ -96,54 +95,17 @@ export interface AniseArgs extends GlobalArgs {
 }
 
 /** Everything a command needs to know about the system it works on. */
-interface AniseSystem {
-  readonly root: string;
-  readonly configRoot: string;
-  readonly cacheDir: string;
-  readonly config: AniseClientConfig;
-  readonly defs: AniseRepoDef[];
-  readonly reposDir: string;
+interface AniseSystem extends AniseBase {
   readonly catalog: AniseCatalog;
 }
 
-function outputMode(args: AniseArgs): "terminal" | "json" | "yaml" {
-  if (args.json) return "json";
-  const o = (args.output ?? "terminal").toLowerCase();
-  if (o !== "terminal" && o !== "json" && o !== "yaml") throw new UsageError(`-o takes terminal, json or yaml, not '${args.output}'`);
-  return o;
-}
-
-function emit(args: AniseArgs, out: Output, doc: unknown, lines: () => string[]): void {
-  const mode = outputMode(args);
-  if (mode === "json") process.stdout.write(JSON.stringify(doc, null, 2) + "\n");
-  else if (mode === "yaml") process.stdout.write(YAML.stringify(doc));
-  else for (const l of lines()) out.result(l);
-}
-
-/** ROOT: --system-target, --root, ROOT, then the configuration's system.rootfs (ANISE_SYSTEM__ROOTFS too), then /. */
 function openSystem(args: AniseArgs, out: Output): AniseSystem {
-  const given = args.systemTarget ?? args.root ?? process.env.ROOT;
-  let root = path.resolve(given ?? "/");
-  const configRoot = configRootOf({ ...args, root });
-  const warn = (m: string) => out.warn(m);
-  const config = loadAniseConfig({ configRoot, configFile: args.config ? path.resolve(args.config) : undefined, warn });
-  if (!given && config.rootfs) root = path.resolve(config.rootfs);
-  const dirs = [path.join(configRoot, "etc", "ouzo", "anise", "repos.conf.d"), ...config.reposConfDirs];
-  const defs = readRepoDefs(dirs, warn);
-  const reposDir = path.join(root, "var", "lib", "ouzo", "anise", "repos");
-  const catalog = new AniseCatalog(
-    defs.filter((d) => d.enable).map((def) => ({ def, dir: path.join(reposDir, def.name) })),
-    { masks: config.masks, ignoreMasks: args.ignoreMasks, warn },
-  );
-  return { root, configRoot, cacheDir: cacheDirOf({ ...args, root }), config, defs, reposDir, catalog };
+  const base = openAniseBase(args, out);
+  return { ...base, catalog: aniseCatalogOf(base, out, args.ignoreMasks) };
 }
 
 function reopenCatalog(sys: AniseSystem, args: AniseArgs, out: Output): AniseSystem {
-  const catalog = new AniseCatalog(
-    sys.defs.filter((d) => d.enable).map((def) => ({ def, dir: path.join(sys.reposDir, def.name) })),
-    { masks: sys.config.masks, ignoreMasks: args.ignoreMasks, warn: (m) => out.warn(m) },
-  );
-  return { ...sys, catalog };
+  return { ...sys, catalog: aniseCatalogOf(sys, out, args.ignoreMasks) };
 }
 
 async function syncRepos(sys: AniseSystem, args: AniseArgs, out: Output, only?: string[], force = false): Promise<boolean> {

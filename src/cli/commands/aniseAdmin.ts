@@ -10,7 +10,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import YAML from "yaml";
 import { AniseCatalog } from "../../anise/AniseCatalog.js";
-import { envOverrides, loadAniseConfig, yamlFiles, type AniseClientConfig } from "../../anise/AniseConfig.js";
+import { envOverrides, yamlFiles } from "../../anise/AniseConfig.js";
 import { subsetRules } from "../../anise/AnisePackage.js";
 import { aniseRecordOf } from "../../anise/AniseRecord.js";
 import {
@@ -29,13 +29,14 @@ import {
 } from "../../anise/aniseConfigWrite.js";
 import { createRecords, readPackageRegistration, reindexOwners, removeRecords } from "../../anise/aniseDatabase.js";
 import { parsePackageArg } from "../../anise/packageArgs.js";
-import { readRepoDefs, type AniseRepoDef } from "../../config/aniseRepos.js";
+import type { AniseRepoDef } from "../../config/aniseRepos.js";
 import { OuzoError, UsageError } from "../../core/errors.js";
 import type { Output } from "../../ui/Output.js";
 import { readInstalled, type InstalledPackage } from "../../vdb/installed.js";
 import { OwnerIndex } from "../../vdb/ownerIndex.js";
 import { withPortageLock } from "../../vdb/vdbLock.js";
-import { cacheDirOf, configRootOf, type GlobalArgs } from "../context.js";
+import { configRootOf, type GlobalArgs } from "../context.js";
+import { aniseCatalogOf, emit, openAniseBase, outputMode, type AniseBase } from "./aniseSystem.js";
 
 export interface AniseAdminArgs extends GlobalArgs {
   systemTarget?: string;
@@ -60,40 +61,12 @@ export interface AniseAdminArgs extends GlobalArgs {
 }
 
 /** What these commands need of the system: ROOT, the configuration, the repository definitions. */
-interface AdminSystem {
-  readonly root: string;
-  readonly configRoot: string;
-  readonly cacheDir: string;
-  readonly config: AniseClientConfig;
-  readonly defs: AniseRepoDef[];
-  readonly reposDir: string;
-}
+type AdminSystem = AniseBase;
 
-function outputMode(args: AniseAdminArgs): "terminal" | "json" | "yaml" {
-  if (args.json) return "json";
-  const o = (args.output ?? "terminal").toLowerCase();
-  if (o !== "terminal" && o !== "json" && o !== "yaml") throw new UsageError(`-o takes terminal, json or yaml, not '${args.output}'`);
-  return o;
-}
-
-function emit(args: AniseAdminArgs, out: Output, doc: unknown, lines: () => string[]): void {
-  const mode = outputMode(args);
-  if (mode === "json") process.stdout.write(JSON.stringify(doc, null, 2) + "\n");
-  else if (mode === "yaml") process.stdout.write(YAML.stringify(doc));
-  else for (const l of lines()) out.result(l);
-}
-
-/** ROOT and the configuration as the other anise commands find them (commands/anise.ts openSystem). */
+/** ROOT and the configuration as the other anise commands find them; -o checked first. */
 function openAdmin(args: AniseAdminArgs, out: Output): AdminSystem {
   outputMode(args);
-  const given = args.systemTarget ?? args.root ?? process.env.ROOT;
-  let root = path.resolve(given ?? "/");
-  const configRoot = configRootOf({ ...args, root });
-  const warn = (m: string) => out.warn(m);
-  const config = loadAniseConfig({ configRoot, configFile: args.config ? path.resolve(args.config) : undefined, warn });
-  if (!given && config.rootfs) root = path.resolve(config.rootfs);
-  const defs = readRepoDefs([path.join(configRoot, "etc", "ouzo", "anise", "repos.conf.d"), ...config.reposConfDirs], warn);
-  return { root, configRoot, cacheDir: cacheDirOf({ ...args, root }), config, defs, reposDir: path.join(root, "var", "lib", "ouzo", "anise", "repos") };
+  return openAniseBase(args, out);
 }
 
 /**
@@ -110,10 +83,7 @@ function withConfigEdit<T>(args: AniseAdminArgs, out: Output, fn: (sys: AdminSys
 }
 
 function catalogOf(sys: AdminSystem, out: Output): AniseCatalog {
-  return new AniseCatalog(
-    sys.defs.filter((d) => d.enable).map((def) => ({ def, dir: path.join(sys.reposDir, def.name) })),
-    { masks: sys.config.masks, warn: (m) => out.warn(m) },
-  );
+  return aniseCatalogOf(sys, out);
 }
 
 const inside = (dir: string, file: string) => {
