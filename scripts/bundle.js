@@ -72,6 +72,7 @@ const HEAVY = new Map([
   [path.join(src, "cli/commands/depends.ts"), "heavy/depends.mjs"],
   [path.join(src, "cli/commands/anise.ts"), "heavy/anise.mjs"],
   [path.join(src, "cli/commands/aniseAdmin.ts"), "heavy/aniseAdmin.mjs"],
+  [path.join(src, "cli/commands/aniseQuery.ts"), "heavy/aniseQuery.mjs"],
   [path.join(src, "sync/KitSync.ts"), "heavy/KitSync.mjs"],
   [path.join(src, "core/lock.ts"), "heavy/lock.mjs"],
   ["yargs", "yargs.cjs"],

@@ -70,13 +70,21 @@ const INSTALL: Record<string, OptionSpec> = {
 
 type Handlers = Record<string, (args: unknown, out: ReturnType<typeof makeOutput>) => Promise<number>>;
 
-function spec(usage: string, describe: string, fn: string, options: Record<string, OptionSpec> = {}, admin = false): CommandSpec<Handler> {
+/** Where a command's handler lives: installing (commands/anise.ts), looking and publishing (aniseQuery.ts), configuring (aniseAdmin.ts). */
+type HandlerModule = "install" | "query" | "admin";
+const load: Record<HandlerModule, () => Promise<unknown>> = {
+  install: () => import("./commands/anise.js"),
+  query: () => import("./commands/aniseQuery.js"),
+  admin: () => import("./commands/aniseAdmin.js"),
+};
+
+function spec(usage: string, describe: string, fn: string, options: Record<string, OptionSpec> = {}, module: HandlerModule = "install"): CommandSpec<Handler> {
   return {
     usage,
     describe,
     options: { ...COMMON, ...options },
     run: async (a) => {
-      const m = (admin ? await import("./commands/aniseAdmin.js") : await import("./commands/anise.js")) as unknown as Handlers;
+      const m = (await load[module]()) as Handlers;
       const args = { ...a, verbose: !!a.verbose || !!a.debug };
       return m[fn]!(args, makeOutput(args));
     },
@@ -84,7 +92,9 @@ function spec(usage: string, describe: string, fn: string, options: Record<strin
 }
 
 /** The configuration and database commands (commands/aniseAdmin.ts). */
-const admin = (usage: string, describe: string, fn: string, options: Record<string, OptionSpec> = {}) => spec(usage, describe, fn, options, true);
+const admin = (usage: string, describe: string, fn: string, options: Record<string, OptionSpec> = {}) => spec(usage, describe, fn, options, "admin");
+/** The commands that look and publish (commands/aniseQuery.ts). */
+const query = (usage: string, describe: string, fn: string, options: Record<string, OptionSpec> = {}) => spec(usage, describe, fn, options, "query");
 const FILE_OPTION = (dir: string): Record<string, OptionSpec> => ({ file: { type: "string", alias: "f", describe: `the file: NAME (${dir}/NAME.yml) or a path in ${dir} (default main.yml)` } });
 
 /** The anise commands for main.ts's COMMANDS (group "anise"). */
@@ -104,7 +114,7 @@ export const ANISE_COMMANDS: readonly CommandSpec<Handler>[] = [
     "skip-finalizers": INSTALL["skip-finalizers"]!,
     "finalizer-env": INSTALL["finalizer-env"]!,
   }),
-  spec("anise search [regex]", "search the anise repositories (or the installed packages)", "aniseSearchCommand", {
+  query("anise search [regex]", "search the anise repositories (or the installed packages)", "aniseSearchCommand", {
     installed: { type: "boolean", describe: "search the installed packages" },
     files: { type: "boolean", describe: "show the files of each package" },
     label: { type: "string", describe: "only packages with this label" },
@@ -113,17 +123,17 @@ export const ANISE_COMMANDS: readonly CommandSpec<Handler>[] = [
     name: { type: "string", alias: "n", describe: "name regular expression" },
     hidden: { type: "boolean", describe: "include hidden packages" },
   }),
-  spec("anise repo-list", "the configured anise repositories (anise repo list)", "aniseRepoListCommand"),
-  spec("anise repo-update [repos..]", "sync anise repositories (anise repo update)", "aniseRepoUpdateCommand", {
+  query("anise repo-list", "the configured anise repositories (anise repo list)", "aniseRepoListCommand"),
+  query("anise repo-update [repos..]", "sync anise repositories (anise repo update)", "aniseRepoUpdateCommand", {
     force: { type: "boolean", alias: "f", describe: "sync even when unchanged" },
     "ignore-errors": { type: "boolean", alias: "i", describe: "exit 0 when a repository fails" },
   }),
-  spec("anise q-files <packages..>", "the files of packages (anise q files)", "aniseQFilesCommand", { installed: { type: "boolean", describe: "of the installed package" } }),
-  spec("anise q-belongs <paths..>", "the installed packages owning paths (anise q belongs)", "aniseQBelongsCommand", { installed: { type: "boolean", describe: "accepted: ouzo answers from the installed database" } }),
-  spec("anise q-orphans", "installed anise packages no repository has (anise q orphans)", "aniseQOrphansCommand", { installed: { type: "boolean", describe: "accepted" } }),
-  spec("anise cleanup", "empty the anise package cache", "aniseCleanupCommand", { "purge-repos": { type: "boolean", describe: "also remove the synced repository trees" } }),
-  spec("anise database-get <packages..>", "the installed record of packages (anise database get)", "aniseDatabaseGetCommand", { files: { type: "boolean", describe: "with the files" } }),
-  spec("anise database-import", "record in /var/db/pkg the packages an existing anise system's database (anise.db, luet.db) lists; it is only read", "aniseDatabaseImportCommand", {
+  query("anise q-files <packages..>", "the files of packages (anise q files)", "aniseQFilesCommand", { installed: { type: "boolean", describe: "of the installed package" } }),
+  query("anise q-belongs <paths..>", "the installed packages owning paths (anise q belongs)", "aniseQBelongsCommand", { installed: { type: "boolean", describe: "accepted: ouzo answers from the installed database" } }),
+  query("anise q-orphans", "installed anise packages no repository has (anise q orphans)", "aniseQOrphansCommand", { installed: { type: "boolean", describe: "accepted" } }),
+  query("anise cleanup", "empty the anise package cache", "aniseCleanupCommand", { "purge-repos": { type: "boolean", describe: "also remove the synced repository trees" } }),
+  query("anise database-get <packages..>", "the installed record of packages (anise database get)", "aniseDatabaseGetCommand", { files: { type: "boolean", describe: "with the files" } }),
+  query("anise database-import", "record in /var/db/pkg the packages an existing anise system's database (anise.db, luet.db) lists; it is only read", "aniseDatabaseImportCommand", {
     db: { type: "string", describe: "the database file (default: SYSTEM_DBPATH/anise.db, then luet.db)" },
     pretend: { type: "boolean", alias: "p", describe: "say what would be recorded" },
   }),
@@ -142,8 +152,8 @@ export const ANISE_COMMANDS: readonly CommandSpec<Handler>[] = [
     force: { type: "boolean", describe: "also a package built from source" },
   }),
   admin("anise database-reindex", "rebuild the index of who owns which file from /var/db/pkg (anise database reindex)", "aniseDatabaseReindexCommand"),
-  spec("anise pack <atom>", "make an anise package of an installed package or a binary package file", "anisePackCommand", { destination: { type: "string", describe: "where to write it (default: the current directory)" } }),
-  spec("anise create-repo <dir>", "write an anise repository from the packages in DIR", "aniseCreateRepoCommand", {
+  query("anise pack <atom>", "make an anise package of an installed package or a binary package file", "anisePackCommand", { destination: { type: "string", describe: "where to write it (default: the current directory)" } }),
+  query("anise create-repo <dir>", "write an anise repository from the packages in DIR", "aniseCreateRepoCommand", {
     name: { type: "string", describe: "repository name (required)" },
     description: { type: "string", describe: "repository description" },
     urls: { type: "string", array: true, describe: "URLs written in repository.yaml (repeatable)" },
