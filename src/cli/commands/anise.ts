@@ -34,7 +34,7 @@ import { readWorld } from "../../vdb/world.js";
 import { addWorldAtoms, removeWorldAtoms } from "../../vdb/worldWrite.js";
 import { loadConfig, type GlobalArgs } from "../context.js";
 import { aniseQBelongsCommand, aniseRepoUpdateCommand } from "./aniseQuery.js";
-import { emit, instRef, labelOf, nameLookup, openIndex, openSystem, outputMode, reopenCatalog, syncRepos, type AniseArgs, type AniseSystem } from "./aniseSystem.js";
+import { emit, installedNamed, instRef, labelOf, nameLookup, openIndex, openSystem, outputMode, reopenCatalog, syncRepos, type AniseArgs, type AniseSystem } from "./aniseSystem.js";
 import { aniseOrigin, AniseSource, depsChanged, InstalledListSource, type AniseCandidate } from "../aniseSource.js";
 import { journalDir } from "../../merge/journal.js";
 
@@ -404,12 +404,7 @@ export async function aniseUninstallCommand(args: AniseArgs, out: Output): Promi
   if (!args.pretend) await recover(sys, args, out);
   const installed = readInstalled(sys.root);
   const targets: InstalledPackage[] = [];
-  for (const a of args.packages) {
-    const pa = parsePackageArg(a, nameLookup(sys, installed));
-    const m = installed.filter((p) => pa.atom.matchesIgnoringUse(instRef(p)));
-    if (!m.length) throw new OuzoError("ANISE_NOT_INSTALLED", `'${a}' is not installed`);
-    for (const p of m) if (!targets.includes(p)) targets.push(p);
-  }
+  for (const a of args.packages) for (const p of installedNamed(a, installed, nameLookup(sys, installed))) if (!targets.includes(p)) targets.push(p);
   const removal = planRemoval(installed, targets, !!args.nodeps);
   const fromSource = removal.order.filter((p) => !targets.includes(p) && !aniseRecordOf(p));
   if (fromSource.length && !args.force) {

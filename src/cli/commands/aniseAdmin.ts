@@ -28,7 +28,6 @@ import {
   type YamlEdit,
 } from "../../anise/aniseConfigWrite.js";
 import { createRecords, readPackageRegistration, reindexOwners, removeRecords } from "../../anise/aniseDatabase.js";
-import { parsePackageArg } from "../../anise/packageArgs.js";
 import type { AniseRepoDef } from "../../config/aniseRepos.js";
 import { OuzoError, UsageError } from "../../core/errors.js";
 import type { Output } from "../../ui/Output.js";
@@ -36,7 +35,7 @@ import { readInstalled, type InstalledPackage } from "../../vdb/installed.js";
 import { OwnerIndex } from "../../vdb/ownerIndex.js";
 import { withPortageLock } from "../../vdb/vdbLock.js";
 import { configRootOf, type GlobalArgs } from "../context.js";
-import { aniseCatalogOf, emit, openAniseBase, outputMode, type AniseBase } from "./aniseSystem.js";
+import { aniseCatalogOf, emit, installedNamed, openAniseBase, outputMode, type AniseBase } from "./aniseSystem.js";
 
 export interface AniseAdminArgs extends GlobalArgs {
   systemTarget?: string;
@@ -397,9 +396,7 @@ export async function aniseDatabaseRemoveCommand(args: AniseAdminArgs, out: Outp
   };
   const targets: InstalledPackage[] = [];
   for (const a of args.packages) {
-    const pa = parsePackageArg(a, names);
-    const m = installed.filter((p) => pa.atom.matchesIgnoringUse({ category: p.category, package: p.package, version: p.version, slot: p.slot, subslot: p.subslot, repo: p.repo }));
-    if (!m.length) throw new OuzoError("ANISE_NOT_INSTALLED", `'${a}' is not installed`);
+    const m = installedNamed(a, installed, names);
     const fromSource = m.filter((p) => !aniseRecordOf(p));
     if (fromSource.length && !args.force) throw new OuzoError("ANISE_NOT_ANISE", `${fromSource.map((p) => p.cpv).join(", ")} was built from source, not installed by anise; 'ouzo emerge -C' removes it, or --force drops its record all the same`);
     for (const p of m) if (!targets.includes(p)) targets.push(p);

@@ -15,7 +15,7 @@ import { OuzoError, UsageError } from "../../core/errors.js";
 import type { Output } from "../../ui/Output.js";
 import { parseContents } from "../../vdb/contents.js";
 import { readInstalled, readInstalledEntry, type InstalledPackage } from "../../vdb/installed.js";
-import { emit, instRef, labelOf, nameLookup, openIndex, openSystem, outputMode, syncRepos, type AniseArgs } from "./aniseSystem.js";
+import { emit, installedNamed, labelOf, nameLookup, openIndex, openSystem, outputMode, syncRepos, type AniseArgs } from "./aniseSystem.js";
 
 /** The JSON shape anise prints for a package (`search -o json` "stones", §14). */
 function stone(spec: PackageSpec, repository: string, files?: readonly string[]) {
@@ -125,12 +125,10 @@ export async function aniseQFilesCommand(args: AniseArgs, out: Output): Promise<
   const installed = readInstalled(sys.root);
   const result: { package: string; files: string[] }[] = [];
   for (const a of args.packages) {
-    const pa = parsePackageArg(a, nameLookup(sys, installed));
     if (args.installed) {
-      const m = installed.filter((p) => pa.atom.matchesIgnoringUse(instRef(p)));
-      if (!m.length) throw new OuzoError("ANISE_NOT_INSTALLED", `'${a}' is not installed`);
-      for (const p of m) result.push({ package: p.cpv, files: installedFiles(p) });
+      for (const p of installedNamed(a, installed, nameLookup(sys, installed))) result.push({ package: p.cpv, files: installedFiles(p) });
     } else {
+      const pa = parsePackageArg(a, nameLookup(sys, installed));
       const e = sys.catalog.packages(pa.atom.cp).find((x) => pa.atom.matchesIgnoringUse({ category: x.spec.category, package: x.spec.name, version: x.version.pms, repo: x.repo.name }));
       if (!e) throw new OuzoError("ANISE_NO_PACKAGE", `no anise package matches '${a}'`);
       result.push({ package: labelOf(e.spec), files: e.meta.files.map((f) => `/${f}`) });
@@ -182,10 +180,7 @@ export async function aniseDatabaseGetCommand(args: AniseArgs, out: Output): Pro
   const installed = readInstalled(sys.root);
   const docs: unknown[] = [];
   for (const a of args.packages) {
-    const pa = parsePackageArg(a, nameLookup(sys, installed));
-    const m = installed.filter((p) => pa.atom.matchesIgnoringUse(instRef(p)));
-    if (!m.length) throw new OuzoError("ANISE_NOT_INSTALLED", `'${a}' is not installed`);
-    for (const p of m) {
+    for (const p of installedNamed(a, installed, nameLookup(sys, installed))) {
       const rec = aniseRecordOf(p);
       const { spec, repository } = installedSpec(p);
       docs.push({
@@ -283,9 +278,7 @@ export async function anisePackCommand(args: AniseArgs, out: Output): Promise<nu
   } else {
     const sys = openSystem(args, out);
     const installed = readInstalled(sys.root);
-    const pa = parsePackageArg(what, nameLookup(sys, installed));
-    const m = installed.filter((p) => pa.atom.matchesIgnoringUse(instRef(p)));
-    if (!m.length) throw new OuzoError("ANISE_NOT_INSTALLED", `'${what}' is not installed (pack takes an installed package or a .tbz2/.gpkg.tar file)`);
+    const m = installedNamed(what, installed, nameLookup(sys, installed), " (pack takes an installed package or a .tbz2/.gpkg.tar file)");
     if (m.length > 1) throw new OuzoError("ANISE_AMBIGUOUS", `'${what}' matches ${m.map((p) => p.cpv).join(", ")}; name one version`, {}, 2);
     const p = m[0]!;
     const { spec } = installedSpec(p);

@@ -8,6 +8,7 @@ import { AniseCatalog } from "../../anise/AniseCatalog.js";
 import { loadAniseConfig, type AniseClientConfig } from "../../anise/AniseConfig.js";
 import { readRepoDefs, type AniseRepoDef } from "../../config/aniseRepos.js";
 import type { PackageSpec } from "../../anise/AnisePackage.js";
+import { parsePackageArg } from "../../anise/packageArgs.js";
 import { OuzoError, UsageError } from "../../core/errors.js";
 import { AniseSync } from "../../sync/AniseSync.js";
 import { DEFAULT_DOWNLOAD } from "../../sync/download.js";
@@ -162,4 +163,12 @@ export function nameLookup(sys: AniseSystem, installed: readonly InstalledPackag
 
 export function openIndex(sys: AniseSystem, out: Output): OwnerIndex {
   return OwnerIndex.open(sys.root, sys.cacheDir, { reporter: out });
+}
+
+/** The installed packages an argument names (`cat/name`, `name`, `>=cat/name-1.0`…); naming none is an error. */
+export function installedNamed(arg: string, installed: readonly InstalledPackage[], names: Parameters<typeof parsePackageArg>[1], hint = ""): InstalledPackage[] {
+  const pa = parsePackageArg(arg, names);
+  const m = installed.filter((p) => pa.atom.matchesIgnoringUse(instRef(p)));
+  if (!m.length) throw new OuzoError("ANISE_NOT_INSTALLED", `'${arg}' is not installed${hint}`);
+  return m;
 }
