@@ -108,9 +108,11 @@ export interface TxPlan {
 
 /** The temp name of the `index`th place of transaction `tx`: beside its final name, hidden, marked with the transaction. */
 export function tempPathOf(final: string, tx: string, index: number): string {
-  const base = path.basename(final);
-  const tempBase = Buffer.byteLength(base) + tx.length + 11 <= 255 ? `.${base}.ouzo-new.${tx}` : `.ouzo-new.${tx}.${index}`;
-  return path.join(path.dirname(final), tempBase);
+  // `final` is an absolute, normalised host path (a merge computes one per file: kept cheap)
+  const slash = final.lastIndexOf("/");
+  const base = final.slice(slash + 1);
+  const fits = base.length * 3 + tx.length + 11 <= 255 || Buffer.byteLength(base) + tx.length + 11 <= 255;
+  return `${final.slice(0, slash)}/${fits ? `.${base}.ouzo-new.${tx}` : `.ouzo-new.${tx}.${index}`}`;
 }
 
 type JournaledPlace = Omit<PlanPlace, "mode" | "uid" | "gid" | "atimeMs" | "mtimeMs" | "rdev" | "temp"> & { temp?: string };
@@ -434,8 +436,10 @@ async function runPhase(phase: "prerm" | "postrm", old: PlanOld, plan: TxPlan, h
 
 /** COUNTER of an entry directory, or undefined when there is none. */
 export function entryCounter(dir: string): number | undefined {
+  const file = path.join(dir, "COUNTER");
+  if (!fs.existsSync(file)) return undefined; // the usual case for a new entry: no exception to make
   try {
-    const n = Number(fs.readFileSync(path.join(dir, "COUNTER"), "utf8").trim());
+    const n = Number(fs.readFileSync(file, "utf8").trim());
     return Number.isInteger(n) ? n : undefined;
   } catch {
     return undefined;
