@@ -8,7 +8,8 @@ import { OuzoError } from "../core/errors.js";
 /** lstat, or undefined when nothing is there (also when a parent is not a directory). */
 export function lstatIfExists(p: string): fs.Stats | undefined {
   try {
-    return fs.lstatSync(p);
+    // a missing path is the common answer in a merge: no exception is made for it
+    return fs.lstatSync(p, { throwIfNoEntry: false });
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === "ENOENT" || code === "ENOTDIR") return undefined;
