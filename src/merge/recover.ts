@@ -7,7 +7,7 @@ import * as path from "node:path";
 import { OuzoError } from "../core/errors.js";
 import type { Reporter } from "../core/reporter.js";
 import { vdbDir } from "../vdb/installed.js";
-import { withVdbLock } from "../vdb/vdbLock.js";
+import { vdbLockHolding, withVdbLock } from "../vdb/vdbLock.js";
 import { recoverVdbEntries } from "../vdb/vdbWrite.js";
 import { Journal, listJournals, readJournal } from "./journal.js";
 import { removeStaleTemps } from "../core/fsutil.js";
@@ -51,8 +51,24 @@ export async function recoverInterrupted(root: string, reporter?: Reporter, opts
   return withVdbLock(root, () => recoverUnderLock(root, { ...opts, reporter }));
 }
 
-/** The same, for a caller that already holds the vdb lock (merge and unmerge start with it). */
+/** The holding of the VDB lock (vdbLockHolding) under which each ROOT was last found in order. */
+const inOrderUnder = new Map<string, number>();
+
+/**
+ * The same, for a caller that already holds the vdb lock (merge and unmerge start with it). Under
+ * one holding the whole check is made once: what it looks for can only come back from a failed
+ * transaction of this holding, which leaves its journal, and that is looked for every time.
+ */
 export async function recoverUnderLock(root: string, opts: RecoveryOptions & { reporter?: Reporter | undefined } = {}): Promise<RecoveryReport> {
+  const holding = vdbLockHolding(root);
+  const key = path.resolve(root);
+  if (holding !== undefined && inOrderUnder.get(key) === holding && !pendingRecovery(root)) return { transactions: [], strayMerging: [] };
+  const report = await recoverAll(root, opts);
+  if (holding !== undefined) inOrderUnder.set(key, holding);
+  return report;
+}
+
+async function recoverAll(root: string, opts: RecoveryOptions & { reporter?: Reporter | undefined }): Promise<RecoveryReport> {
   const reporter = opts.reporter;
   const transactions: RecoveredTransaction[] = [];
   // first the vdb's own half-done renames (an entry set aside by a commit comes back), so that
