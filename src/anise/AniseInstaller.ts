@@ -358,8 +358,7 @@ export async function runAniseSteps(steps: readonly AniseStep[], ctx: AniseRunCo
             let buildInfo = emptyBuildInfo;
             let generated: Record<string, string> = {};
             let image = path.join(work, "image");
-            let knownMd5: Map<string, string> | undefined;
-        let imageEntries: ImageEntry[] | undefined;
+            let imageEntries: ImageEntry[] | undefined;
             const f = finalizers.get(s);
             const configProtect = s.kind === "install" ? s.entry.meta.configProtect : undefined;
             if (s.kind === "install") {
@@ -369,8 +368,7 @@ export async function runAniseSteps(steps: readonly AniseStep[], ctx: AniseRunCo
               image = u.image;
           writeBack(u.bytes);
           imageEntries = u.entries;
-              knownMd5 = new Map(Object.entries(u.md5).map(([rel, sum]) => [`/${rel}`, sum]));
-              if (u.skipped.length) reporter?.report({ kind: "info", message: `${label(spec)}: ${u.skipped.length} file(s) of disabled subsets not installed (${u.skipped[0]!.subset}: /${u.skipped[0]!.path}…)` });
+                  if (u.skipped.length) reporter?.report({ kind: "info", message: `${label(spec)}: ${u.skipped.length} file(s) of disabled subsets not installed (${u.skipped[0]!.subset}: /${u.skipped[0]!.path}…)` });
               if (u.vdb && u.vdb.category === spec.category && u.vdb.pf === pf && fs.existsSync(path.join(u.vdb.dir, "SLOT"))) buildInfo = u.vdb.dir;
               else {
                 if (u.vdb) reporter?.report({ kind: "warning", code: "ANISE_VDB", message: `${label(spec)} carries the VDB entry ${u.vdb.category}/${u.vdb.pf}, which is not ${spec.category}/${pf}: an entry is generated from its metadata instead` });
@@ -399,7 +397,6 @@ export async function runAniseSteps(steps: readonly AniseStep[], ctx: AniseRunCo
               hooks,
               reporter,
               ownerIndex: mergeIndex,
-              ...(knownMd5 ? { knownMd5 } : {}),
               vdbExtra: {
                 ...generated,
                 ...recordFiles({

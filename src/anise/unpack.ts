@@ -42,11 +42,6 @@ export interface UnpackResult {
   /** The carried VDB entry, as a directory of its files, with its category and PF. */
   readonly vdb: { dir: string; category: string; pf: string } | undefined;
   readonly bytes: number;
-  /**
-   * The MD5 of each regular file of the image (relative name → hex), computed while it was
-   * written, so that the merge records CONTENTS without reading the image again.
-   */
-  readonly md5: Record<string, string>;
 }
 
 const CHUNK = 1 << 20;
@@ -160,10 +155,8 @@ export function unpackPackage(file: string, work: string, o: UnpackOptions = {})
   /** Hard-link groups: the inode number of the first name → how many names the file has. */
   const linkCount = new Map<number, number>();
   let vdb: UnpackResult["vdb"];
-  let vdbMade = false;
   let bytes = 0;
   let seq = 0;
-  const md5: Record<string, string> = {};
   const bad = (why: string) => new OuzoError("BAD_ANISE_ARTIFACT", `${source}: ${why}`);
 
   const relative = (raw: string, what: string): string => {
@@ -216,7 +209,6 @@ export function unpackPackage(file: string, work: string, o: UnpackOptions = {})
     if (before) {
       placed.delete(rel);
       symlinks.delete(rel);
-      delete md5[rel];
       fs.rmSync(before.src, { force: true });
     } else files.push(rel);
     return path.join(image, String(++seq));
@@ -231,9 +223,10 @@ export function unpackPackage(file: string, work: string, o: UnpackOptions = {})
       if (!v[3] || e.type !== "file") return undefined;
       if (v[3].includes("/")) return undefined;
       if (vdb && (vdb.category !== v[1] || vdb.pf !== v[2])) throw bad(`carries two VDB entries (${vdb.category}/${vdb.pf} and ${v[1]}/${v[2]})`);
-      vdb ??= { dir: path.join(work, "vdb", v[1]!, v[2]!), category: v[1]!, pf: v[2]! };
-      if (!vdbMade) fs.mkdirSync(vdb.dir, { recursive: true });
-      vdbMade = true;
+      if (!vdb) {
+        vdb = { dir: path.join(work, "vdb", v[1]!, v[2]!), category: v[1]!, pf: v[2]! };
+        fs.mkdirSync(vdb.dir, { recursive: true });
+      }
       const fd = fs.openSync(path.join(vdb.dir, v[3]), "w", 0o644);
       return {
         data(chunk) {
@@ -276,7 +269,8 @@ export function unpackPackage(file: string, work: string, o: UnpackOptions = {})
             while (off < chunk.length) off += fs.writeSync(fd, chunk, off, chunk.length - off);
           },
           end() {
-            md5[rel] = hash.digest("hex");
+            // the MD5 CONTENTS needs, computed while writing (ImageEntry.md5)
+            placed.set(rel, { ...placed.get(rel)!, md5: hash.digest("hex") });
             if (e.uid !== myUid || e.gid !== newGid) owner(() => fs.fchownSync(fd, e.uid, e.gid));
             if (!plainMode) fs.fchmodSync(fd, e.mode);
             fs.futimesSync(fd, e.mtime, e.mtime);
@@ -302,7 +296,6 @@ export function unpackPackage(file: string, work: string, o: UnpackOptions = {})
         // every name of one file shares the first name's inode number, and knows how many there are
         linkCount.set(first.ino, (linkCount.get(first.ino) ?? 1) + 1);
         placed.set(rel, { ...first, path: `/${rel}`, src });
-        if (md5[to] !== undefined) md5[rel] = md5[to]!;
         return undefined;
       }
       case "fifo":
@@ -348,7 +341,7 @@ export function unpackPackage(file: string, work: string, o: UnpackOptions = {})
   // which is plain string order once "/" sorts before every other character
   const key = new Map(all.map((e) => [e, e.path.replaceAll("/", "\0")]));
   all.sort((a, b) => (key.get(a)! < key.get(b)! ? -1 : key.get(a)! > key.get(b)! ? 1 : 0));
-  return { image, entries: all, files, skipped, vdb, bytes, md5 };
+  return { image, entries: all, files, skipped, vdb, bytes };
 }
 
 let umaskSeen: number | undefined;

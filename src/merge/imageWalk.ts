@@ -29,6 +29,8 @@ export interface ImageEntry {
   readonly target?: string;
   /** The text had ${D} in front and must be created anew rather than moved. */
   readonly rewritten?: boolean;
+  /** A regular file's MD5, when whoever wrote the image computed it while writing (else the merge reads the file). */
+  readonly md5?: string;
 }
 
 /** Whole seconds of an mtime, as CONTENTS records it. */

@@ -63,11 +63,6 @@ export interface MergeRequest {
    * `overwrite_dir_perms`); by default they are kept as they are.
    */
   overwriteDirPerms?: boolean;
-  /**
-   * MD5s of the image's regular files already known (image path `/usr/bin/x` → hex), from
-   * whoever wrote the image as it wrote it (the anise unpacker); the others are read and hashed.
-   */
-  knownMd5?: ReadonlyMap<string, string>;
 }
 
 export interface ReplacedResult {
@@ -275,7 +270,7 @@ function buildPlan(req: MergeRequest, cpv: string): BuiltPlan {
     const physRel = paths.physRel(e.path);
     const phys = paths.abs(physRel);
     const st = paths.inAbsentDir(physRel) ? undefined : lstatIfExists(phys);
-    const md5 = e.type === "obj" ? (req.knownMd5?.get(e.path) ?? md5File(e.src)) : "";
+    const md5 = e.type === "obj" ? (e.md5 ?? md5File(e.src)) : "";
     const value = e.type === "obj" ? md5 : e.type === "sym" ? e.target! : "";
     contents.push(contentsEntry(e, md5));
     // §10.2 internal collisions: two image paths landing on one real destination
