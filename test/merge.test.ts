@@ -1,4 +1,3 @@
-import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
@@ -11,34 +10,11 @@ import { unmergePackage, type UnmergeResult } from "../src/merge/unmerge.js";
 import { parseContents } from "../src/vdb/contents.js";
 import { readInstalled, splitPackageDir, type InstalledPackage } from "../src/vdb/installed.js";
 import { tmpdir } from "./helpers.js";
+import { T0, writeImage, type Spec } from "./mergeFixture.js";
 
 /** Image mtimes (seconds): fixed, so that CONTENTS is known in advance. */
-const T0 = 1_600_000_000;
 const MARK = ["protect-owned", "config-protect-if-modified", "unmerge-orphans"];
 
-type Spec = string | { text: string; mode?: number; mtime?: number } | { link: string } | { dir: true; mode?: number } | { fifo: true } | { hardlink: string };
-
-function writeImage(image: string, files: Record<string, Spec>): void {
-  fs.mkdirSync(image, { recursive: true });
-  for (const [rel, spec] of Object.entries(files)) {
-    const host = path.join(image, rel);
-    fs.mkdirSync(path.dirname(host), { recursive: true });
-    if (typeof spec === "string" || "text" in spec) {
-      const s = typeof spec === "string" ? { text: spec } : spec;
-      fs.writeFileSync(host, s.text);
-      if (s.mode !== undefined) fs.chmodSync(host, s.mode);
-      fs.utimesSync(host, s.mtime ?? T0, s.mtime ?? T0);
-    } else if ("link" in spec) {
-      fs.symlinkSync(spec.link, host);
-      fs.lutimesSync(host, T0, T0);
-    } else if ("dir" in spec) {
-      fs.mkdirSync(host, { recursive: true });
-      if (spec.mode !== undefined) fs.chmodSync(host, spec.mode);
-    } else if ("fifo" in spec) {
-      expect(spawnSync("mkfifo", [host]).status).toBe(0);
-    } else fs.linkSync(path.join(image, spec.hardlink), host);
-  }
-}
 
 interface MergeOpts {
   slot?: string;

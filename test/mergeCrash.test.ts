@@ -16,9 +16,9 @@ import { recoverInterrupted, type RecoveryReport } from "../src/merge/recover.js
 import type { MergeHooks } from "../src/merge/transaction.js";
 import { readInstalled } from "../src/vdb/installed.js";
 import { tmpdir } from "./helpers.js";
+import { T0, writeImage, type Spec } from "./mergeFixture.js";
 
 const CHILD = fileURLToPath(new URL("./mergeCrashChild.mjs", import.meta.url));
-const T0 = 1_600_000_000;
 const FEATURES = ["protect-owned", "config-protect-if-modified", "unmerge-orphans"];
 const UPGRADE_RUNS = Number(process.env.OUZO_CRASH_UPGRADE_RUNS ?? 36);
 const FRESH_RUNS = Number(process.env.OUZO_CRASH_FRESH_RUNS ?? 16);
@@ -42,7 +42,6 @@ function rng(seed: number): () => number {
   };
 }
 
-type Spec = string | { text: string; mode?: number; mtime?: number } | { link: string } | { hardlink: string };
 
 function image(version: 1 | 2): Record<string, Spec> {
   const files: Record<string, Spec> = {
@@ -65,21 +64,6 @@ function image(version: 1 | 2): Record<string, Spec> {
   return files;
 }
 
-function writeImage(dir: string, files: Record<string, Spec>): void {
-  for (const [rel, spec] of Object.entries(files)) {
-    const host = path.join(dir, rel);
-    fs.mkdirSync(path.dirname(host), { recursive: true });
-    if (typeof spec === "string" || "text" in spec) {
-      const s = typeof spec === "string" ? { text: spec } : spec;
-      fs.writeFileSync(host, s.text);
-      if (s.mode !== undefined) fs.chmodSync(host, s.mode);
-      fs.utimesSync(host, s.mtime ?? T0, s.mtime ?? T0);
-    } else if ("link" in spec) {
-      fs.symlinkSync(spec.link, host);
-      fs.lutimesSync(host, T0, T0);
-    } else fs.linkSync(path.join(dir, spec.hardlink), host);
-  }
-}
 
 function buildDir(base: string, pf: string): { imageDir: string; buildInfoDir: string } {
   const imageDir = path.join(base, "image");

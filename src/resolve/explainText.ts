@@ -87,16 +87,21 @@ export function maskText(m: MaskDetail): string {
   }
 }
 
+/** A package's dependency class parsed, when it has USE conditionals to look through (undefined otherwise, or unreadable). */
+function conditionalDeps(c: Candidate, cls: DepClass): DepNode<Atom>[] | undefined {
+  const text = c.deps[cls];
+  if (!text?.includes("?")) return undefined;
+  try {
+    return parseDependencies(text, eapiFeatures(c.eapi) ?? eapiFeatures("8")!);
+  } catch {
+    return undefined;
+  }
+}
+
 /** The USE conditionals that enclose a (reduced) node in a package's dependency string: `flag` or `-flag`. */
 export function conditionsOf(c: Candidate, cls: DepClass, node: DepNode<Atom>): string[] {
-  const text = c.deps[cls];
-  if (!text?.includes("?")) return [];
-  let parsed: DepNode<Atom>[];
-  try {
-    parsed = parseDependencies(text, eapiFeatures(c.eapi) ?? eapiFeatures("8")!);
-  } catch {
-    return [];
-  }
+  const parsed = conditionalDeps(c, cls);
+  if (!parsed) return [];
   const want = formatSpec([node]);
   const found: string[][] = [];
   const walk = (ns: readonly DepNode<Atom>[], conds: string[]) => {
@@ -119,14 +124,8 @@ export function conditionsOf(c: Candidate, cls: DepClass, node: DepNode<Atom>): 
 
 /** The USE conditionals (`flag`, `-flag`) under which an atom appears in a package's dependency class, groups included. */
 export function conditionsOfAtom(c: Candidate, cls: DepClass, atom: string): string[] {
-  const text = c.deps[cls];
-  if (!text?.includes("?")) return [];
-  let parsed: DepNode<Atom>[];
-  try {
-    parsed = parseDependencies(text, eapiFeatures(c.eapi) ?? eapiFeatures("8")!);
-  } catch {
-    return [];
-  }
+  const parsed = conditionalDeps(c, cls);
+  if (!parsed) return [];
   let found: string[] | undefined;
   const walk = (ns: readonly DepNode<Atom>[], conds: string[]) => {
     for (const n of ns) {

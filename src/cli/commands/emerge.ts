@@ -20,10 +20,11 @@ import type { CandidateSource } from "../../resolve/Candidate.js";
 import { type AutounmaskArgs, resolveFailure } from "../emergeAutounmask.js";
 import { removalActionOf, removalCommand } from "../emergeDepclean.js";
 import { cycleDocument, cycleText, EmergeFacts } from "../emergeExplain.js";
-import { readResume, recoveryHooks, runPlan, runUnmerge, type ResumeData } from "../emergeRun.js";
+import { readResume, recoveryHooks, runPlan, runUnmerge, type ResumeData, type RunOptions } from "../emergeRun.js";
 import { recoverInterrupted } from "../../merge/recover.js";
 
-export interface EmergeArgs extends GlobalArgs, AutounmaskArgs {
+/** emerge's options; those of the run itself (--jobs, --keep-going, -b/-k/-g…) are emergeRun's RunOptions. */
+export interface EmergeArgs extends GlobalArgs, AutounmaskArgs, Omit<RunOptions, "commandLine"> {
   depclean?: boolean;
   prune?: boolean;
   atoms?: string[];
@@ -40,19 +41,8 @@ export interface EmergeArgs extends GlobalArgs, AutounmaskArgs {
   withBdeps?: string;
   oneshot?: boolean;
   nospinner?: boolean;
-  jobs?: number;
-  keepGoing?: boolean;
-  loadAverage?: number;
-  fetchonly?: boolean;
-  buildpkg?: boolean;
-  buildpkgonly?: boolean;
-  usepkg?: boolean;
-  usepkgonly?: boolean;
-  getbinpkg?: boolean;
-  getbinpkgonly?: boolean;
   resume?: boolean;
   skipfirst?: boolean;
-  quietBuild?: boolean;
   unmerge?: boolean;
   select?: boolean;
   selective?: boolean;
