@@ -13,7 +13,7 @@ import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { figure, median, OUZO } from "./util.js";
+import { figure, median, OUZO, writePlannedEntry } from "./util.js";
 
 const PACKAGES = Number(process.env.OUZO_BENCH_PACKAGES ?? 6000);
 const CATS = 60;
@@ -162,21 +162,7 @@ try {
   const plan = JSON.parse(spawnSync(OUZO, ["emerge", "--root", root, "-p", "--json", "--emptytree", name(desktop)], { encoding: "utf8", maxBuffer: 1 << 26 }).stdout);
   // each with the dependencies it was built with, as Portage records them (USE-reduced)
   let counter = 0;
-  const vdbEntry = (e, cpv) => {
-    const dir = path.join(root, "var/db/pkg", cpv);
-    fs.mkdirSync(dir, { recursive: true });
-    fs.writeFileSync(path.join(dir, "SLOT"), `${e.slot}/${e.subslot}\n`);
-    fs.writeFileSync(path.join(dir, "repository"), `${e.repo}\n`);
-    fs.writeFileSync(path.join(dir, "COUNTER"), String(++counter));
-    fs.writeFileSync(path.join(dir, "EAPI"), "7\n");
-    fs.writeFileSync(path.join(dir, "IUSE"), e.use.iuse.join(" ") + "\n");
-    fs.writeFileSync(path.join(dir, "USE"), e.use.enabled.join(" ") + "\n");
-    for (const cls of ["DEPEND", "RDEPEND", "BDEPEND", "PDEPEND"]) {
-      const atoms = e.deps.filter((x) => x.class === cls).map((x) => x.atom);
-      if (atoms.length) fs.writeFileSync(path.join(dir, cls), atoms.join(" ") + "\n");
-    }
-    return dir;
-  };
+  const vdbEntry = (e, cpv) => writePlannedEntry(root, e, cpv, ++counter);
   for (const e of plan.plan) vdbEntry(e, e.cpv);
   fs.mkdirSync(path.join(root, "var/lib/portage"), { recursive: true });
   fs.writeFileSync(path.join(root, "var/lib/portage/world"), `${name(desktop)}\n`);

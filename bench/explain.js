@@ -13,7 +13,7 @@ import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { figure, median, OUZO, REPO } from "./util.js";
+import { figure, median, OUZO, REPO, writePlannedEntry } from "./util.js";
 
 function generate(root) {
   const r = spawnSync(process.execPath, [path.join(REPO, "bench", "emerge.js")], { encoding: "utf8", env: { ...process.env, OUZO_BENCH_KEEP: root, OUZO_BENCH_ONLY_GENERATE: "1" }, maxBuffer: 1 << 26 });
@@ -82,20 +82,7 @@ try {
   // the desktop closure installed (as bench/emerge.js installs it), with the world file naming it
   const plan = JSON.parse(spawnSync(OUZO, ["emerge", "--root", root, "-p", "--json", "--emptytree", desktop], { encoding: "utf8", maxBuffer: 1 << 26 }).stdout);
   let counter = 0;
-  for (const e of plan.plan) {
-    const dir = path.join(root, "var/db/pkg", e.cpv);
-    fs.mkdirSync(dir, { recursive: true });
-    fs.writeFileSync(path.join(dir, "SLOT"), `${e.slot}/${e.subslot}\n`);
-    fs.writeFileSync(path.join(dir, "repository"), `${e.repo}\n`);
-    fs.writeFileSync(path.join(dir, "COUNTER"), String(++counter));
-    fs.writeFileSync(path.join(dir, "EAPI"), "7\n");
-    fs.writeFileSync(path.join(dir, "IUSE"), e.use.iuse.join(" ") + "\n");
-    fs.writeFileSync(path.join(dir, "USE"), e.use.enabled.join(" ") + "\n");
-    for (const cls of ["DEPEND", "RDEPEND", "BDEPEND", "PDEPEND"]) {
-      const atoms = e.deps.filter((x) => x.class === cls).map((x) => x.atom);
-      if (atoms.length) fs.writeFileSync(path.join(dir, cls), atoms.join(" ") + "\n");
-    }
-  }
+  for (const e of plan.plan) writePlannedEntry(root, e, e.cpv, ++counter);
   // and a few packages nothing needs any more
   for (let i = 0; i < 5; i++) {
     const dir = path.join(root, "var/db/pkg", `cat-0/orphan${i}-1.0`);

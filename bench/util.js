@@ -1,5 +1,6 @@
 // Shared helpers for the benchmarks: timing, process runs, figures printed in one format.
 import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -40,4 +41,25 @@ export function timeOuzoAndNode(args, runs = 21, env = process.env) {
     node.push(Number(process.hrtime.bigint() - t0) / 1e6);
   }
   return { ms: median(ouzo), floor: median(node), result: last };
+}
+
+/**
+ * Record a package of an `emerge -p --json` plan as installed under ROOT (`cpv` may name another
+ * version), with the dependencies it was built with, as Portage records them (USE-reduced);
+ * returns its /var/db/pkg directory.
+ */
+export function writePlannedEntry(root, e, cpv, counter) {
+  const dir = path.join(root, "var/db/pkg", cpv);
+  fs.mkdirSync(dir, { recursive: true });
+  fs.writeFileSync(path.join(dir, "SLOT"), `${e.slot}/${e.subslot}\n`);
+  fs.writeFileSync(path.join(dir, "repository"), `${e.repo}\n`);
+  fs.writeFileSync(path.join(dir, "COUNTER"), String(counter));
+  fs.writeFileSync(path.join(dir, "EAPI"), "7\n");
+  fs.writeFileSync(path.join(dir, "IUSE"), e.use.iuse.join(" ") + "\n");
+  fs.writeFileSync(path.join(dir, "USE"), e.use.enabled.join(" ") + "\n");
+  for (const cls of ["DEPEND", "RDEPEND", "BDEPEND", "PDEPEND"]) {
+    const atoms = e.deps.filter((x) => x.class === cls).map((x) => x.atom);
+    if (atoms.length) fs.writeFileSync(path.join(dir, cls), atoms.join(" ") + "\n");
+  }
+  return dir;
 }
