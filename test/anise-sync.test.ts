@@ -3,14 +3,13 @@ import * as fs from "node:fs";
 import { execFileSync, spawnSync } from "node:child_process";
 import * as http from "node:http";
 import * as https from "node:https";
-import type { AddressInfo } from "node:net";
 import * as path from "node:path";
 import YAML from "yaml";
 import { afterEach, describe, expect, it } from "vitest";
 import { readRepoDefs, type AniseRepoDef } from "../src/config/aniseRepos.js";
 import { packTarball } from "../src/core/tarball.js";
 import { AniseSync } from "../src/sync/AniseSync.js";
-import { ouzoAsync, tmpdir, writeTree } from "./helpers.js";
+import { listenLocally, ouzoAsync, tmpdir, writeTree } from "./helpers.js";
 
 /** A real HTTP server on 127.0.0.1 serving a directory, with switchable faults and a request log. */
 class TestServer {
@@ -18,7 +17,7 @@ class TestServer {
   fail500 = new Set<string>();
   stall = new Set<string>();
   private server!: http.Server;
-  private sockets = new Set<import("node:net").Socket>();
+  private close: () => Promise<void> = async () => {};
   url = "";
 
   /** With `tls` (key and certificate), the server speaks HTTPS. */
@@ -55,18 +54,14 @@ class TestServer {
       res.writeHead(200, { "content-length": data.length }).end(data);
     };
     this.server = this.tls ? https.createServer(this.tls, handler) : http.createServer(handler);
-    this.server.on(this.tls ? "secureConnection" : "connection", (s: import("node:net").Socket) => {
-      this.sockets.add(s);
-      s.on("close", () => this.sockets.delete(s));
-    });
-    await new Promise<void>((r) => this.server.listen(0, "127.0.0.1", r));
-    this.url = `${this.tls ? "https" : "http"}://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    const listening = await listenLocally(this.server, this.tls ? "https" : "http");
+    this.url = listening.url;
+    this.close = listening.close;
     return this;
   }
 
   async stop(): Promise<void> {
-    for (const s of this.sockets) s.destroy();
-    await new Promise((r) => this.server.close(r));
+    await this.close();
   }
 }
 

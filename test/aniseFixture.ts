@@ -5,13 +5,12 @@ import { execFileSync, spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as http from "node:http";
-import type { AddressInfo } from "node:net";
 import * as path from "node:path";
 import tar from "tar-stream";
 import YAML from "yaml";
 import { compress } from "zstd-napi";
 import { expect } from "vitest";
-import { REPO_ROOT, tmpdir } from "./helpers.js";
+import { listenLocally, REPO_ROOT, tmpdir } from "./helpers.js";
 
 export interface Ref {
   category: string;
@@ -123,7 +122,7 @@ export class RepoServer {
   readonly log: string[] = [];
   truncate = new Set<string>();
   private server!: http.Server;
-  private sockets = new Set<import("node:net").Socket>();
+  private close: () => Promise<void> = async () => {};
   url = "";
 
   constructor(readonly dir: string) {}
@@ -145,18 +144,14 @@ export class RepoServer {
       }
       res.writeHead(200, { "content-length": data.length }).end(data);
     });
-    this.server.on("connection", (s) => {
-      this.sockets.add(s);
-      s.on("close", () => this.sockets.delete(s));
-    });
-    await new Promise<void>((r) => this.server.listen(0, "127.0.0.1", r));
-    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    const listening = await listenLocally(this.server);
+    this.url = listening.url;
+    this.close = listening.close;
     return this;
   }
 
   async stop(): Promise<void> {
-    for (const s of this.sockets) s.destroy();
-    await new Promise((r) => this.server.close(r));
+    await this.close();
   }
 }
 

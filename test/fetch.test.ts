@@ -14,7 +14,7 @@ import { CollectingReporter } from "../src/core/reporter.js";
 import { parseSrcUri } from "../src/pms/depspec.js";
 import { parseManifestDist, type ManifestDist } from "../src/pms/manifest.js";
 import { selectedUris } from "../src/build/distfiles.js";
-import { REPO_ROOT, tmpdir, writeTree } from "./helpers.js";
+import { listenLocally, REPO_ROOT, tmpdir, writeTree } from "./helpers.js";
 
 // --- a distfile server on 127.0.0.1 ---
 
@@ -42,7 +42,7 @@ class DistServer extends EventEmitter {
   readonly hits: Hit[] = [];
   readonly routes = new Map<string, Route>();
   private server!: http.Server;
-  private readonly sockets = new Set<import("node:net").Socket>();
+  private close: () => Promise<void> = async () => {};
   url = "";
 
   async start(): Promise<this> {
@@ -87,12 +87,9 @@ class DistServer extends EventEmitter {
       }
       answer(200, { "content-length": route.data.length }, route.data);
     });
-    this.server.on("connection", (s) => {
-      this.sockets.add(s);
-      s.on("close", () => this.sockets.delete(s));
-    });
-    await new Promise<void>((r) => this.server.listen(0, "127.0.0.1", r));
-    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    const listening = await listenLocally(this.server);
+    this.url = listening.url;
+    this.close = listening.close;
     return this;
   }
 
@@ -102,8 +99,7 @@ class DistServer extends EventEmitter {
   }
 
   async stop(): Promise<void> {
-    for (const s of this.sockets) s.destroy();
-    await new Promise((r) => this.server.close(r));
+    await this.close();
   }
 }
 

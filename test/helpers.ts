@@ -1,4 +1,7 @@
 import * as fs from "node:fs";
+import type * as http from "node:http";
+import type * as https from "node:https";
+import type { AddressInfo, Socket } from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import { spawn, spawnSync } from "node:child_process";
@@ -83,4 +86,24 @@ export function ouzoLive(args: string[], opts: { env?: Record<string, string | u
 
 export function ouzoAsync(args: string[], opts: { env?: Record<string, string | undefined>; command?: boolean } = {}): Promise<{ code: number; stdout: string; stderr: string }> {
   return ouzoLive(args, opts).done;
+}
+
+/**
+ * Start `server` on 127.0.0.1 at a free port; `close` ends the connections still open too, so a
+ * test never waits on a client's keep-alive.
+ */
+export async function listenLocally(server: http.Server | https.Server, scheme: "http" | "https" = "http"): Promise<{ url: string; close(): Promise<void> }> {
+  const sockets = new Set<Socket>();
+  server.on(scheme === "https" ? "secureConnection" : "connection", (s: Socket) => {
+    sockets.add(s);
+    s.on("close", () => sockets.delete(s));
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  return {
+    url: `${scheme}://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    async close() {
+      for (const s of sockets) s.destroy();
+      await new Promise((r) => server.close(r));
+    },
+  };
 }
