@@ -128,7 +128,7 @@ describe("the tar reader", () => {
     pack.on("data", (c: unknown) => {
       chunks.push(c as Buffer);
     });
-    const ended = new Promise((r) => pack.on("end", r));
+    const ended = new Promise<void>((r) => pack.on("end", () => r()));
     pack.entry({ name: long, mode: 0o640, mtime: new Date(5000) }, "hello");
     pack.entry({ name: "l", type: "symlink", linkname: long });
     pack.entry({ name: "h", type: "link", linkname: long });
