@@ -258,27 +258,26 @@ export async function runAniseSteps(steps: readonly AniseStep[], ctx: AniseRunCo
   const unpacker = new Unpacker(unpacking && (ctx.unpackInWorker ?? true));
   const unpacks = new Map<AniseStep, Promise<UnpackResult>>();
   const removals: Promise<void>[] = [];
-  const fetched = new Map<ArtifactRequest, string>();
+  /** Each artifact downloaded and verified so far, with its size. */
+  const fetched = new Map<ArtifactRequest, { file: string; size: number }>();
   // Packages are unpacked ahead of the merges, into the work directory (ROOT is not touched until
   // every artifact is verified), as soon as each is downloaded: at least enough to keep every
   // unpacking thread busy, and as many more as fit in AHEAD_BYTES of artifacts (disk space for
   // the images, about three times that).
   const AHEAD = 2 * Math.min(4, Math.max(1, os.availableParallelism()));
   const AHEAD_BYTES = 64 << 20;
-  const sizes = new Map<string, number>();
-  const sizeOf = (f: string) => sizes.get(f) ?? (sizes.set(f, fs.statSync(f).size), sizes.get(f)!);
   const startUnpacks = (from: number) => {
     if (!unpacking) return;
     for (let j = from, ahead = 0, bytes = 0; j < steps.length; j++) {
       const t = steps[j]!;
       if (t.kind !== "install") continue;
-      const file = fetched.get(byStep.get(t)!);
-      if (!file) break; // in the plan's order: the merges take them in that order
+      const got = fetched.get(byStep.get(t)!);
+      if (!got) break; // in the plan's order: the merges take them in that order
       ahead++;
-      bytes += sizeOf(file);
+      bytes += got.size;
       if (ahead > AHEAD && bytes > AHEAD_BYTES) break;
       if (unpacks.has(t)) continue;
-      const p = unpacker.unpack(file, workOf(t.entry.spec), {
+      const p = unpacker.unpack(got.file, workOf(t.entry.spec), {
         subsets: subsetsFor(t.entry.spec, ctx.subsetDefinitions),
         enabledSubsets: ctx.subsetsEnabled,
         sameOwner: ctx.sameOwner,
@@ -316,7 +315,7 @@ export async function runAniseSteps(steps: readonly AniseStep[], ctx: AniseRunCo
       ctx.fetch,
       (done, item) => reporter?.report({ kind: "progress", task, done, total: requests.length, item }),
       (a, file) => {
-        fetched.set(a, file);
+        fetched.set(a, { file, size: fs.statSync(file).size });
         startUnpacks(0);
       },
     );

@@ -37,6 +37,7 @@ import { aniseQBelongsCommand, aniseRepoUpdateCommand } from "./aniseQuery.js";
 import { emit, installedNamed, instRef, labelOf, nameLookup, openIndex, openSystem, outputMode, reopenCatalog, syncRepos, type AniseArgs, type AniseSystem } from "./aniseSystem.js";
 import { aniseOrigin, AniseSource, depsChanged, InstalledListSource, type AniseCandidate } from "../aniseSource.js";
 import { journalDir } from "../../merge/journal.js";
+import { syncFilesystems } from "../../merge/transaction.js";
 
 const TOOL_VERSION = "0.1.0";
 
@@ -238,8 +239,7 @@ async function runSteps(steps: AniseStep[], args: AniseArgs, sys: AniseSystem, o
     index.close();
   }
   if (features.has("merge-sync") && !ctx.downloadOnly) {
-    const { spawnSync } = await import("node:child_process");
-    spawnSync("sync", ["-f", sys.root]);
+    syncFilesystems([sys.root], out);
   }
   if (!ctx.downloadOnly) {
     if (world.add?.length) await addWorldAtoms(sys.root, world.add);
