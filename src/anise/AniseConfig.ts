@@ -128,72 +128,54 @@ export function loadAniseConfig(o: LoadOptions): AniseClientConfig {
   const at = (p: string) => (path.isAbsolute(p) ? path.join(base, p) : path.resolve(file ? path.dirname(file) : base, p));
   const dirs = (key: string, dflt: string) => (list(doc[key]).length ? list(doc[key]) : [dflt]).map(at);
 
-  const reposConfDirs = dirs("repos_confdir", "/etc/anise/repos.conf.d");
-  const configProtect: string[] = [];
-  for (const dir of dirs("config_protect_confdir", "/etc/anise/config.protect.d")) {
-    for (const f of yamlFiles(dir)) {
-      try {
-        for (const d of list(readYaml(f).dirs)) configProtect.push(d);
-      } catch (e) {
-        warn((e as OuzoError).describe?.() ?? (e as Error).message);
+  /** The YAML documents of the files in these directories, in order, as they are read; one that cannot be read is told and skipped. */
+  function* documents(dirList: readonly string[]): Generator<{ file: string; doc: Doc }> {
+    for (const dir of dirList) {
+      for (const file of yamlFiles(dir)) {
+        let d: Doc;
+        try {
+          d = readYaml(file);
+        } catch (e) {
+          warn((e as OuzoError).describe?.() ?? (e as Error).message);
+          continue;
+        }
+        yield { file, doc: d };
       }
     }
   }
+
+  const reposConfDirs = dirs("repos_confdir", "/etc/anise/repos.conf.d");
+  const configProtect: string[] = [];
+  for (const { doc: d } of documents(dirs("config_protect_confdir", "/etc/anise/config.protect.d"))) configProtect.push(...list(d.dirs));
   const masks: MaskRule[] = [];
   const maskDirs = dirs("packages_maskdir", "/etc/anise/mask.d");
-  for (const dir of maskDirs) {
-    for (const f of yamlFiles(dir)) {
-      let m: Doc;
-      try {
-        m = readYaml(f);
-      } catch (e) {
-        warn((e as OuzoError).describe?.() ?? (e as Error).message);
-        continue;
-      }
-      if (m.enabled === false) continue;
-      for (const rule of list(m.rules)) {
-        const atom = maskRuleAtom(rule);
-        if (atom) masks.push({ atom, text: rule, file: f });
-        else warn(`${f}: '${rule}' is not a package atom; ignored`);
-      }
+  for (const { file: f, doc: m } of documents(maskDirs)) {
+    if (m.enabled === false) continue;
+    for (const rule of list(m.rules)) {
+      const atom = maskRuleAtom(rule);
+      if (atom) masks.push({ atom, text: rule, file: f });
+      else warn(`${f}: '${rule}' is not a package atom; ignored`);
     }
   }
   const subsets = isMap(doc.subsets) ? doc.subsets : {};
   const enabled = new Set(list(subsets.enabled));
   const subsetsConfDirs = dirs("subsets_confdir", "/etc/anise/subsets.conf.d");
-  for (const dir of subsetsConfDirs) {
-    for (const f of yamlFiles(dir)) {
-      try {
-        for (const s of list(readYaml(f).enabled)) enabled.add(s);
-      } catch (e) {
-        warn((e as OuzoError).describe?.() ?? (e as Error).message);
-      }
-    }
-  }
+  for (const { doc: d } of documents(subsetsConfDirs)) for (const s of list(d.enabled)) enabled.add(s);
   const subsetDefinitions: SubsetDefinition[] = [];
   const subsetsDefDirs = dirs("subsets_defdir", "/etc/anise/subsets.def.d");
-  for (const dir of subsetsDefDirs) {
-    for (const f of yamlFiles(dir)) {
-      let d: Doc;
-      try {
-        d = readYaml(f);
-      } catch (e) {
-        warn((e as OuzoError).describe?.() ?? (e as Error).message);
-        continue;
-      }
-      const defs = isMap(d.subsets_def) ? d.subsets_def : {};
-      for (const [name, def] of Object.entries(defs)) {
-        if (!isMap(def)) continue;
-        const rules: RegExp[] = [];
-        for (const r of list(def.rules)) {
-          try {
-            rules.push(new RegExp(r));
-          } catch {
-            warn(`${f}: subset '${name}': '${r}' is not a regular expression; ignored`);
-          }
+  for (const { file: f, doc: d } of documents(subsetsDefDirs)) {
+    const defs = isMap(d.subsets_def) ? d.subsets_def : {};
+    for (const [name, def] of Object.entries(defs)) {
+      if (!isMap(def)) continue;
+      const rules: RegExp[] = [];
+      for (const r of list(def.rules)) {
+        try {
+          rules.push(new RegExp(r));
+        } catch {
+          warn(`${f}: subset '${name}': '${r}' is not a regular expression; ignored`);
         }
-        subsetDefinitions.push({ name, rules, packages: list(def.packages), categories: list(def.categories) });
       }
+      subsetDefinitions.push({ name, rules, packages: list(def.packages), categories: list(def.categories) });
     }
   }
   const finalizerEnvs: [string, string][] = [];
