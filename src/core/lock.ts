@@ -20,8 +20,12 @@ export interface AcquireOptions {
  * file is judged and removed by one waiter while another creates it anew). Connections of one
  * process exclude each other too. The holder's pid is written beside the lock, for messages.
  */
+/** Consecutive I/O errors taking a lock that count as its file changing hands (at 100 ms apart). */
+const IO_ERROR_RETRIES = 20;
+
 export class FileLock {
   private db: Database.Database | undefined;
+  private ioErrors = 0;
 
   /** `what`: what the holder is doing, told to those who wait (e.g. "ouzo regen"). */
   constructor(readonly file: string, readonly what?: string) {}
@@ -55,12 +59,11 @@ export class FileLock {
     try {
       fs.mkdirSync(path.dirname(this.file), { recursive: true });
       // SQLite opens a file it may not write read-only, and a read-only lock excludes no one
-      const target = fs.existsSync(this.file) ? this.file : path.dirname(this.file);
-      try {
-        fs.accessSync(target, fs.constants.W_OK);
-      } catch {
-        throw new OuzoError("LOCK_FAILED", `cannot take the lock: this user may not write ${target === this.file ? "it" : target}`, { file: this.file });
-      }
+      // (the file may come and go meanwhile, as holders let go: gone, the directory decides)
+      let target = this.file;
+      let writable = mayWrite(target);
+      if (writable === undefined) writable = mayWrite((target = path.dirname(this.file)));
+      if (!writable) throw new OuzoError("LOCK_FAILED", `cannot take the lock: this user may not write ${target === this.file ? "it" : target}`, { file: this.file });
       db = new Database(this.file, { timeout: 0 });
     } catch (e) {
       if (e instanceof OuzoError) throw e;
@@ -72,6 +75,11 @@ export class FileLock {
       db.close();
       const code = (e as { code?: string }).code;
       if (code === "SQLITE_BUSY") return false;
+      // A holder that lets go may delete the lock file (vdbLock does, as Portage does) and the next
+      // recreate it while this one opens it: SQLite then fails on a file that is gone or another
+      // one (SQLITE_IOERR_FSTAT; the inode number may even be the same, reused). That is the lock
+      // changing hands: try again, as when it is busy; an I/O error that stays is told.
+      if (code?.startsWith("SQLITE_IOERR") && this.ioErrors++ < IO_ERROR_RETRIES) return false;
       if (code === "SQLITE_NOTADB") {
         // the pid file an older ouzo used as its lock: that ouzo is not running any more
         fs.truncateSync(this.file);
@@ -80,6 +88,7 @@ export class FileLock {
       throw new OuzoError("LOCK_FAILED", `cannot take the lock: ${(e as Error).message}`, { file: this.file });
     }
     this.db = db;
+    this.ioErrors = 0;
     try {
       fs.writeFileSync(this.pidFile, `${process.pid}\n${this.what ? `${this.what}\n` : ""}`);
     } catch {
@@ -120,5 +129,15 @@ function processAlive(pid: number): boolean {
     return true;
   } catch (e) {
     return (e as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/** Whether this user may write `p`; undefined when it does not exist. */
+function mayWrite(p: string): boolean | undefined {
+  try {
+    fs.accessSync(p, fs.constants.W_OK);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "ENOENT" ? undefined : false;
   }
 }
