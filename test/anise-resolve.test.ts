@@ -4,6 +4,7 @@
 import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { pathToFileURL } from "node:url";
 import tar from "tar-stream";
 import YAML from "yaml";
 import { describe, expect, it } from "vitest";
@@ -26,7 +27,7 @@ import type { Candidate, CandidateSource } from "../src/resolve/Candidate.js";
 import { buildPlan } from "../src/resolve/plan.js";
 import { Resolver } from "../src/resolve/resolve.js";
 import { Atom } from "../src/pms/atom.js";
-import { tmpdir } from "./helpers.js";
+import { bundleSources, tmpdir } from "./helpers.js";
 
 const v = (s: string) => parseAniseVersion(s)!;
 
@@ -200,6 +201,37 @@ describe("unpacking", () => {
     const evil = path.join(dir, "evil.package.tar.zst");
     fs.writeFileSync(evil, compress(await tarOf({ "lib": { symlink: "/" }, "lib/etc/passwd": "x" })));
     await expect(new Unpacker(false).unpack(evil, path.join(dir, "w2"), {})).rejects.toThrow(/'lib' is a directory and a symlink|leads through the symlink 'lib'/);
+  });
+
+  it("hands packages to worker threads as they come free, and a close refuses what was still waiting", async () => {
+    const dir = tmpdir();
+    // a bundle, since a worker thread cannot run the TypeScript sources
+    const lib = bundleSources({ unpacker: "src/anise/Unpacker.ts" }, ["zstd-napi"]);
+    const { Unpacker: Threaded } = (await import(pathToFileURL(path.join(lib, "unpacker.mjs")).href)) as { Unpacker: typeof Unpacker };
+    const arts = await Promise.all(
+      Array.from({ length: 7 }, async (_, i) => {
+        const art = path.join(dir, `p${i}.package.tar.zst`);
+        const files: Record<string, string> = {};
+        // unequal packages: one worker gets the big ones, the other keeps taking the rest
+        for (let f = 0; f < (i % 3 === 0 ? 60 : 3); f++) files[`usr/share/p${i}/f${f}`] = `package ${i} file ${f}\n`;
+        fs.writeFileSync(art, compress(await tarOf(files)));
+        return art;
+      }),
+    );
+    const u = new Threaded(true, 2);
+    const results = await Promise.all(arts.map((a, i) => u.unpack(a, path.join(dir, `w${i}`), {})));
+    results.forEach((r, i) => {
+      expect(r.files.length).toBe(i % 3 === 0 ? 60 : 3);
+      const first = r.entries.find((e) => e.path === `/usr/share/p${i}/f0`)!;
+      expect(fs.readFileSync(first.src, "utf8")).toBe(`package ${i} file 0\n`);
+    });
+    // two in hand, two waiting: closing refuses the waiting ones rather than leaving them unanswered
+    const late = arts.slice(0, 4).map((a, i) => u.unpack(a, path.join(dir, `late${i}`), {}));
+    const outcome = Promise.allSettled(late);
+    await u.close();
+    const settled = await outcome;
+    expect(settled.slice(2).map((s) => s.status)).toEqual(["rejected", "rejected"]);
+    expect(String((settled[3] as PromiseRejectedResult).reason)).toMatch(/closed/);
   });
 });
 

@@ -6,6 +6,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { spawn, spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
+import { buildSync } from "esbuild";
 import { afterEach } from "vitest";
 
 export const REPO_ROOT = fileURLToPath(new URL("../", import.meta.url));
@@ -106,4 +107,25 @@ export async function listenLocally(server: http.Server | https.Server, scheme: 
       await new Promise((r) => server.close(r));
     },
   };
+}
+
+/**
+ * Source modules bundled as plain ES modules (`<dir>/<name>.mjs`), for a child process or a worker
+ * thread, neither of which runs TypeScript; the tests do not depend on a build of dist/. Native
+ * modules stay outside, resolved from the repository's node_modules.
+ */
+export function bundleSources(entries: Record<string, string>, external: string[] = ["better-sqlite3"]): string {
+  const dir = tmpdir("ouzo-bundle-");
+  buildSync({
+    entryPoints: Object.fromEntries(Object.entries(entries).map(([k, v]) => [k, path.join(REPO_ROOT, v)])),
+    outdir: dir,
+    bundle: true,
+    platform: "node",
+    format: "esm",
+    external,
+    outExtension: { ".js": ".mjs" },
+    logLevel: "silent",
+  });
+  fs.symlinkSync(path.join(REPO_ROOT, "node_modules"), path.join(dir, "node_modules"));
+  return dir;
 }

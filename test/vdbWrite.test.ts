@@ -1,7 +1,6 @@
 import { spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { buildSync } from "esbuild";
 import { describe, expect, it } from "vitest";
 import { parseContents, type ContentsEntry } from "../src/vdb/contents.js";
 import { counterFile, nextCounter } from "../src/vdb/counter.js";
@@ -15,7 +14,7 @@ import { Atom } from "../src/pms/atom.js";
 import { USER_CONFIG_EAPI } from "../src/pms/eapi.js";
 import { readPackageMoves } from "../src/sync/packageMoves.js";
 import { FIXTURES } from "./vectors.js";
-import { REPO_ROOT, tmpdir, writeTree } from "./helpers.js";
+import { bundleSources, tmpdir, writeTree } from "./helpers.js";
 
 /** The zlib entry of fixtures/vdb: every file of §9.2 as Portage writes them. */
 const ZLIB = path.join(FIXTURES, "vdb/var/db/pkg/sys-libs/zlib-1.3.1-r1");
@@ -46,24 +45,6 @@ function simpleEntry(root: string, cpv: string, files: Record<string, string> = 
   const bi = path.join(tmpdir(), "bi");
   writeTree(bi, { SLOT: "0\n", EAPI: "8\n", USE: "\n", ...files });
   return write(root, { category, pf, buildInfoDir: bi, contents: [{ type: "obj", path: `/usr/share/${pf}/data`, md5: "0".repeat(32), mtime: 1 }], counter });
-}
-
-/** Source modules bundled for a child process (the tests do not depend on a build of dist/). */
-function bundle(entries: Record<string, string>): string {
-  const dir = tmpdir("ouzo-bundle-");
-  buildSync({
-    entryPoints: Object.fromEntries(Object.entries(entries).map(([k, v]) => [k, path.join(REPO_ROOT, v)])),
-    outdir: dir,
-    bundle: true,
-    platform: "node",
-    format: "esm",
-    external: ["better-sqlite3"],
-    outExtension: { ".js": ".mjs" },
-    logLevel: "silent",
-  });
-  // better-sqlite3 resolved from the repository's node_modules
-  fs.symlinkSync(path.join(REPO_ROOT, "node_modules"), path.join(dir, "node_modules"));
-  return dir;
 }
 
 function run(script: string, cwd: string): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -248,7 +229,7 @@ describe("the VDB lock", () => {
   it("keeps two processes from interleaving: every COUNTER drawn once, every critical section whole", async () => {
     const root = tmpdir();
     const log = path.join(root, "log");
-    const dir = bundle({ vdbLock: "src/vdb/vdbLock.ts", counter: "src/vdb/counter.ts" });
+    const dir = bundleSources({ vdbLock: "src/vdb/vdbLock.ts", counter: "src/vdb/counter.ts" });
     const script = `import * as fs from "node:fs";
 const { withVdbLock } = await import("./vdbLock.mjs");
 const { nextCounter } = await import("./counter.mjs");

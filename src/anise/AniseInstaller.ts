@@ -365,9 +365,9 @@ export async function runAniseSteps(steps: readonly AniseStep[], ctx: AniseRunCo
               const u = await unpacks.get(s)!;
               clock.waitUnpack += performance.now() - t;
               image = u.image;
-          writeBack(u.bytes);
-          imageEntries = u.entries;
-                  if (u.skipped.length) reporter?.report({ kind: "info", message: `${label(spec)}: ${u.skipped.length} file(s) of disabled subsets not installed (${u.skipped[0]!.subset}: /${u.skipped[0]!.path}…)` });
+              writeBack(u.bytes);
+              imageEntries = u.entries;
+              if (u.skipped.length) reporter?.report({ kind: "info", message: `${label(spec)}: ${u.skipped.length} file(s) of disabled subsets not installed (${u.skipped[0]!.subset}: /${u.skipped[0]!.path}…)` });
               if (u.vdb && u.vdb.category === spec.category && u.vdb.pf === pf && fs.existsSync(path.join(u.vdb.dir, "SLOT"))) buildInfo = u.vdb.dir;
               else {
                 if (u.vdb) reporter?.report({ kind: "warning", code: "ANISE_VDB", message: `${label(spec)} carries the VDB entry ${u.vdb.category}/${u.vdb.pf}, which is not ${spec.category}/${pf}: an entry is generated from its metadata instead` });

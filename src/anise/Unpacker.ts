@@ -10,6 +10,8 @@ import { OuzoError, type ErrorOrigin } from "../core/errors.js";
 import { unpackPackage, type UnpackOptions, type UnpackResult } from "./unpack.js";
 
 interface Pending {
+  readonly id: number;
+  readonly msg: Record<string, unknown>;
   resolve(v: unknown): void;
   reject(e: Error): void;
   /** The same work on this thread, if the worker dies first. */
@@ -20,7 +22,14 @@ export class Unpacker {
   /** The worker threads (as many as cores, at most 4): creating files is what unpacking waits on. */
   private workers: Worker[] = [];
   private next = 0;
-  private readonly pending = new Map<number, Pending & { worker: Worker }>();
+  /**
+   * Work not yet handed out, in the order asked. A worker is given the next piece only when it has
+   * nothing in hand: handing work out as it is asked for (to the worker with the shortest queue)
+   * left one worker with a long tail while the other sat idle, packages being unequal.
+   */
+  private readonly queue: Pending[] = [];
+  /** What each worker is doing. */
+  private readonly busy = new Map<Worker, Pending>();
   private closed = false;
 
   constructor(useWorker = true, count = Math.min(4, Math.max(1, os.availableParallelism()))) {
@@ -29,11 +38,12 @@ export class Unpacker {
       try {
         const w = new Worker(new URL(import.meta.url), { workerData: { ouzoAniseUnpacker: true } });
         w.on("message", (m: { id: number; result?: unknown; error?: { message: string; code?: string; origin?: ErrorOrigin; exitCode?: number; ouzo: boolean } }) => {
-          const p = this.pending.get(m.id);
-          if (!p) return;
-          this.pending.delete(m.id);
+          const p = this.busy.get(w);
+          if (p?.id !== m.id) return;
+          this.busy.delete(w);
           if (m.error) p.reject(m.error.ouzo ? new OuzoError(m.error.code ?? "ANISE_UNPACK", m.error.message, m.error.origin ?? {}, m.error.exitCode ?? 1) : new Error(m.error.message));
           else p.resolve(m.result);
+          this.pump();
         });
         w.on("error", () => this.takeBack(w));
         w.on("exit", () => this.takeBack(w));
@@ -44,23 +54,38 @@ export class Unpacker {
     }
   }
 
-  /** A worker could not start or died: what it had not answered is done here, in order. */
+  /** Hand queued work to the workers with nothing in hand. */
+  private pump(): void {
+    for (const w of this.workers) {
+      if (!this.queue.length) return;
+      if (this.busy.has(w)) continue;
+      const p = this.queue.shift()!;
+      this.busy.set(w, p);
+      w.postMessage({ id: p.id, ...p.msg });
+    }
+  }
+
+  /** Do `p` here, now. */
+  private static runLocally(p: Pending): void {
+    try {
+      p.resolve(p.local());
+    } catch (e) {
+      p.reject(e as Error);
+    }
+  }
+
+  /** A worker could not start or died: what it had in hand is done here; the rest goes to the others, or here. */
   private takeBack(w: Worker): void {
     this.workers = this.workers.filter((x) => x !== w);
-    const left = [...this.pending].filter(([, p]) => p.worker === w);
-    for (const [id] of left) this.pending.delete(id);
-    for (const [, p] of left) {
-      if (this.closed) {
-        // closed with work unanswered (a run that failed): it is not done at all
-        p.reject(new Error("the unpacker was closed"));
-        continue;
-      }
-      try {
-        p.resolve(p.local());
-      } catch (e) {
-        p.reject(e as Error);
-      }
+    const held = this.busy.get(w);
+    this.busy.delete(w);
+    const left = this.workers.length ? [] : this.queue.splice(0);
+    for (const p of [...(held ? [held] : []), ...left]) {
+      // closed with work unanswered (a run that failed): it is not done at all
+      if (this.closed) p.reject(new Error("the unpacker was closed"));
+      else Unpacker.runLocally(p);
     }
+    if (!this.closed) this.pump();
   }
 
   private call<T>(msg: Record<string, unknown>, local: () => T): Promise<T> {
@@ -71,14 +96,9 @@ export class Unpacker {
         return Promise.reject(e);
       }
     }
-    // the worker with the least work waiting
-    const load = new Map(this.workers.map((w) => [w, 0]));
-    for (const p of this.pending.values()) load.set(p.worker, (load.get(p.worker) ?? 0) + 1);
-    const worker = [...load].sort((x, y) => x[1] - y[1])[0]![0];
-    const id = ++this.next;
     return new Promise<T>((resolve, reject) => {
-      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject, local, worker });
-      worker.postMessage({ id, ...msg });
+      this.queue.push({ id: ++this.next, msg, resolve: resolve as (v: unknown) => void, reject, local });
+      this.pump();
     });
   }
 
@@ -93,6 +113,7 @@ export class Unpacker {
 
   async close(): Promise<void> {
     this.closed = true;
+    for (const p of this.queue.splice(0)) p.reject(new Error("the unpacker was closed"));
     const ws = this.workers;
     this.workers = [];
     await Promise.all(ws.map((w) => w.terminate()));
