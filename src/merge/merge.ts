@@ -177,7 +177,8 @@ function buildPlan(req: MergeRequest, cpv: string): BuiltPlan {
   // the installed instance (highest COUNTER) supplies the CONTENTS that config-protect-if-modified compares with
   const olds = [...req.replacing].sort((a, b) => b.counter - a.counter);
   const oldContents = olds.map(readContents);
-  const installed = new Map((oldContents[0] ?? []).map((e) => [e.path, e]));
+  const installed = new Map<string, ContentsEntry>();
+  if (oldContents.length) for (const e of oldContents[0]!) installed.set(e.path, e);
   const replacedPaths = new Set<string>();
   const replacedPhys = new Set<string>();
   for (const c of oldContents)
@@ -196,7 +197,7 @@ function buildPlan(req: MergeRequest, cpv: string): BuiltPlan {
   const contents: ContentsEntry[] = [];
   const dirs: PlanDir[] = [];
   const dirPerms: PlanDir[] = [];
-  const placesDraft: Omit<PlanPlace, "temp">[] = [];
+  const places: PlanPlace[] = [];
   const touches: PlanTouch[] = [];
   const result: BuiltPlan["result"] = { merged: [], identical: [], configPending: [], confmemSkipped: [], backups: [], collisions: [] };
   const candidates: string[] = [];
@@ -205,7 +206,33 @@ function buildPlan(req: MergeRequest, cpv: string): BuiltPlan {
   const seenPhys = new Map<string, { type: string; value: string }>();
   const chosen = new Set<string>();
   const cfgTaken = new Map<string, Set<string>>();
+  // hard-link groups of the image, numbered in the order of the entries
   const groups = new Map<string, number>();
+  const srcGroup = new Map<string, number>();
+  for (const e of entries) {
+    if (e.type !== "obj" || e.nlink < 2) continue;
+    const key = `${e.dev}:${e.ino}`;
+    if (!groups.has(key)) groups.set(key, groups.size);
+    srcGroup.set(e.src, groups.get(key)!);
+  }
+  /** Where `e` goes, staged beside `final` under a temp name (see PlanPlace). */
+  const place = (e: ImageEntry, final: string, direct = false): PlanPlace => ({
+    path: e.path,
+    type: e.type as PlanPlace["type"],
+    src: e.src,
+    final,
+    temp: tempPathOf(final, tx, places.length),
+    // every place has the same fields, set or not: one shape for the code that reads them
+    link: e.rewritten ? e.target! : undefined,
+    group: srcGroup.get(e.src),
+    direct: direct || undefined,
+    mode: e.mode,
+    uid: e.uid,
+    gid: e.gid,
+    atimeMs: e.atimeMs,
+    mtimeMs: e.mtimeMs,
+    rdev: e.rdev,
+  });
   const writable = new Map<string, boolean>();
 
   const backupName = (phys: string) => {
@@ -264,9 +291,8 @@ function buildPlan(req: MergeRequest, cpv: string): BuiltPlan {
     return "plain";
   };
 
-  let n = 0;
-  for (const e of entries) {
-    if (++n % 50 === 0) reporter?.report({ kind: "progress", task: `${cpv}: checking the image`, done: n, total: entries.length });
+  /** What becomes of one image entry (a function of its own: the loop that calls it stays small, and so does what the optimiser compiles again when a shape changes). */
+  const consider = (e: ImageEntry) => {
     const physRel = paths.physRel(e.path);
     const phys = paths.abs(physRel);
     const st = paths.inAbsentDir(physRel) ? undefined : lstatIfExists(phys);
@@ -277,7 +303,7 @@ function buildPlan(req: MergeRequest, cpv: string): BuiltPlan {
     const twin = seenPhys.get(physRel);
     if (twin) {
       if (twin.type !== e.type || twin.value !== value) throw new OuzoError("merge-internal-collision", `Package '${cpv}' NOT merged due to internal collisions: ${e.path} lands on ${physRel}, which another path of the image also fills with different content`, { pkg: cpv });
-      continue;
+      return;
     }
     seenPhys.set(physRel, { type: e.type, value });
     const ours = replacedPaths.has(e.path) || replacedPhys.has(physRel);
@@ -287,32 +313,32 @@ function buildPlan(req: MergeRequest, cpv: string): BuiltPlan {
       if (st?.isDirectory()) {
         // kept as it is, mode and owner too, unless asked otherwise
         if (req.overwriteDirPerms && ((st.mode & 0o7777) !== e.mode || st.uid !== e.uid || st.gid !== e.gid)) dirPerms.push({ path: e.path, phys, mode: e.mode, uid: e.uid, gid: e.gid });
-        continue;
+        return;
       }
-      if (st?.isSymbolicLink() && isDirectory(paths, e.path)) continue; // a link to a directory stays a link
+      if (st?.isSymbolicLink() && isDirectory(paths, e.path)) return; // a link to a directory stays a link
       if (!st) {
         dirs.push({ path: e.path, phys, mode: e.mode, uid: e.uid, gid: e.gid });
-        continue;
+        return;
       }
       if (!ours && !collisionIgnored(e.path)) candidates.push(e.path);
       const aside = backupName(phys);
       result.backups.push({ path: e.path, backup: rootRel(req.root, aside) });
       dirs.push({ path: e.path, phys, mode: e.mode, uid: e.uid, gid: e.gid, aside });
       paths.pin(e.path, physRel); // its children go into the new directory, not where the link in the way pointed
-      continue;
+      return;
     }
     if (e.type === "fif" || e.type === "dev") {
       if (!st) {
-        placesDraft.push(place(e, phys));
+        places.push(place(e, phys));
         result.merged.push(e.path);
       }
-      continue; // an existing one is left as it is (`---`)
+      return; // an existing one is left as it is (`---`)
     }
 
     // regular files and symlinks
     if (e.type === "sym" && st?.isDirectory()) {
       symlinkOverDir.push(e.path);
-      continue;
+      return;
     }
     const isProtected = !protect.empty && protect.isProtected(e.path) && !neverProtected(e.path, e.size) && !st?.isDirectory();
     if (st && !ours && !isProtected && !collisionIgnored(e.path)) candidates.push(e.path);
@@ -320,13 +346,13 @@ function buildPlan(req: MergeRequest, cpv: string): BuiltPlan {
       // §10.3: a file where a directory is goes to a backup name beside it
       const b = backupName(phys);
       result.backups.push({ path: e.path, backup: rootRel(req.root, b) });
-      placesDraft.push(place(e, b));
-      continue;
+      places.push(place(e, b));
+      return;
     }
     const decision = isProtected ? protectDecision(e, st, phys, value) : "plain";
     if (decision === "skip") {
       result.confmemSkipped.push(e.path);
-      continue;
+      return;
     }
     if (decision === "cfg") {
       const dir = path.dirname(phys);
@@ -336,17 +362,22 @@ function buildPlan(req: MergeRequest, cpv: string): BuiltPlan {
       taken.add(name);
       const final = path.join(dir, name);
       result.configPending.push({ path: e.path, file: rootRel(req.root, final) });
-      placesDraft.push(place(e, final));
-      continue;
+      places.push(place(e, final));
+      return;
     }
     if (e.type === "obj" && e.nlink < 2 && st?.isFile() && (st.mode & 0o7777) === e.mode && st.uid === e.uid && st.gid === e.gid && st.size === e.size && md5File(phys) === md5) {
       touches.push({ path: e.path, phys, atimeMs: e.atimeMs, mtimeMs: e.mtimeMs });
       result.identical.push(e.path);
-      continue;
+      return;
     }
     // a file where nothing is goes straight to its name at staging (see PlanPlace.direct)
-    placesDraft.push(!st && e.type === "obj" ? { ...place(e, phys), direct: true } : place(e, phys));
+    places.push(place(e, phys, !st && e.type === "obj"));
     result.merged.push(e.path);
+  };
+  let n = 0;
+  for (const e of entries) {
+    if (++n % 50 === 0) reporter?.report({ kind: "progress", task: `${cpv}: checking the image`, done: n, total: entries.length });
+    consider(e);
   }
 
   if (symlinkOverDir.length) {
@@ -356,12 +387,6 @@ function buildPlan(req: MergeRequest, cpv: string): BuiltPlan {
   const oldCpvs = new Set(olds.map((o) => o.cpv));
   result.collisions.push(...judgeCollisions(cpv, candidates, req.features, () => findOwners(req.root, candidates, oldCpvs, req.ownerIndex), reporter));
 
-  // hard-link groups of the image, and temp names beside each final name
-  const places: PlanPlace[] = placesDraft.map((p, i) => ({ ...p, temp: tempPathOf(p.final, tx, i) }));
-  const byInode = entries.filter((e) => e.type === "obj" && e.nlink > 1);
-  for (const e of byInode) if (!groups.has(`${e.dev}:${e.ino}`)) groups.set(`${e.dev}:${e.ino}`, groups.size);
-  const srcGroup = new Map(byInode.map((e) => [e.src, groups.get(`${e.dev}:${e.ino}`)!]));
-  const placesGrouped = places.map((p) => (srcGroup.has(p.src) ? { ...p, group: srcGroup.get(p.src)! } : p));
 
   // §10.1 step 15 decided now: what each replaced instance loses (the new instance, and the instances
   // still to be removed after it, count as owners)
@@ -400,7 +425,7 @@ function buildPlan(req: MergeRequest, cpv: string): BuiltPlan {
     mergingDir,
     dirs,
     ...(dirPerms.length ? { dirPerms } : {}),
-    places: placesGrouped,
+    places,
     touches,
     old: planOld,
     confmem: { set: confmemSet, del: confmemDel },
@@ -409,22 +434,6 @@ function buildPlan(req: MergeRequest, cpv: string): BuiltPlan {
     syncPaths: req.features.has("merge-sync") ? syncPathsOf(req.root, [...dirs.map((d) => d.phys), ...places.map((p) => p.final)]) : [],
   };
   return { plan, contents, kept, result };
-}
-
-function place(e: ImageEntry, final: string): Omit<PlanPlace, "temp"> {
-  return {
-    path: e.path,
-    type: e.type as PlanPlace["type"],
-    src: e.src,
-    final,
-    ...(e.rewritten ? { link: e.target! } : {}),
-    mode: e.mode,
-    uid: e.uid,
-    gid: e.gid,
-    atimeMs: e.atimeMs,
-    mtimeMs: e.mtimeMs,
-    rdev: e.rdev,
-  };
 }
 
 function contentsEntry(e: ImageEntry, md5: string): ContentsEntry {
