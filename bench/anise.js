@@ -2,9 +2,7 @@
 // ouzo's own create-repo and served on 127.0.0.1, installed into an empty ROOT by
 // `ouzo anise install` (download, sha256, unpack, merge through the merge stage with its journal,
 // one /var/db/pkg entry each). Printed against the floor: the same archives unpacked by
-// `tar --zstd -x` in parallel (one per core) into an empty directory, no download, no database;
-// and beside it, for reading that figure, the floor with the work no install skips (curl,
-// sha256sum, md5sum of every file unpacked).
+// `tar --zstd -x` in parallel (one per core) into an empty directory, no download, no database.
 // Then `q belongs` against an owner index of 200,000 files, and an `upgrade` with nothing to do.
 // Targets: install <= 1.5x the floor; q belongs <= 50 ms; no-op upgrade <= 0.5 s.
 // The anise commands run through fixtures/anise/ouzo-anise.mjs (dist/, the same command table
@@ -53,7 +51,6 @@ let t0 = process.hrtime.bigint();
 let totalFiles = 0;
 let totalBytes = 0;
 const artifacts = [];
-const shas = [];
 for (let p = 0; p < PACKAGES; p++) {
   const name = `pkg${p}`;
   const cat = ["app-misc", "dev-libs", "sys-apps", "media-libs", "net-misc"][p % 5];
@@ -81,7 +78,6 @@ for (let p = 0; p < PACKAGES; p++) {
   const runtime = { name, category: cat, version: "1.0", requires: p > 0 && p % 4 === 0 ? [{ name: `pkg${p - 1}`, category: ["app-misc", "dev-libs", "sys-apps", "media-libs", "net-misc"][(p - 1) % 5], version: ">=1.0" }] : null };
   fs.writeFileSync(path.join(pkgs, `${fp}.metadata.yaml`), YAML.stringify({ path: `${fp}.package.tar.zst`, checksums: { sha256: sha }, compressiontype: "zstd", files: files.sort(), runtime }));
   artifacts.push(art);
-  shas.push(sha);
   fs.rmSync(dir, { recursive: true, force: true });
 }
 await createRepository({ packagesDir: pkgs, name: "bench", urls: [] });
@@ -106,34 +102,6 @@ async function floorRun() {
       await new Promise((resolve, reject) => {
         const c = spawn("tar", ["--zstd", "-C", dest, "-xf", a]);
         c.on("close", (code) => (code === 0 ? resolve() : reject(new Error(`tar -x ${a}: ${code}`))));
-      });
-    }
-  };
-  await Promise.all(Array.from({ length: os.cpus().length }, worker));
-  return ms(start);
-}
-
-// --- the same floor with the work no install can skip: each archive downloaded from the same
-// server (curl), its sha256 checked (sha256sum), and the MD5 of every file it holds computed as
-// it is unpacked (md5sum, what CONTENTS records). For reading the figure above, not a target.
-let fullNo = 0;
-async function fullFloorRun() {
-  const dest = path.join(base, `full-${++fullNo}`);
-  fs.mkdirSync(dest);
-  spawnSync("sync");
-  const start = process.hrtime.bigint();
-  let next = 0;
-  const script = 'set -eo pipefail; curl -sf -o "$2.dl" "$1" && echo "$3  $2.dl" | sha256sum -c --status && mkdir "$2" && tar --zstd -C "$2" -xvf "$2.dl" | (cd "$2" && grep -v "/$" | xargs -r -d "\\n" md5sum > /dev/null)';
-  const worker = async () => {
-    while (next < artifacts.length) {
-      const i = next++;
-      const a = artifacts[i];
-      const sha = shas[i];
-      await new Promise((resolve, reject) => {
-        const c = spawn("bash", ["-c", script, "full", `${url}/${path.basename(a)}`, path.join(dest, String(i)), sha]);
-        let err = "";
-        c.stderr.on("data", (d) => (err += d));
-        c.on("close", (code) => (code === 0 ? resolve() : reject(new Error(`full floor ${a}: ${code} ${err}`))));
       });
     }
   };
@@ -176,10 +144,8 @@ function freshRoot() {
 
 const RUNS = Number(process.env.OUZO_BENCH_RUNS ?? 5);
 const floors = [];
-const fulls = [];
 const installs = [];
 const ratios = [];
-const fullRatios = [];
 const names = Array.from({ length: PACKAGES }, (_, p) => `pkg${p}`);
 let root;
 async function installRun() {
@@ -195,24 +161,23 @@ async function installRun() {
   return { ...r, serverCpu: (u.user + u.system) / 1e6 };
 }
 // The speed of file creation on a shared virtual disk drifts by several times within a minute, so
-// each run measures the floors and the install back to back, in turns in a different order, and
-// the figures that count are the medians of the runs' ratios.
+// each run measures the floor and the install back to back, in turns one first then the other,
+// and the figure that counts is the median of the runs' ratios.
 for (let i = 0; i < RUNS; i++) {
-  const got = {};
-  const order = [["floor", floorRun], ["full", fullFloorRun], ["install", installRun]];
-  for (let k = 0; k < order.length; k++) {
-    const [what, run] = order[(k + i) % order.length];
-    got[what] = await run();
+  let f;
+  let r;
+  if (i % 2 === 0) {
+    f = await floorRun();
+    r = await installRun();
+  } else {
+    r = await installRun();
+    f = await floorRun();
   }
-  const f = got.floor;
-  const r = got.install;
   floors.push(f);
-  fulls.push(got.full);
   installs.push(r.ms);
   ratios.push(r.ms / f);
-  fullRatios.push(r.ms / got.full);
   const split = /anise: downloads .*/.exec(r.err);
-  console.log(`  run ${i + 1}: floor ${f.toFixed(0)} ms, with download+sha256+md5 ${got.full.toFixed(0)} ms, install ${r.ms.toFixed(0)} ms, ${(r.ms / f).toFixed(2)}x${split ? ` (${split[0].slice(7)}; the server ${r.serverCpu.toFixed(2)} CPU-s)` : ""}`);
+  console.log(`  run ${i + 1}: floor ${f.toFixed(0)} ms, install ${r.ms.toFixed(0)} ms, ${(r.ms / f).toFixed(2)}x${split ? ` (${split[0].slice(7)}; the server ${r.serverCpu.toFixed(2)} CPU-s)` : ""}`);
 }
 const floor = median(floors);
 const install = median(installs);
@@ -220,8 +185,6 @@ figure("floor: tar --zstd -x of the archives, in parallel (median)", floor.toFix
 figure(`ouzo anise install of ${PACKAGES} packages (median)`, install.toFixed(0), "ms");
 figure("install / floor, median of the runs' ratios", median(ratios).toFixed(2), "x", "<= 1.50");
 figure("  best and worst run", `${Math.min(...ratios).toFixed(2)}-${Math.max(...ratios).toFixed(2)}`, "x");
-figure("floor with curl + sha256sum + md5sum of every file (median)", median(fulls).toFixed(0), "ms");
-figure("install / that floor, median of the runs' ratios", median(fullRatios).toFixed(2), "x");
 const vdb = fs.readdirSync(path.join(root, "var/db/pkg")).reduce((n, c) => n + fs.readdirSync(path.join(root, "var/db/pkg", c)).length, 0);
 console.log(`installed: ${vdb} VDB entries`);
 
