@@ -12,6 +12,7 @@ import * as path from "node:path";
 import { OuzoError } from "../core/errors.js";
 import type { Reporter } from "../core/reporter.js";
 import type { ImageEntry } from "../merge/imageWalk.js";
+import { envUpdate } from "../merge/envUpdate.js";
 import { mergePackage, type MergeHooks, type MergeResult } from "../merge/merge.js";
 import { unmergePackage, type UnmergeResult } from "../merge/unmerge.js";
 import { withVdbLock } from "../vdb/vdbLock.js";
@@ -415,6 +416,12 @@ export async function runAniseSteps(steps: readonly AniseStep[], ctx: AniseRunCo
             removals.push(unpacker.remove(work).catch(() => {}));
           }
           reporter?.report({ kind: "progress", task: itask, done: ++n, total: steps.length, item: s.kind === "remove" ? s.pkg.cpv : label(s.kind === "install" ? s.entry.spec : s.spec) });
+        }
+        // env-update once for the run (build spec §10.7), before the finalizers, which may rely on profile.env
+        if (steps.length) {
+          const touched = [...result.installed.flatMap((i) => [...i.merge.contents.map((c) => c.path), ...i.merge.replaced.flatMap((r) => r.removed)]), ...result.removed.flatMap((r) => r.result.removed)];
+          const env = envUpdate(ctx.root, { touched, reporter });
+          if (env.ldconfig.ran) reporter?.report({ kind: "info", message: `ldconfig: ${env.ldconfig.reason}` });
         }
       },
       { reporter, what: "ouzo anise" },

@@ -21,6 +21,7 @@ import { atomicWriteFile } from "../core/fsutil.js";
 import { mergePackage, type MergeHooks } from "../merge/merge.js";
 import { readInstalled, type InstalledPackage } from "../vdb/installed.js";
 import type { PlanEntry, UnmergeEntry } from "../resolve/plan.js";
+import { envUpdateLocked } from "../merge/envUpdate.js";
 import { unmergePackage } from "../merge/unmerge.js";
 import { OwnerIndex } from "../vdb/ownerIndex.js";
 import { addWorldAtoms, addWorldSets, removeWorldAtoms } from "../vdb/worldWrite.js";
@@ -201,8 +202,9 @@ export async function runPlan(config: Config, entries: readonly PlanEntry[], unm
   const removeInstalled = async (p: InstalledPackage, why: string, from: string) => {
     out.result(`>>> Unmerging ${p.cpv} (${why})`);
     log.write(` === Unmerging... (${p.cpv})`);
-    await unmergePackage({ root: from, pkg: p, ...protect, features, reporter: out, ownerIndex: indexFor(from), hooks: phaseHooks, uninstallIgnore: words(config.vars.get("UNINSTALL_IGNORE")) });
+    const r = await unmergePackage({ root: from, pkg: p, ...protect, features, reporter: out, ownerIndex: indexFor(from), hooks: phaseHooks, uninstallIgnore: words(config.vars.get("UNINSTALL_IGNORE")) });
     log.write(` >>> unmerge success: ${p.cpv}`);
+    await envUpdateAfter(from, r.removed, out);
   };
   const failed = (j: Job) => j.state === "failed" || j.state === "skipped";
   let mergeChain: Promise<void> = Promise.resolve();
@@ -292,6 +294,8 @@ export async function runPlan(config: Config, entries: readonly PlanEntry[], unm
     for (const r of result.replaced) log.write(` >>> unmerge success: ${r.cpv}`);
     for (const c of result.configPending) out.notice(` * IMPORTANT: config file '${c.path}' needs updating (${c.file}).`);
     if (!build.noop("postinst")) await build.phase("postinst", false, { replacingVersions: versions, mergeType: build.mergeType });
+    // what the package put in /etc/env.d counts for the next build of this run already
+    await envUpdateAfter(into, [...result.contents.map((c) => c.path), ...result.replaced.flatMap((r) => r.removed)], out);
     updateVdbEnvironment(build.dir, result.vdbDir);
     elog.add(cpv, readElog(build.dir.temp, classes));
     // the world file is ROOT's: the build host's packages are dependencies
@@ -438,6 +442,7 @@ export async function runUnmerge(config: Config, atoms: readonly string[], args:
       });
       for (const k of r.kept) if (!args.quiet) out.result(`--- ${k.reason ?? "kept"} ${k.path}`);
       log.write(` >>> unmerge success: ${p.cpv}`);
+      await envUpdateAfter(root, r.removed, out);
       // the world file loses a package once no version of it is left
       if (!readInstalled(root).some((o) => o.category === p.category && o.package === p.package)) await removeWorldAtoms(root, [`${p.category}/${p.package}`]);
     }
@@ -446,6 +451,12 @@ export async function runUnmerge(config: Config, atoms: readonly string[], args:
   }
   log.write(" *** exiting successfully.");
   return 0;
+}
+
+/** env-update after a merge or an unmerge (build spec §10.7), with emerge's line when ldconfig runs. */
+async function envUpdateAfter(root: string, touched: readonly string[], out: Output): Promise<void> {
+  const r = await envUpdateLocked(root, { touched, reporter: out });
+  if (r.ldconfig.ran) out.result(">>> Regenerating /etc/ld.so.cache...");
 }
 
 /**

@@ -30,6 +30,7 @@ const code = {
   ebuild: () => import("./commands/ebuild.js"),
   installed: () => import("./commands/installed.js"),
   depends: () => import("./commands/depends.js"),
+  envUpdate: () => import("./commands/envUpdate.js"),
 };
 
 /** Load the configuration and the command's module together, then run the command. */
@@ -150,6 +151,12 @@ const COMMANDS: readonly CommandSpec<Handler>[] = [
     run: async (a) => (await code.installed()).filesCommand(a as never, makeOutput(a)),
   },
   {
+    usage: "env-update",
+    describe: "gather /etc/env.d into /etc/profile.env, csh.env and ld.so.conf, and run ldconfig if needed (as Portage's env-update; merges do it themselves)",
+    options: { ldconfig: { type: "boolean", default: true, describe: "run ldconfig when the libraries may have changed (--no-ldconfig: never)" } },
+    run: async (a) => (await code.envUpdate()).envUpdateCommand(a as never, makeOutput(a)),
+  },
+  {
     usage: "installed [atom]",
     describe: "installed packages, with slot and repository",
     run: async (a) => (await code.installed()).installedCommand(a as never, makeOutput(a)),
@@ -164,7 +171,7 @@ const COMMANDS: readonly CommandSpec<Handler>[] = [
   },
   {
     usage: "emerge [atoms..]",
-    describe: "resolve atoms and sets into the plan emerge would make (building and merging are not available yet)",
+    describe: "resolve atoms and sets into a plan, then fetch, build and merge it, as emerge does",
     options: {
       pretend: { type: "boolean", alias: "p", describe: "show the plan only" },
       ask: { type: "boolean", alias: "a", describe: "show the plan and ask before going on" },

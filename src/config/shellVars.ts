@@ -16,6 +16,8 @@ export interface ShellVarsOptions {
   readonly allowSource?: boolean;
   /** Variables visible to `${VAR}` expansion; updated with each assignment read. */
   readonly scope: Map<string, string>;
+  /** false: `$VAR` and `${…}` stay as written (env.d files are read so, build spec §10.7). */
+  readonly expand?: boolean;
 }
 
 const NAME_RE = /^[A-Za-z_][A-Za-z0-9_]*/;
@@ -49,6 +51,19 @@ export function readShellVars(file: string, opts: ShellVarsOptions, text?: strin
   };
 
   const expandVar = (startLine: number): string => {
+    if (opts.expand !== false) return expandIn(startLine);
+    // kept as written: `${…}` to its brace, `$NAME` to the end of the name
+    const from = i;
+    if (src[i + 1] === "{") {
+      const close = src.indexOf("}", i);
+      const nl = src.indexOf("\n", i);
+      if (close < 0 || (nl >= 0 && nl < close)) fail("unterminated '${'", startLine);
+      i = close + 1;
+    } else i += 1 + (NAME_RE.exec(src.slice(i + 1, i + 257))?.[0].length ?? 0);
+    return src.slice(from, i);
+  };
+
+  const expandIn = (startLine: number): string => {
     // at '$'
     i++;
     if (src[i] === "{") {
