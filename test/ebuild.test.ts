@@ -258,6 +258,38 @@ describe("ouzo ebuild", () => {
     expect(hits).toBeGreaterThan(0);
   });
 
+  it("merges into ROOT with merge, merges a built image with qmerge, and unmerges", async () => {
+    const sys = await buildSystem();
+    // qmerge takes the image as it is: nothing built yet, nothing merged
+    const early = ebuild(sys, "app-misc/hello-1.0", ["qmerge"]);
+    expect(early.code).toBe(1);
+    expect(early.stderr).toContain("the image is not built; run 'install' first");
+    expect(fs.existsSync(path.join(sys.root, "var/db/pkg/app-misc"))).toBe(false);
+
+    const m = ebuild(sys, "app-misc/hello-1.0", ["merge"], { args: ["--quiet-build"] });
+    expect(m.code, m.stderr).toBe(0);
+    expect(m.stdout).toContain(">>> app-misc/hello-1.0 merged.");
+    expect(spawnSync(path.join(sys.root, "usr/bin/hello"), { encoding: "utf8" }).stdout).toBe("hello, patched world\n");
+    expect(fs.readFileSync(path.join(sys.root, "var/db/pkg/app-misc/hello-1.0/CONTENTS"), "utf8")).toMatch(/^obj \/usr\/bin\/hello [0-9a-f]{32} \d+$/m);
+    // the build directory goes after a merge, as emerge's does
+    expect(fs.existsSync(builddir(sys, "app-misc/hello-1.0"))).toBe(false);
+
+    const un = ebuild(sys, "app-misc/hello-1.0", ["unmerge"]);
+    expect(un.code, un.stderr).toBe(0);
+    expect(fs.existsSync(path.join(sys.root, "usr/bin/hello"))).toBe(false);
+    expect(fs.existsSync(path.join(sys.root, "var/db/pkg/app-misc/hello-1.0"))).toBe(false);
+
+    // built first, then merged as it is
+    expect(ebuild(sys, "app-misc/hello-1.0", ["install"], { args: ["--quiet-build"] }).code).toBe(0);
+    const q = ebuild(sys, "app-misc/hello-1.0", ["qmerge"]);
+    expect(q.code, q.stderr).toBe(0);
+    expect(fs.existsSync(path.join(sys.root, "var/db/pkg/app-misc/hello-1.0/CONTENTS"))).toBe(true);
+    // unmerge of what is not installed says so
+    const none = ebuild(sys, "app-misc/hello-1.1", ["unmerge"]);
+    expect(none.code).toBe(1);
+    expect(none.stderr).toContain("app-misc/hello-1.1 is not installed");
+  });
+
   it("refuses an unknown phase with a usage error", async () => {
     const sys = await buildSystem();
     const r = ebuild(sys, "app-misc/hello-1.0", ["frobnicate"]);

@@ -6,10 +6,9 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { PackageBuild, updateVdbEnvironment, type BuildHooks } from "../build/build.js";
+import { PackageBuild } from "../build/build.js";
 import { DependPool } from "../ebuild/DependPool.js";
 import { aniseOrigin } from "./aniseSource.js";
-import { runInstalledPhase } from "../build/installedPhase.js";
 import { fetchPackage } from "../build/packageFetch.js";
 import { findBinpkg } from "../build/binpkgInstall.js";
 import { getBinpkg } from "../build/binhost.js";
@@ -18,21 +17,21 @@ import type { BuildPackage, BuildSettings } from "../build/phaseEnv.js";
 import type { Config } from "../config/Config.js";
 import { OuzoError } from "../core/errors.js";
 import { atomicWriteFile } from "../core/fsutil.js";
-import { mergePackage, type MergeHooks } from "../merge/merge.js";
+import type { MergeHooks } from "../merge/merge.js";
 import { readInstalled, type InstalledPackage } from "../vdb/installed.js";
 import type { PlanEntry, UnmergeEntry } from "../resolve/plan.js";
-import { envUpdateLocked } from "../merge/envUpdate.js";
 import { unmergePackage } from "../merge/unmerge.js";
 import { OwnerIndex } from "../vdb/ownerIndex.js";
 import { addWorldAtoms, addWorldSets, removeWorldAtoms } from "../vdb/worldWrite.js";
 import { Atom } from "../pms/atom.js";
 import { USER_CONFIG_EAPI } from "../pms/eapi.js";
-import { cacheDirOf, configRootOf } from "./context.js";
+import { cacheDirOf } from "./context.js";
 import type { Output } from "../ui/Output.js";
 import { buildHooks } from "./buildHooks.js";
 import { buildPackageOf, buildSettingsOf, envBashrcs } from "./commands/ebuild.js";
 import type { GlobalArgs } from "./context.js";
 import { EmergeLog, ElogSummary, elogClasses, readElog } from "./emergeLog.js";
+import { aniseAware, envUpdateAfter, installedPhaseHooks, mergeBuilt } from "./mergeBuilt.js";
 
 export interface RunOptions extends GlobalArgs {
   jobs?: number;
@@ -268,35 +267,10 @@ export async function runPlan(config: Config, entries: readonly PlanEntry[], unm
       const victim = readInstalled(from).find((p) => p.cpv === u.pkg.cpv);
       if (victim) await removeInstalled(victim, `blocked by ${u.atom}`, from);
     }
-    const installed = readInstalled(into);
-    const slot = (pkg.metadata.SLOT || "0").split("/")[0]!;
-    const replacing = installed.filter((p) => p.category === pkg.category && p.package === pkg.pn && (p.slot === slot || p.cpv === cpv));
-    const versions = replacing.map((p) => p.cpv.slice(p.category.length + 1 + p.package.length + 1));
     out.result(`>>> Installing (${j.n} of ${total}) ${cpv}::${j.entry.pkg.repo}`);
     log.write(` === (${j.n} of ${total}) Merging (${cpv}::${pkg.ebuild})`);
-    if (!build.noop("preinst")) await build.phase("preinst", false, { replacingVersions: versions, mergeType: build.mergeType });
-    const result = await mergePackage({
-      root: into,
-      category: pkg.category,
-      pf: pkg.pf,
-      slot,
-      imageDir: build.dir.image,
-      buildInfoDir: build.dir.buildInfo,
-      ...protect,
-      features,
-      replacing,
-      reporter: out,
-      ownerIndex: indexFor(into),
-      collisionIgnore: words(config.vars.get("COLLISION_IGNORE")),
-      uninstallIgnore: words(config.vars.get("UNINSTALL_IGNORE")),
-      hooks: await aniseAware(args, out, phaseHooks),
-    });
+    const result = await mergeBuilt(build, { root: into, config, features, out, ownerIndex: indexFor(into), hooks: await aniseAware(args, out, phaseHooks) });
     for (const r of result.replaced) log.write(` >>> unmerge success: ${r.cpv}`);
-    for (const c of result.configPending) out.notice(` * IMPORTANT: config file '${c.path}' needs updating (${c.file}).`);
-    if (!build.noop("postinst")) await build.phase("postinst", false, { replacingVersions: versions, mergeType: build.mergeType });
-    // what the package put in /etc/env.d counts for the next build of this run already
-    await envUpdateAfter(into, [...result.contents.map((c) => c.path), ...result.replaced.flatMap((r) => r.removed)], out);
-    updateVdbEnvironment(build.dir, result.vdbDir);
     elog.add(cpv, readElog(build.dir.temp, classes));
     // the world file is ROOT's: the build host's packages are dependencies
     if (into === root && !j.entry.host) await addWorldOf(`${pkg.category}/${pkg.pn}`);
@@ -453,31 +427,9 @@ export async function runUnmerge(config: Config, atoms: readonly string[], args:
   return 0;
 }
 
-/** env-update after a merge or an unmerge (build spec §10.7), with emerge's line when ldconfig runs. */
-async function envUpdateAfter(root: string, touched: readonly string[], out: Output): Promise<void> {
-  const r = await envUpdateLocked(root, { touched, reporter: out });
-  if (r.ldconfig.ran) out.result(">>> Regenerating /etc/ld.so.cache...");
-}
-
-/**
- * pkg_prerm/pkg_postrm of an installed package, run from its vdb environment, with the version
- * the merge or unmerge says replaces it ("" for a plain removal) as REPLACED_BY_VERSION.
- */
-function installedPhaseHooks(settings: BuildSettings, tmpdir: string, hooks: () => BuildHooks): MergeHooks {
-  return {
-    prerm: async (old, replacedBy) => void (await runInstalledPhase(old, "prerm", settings, tmpdir, { replacedByVersion: replacedBy, hooks: hooks() })),
-    postrm: async (old, replacedBy) => void (await runInstalledPhase(old, "postrm", settings, tmpdir, { replacedByVersion: replacedBy, hooks: hooks() })),
-  };
-}
-
 /** pkg_prerm/pkg_postrm for a recovery that finishes an interrupted replace or unmerge. */
 export function recoveryHooks(config: Config, args: GlobalArgs, out: Output): MergeHooks {
   const hooks = buildHooks(out, { quietBuild: true });
   return installedPhaseHooks(buildSettingsOf(config, args), config.vars.get("PORTAGE_TMPDIR") || "/var/tmp", () => hooks);
 }
 
-/** Merge hooks that know anise-installed packages (when /etc/anise exists), else the ebuild phases. */
-async function aniseAware(args: GlobalArgs, out: Output, source: MergeHooks): Promise<MergeHooks> {
-  if (!fs.existsSync(path.join(configRootOf(args), "etc", "anise"))) return source;
-  return (await import("./commands/anise.js")).aniseAwareHooks(args, out, source);
-}

@@ -163,7 +163,7 @@ const COMMANDS: readonly CommandSpec<Handler>[] = [
   },
   {
     usage: "ebuild <ebuild> <phases..>",
-    describe: "run ebuild phases like Portage's ebuild command: fetch unpack prepare configure compile test install instprep package clean",
+    describe: "run ebuild phases like Portage's ebuild command: fetch unpack prepare configure compile test install instprep package merge qmerge unmerge clean",
     options: {
       "quiet-build": { type: "boolean", describe: "show the phase headers, not the phases' output (the end of the build log is shown on failure)" },
     },

@@ -1,5 +1,7 @@
 // `ouzo ebuild PATH.ebuild PHASE...`: Portage's `ebuild` command (build spec §1.8). Each phase
-// runs what it needs before it, skipping what the build directory's markers say is done.
+// runs what it needs before it, skipping what the build directory's markers say is done;
+// `merge` builds and merges into ROOT, `qmerge` merges the image already built, `unmerge`
+// removes the installed instance of this version.
 import * as fs from "node:fs";
 import * as path from "node:path";
 import type { Config } from "../../config/Config.js";
@@ -15,8 +17,12 @@ import { splitPf } from "../../pms/atom.js";
 import { distfileNames, selectedUris } from "../../build/distfiles.js";
 import { EBUILD_COMMANDS, PackageBuild, type EbuildCommand } from "../../build/build.js";
 import type { BuildPackage, BuildSettings } from "../../build/phaseEnv.js";
+import { unmergePackage } from "../../merge/unmerge.js";
+import { readInstalled } from "../../vdb/installed.js";
+import { OwnerIndex } from "../../vdb/ownerIndex.js";
 import { buildHooks } from "../buildHooks.js";
-import { rootOf, configRootOf, type GlobalArgs } from "../context.js";
+import { cacheDirOf, rootOf, configRootOf, type GlobalArgs } from "../context.js";
+import { aniseAware, envUpdateAfter, installedPhaseHooks, mergeBuilt } from "../mergeBuilt.js";
 import type { Output } from "../../ui/Output.js";
 
 export interface EbuildArgs extends GlobalArgs {
@@ -145,21 +151,61 @@ export async function ebuildCommand(config: Config, args: EbuildArgs, out: Outpu
   requireProgram("tar", "unpack extracts distfiles with tar");
   requireProgram("bzip2", "the build's environment.bz2 is written with bzip2");
   const phases = args.phases;
-  if (!phases.length) throw new UsageError("ouzo ebuild: name at least one phase (fetch, unpack, prepare, configure, compile, test, install, package, clean)");
-  for (const p of phases) {
-    if (p === "merge" || p === "qmerge") throw new UsageError(`ouzo ebuild: '${p}' needs the merge stage, which is not available yet; 'install' or 'package' build the image`);
-    if (!(EBUILD_COMMANDS as readonly string[]).includes(p)) throw new UsageError(`ouzo ebuild: unknown phase '${p}' (one of: ${EBUILD_COMMANDS.join(", ")})`);
-  }
+  if (!phases.length) throw new UsageError("ouzo ebuild: name at least one phase (fetch, unpack, prepare, configure, compile, test, install, package, merge, qmerge, unmerge, clean)");
+  const known: readonly string[] = [...EBUILD_COMMANDS, ...MERGE_COMMANDS];
+  for (const p of phases) if (!known.includes(p)) throw new UsageError(`ouzo ebuild: unknown phase '${p}' (one of: ${known.join(", ")})`);
   const pkg = await buildPackageOf(config, args.ebuild);
   const base = buildSettingsOf(config, args);
   const settings: BuildSettings = { ...base, bashrcs: [...base.bashrcs, ...envBashrcs(base.configRoot, pkg)] };
   const tmpdir = config.vars.get("PORTAGE_TMPDIR") || "/var/tmp";
   const build = new PackageBuild(pkg, settings, tmpdir, buildHooks(out, { quiet: !!args.quiet, quietBuild: !!args.quietBuild }));
-  for (const p of phases) {
-    await build.run(p as EbuildCommand);
+  const root = rootOf(args);
+  const hooks = () => buildHooks(out, { quiet: !!args.quiet, quietBuild: !!args.quietBuild });
+  const merged: string[] = [];
+  let index: OwnerIndex | undefined;
+  const indexOf = () => (index ??= OwnerIndex.open(root, cacheDirOf(args), { reporter: out }));
+  try {
+    for (const p of phases) {
+      if (p === "merge" || p === "qmerge") {
+        // qmerge takes the image as it is: it must have been built
+        if (p === "qmerge" && !build.dir.done("install")) throw new OuzoError("ebuild-not-built", `${build.cpv}: the image is not built; run 'install' first (or 'merge', which builds it)`);
+        await build.run("instprep");
+        out.result(`>>> Merging ${build.cpv} to ${root}`);
+        const result = await mergeBuilt(build, { root, config, features: settings.features, out, ownerIndex: indexOf(), hooks: await aniseAware(args, out, installedPhaseHooks(settings, tmpdir, hooks)) });
+        merged.push(result.cpv);
+        out.result(`>>> ${build.cpv} merged.`);
+        if (p === "merge" && !settings.features.has("noclean") && !settings.features.has("keepwork")) build.dir.clean();
+        continue;
+      }
+      if (p === "unmerge") {
+        const installed = readInstalled(root).find((x) => x.cpv === build.cpv);
+        if (!installed) throw new OuzoError("ebuild-not-installed", `${build.cpv} is not installed in ${root}`);
+        const r = await unmergePackage({
+          root,
+          pkg: installed,
+          configProtect: words(config.vars.get("CONFIG_PROTECT")),
+          configProtectMask: words(config.vars.get("CONFIG_PROTECT_MASK")),
+          features: settings.features,
+          reporter: out,
+          ownerIndex: indexOf(),
+          uninstallIgnore: words(config.vars.get("UNINSTALL_IGNORE")),
+          hooks: await aniseAware(args, out, installedPhaseHooks(settings, tmpdir, hooks)),
+        });
+        for (const k of r.kept) if (!args.quiet) out.result(`--- ${k.reason ?? "kept"} ${k.path}`);
+        await envUpdateAfter(root, r.removed, out);
+        out.result(`>>> ${build.cpv} unmerged.`);
+        continue;
+      }
+      await build.run(p as EbuildCommand);
+    }
+  } finally {
+    index?.close();
   }
   if (args.json) {
-    out.json({ package: build.cpv, builddir: build.dir.dir, image: build.dir.image, ...(build.binpkg ? { binpkg: { path: build.binpkg.path, format: build.binpkg.format, size: build.binpkg.size, md5: build.binpkg.md5 } } : {}), phases: build.timings.map((t) => ({ phase: t.phase, ms: Math.round(t.ms), ...(t.skipped ? { skipped: true } : {}) })) });
+    out.json({ package: build.cpv, builddir: build.dir.dir, image: build.dir.image, ...(merged.length ? { merged: root } : {}), ...(build.binpkg ? { binpkg: { path: build.binpkg.path, format: build.binpkg.format, size: build.binpkg.size, md5: build.binpkg.md5 } } : {}), phases: build.timings.map((t) => ({ phase: t.phase, ms: Math.round(t.ms), ...(t.skipped ? { skipped: true } : {}) })) });
   }
   return 0;
 }
+
+/** The `ebuild` commands beyond building: into ROOT and out of it. */
+const MERGE_COMMANDS = ["merge", "qmerge", "unmerge"] as const;

@@ -1,0 +1,83 @@
+// Merging a package that was built (or taken from a binary package) into ROOT, as emerge does
+// it for each package of its plan and `ouzo ebuild … merge` for one (build spec §1.2, §10):
+// pkg_preinst with REPLACING_VERSIONS, the transactional merge (the replaced instances' prerm and
+// postrm through the hooks), pkg_postinst, env-update, and the final environment saved in the vdb.
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { updateVdbEnvironment, type BuildHooks, type PackageBuild } from "../build/build.js";
+import { runInstalledPhase } from "../build/installedPhase.js";
+import type { BuildSettings } from "../build/phaseEnv.js";
+import type { Config } from "../config/Config.js";
+import { envUpdateLocked } from "../merge/envUpdate.js";
+import { mergePackage, type MergeHooks, type MergeResult } from "../merge/merge.js";
+import type { Output } from "../ui/Output.js";
+import { readInstalled } from "../vdb/installed.js";
+import type { OwnerIndex } from "../vdb/ownerIndex.js";
+import { configRootOf, type GlobalArgs } from "./context.js";
+
+const words = (s: string | undefined) => (s ?? "").split(/\s+/).filter(Boolean);
+
+export interface MergeBuiltOptions {
+  readonly root: string;
+  readonly config: Config;
+  readonly features: ReadonlySet<string>;
+  readonly out: Output;
+  readonly ownerIndex?: OwnerIndex;
+  /** pkg_prerm/pkg_postrm of the instances it replaces. */
+  readonly hooks: MergeHooks;
+}
+
+/** Merge `build`'s image into `o.root`; see the file comment. */
+export async function mergeBuilt(build: PackageBuild, o: MergeBuiltOptions): Promise<MergeResult> {
+  const pkg = build.pkg;
+  const slot = (pkg.metadata.SLOT || "0").split("/")[0]!;
+  const replacing = readInstalled(o.root).filter((p) => p.category === pkg.category && p.package === pkg.pn && (p.slot === slot || p.cpv === build.cpv));
+  const versions = replacing.map((p) => p.cpv.slice(p.category.length + 1 + p.package.length + 1));
+  if (!build.noop("preinst")) await build.phase("preinst", false, { replacingVersions: versions, mergeType: build.mergeType });
+  const result = await mergePackage({
+    root: o.root,
+    category: pkg.category,
+    pf: pkg.pf,
+    slot,
+    imageDir: build.dir.image,
+    buildInfoDir: build.dir.buildInfo,
+    configProtect: words(o.config.vars.get("CONFIG_PROTECT")),
+    configProtectMask: words(o.config.vars.get("CONFIG_PROTECT_MASK")),
+    features: o.features,
+    replacing,
+    reporter: o.out,
+    ...(o.ownerIndex ? { ownerIndex: o.ownerIndex } : {}),
+    collisionIgnore: words(o.config.vars.get("COLLISION_IGNORE")),
+    uninstallIgnore: words(o.config.vars.get("UNINSTALL_IGNORE")),
+    hooks: o.hooks,
+  });
+  for (const c of result.configPending) o.out.notice(` * IMPORTANT: config file '${c.path}' needs updating (${c.file}).`);
+  if (!build.noop("postinst")) await build.phase("postinst", false, { replacingVersions: versions, mergeType: build.mergeType });
+  // what the package put in /etc/env.d counts for the next build of the run already
+  await envUpdateAfter(o.root, [...result.contents.map((c) => c.path), ...result.replaced.flatMap((r) => r.removed)], o.out);
+  updateVdbEnvironment(build.dir, result.vdbDir);
+  return result;
+}
+
+/** env-update after a merge or an unmerge (build spec §10.7), with emerge's line when ldconfig runs. */
+export async function envUpdateAfter(root: string, touched: readonly string[], out: Output): Promise<void> {
+  const r = await envUpdateLocked(root, { touched, reporter: out });
+  if (r.ldconfig.ran) out.result(">>> Regenerating /etc/ld.so.cache...");
+}
+
+/**
+ * pkg_prerm/pkg_postrm of an installed package, run from its vdb environment, with the version
+ * the merge or unmerge says replaces it ("" for a plain removal) as REPLACED_BY_VERSION.
+ */
+export function installedPhaseHooks(settings: BuildSettings, tmpdir: string, hooks: () => BuildHooks): MergeHooks {
+  return {
+    prerm: async (old, replacedBy) => void (await runInstalledPhase(old, "prerm", settings, tmpdir, { replacedByVersion: replacedBy, hooks: hooks() })),
+    postrm: async (old, replacedBy) => void (await runInstalledPhase(old, "postrm", settings, tmpdir, { replacedByVersion: replacedBy, hooks: hooks() })),
+  };
+}
+
+/** Merge hooks that know anise-installed packages (when /etc/anise exists), else the ebuild phases. */
+export async function aniseAware(args: GlobalArgs, out: Output, source: MergeHooks): Promise<MergeHooks> {
+  if (!fs.existsSync(path.join(configRootOf(args), "etc", "anise"))) return source;
+  return (await import("./commands/anise.js")).aniseAwareHooks(args, out, source);
+}
