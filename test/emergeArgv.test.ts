@@ -27,4 +27,16 @@ describe("emerge's option forms (emerge spec §1.1)", () => {
     // what it does not know passes through, for the parser to name
     expect(emergeArgv(["emerge", "--frobnicate=y", "--reinstall=everything"])).toEqual(["emerge", "--frobnicate=y", "--reinstall=everything"]);
   });
+
+  it("--jobs and -j take an optional number; alone there is no limit; below 1 is a usage error", () => {
+    expect(emergeArgv(["emerge", "--jobs", "4", "-uDN", "@world"])).toEqual(["emerge", "--jobs=4", "-uDN", "@world"]);
+    expect(emergeArgv(["emerge", "-j3", "foo"])).toEqual(["emerge", "--jobs=3", "foo"]);
+    expect(emergeArgv(["emerge", "-avj", "2", "foo"])).toEqual(["emerge", "-av", "--jobs=2", "foo"]);
+    expect(emergeArgv(["emerge", "--jobs", "@world"])).toEqual(["emerge", "--jobs=-1", "@world"]);
+    expect(emergeArgv(["emerge", "-j", "--keep-going", "foo"])).toEqual(["emerge", "--jobs=-1", "--keep-going", "foo"]);
+    expect(() => emergeArgv(["emerge", "--jobs=0", "foo"])).toThrow(/'0' is not a number of jobs/);
+    expect(() => emergeArgv(["emerge", "-j", "0", "foo"])).toThrow(/'0' is not a number of jobs/);
+    // -1 after --jobs is --oneshot, not a number of jobs
+    expect(emergeArgv(["emerge", "--jobs", "-1", "foo"])).toEqual(["emerge", "--jobs=-1", "-1", "foo"]);
+  });
 });

@@ -116,6 +116,12 @@ describe("ouzo emerge (building and merging)", () => {
     expect(vdb(sys)).toEqual(["app-misc/hello-1.0", "app-misc/notes-1.0", "app-misc/sandboxed-1.0"]);
     expect(fs.readFileSync(inRoot(sys, "usr/share/notes/notes.txt"), "utf8")).toBe("notes of notes-1.0\n");
     expect(fs.existsSync(inRoot(sys, "var/lib/portage/world"))).toBe(false);
+    // --jobs alone: no limit, every ready build at once
+    const all = await buildSystem();
+    const u = emerge(all, "--jobs", "-1", "app-misc/notes", "app-misc/sandboxed");
+    expect(u.code, u.stderr).toBe(0);
+    expect(`${u.stdout}${u.stderr}`).toContain("Jobs: 2 of 2 complete");
+    expect(vdb(all)).toEqual(["app-misc/notes-1.0", "app-misc/sandboxed-1.0"]);
   });
 
   it("goes past a failing build with --keep-going, then --resume --skipfirst finishes what is left", async () => {

@@ -10,9 +10,13 @@
  * - `--root-deps` takes an optional `rdeps`; alone it means `y`.
  * - Aliases: `--cols` is `--columns`, `--reinstall=changed-use` is `--changed-use`.
  * - `--color y|n` (emerge's values) is `--color always|never` (ouzo's).
+ * - `--jobs` and `-j` take an optional number, glued or as the next word; without one there is
+ *   no limit, written `--jobs=-1` (UNLIMITED_JOBS); a number below 1 is a usage error (MARK).
  *
  * Everything else passes through unchanged, so the parser names unknown options and bad values.
  */
+
+import { UsageError } from "../core/errors.js";
 
 /** Long options whose value is an optional y/n. */
 const YN_LONG = new Set([
@@ -25,6 +29,15 @@ const YN_LONG = new Set([
 const YN_SHORT: Readonly<Record<string, string>> = { a: "ask", q: "quiet", v: "verbose", w: "select" };
 
 const isYN = (w: string | undefined): w is "y" | "n" => w === "y" || w === "n";
+
+/** `--jobs` without a number: as many builds at once as are ready. */
+export const UNLIMITED_JOBS = -1;
+
+/** A number of jobs the user gave: 1 or more. */
+function jobsValue(v: string): string {
+  if (!/^\d+$/.test(v) || Number(v) < 1) throw new UsageError(`--jobs: '${v}' is not a number of jobs (1 or more; --jobs alone sets no limit)`);
+  return `--jobs=${v}`;
+}
 
 export function emergeArgv(argv: readonly string[]): string[] {
   const out: string[] = [];
@@ -57,6 +70,12 @@ export function emergeArgv(argv: readonly string[]): string[] {
         else out.push("--root-deps=y");
         continue;
       }
+      if (name === "jobs") {
+        if (value !== undefined) out.push(jobsValue(value));
+        else if (next !== undefined && /^\d+$/.test(next)) out.push(jobsValue(next)), i++;
+        else out.push(`--jobs=${UNLIMITED_JOBS}`);
+        continue;
+      }
       if (name === "cols") {
         out.push(`--columns${value !== undefined ? `=${value}` : ""}`);
         continue;
@@ -84,6 +103,13 @@ export function emergeArgv(argv: readonly string[]): string[] {
     if (short) {
       const [, letters, digits] = short as unknown as [string, string, string];
       const last = letters[letters.length - 1]!;
+      if (last === "j") {
+        if (letters.length > 1) out.push(`-${letters.slice(0, -1)}`);
+        if (digits) out.push(jobsValue(digits));
+        else if (next !== undefined && /^\d+$/.test(next)) out.push(jobsValue(next)), i++;
+        else out.push(`--jobs=${UNLIMITED_JOBS}`);
+        continue;
+      }
       if (digits && last === "D") {
         out.push(`-${letters}`, `--deep-level=${digits}`);
         continue;

@@ -32,6 +32,7 @@ import { buildPackageOf, buildSettingsOf, envBashrcs } from "./commands/ebuild.j
 import type { GlobalArgs } from "./context.js";
 import { EmergeLog, ElogSummary, elogClasses, readElog } from "./emergeLog.js";
 import { aniseAware, envUpdateAfter, installedPhaseHooks, mergeBuilt } from "./mergeBuilt.js";
+import { UNLIMITED_JOBS } from "./emergeArgv.js";
 
 export interface RunOptions extends GlobalArgs {
   jobs?: number;
@@ -196,7 +197,7 @@ export async function runPlan(config: Config, entries: readonly PlanEntry[], unm
     const atoms = worldAdd.filter((a) => a === cp || a.startsWith(`${cp}:`));
     if (atoms.length) await addWorldAtoms(root, atoms);
   };
-  const hooksFor = () => buildHooks(out, { quiet: !!args.quiet, quietBuild: !!args.quietBuild || (args.jobs ?? 1) > 1 });
+  const hooksFor = () => buildHooks(out, { quiet: !!args.quiet, quietBuild: !!args.quietBuild || (args.jobs ?? 1) !== 1 });
   const phaseHooks = installedPhaseHooks(run, tmpdir, hooksFor);
   const removeInstalled = async (p: InstalledPackage, why: string, from: string) => {
     out.result(`>>> Unmerging ${p.cpv} (${why})`);
@@ -209,7 +210,7 @@ export async function runPlan(config: Config, entries: readonly PlanEntry[], unm
   let mergeChain: Promise<void> = Promise.resolve();
   let running = 0;
   let loadTimer: NodeJS.Timeout | undefined;
-  const width = Math.max(1, args.jobs ?? 1);
+  const width = args.jobs === UNLIMITED_JOBS ? Infinity : Math.max(1, args.jobs ?? 1);
   const started = Date.now();
   // emerge's status line with --jobs: how many are done, which are running, and the load
   const status = () => {

@@ -340,7 +340,14 @@ export async function main(argv: string[]): Promise<void> {
     return;
   }
   // emerge's optional y/n values, -D N, aliases (ouzo emerge, and an `emerge` link to ouzo)
-  if (argv[0] === "emerge") argv = emergeArgv(argv);
+  if (argv[0] === "emerge") {
+    try {
+      argv = emergeArgv(argv);
+    } catch (e) {
+      process.exitCode = reportFailure(e, {});
+      return;
+    }
+  }
   if (argv[0] === "anise") argv = aniseArgv(argv);
   const quick = quickParse(argv, COMMANDS);
   if (quick) return runCommand(quick.command.run, quick.args as Args);

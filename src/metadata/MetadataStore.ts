@@ -156,7 +156,7 @@ export class MetadataStore {
   }
 
   private getPool(): DependPool {
-    this.pool ??= new DependPool(this.opts.jobs ?? Math.max(1, os.availableParallelism()), (this.opts.timeoutSeconds ?? DEFAULT_DEPEND_TIMEOUT_SECONDS) * 1000);
+    this.pool ??= new DependPool(Math.max(1, this.opts.jobs ?? os.availableParallelism()), (this.opts.timeoutSeconds ?? DEFAULT_DEPEND_TIMEOUT_SECONDS) * 1000);
     return this.pool;
   }
 

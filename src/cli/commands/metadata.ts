@@ -20,7 +20,7 @@ import { readMakeConf } from "../../config/shellVars.js";
 import { DEFAULT_DEPEND_TIMEOUT_SECONDS } from "../../ebuild/DependPool.js";
 
 export function openStore(repos: RepositorySet, args: GlobalArgs & { jobs?: number; timeout?: number }, out: Output): MetadataStore {
-  return new MetadataStore(repos, path.join(cacheDirOf(args), "metadata.db"), { jobs: args.jobs, timeoutSeconds: dependTimeout(args), reporter: out });
+  return new MetadataStore(repos, path.join(cacheDirOf(args), "metadata.db"), { jobs: args.jobs !== undefined && args.jobs > 0 ? args.jobs : undefined, timeoutSeconds: dependTimeout(args), reporter: out });
 }
 
 /**
