@@ -110,12 +110,19 @@ async function floorRun() {
 }
 
 // --- the server ---
+// A static file server sends a file with sendfile and next to no CPU; node cannot, and streaming
+// each artifact in 64 KiB reads cost ~0.35 CPU-s per install, taken from the two cores the
+// install runs on. Each file is sent in one write instead (measured: 0.14-0.23 CPU-s).
 const server = http.createServer((req, res) => {
   const file = path.join(pkgs, decodeURIComponent(req.url ?? "/"));
-  if (!fs.existsSync(file) || fs.statSync(file).isDirectory()) return res.writeHead(404).end();
-  const size = fs.statSync(file).size;
-  res.writeHead(200, { "content-length": size });
-  fs.createReadStream(file).pipe(res);
+  let data;
+  try {
+    data = fs.readFileSync(file);
+  } catch {
+    return res.writeHead(404).end();
+  }
+  res.writeHead(200, { "content-length": data.length });
+  res.end(data);
 });
 await new Promise((r) => server.listen(0, "127.0.0.1", r));
 const url = `http://127.0.0.1:${server.address().port}`;
