@@ -100,4 +100,31 @@ describe("ouzo emerge with ROOT other than the build host's root", () => {
     expect(alone).toHaveLength(3);
     expect(alone.every((l) => l.endsWith(`to ${sys.root}/`))).toBe(true);
   });
+
+  it("resumes a run of two roots into the roots it had: the host's packages into the host", async () => {
+    const { sys, host } = await roots();
+    const ebuild = (body: string) => `EAPI=8\nDESCRIPTION="test"\nHOMEPAGE="https://example.invalid/"\nLICENSE="MIT"\nSLOT="0"\nKEYWORDS="amd64"\nS=\${WORKDIR}\n${body}\n`;
+    writeTree(sys.kit, {
+      // a build tool whose build fails while the environment says so
+      "app-misc/flakytool/flakytool-1.0.ebuild": ebuild(`src_install() {\n\t[[ -n \${FLAKY_FAIL} ]] && die "flaky today"\n\tinsinto /usr/share/flakytool\n\tnewins - tool.txt <<<"tool"\n}`),
+      "app-misc/usesflaky/usesflaky-1.0.ebuild": ebuild(`BDEPEND="app-misc/flakytool"\nsrc_install() {\n\tinsinto /usr/share/usesflaky\n\tnewins - used.txt <<<"used"\n}`),
+    });
+    const failed = emerge(sys, host, ["app-misc/usesflaky"], { FLAKY_FAIL: "1" });
+    expect(failed.code).toBe(1);
+    expect(failed.stderr).toContain("flaky today");
+    expect(vdb(host)).toEqual([]);
+    const saved = JSON.parse(fs.readFileSync(path.join(sys.root, "var/cache/edb/ouzo-resume.json"), "utf8"));
+    expect(saved).toMatchObject({ hostMergelist: ["app-misc/flakytool-1.0::build-kit"], hostRoot: host, mergelist: ["app-misc/usesflaky-1.0::build-kit"] });
+
+    // resumed without the host root on the command line: the saved one is used
+    const r = ouzo(["emerge", "--root", sys.root, "--quiet-build", "--resume"]);
+    expect(r.stderr).not.toContain("ouzo:");
+    expect(r.code).toBe(0);
+    expect(vdb(host)).toEqual(["app-misc/flakytool-1.0"]);
+    expect(vdb(sys.root)).toEqual(["app-misc/usesflaky-1.0"]);
+    expect(fs.existsSync(path.join(sys.root, "usr/share/flakytool"))).toBe(false);
+    expect(fs.existsSync(path.join(sys.root, "var/cache/edb/ouzo-resume.json"))).toBe(false);
+    // the world file is ROOT's and names what was asked for in the first run
+    expect(fs.readFileSync(path.join(sys.root, "var/lib/portage/world"), "utf8")).toBe("app-misc/usesflaky\n");
+  });
 });

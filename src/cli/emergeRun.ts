@@ -69,7 +69,11 @@ export function resumeFile(root: string): string {
 }
 
 export interface ResumeData {
+  /** What is left for ROOT, in order (`cpv::repo`). */
   readonly mergelist: readonly string[];
+  /** What is left for the build host's root (a run with a host root of its own), merged first. */
+  readonly hostMergelist?: readonly string[];
+  readonly hostRoot?: string;
   readonly worldAtoms: readonly string[];
 }
 
@@ -83,7 +87,7 @@ export function readResume(root: string): ResumeData | undefined {
 
 function saveResume(root: string, data: ResumeData | undefined): void {
   const f = resumeFile(root);
-  if (!data || !data.mergelist.length) {
+  if (!data || !(data.mergelist.length + (data.hostMergelist?.length ?? 0))) {
     fs.rmSync(f, { force: true });
     return;
   }
@@ -120,7 +124,16 @@ export async function runPlan(config: Config, entries: readonly PlanEntry[], unm
     after: entry.deps.filter((d) => d.edge !== "runtime_post" && d.edge !== "blocker").map((d) => indexOf.get(d.index)).filter((j): j is number => j !== undefined && j < i),
     state: "waiting",
   }));
-  const resume = () => saveResume(root, { mergelist: jobs.filter((j) => j.state !== "done").map((j) => `${j.entry.pkg.cpv}::${j.entry.pkg.repo}`), worldAtoms: worldAdd });
+  const resume = () => {
+    const left = jobs.filter((j) => j.state !== "done");
+    const name = (j: Job) => `${j.entry.pkg.cpv}::${j.entry.pkg.repo}`;
+    const host = left.filter((j) => j.entry.host);
+    saveResume(root, {
+      mergelist: left.filter((j) => !j.entry.host).map(name),
+      ...(host.length ? { hostMergelist: host.map(name), hostRoot: host[0]!.entry.root } : {}),
+      worldAtoms: worldAdd,
+    });
+  };
   resume();
 
   // the packages' ebuilds, sourced once for their metadata, USE as the plan decided

@@ -233,21 +233,27 @@ export async function emergeCommand(config: Config, args: EmergeArgs, out: Outpu
   }
   if (args.unmerge) return runUnmerge(config, args.atoms ?? [], { ...args, commandLine: commandLineOf(args) }, out);
   let resumed: ResumeData | undefined;
+  /** The build host's packages left by the run resumed (merged into its root, first). */
+  let resumeHost: string[] = [];
   if (args.resume) {
     resumed = readResume(root);
     if (!resumed) throw new OuzoError("NOTHING_TO_RESUME", "there is nothing to resume: the last run finished, or none was interrupted");
-    const list = args.skipfirst ? resumed.mergelist.slice(1) : resumed.mergelist;
-    if (!list.length) throw new OuzoError("NOTHING_TO_RESUME", "--skipfirst leaves nothing to resume");
-    // the packages left, in their order, as they were chosen
-    args = { ...args, atoms: list.map((cpv: string) => `=${cpv}`), nodeps: true, oneshot: true };
+    // the host's packages come first in a run of two roots: --skipfirst skips the first of them
+    const hostList = resumed.hostMergelist ?? [];
+    const skipHost = !!args.skipfirst && hostList.length > 0;
+    resumeHost = (skipHost ? hostList.slice(1) : hostList).map((cpv) => `=${cpv}`);
+    const list = args.skipfirst && !skipHost ? resumed.mergelist.slice(1) : resumed.mergelist;
+    if (!list.length && !resumeHost.length) throw new OuzoError("NOTHING_TO_RESUME", "--skipfirst leaves nothing to resume");
+    // the packages left, in their order, as they were chosen; into the host root the run had
+    args = { ...args, atoms: list.map((cpv: string) => `=${cpv}`), nodeps: true, oneshot: true, ...(resumeHost.length && !args.hostRoot && !process.env.OUZO_HOST_ROOT ? { hostRoot: resumed.hostRoot } : {}) };
   }
-  if (!args.atoms?.length) throw new UsageError("emerge needs atoms or sets (e.g. 'ouzo emerge -pv app-misc/hello' or 'ouzo emerge -puDN @world')");
+  if (!args.atoms?.length && !resumeHost.length) throw new UsageError("emerge needs atoms or sets (e.g. 'ouzo emerge -pv app-misc/hello' or 'ouzo emerge -puDN @world')");
   checkCombinations(args, out);
   if (args.ask && !args.pretend && !process.stdin.isTTY) throw new OuzoError("NO_TTY", "--ask needs a terminal to answer on");
   // --select=n is --oneshot; --select undoes it (emerge spec §1.8)
   const oneshot = args.select === false || (!!args.oneshot && args.select !== true);
   const installed = new InstalledSource(root, out);
-  let request = requestOf(config, args.atoms, root, installed);
+  let request = requestOf(config, args.atoms ?? [], root, installed);
   // --update-if-installed: an argument of which no version is installed is skipped silently
   if (args.updateIfInstalled) request = request.filter((r) => installed.all.some((c) => r.atom.matchesIgnoringUse(ref(c))));
   const store = openStore(config.repos, args, out);
@@ -279,12 +285,14 @@ export async function emergeCommand(config: Config, args: EmergeArgs, out: Outpu
   const planOf = async (sel: Selection) => {
     if (!host) return buildPlan(sel, how);
     const target = buildPlan(sel, { ...how, root });
-    const external = hostDependencies(sel, opts);
-    if (!external.length) return target;
+    // resumed: the host's packages left are named; otherwise they are what ROOT's build needs
+    const external = resumeHost.length ? [] : hostDependencies(sel, opts);
+    if (!external.length && !resumeHost.length) return target;
     const hostOpts: ResolveOptions = { ...opts, split: undefined, complete: undefined, rebuild: undefined, onlydeps: false, selected: readWorld(host.root).atoms, external };
     let hostSel: Selection;
     try {
-      hostSel = await new Resolver([ebuilds, new InstalledSource(host.root, out)], hostOpts).resolve([]);
+      const hostInstalled = new InstalledSource(host.root, out);
+      hostSel = await new Resolver([ebuilds, hostInstalled], hostOpts).resolve(resumeHost.length ? requestOf(config, resumeHost, host.root, hostInstalled) : []);
     } catch (e) {
       if (!(e instanceof ResolveFailure)) throw e;
       throw new OuzoError("NO_PLAN", `the build host's root ${host.root}: ${e.message}`);
