@@ -63,6 +63,12 @@ describe("ouzo emerge (building and merging)", () => {
     expect(fs.existsSync(path.join(pkgdir, "app-misc/hello-1.0.tbz2"))).toBe(true);
     const b = await buildSystem(`PKGDIR="${pkgdir}"\n`);
     fs.rmSync(path.join(b.distdir, "hello-1.0.tar.gz"));
+    // the plan says where it comes from, as emerge's does, and downloads nothing for it
+    const plan = emerge(b, "-pvk", "=app-misc/hello-1.0");
+    expect(plan.code, plan.stderr).toBe(0);
+    expect(plan.stdout).toMatch(/^\[binary {2}N {5}\] app-misc\/hello-1\.0::build-kit /m);
+    expect(plan.stdout).toContain("Total: 1 package (1 new, 1 binary), Size of downloads: 0 KiB");
+    expect(JSON.parse(emerge(b, "-pk", "--json", "=app-misc/hello-1.0").stdout).plan[0].source).toBe("binary");
     const r = emerge(b, "-k", "=app-misc/hello-1.0");
     expect(r.stderr).not.toContain("ouzo:");
     expect(r.code).toBe(0);
@@ -71,6 +77,7 @@ describe("ouzo emerge (building and merging)", () => {
     expect(vdb(b)).toEqual(["app-misc/hello-1.0"]);
     expect(spawnSync(inRoot(b, "usr/bin/hello"), { encoding: "utf8" }).stdout).toBe("hello, patched world\n");
     // with other USE the binary package does not fit: ouzo would build, and needs the distfile it lacks
+    expect(ouzo(["emerge", "--root", b.root, "-pk", "-1", "=app-misc/hello-1.0"], { env: { USE: "-patched" } }).stdout).toMatch(/^\[ebuild/m);
     const c = ouzo(["emerge", "--root", b.root, "-k", "-1", "=app-misc/hello-1.0"], { env: { USE: "-patched" } });
     expect(c.code).toBe(1);
     expect(c.stderr).toContain("cannot fetch 'hello-1.0.tar.gz'");

@@ -47,6 +47,24 @@ export function findBinpkg(pkg: BuildPackage, settings: BuildSettings): BinpkgMa
   return undefined;
 }
 
+/**
+ * The binary package in PKGDIR for a package of a plan (--usepkg, emerge spec §6.1), decided
+ * when the plan is made so that its line can say `binary`: same CPV and SLOT, and the same
+ * enabled flags among the package's IUSE (emerge's --binpkg-respect-use).
+ */
+export function findBinpkgFor(pkgdir: string, c: { readonly cpv: string; readonly slot: string; readonly iuse: readonly string[]; readonly use: ReadonlySet<string> }): BinpkgMatch | undefined {
+  const flags = new Set(c.iuse.map((f) => f.replace(/^[+-]/, "")));
+  const want = [...c.use].filter((f) => flags.has(f)).sort().join(" ");
+  for (const s of readPackagesIndex(pkgdir).packages) {
+    if (s.CPV !== c.cpv || (s.SLOT || "0").split("/")[0] !== c.slot) continue;
+    if (words(s.USE).filter((f) => flags.has(f)).sort().join(" ") !== want) continue;
+    const file = path.join(pkgdir, s.PATH || `${c.cpv}.tbz2`);
+    if (!fs.existsSync(file)) continue;
+    return { path: file, format: file.endsWith(".gpkg.tar") ? "gpkg" : "xpak" };
+  }
+  return undefined;
+}
+
 /** Unpack a binary package into the build directory: image/, build-info/, T/environment. */
 export async function unpackBinpkg(match: BinpkgMatch, dir: BuildDir): Promise<BinpkgMetadata> {
   fs.rmSync(dir.image, { recursive: true, force: true });

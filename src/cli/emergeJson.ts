@@ -95,7 +95,7 @@ export function planDocument(f: PlanFacts): Record<string, unknown> {
             op: e.op,
             cpv: e.pkg.cpv,
             repo: e.pkg.repo,
-            source: "ebuild",
+            source: e.binary !== undefined ? "binary" : "ebuild",
             slot: e.pkg.slot,
             subslot: e.pkg.subslot,
             root: e.root ?? f.root,

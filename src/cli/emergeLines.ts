@@ -89,9 +89,9 @@ export function mergeExtra(e: PlanEntry, o: LineOptions, downloadBytes: number):
   return useGroups(e, o) + (o.verbose ? kib(downloadBytes, o.locale) : "");
 }
 
-/** `[ebuild  N     ]`: the merge bracket, 6 attribute columns under `-q` (§8.2). */
+/** `[ebuild  N     ]` (`[binary …]` from a binary package): the merge bracket, 6 attribute columns under `-q` (§8.2). */
 export function mergeBracket(e: PlanEntry, o: LineOptions): string {
-  return `[ebuild ${o.quiet ? e.attrs.slice(0, 6) : e.attrs}]`;
+  return `[${e.binary !== undefined ? "binary" : "ebuild"} ${o.quiet ? e.attrs.slice(0, 6) : e.attrs}]`;
 }
 
 /** The USE groups of a line (§8.4), each ending with a space; "" when none is shown. */
@@ -194,6 +194,7 @@ export function totalLine(t: Totals, downloadBytes = 0, locale?: string): string
     t.new ? `${t.new} new` : "",
     t.newSlots ? plural(t.newSlots, "in new slot", "in new slots") : "",
     t.reinstalls ? plural(t.reinstalls, "reinstall", "reinstalls") : "",
+    t.binaries ? plural(t.binaries, "binary", "binaries") : "",
     t.uninstalls ? plural(t.uninstalls, "uninstall", "uninstalls") : "",
     t.interactive ? `${t.interactive} interactive` : "",
   ].filter(Boolean);

@@ -10,7 +10,7 @@ import { PackageBuild } from "../build/build.js";
 import { DependPool } from "../ebuild/DependPool.js";
 import { aniseOrigin } from "./aniseSource.js";
 import { fetchPackage } from "../build/packageFetch.js";
-import { findBinpkg } from "../build/binpkgInstall.js";
+import { findBinpkg, type BinpkgMatch } from "../build/binpkgInstall.js";
 import { getBinpkg } from "../build/binhost.js";
 import { pkgdirOf } from "../build/binpkg.js";
 import type { BuildPackage, BuildSettings } from "../build/phaseEnv.js";
@@ -157,10 +157,11 @@ export async function runPlan(config: Config, entries: readonly PlanEntry[], unm
   // --usepkg, --usepkgonly, --getbinpkg: a fitting binary package of PKGDIR (or of a binhost,
   // downloaded into PKGDIR) instead of a build; with --usepkgonly nothing is built
   const usesBinaries = !!(args.usepkg || args.usepkgonly || args.getbinpkg || args.getbinpkgonly);
-  const binaryFor = async (pkg: BuildPackage, s: BuildSettings) => {
+  const binaryFor = async (pkg: BuildPackage, s: BuildSettings, entry: PlanEntry) => {
     if (!usesBinaries) return undefined;
-    let found = findBinpkg(pkg, s);
-    if (!found && (args.getbinpkg || args.getbinpkgonly) && (await getBinpkg(pkg, s, out))) found = findBinpkg(pkg, s);
+    // the plan's choice (its line said `binary`); a binhost's package is looked for now
+    let found: BinpkgMatch | undefined = entry.binary !== undefined ? { path: entry.binary, format: entry.binary.endsWith(".gpkg.tar") ? "gpkg" : "xpak" } : undefined;
+    if (!found && (args.getbinpkg || args.getbinpkgonly)) found = findBinpkg(pkg, s) ?? ((await getBinpkg(pkg, s, out)) ? findBinpkg(pkg, s) : undefined);
     if (!found && (args.usepkgonly || args.getbinpkgonly)) {
       throw new OuzoError("no-binpkg", `${pkg.category}/${pkg.pf}: no binary package with USE="${pkg.use.join(" ")}" in ${pkgdirOf(s)}${args.getbinpkgonly ? " or on the binhosts" : ""}, and --usepkgonly builds nothing`);
     }
@@ -174,7 +175,7 @@ export async function runPlan(config: Config, entries: readonly PlanEntry[], unm
   for (const j of jobs) {
     if (aniseOrigin(j.entry.pkg)) continue;
     // a package that will come from a binary package needs no distfile
-    if (usesBinaries && (await binaryFor(pkgs.get(j)!, run))) continue;
+    if (usesBinaries && (await binaryFor(pkgs.get(j)!, run, j.entry))) continue;
     try {
       await fetchPackage(pkgs.get(j)!, run, out);
     } catch (e) {
@@ -246,7 +247,7 @@ export async function runPlan(config: Config, entries: readonly PlanEntry[], unm
     const pkgSettings: BuildSettings = { ...run, root: rootOfEntry(j.entry), bashrcs: [...run.bashrcs, ...envBashrcs(run.configRoot, pkg)] };
     const build = new PackageBuild(pkg, pkgSettings, tmpdir, hooksFor());
     j.build = build;
-    const binary = await binaryFor(pkg, pkgSettings);
+    const binary = await binaryFor(pkg, pkgSettings, j.entry);
     if (binary) {
       log.write(` === (${j.n} of ${total}) Merging Binary (${cpv}::${binary.path})`);
       await build.fromBinpkg(binary);

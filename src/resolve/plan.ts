@@ -41,6 +41,11 @@ export interface PlanEntry {
    */
   readonly root?: string;
   readonly host?: boolean;
+  /**
+   * The binary package the run installs it from instead of building (--usepkg): set by the
+   * caller, which knows PKGDIR; the line then says `binary`.
+   */
+  readonly binary?: string;
 }
 
 const EDGE: Record<DepClass | "blocker", "buildtime" | "runtime" | "runtime_post" | "blocker"> = { DEPEND: "buildtime", BDEPEND: "buildtime", RDEPEND: "runtime", IDEPEND: "runtime", PDEPEND: "runtime_post", blocker: "blocker" };
@@ -225,6 +230,8 @@ export interface Totals {
   readonly new: number;
   readonly newSlots: number;
   readonly reinstalls: number;
+  /** Merges from binary packages (counted besides their status). */
+  readonly binaries: number;
   readonly interactive: number;
 }
 
@@ -238,6 +245,7 @@ export function totalsOf(entries: readonly PlanEntry[], unmerges: readonly Unmer
     new: count("new"),
     newSlots: count("new-slot"),
     reinstalls: count("reinstall"),
+    binaries: entries.filter((e) => e.binary !== undefined).length,
     interactive: entries.filter((e) => e.attrs[0] === "I").length,
   };
 }

@@ -22,6 +22,10 @@ import { removalActionOf, removalCommand } from "../emergeDepclean.js";
 import { cycleDocument, cycleText, EmergeFacts } from "../emergeExplain.js";
 import { readResume, recoveryHooks, runPlan, runUnmerge, type ResumeData, type RunOptions } from "../emergeRun.js";
 import { recoverInterrupted } from "../../merge/recover.js";
+import { findBinpkgFor } from "../../build/binpkgInstall.js";
+import { pkgdirOf } from "../../build/binpkg.js";
+import { aniseOrigin } from "../aniseSource.js";
+import { buildSettingsOf } from "./ebuild.js";
 
 /** emerge's options; those of the run itself (--jobs, --keep-going, -b/-k/-g…) are emergeRun's RunOptions. */
 export interface EmergeArgs extends GlobalArgs, AutounmaskArgs, Omit<RunOptions, "commandLine"> {
@@ -89,7 +93,8 @@ function fetchPlan(ops: readonly (PlanEntry | UnmergeEntry)[], config: Config): 
   return ops.map((e) => {
     const c = e.pkg;
     const repo = config.repos.get(c.repo);
-    if (e.op !== "merge" || c.source !== "ebuild" || !repo) return { bytes: 0, fetch: "none" };
+    // a package from a binary package fetches no distfile
+    if (e.op !== "merge" || c.source !== "ebuild" || !repo || e.binary !== undefined) return { bytes: 0, fetch: "none" };
     const pkgDir = path.join(repo.location, c.category, c.package);
     try {
       const uris = selectedUris(c.srcUri ?? "", c.eapi, c.use);
@@ -99,6 +104,15 @@ function fetchPlan(ops: readonly (PlanEntry | UnmergeEntry)[], config: Config): 
     } catch {
       return { bytes: 0, fetch: "none" }; // an unreadable SRC_URI or RESTRICT fails at fetch time, with its message
     }
+  });
+}
+
+/** Plan entries built from an ebuild that PKGDIR has a fitting binary package of, marked as coming from it. */
+function withBinaries(entries: PlanEntry[], pkgdir: string): PlanEntry[] {
+  return entries.map((e) => {
+    if (e.pkg.source !== "ebuild" || aniseOrigin(e.pkg)) return e;
+    const found = findBinpkgFor(pkgdir, e.pkg);
+    return found ? { ...e, binary: found.path } : e;
   });
 }
 
@@ -318,6 +332,8 @@ export async function emergeCommand(config: Config, args: EmergeArgs, out: Outpu
   } finally {
     store.close();
   }
+  // --usepkg: the packages PKGDIR has a fitting binary package of are installed from it (§6.1)
+  if (args.usepkg || args.usepkgonly) entries = withBinaries(entries, pkgdirOf(buildSettingsOf(config, args)));
   const missing = selection.missing ?? [];
   const expandHidden = new Set((config.vars.get("USE_EXPAND_HIDDEN") ?? "").split(/\s+/).filter(Boolean));
   const lineOpts: LineOptions = { verbose, quiet: !!args.quiet, quietVerbose: !!args.quiet && !!args.verbose, root, useExpand: config.useExpand, useExpandHidden: expandHidden, locale: numericLocale(process.env) };
