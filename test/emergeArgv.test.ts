@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { emergeArgv } from "../src/cli/emergeArgv.js";
+import { emergeArgv, shellWords, withDefaultOpts, type OptionKinds } from "../src/cli/emergeArgv.js";
 
 describe("emerge's option forms (emerge spec §1.1)", () => {
   it("an optional y/n after a long option, glued or as the next word; n is the negation", () => {
@@ -38,5 +38,15 @@ describe("emerge's option forms (emerge spec §1.1)", () => {
     expect(() => emergeArgv(["emerge", "-j", "0", "foo"])).toThrow(/'0' is not a number of jobs/);
     // -1 after --jobs is --oneshot, not a number of jobs
     expect(emergeArgv(["emerge", "--jobs", "-1", "foo"])).toEqual(["emerge", "--jobs=-1", "-1", "foo"]);
+  });
+
+  it("EMERGE_DEFAULT_OPTS: split as the shell splits, put first, and what the command line gives wins", () => {
+    expect(shellWords(` --ask  --exclude "sys-devel/gcc dev-lang/rust" --jobs=4 'a b'\\ c `)).toEqual(["--ask", "--exclude", "sys-devel/gcc dev-lang/rust", "--jobs=4", "a b c"]);
+    const kinds: OptionKinds = { ask: { type: "boolean", alias: "a" }, verbose: { type: "boolean", alias: "v" }, jobs: { type: "number", alias: "j" }, exclude: { type: "string", array: true, alias: "X" }, "keep-going": { type: "boolean" } };
+    const merged = (defaults: string, args: string[]) => withDefaultOpts(emergeArgv(["emerge", ...shellWords(defaults)]).slice(1), emergeArgv(["emerge", ...args]).slice(1), kinds);
+    // the command line's --jobs and --ask n replace the defaults'; --keep-going and -v stay
+    expect(merged("--ask --jobs 4 --keep-going -av", ["--jobs=2", "--ask", "n", "foo"])).toEqual(["--keep-going", "-v", "--jobs=2", "--no-ask", "foo"]);
+    // a repeatable option adds up
+    expect(merged("--exclude a/b", ["--exclude", "c/d", "foo"])).toEqual(["--exclude", "a/b", "--exclude", "c/d", "foo"]);
   });
 });

@@ -131,6 +131,26 @@ describe("ouzo emerge (building and merging)", () => {
     expect(vdb(all)).toEqual(["app-misc/notes-1.0", "app-misc/sandboxed-1.0"]);
   });
 
+  it("puts EMERGE_DEFAULT_OPTS of make.conf first: the command line wins, --ignore-default-opts leaves it out", async () => {
+    const sys = await buildSystem('EMERGE_DEFAULT_OPTS="--pretend --verbose --exclude app-misc/hello"\n');
+    const p = emerge(sys, "app-misc/notes");
+    expect(p.code, p.stderr).toBe(0);
+    expect(p.stdout).toMatch(/^\[ebuild {2}N {5}\] app-misc\/notes-1\.0::build-kit/m);
+    expect(p.stdout).toContain("Total: 1 package (1 new)");
+    expect(vdb(sys)).toEqual([]);
+    // the command line's --pretend n wins over the default --pretend
+    const run = emerge(sys, "--pretend", "n", "-1", "app-misc/notes");
+    expect(run.code, run.stderr).toBe(0);
+    expect(vdb(sys)).toEqual(["app-misc/notes-1.0"]);
+    const ignored = emerge(sys, "--ignore-default-opts", "-1", "app-misc/sandboxed");
+    expect(ignored.code, ignored.stderr).toBe(0);
+    expect(vdb(sys)).toEqual(["app-misc/notes-1.0", "app-misc/sandboxed-1.0"]);
+    // the environment's value replaces make.conf's
+    const env = ouzo(["emerge", "--root", sys.root, "-1", "=app-misc/hello-1.0"], { env: { EMERGE_DEFAULT_OPTS: "--pretend" } });
+    expect(env.stdout).toMatch(/^\[ebuild/m);
+    expect(vdb(sys)).not.toContain("app-misc/hello-1.0");
+  });
+
   it("goes past a failing build with --keep-going, then --resume --skipfirst finishes what is left", async () => {
     const sys = await buildSystem();
     const r = emerge(sys, "--keep-going", "-1", "app-misc/dies", "app-misc/eapi4");

@@ -32,12 +32,18 @@ export function writeTree(base: string, files: Record<string, string>): void {
   }
 }
 
+/** The environment for the CLI under test, without the caller's EMERGE_DEFAULT_OPTS (a developer's --ask would change every run). */
+export function hermeticEnv(): NodeJS.ProcessEnv {
+  const { EMERGE_DEFAULT_OPTS: _, ...env } = process.env;
+  return env;
+}
+
 /** Run the real CLI (compiled in dist/) and capture what it prints; `as`: as that user (needs root). */
 export function ouzo(args: string[], opts: { input?: string; env?: Record<string, string>; as?: { uid: number; gid: number } } = {}) {
   const r = spawnSync(process.execPath, [path.join(REPO_ROOT, "bin", "ouzo.js"), ...args], {
     input: opts.input ?? "",
     encoding: "utf8",
-    env: { ...process.env, NO_COLOR: "1", ...opts.env },
+    env: { ...hermeticEnv(), NO_COLOR: "1", ...opts.env },
     timeout: 170_000,
     maxBuffer: 1 << 28,
     uid: opts.as?.uid,
@@ -60,7 +66,7 @@ export interface LiveOuzo {
  */
 export function ouzoLive(args: string[], opts: { env?: Record<string, string | undefined>; command?: boolean } = {}): LiveOuzo {
   const [file, argv] = opts.command ? [path.join(REPO_ROOT, "bin", "ouzo"), args] : [process.execPath, [path.join(REPO_ROOT, "bin", "ouzo.js"), ...args]];
-  const env: Record<string, string | undefined> = { ...process.env, NO_COLOR: "1", ...opts.env };
+  const env: Record<string, string | undefined> = { ...hermeticEnv(), NO_COLOR: "1", ...opts.env };
   for (const [k, v] of Object.entries(env)) if (v === undefined) delete env[k];
   const child = spawn(file, argv, { env, stdio: ["ignore", "pipe", "pipe"] });
   let stdout = "";

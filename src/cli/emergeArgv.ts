@@ -130,3 +130,81 @@ export function emergeArgv(argv: readonly string[]): string[] {
   }
   return out;
 }
+
+/** A line split as the shell splits words: blanks separate, quotes and backslashes group. */
+export function shellWords(text: string): string[] {
+  const words: string[] = [];
+  let word = "";
+  let inWord = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i]!;
+    if (c === "'" || c === '"') {
+      const close = text.indexOf(c, i + 1);
+      if (close < 0) throw new UsageError(`EMERGE_DEFAULT_OPTS: unterminated ${c === "'" ? "single" : "double"} quote`);
+      word += c === '"' ? text.slice(i + 1, close).replace(/\\(["\\$`])/g, "$1") : text.slice(i + 1, close);
+      inWord = true;
+      i = close;
+    } else if (c === "\\" && i + 1 < text.length) {
+      word += text[++i];
+      inWord = true;
+    } else if (/\s/.test(c)) {
+      if (inWord) words.push(word);
+      word = "";
+      inWord = false;
+    } else {
+      word += c;
+      inWord = true;
+    }
+  }
+  if (inWord) words.push(word);
+  return words;
+}
+
+/** How options read (from the command table): their kind, short letter, and whether they add up. */
+export type OptionKinds = Readonly<Record<string, { readonly type: string; readonly alias?: string; readonly array?: boolean }>>;
+
+/** The words of an emerge command line (in emergeArgv's forms) as groups, each an option (by long name) or an argument. */
+function optionGroups(words: readonly string[], options: OptionKinds): { key?: string; words: string[] }[] {
+  const short = new Map(Object.entries(options).flatMap(([name, o]) => (o.alias ? [[o.alias, name] as const] : [])));
+  const groups: { key?: string; words: string[] }[] = [];
+  for (let i = 0; i < words.length; i++) {
+    const w = words[i]!;
+    if (w === "--") {
+      groups.push({ words: words.slice(i) });
+      break;
+    }
+    const long = /^--([A-Za-z0-9][A-Za-z0-9-]*)(=.*)?$/.exec(w);
+    if (long) {
+      // `--no-x` is the negation of `--x`, unless an option is named so
+      const negated = long[1]!.startsWith("no-") && !options[long[1]!];
+      const key = negated ? long[1]!.slice(3) : long[1]!;
+      const spec = options[key];
+      const takesNext = !!spec && spec.type !== "boolean" && !negated && long[2] === undefined && i + 1 < words.length;
+      groups.push({ key, words: takesNext ? [w, words[++i]!] : [w] });
+      continue;
+    }
+    const bundle = /^-([A-Za-z0-9]+)$/.exec(w);
+    if (bundle) {
+      const letters = bundle[1]!;
+      for (let k = 0; k < letters.length; k++) {
+        const name = short.get(letters[k]!);
+        const takesNext = name !== undefined && options[name]!.type !== "boolean" && k === letters.length - 1 && i + 1 < words.length;
+        groups.push({ key: name ?? `-${letters[k]}`, words: takesNext ? [`-${letters[k]}`, words[++i]!] : [`-${letters[k]}`] });
+      }
+      continue;
+    }
+    groups.push({ words: [w] });
+  }
+  return groups;
+}
+
+/**
+ * EMERGE_DEFAULT_OPTS (emerge spec §1.1): its words go before the command line's, so the command
+ * line wins: an option it gives is taken out of the defaults (a repeatable one adds up instead),
+ * as "last value wins" says. Both lists are already in emergeArgv's forms, without "emerge".
+ */
+export function withDefaultOpts(defaults: readonly string[], args: readonly string[], options: OptionKinds): string[] {
+  const given = new Set(optionGroups(args, options).flatMap((g) => (g.key ? [g.key] : [])));
+  const kept = optionGroups(defaults, options).filter((g) => !g.key || options[g.key]?.array || !given.has(g.key));
+  return [...kept.flatMap((g) => g.words), ...args];
+}

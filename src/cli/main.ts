@@ -1,9 +1,9 @@
 import type { Argv } from "yargs";
 import { OuzoError } from "../core/errors.js";
 import { installInterruptHandling } from "../core/interrupt.js";
-import { type CommandSpec, declare, quickParse } from "./commandLine.js";
+import { type CommandSpec, declare, GLOBAL_OPTIONS, quickParse } from "./commandLine.js";
 import type { GlobalArgs } from "./context.js";
-import { emergeArgv } from "./emergeArgv.js";
+import { emergeArgv, withDefaultOpts } from "./emergeArgv.js";
 import { ANISE_COMMANDS, ANISE_GROUP, aniseArgv } from "./aniseArgv.js";
 import { makeOutput } from "./output.js";
 
@@ -218,6 +218,7 @@ const COMMANDS: readonly CommandSpec<Handler>[] = [
       jobs: { type: "number", alias: "j", describe: "packages built at once (their dependencies merged first; merges one at a time); also the bash workers of metadata made on the way" },
       "load-average": { type: "number", describe: "no new build starts while the load average is above this (with --jobs)" },
       "keep-going": { type: "boolean", describe: "go on after a failure with what does not depend on it; list what was not merged at the end" },
+      "ignore-default-opts": { type: "boolean", describe: "leave EMERGE_DEFAULT_OPTS (make.conf or environment) out" },
       fetchonly: { type: "boolean", alias: "f", describe: "only fetch (and verify) the distfiles of the plan" },
       buildpkg: { type: "boolean", alias: "b", describe: "also write a binary package of each package built (PKGDIR, BINPKG_FORMAT)" },
       usepkg: { type: "boolean", alias: "k", describe: "install from a binary package in PKGDIR (xpak .tbz2 or GPKG) built with the same USE and SLOT, instead of building" },
@@ -343,6 +344,12 @@ export async function main(argv: string[]): Promise<void> {
   if (argv[0] === "emerge") {
     try {
       argv = emergeArgv(argv);
+      // EMERGE_DEFAULT_OPTS goes first, and what the command line gives wins
+      if (!argv.includes("--ignore-default-opts")) {
+        const defaults = (await import("./emergeDefaults.js")).emergeDefaultOpts(argv);
+        const emerge = COMMANDS.find((c) => c.usage.startsWith("emerge "))!;
+        if (defaults.length) argv = ["emerge", ...withDefaultOpts(emergeArgv(["emerge", ...defaults]).slice(1), argv.slice(1), { ...GLOBAL_OPTIONS, ...emerge.options })];
+      }
     } catch (e) {
       process.exitCode = reportFailure(e, {});
       return;
