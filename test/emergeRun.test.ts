@@ -4,7 +4,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { spawnSync } from "node:child_process";
 import { describe, expect, it } from "vitest";
-import { buildSystem, type BuildSystem } from "./buildFixture.js";
+import { builddir, buildSystem, type BuildSystem } from "./buildFixture.js";
 import * as http from "node:http";
 import type { AddressInfo } from "node:net";
 import { ouzo, ouzoAsync } from "./helpers.js";
@@ -149,6 +149,32 @@ describe("ouzo emerge (building and merging)", () => {
     const env = ouzo(["emerge", "--root", sys.root, "-1", "=app-misc/hello-1.0"], { env: { EMERGE_DEFAULT_OPTS: "--pretend" } });
     expect(env.stdout).toMatch(/^\[ebuild/m);
     expect(vdb(sys)).not.toContain("app-misc/hello-1.0");
+  });
+
+  it("cleans build directories as FEATURES say: keepwork reuses WORKDIR, noclean keeps it all, fail-clean removes a failed one", async () => {
+    const keep = await buildSystem('FEATURES="keepwork"\n');
+    expect(emerge(keep, "-1", "=app-misc/hello-1.0").code).toBe(0);
+    const dir = builddir(keep, "app-misc/hello-1.0");
+    // WORKDIR and the markers stay; the image and .installed go
+    expect(fs.existsSync(path.join(dir, "work/hello-1.0"))).toBe(true);
+    expect(fs.existsSync(path.join(dir, ".compiled"))).toBe(true);
+    expect(fs.existsSync(path.join(dir, ".installed"))).toBe(false);
+    // the next build of it starts where the last one was: no unpacking, no compiling
+    const again = emerge(keep, "-1", "=app-misc/hello-1.0");
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stdout + again.stderr).not.toContain("Compiling source");
+    expect(again.stdout + again.stderr).toContain("Install app-misc/hello-1.0");
+
+    const noclean = await buildSystem('FEATURES="noclean"\n');
+    expect(emerge(noclean, "-1", "app-misc/notes").code).toBe(0);
+    expect(fs.existsSync(path.join(builddir(noclean, "app-misc/notes-1.0"), "temp/build.log"))).toBe(true);
+
+    const plain = await buildSystem();
+    expect(emerge(plain, "-1", "app-misc/dies").code).toBe(1);
+    expect(fs.existsSync(path.join(builddir(plain, "app-misc/dies-1.0"), "temp/build.log"))).toBe(true);
+    const failClean = await buildSystem('FEATURES="fail-clean"\n');
+    expect(emerge(failClean, "-1", "app-misc/dies").code).toBe(1);
+    expect(fs.existsSync(builddir(failClean, "app-misc/dies-1.0"))).toBe(false);
   });
 
   it("goes past a failing build with --keep-going, then --resume --skipfirst finishes what is left", async () => {

@@ -31,7 +31,7 @@ import { buildHooks } from "./buildHooks.js";
 import { buildPackageOf, buildSettingsOf, envBashrcs } from "./commands/ebuild.js";
 import type { GlobalArgs } from "./context.js";
 import { EmergeLog, ElogSummary, elogClasses, readElog } from "./emergeLog.js";
-import { aniseAware, envUpdateAfter, installedPhaseHooks, mergeBuilt } from "./mergeBuilt.js";
+import { aniseAware, cleanBuildDir, envUpdateAfter, installedPhaseHooks, mergeBuilt } from "./mergeBuilt.js";
 import { UNLIMITED_JOBS } from "./emergeArgv.js";
 
 export interface RunOptions extends GlobalArgs {
@@ -253,7 +253,7 @@ export async function runPlan(config: Config, entries: readonly PlanEntry[], unm
       await build.fromBinpkg(binary);
       return;
     }
-    await build.run("clean");
+    cleanBuildDir(build, features, "before");
     await build.run(features.has("buildpkg") ? "package" : "instprep");
   };
 
@@ -290,7 +290,7 @@ export async function runPlan(config: Config, entries: readonly PlanEntry[], unm
     // the world file is ROOT's: the build host's packages are dependencies
     if (into === root && !j.entry.host) await addWorldOf(`${pkg.category}/${pkg.pn}`);
     log.write(` === (${j.n} of ${total}) Post-Build Cleaning (${cpv}::${pkg.ebuild})`);
-    if (!features.has("noclean") && !features.has("keepwork")) build.dir.clean();
+    cleanBuildDir(build, features, "merged");
     log.write(` ::: completed emerge (${j.n} of ${total}) ${cpv} to ${toOf(j.entry)}`);
     out.result(`>>> Completed (${j.n} of ${total}) ${cpv}::${j.entry.pkg.repo}`);
   };
@@ -349,6 +349,7 @@ export async function runPlan(config: Config, entries: readonly PlanEntry[], unm
       j.error = e.message;
       out.error(e.message);
       log.write(` !!! failed: ${j.entry.pkg.cpv}`);
+      if (j.build) cleanBuildDir(j.build, features, "failed");
     };
     tick();
   });

@@ -59,6 +59,21 @@ export async function mergeBuilt(build: PackageBuild, o: MergeBuiltOptions): Pro
   return result;
 }
 
+/**
+ * FEATURES' cleaning of a build directory (build spec §1.2, §5.7): before a build unless
+ * keepwork; after a merge unless noclean (keepwork keeps WORKDIR and the markers for the next
+ * build, keeptemp keeps T); after a failure only with fail-clean.
+ */
+export function cleanBuildDir(build: PackageBuild, features: ReadonlySet<string>, when: "before" | "merged" | "failed"): void {
+  const keepwork = features.has("keepwork");
+  const keeptemp = features.has("keeptemp");
+  if (when === "before") {
+    if (!keepwork) build.dir.clean();
+  } else if (when === "merged") {
+    if (!features.has("noclean")) build.dir.clean({ keepwork, keeptemp });
+  } else if (features.has("fail-clean")) build.dir.clean({ keeptemp });
+}
+
 /** env-update after a merge or an unmerge (build spec §10.7), with emerge's line when ldconfig runs. */
 export async function envUpdateAfter(root: string, touched: readonly string[], out: Output): Promise<void> {
   const r = await envUpdateLocked(root, { touched, reporter: out });

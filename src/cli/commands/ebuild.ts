@@ -22,7 +22,7 @@ import { readInstalled } from "../../vdb/installed.js";
 import { OwnerIndex } from "../../vdb/ownerIndex.js";
 import { buildHooks } from "../buildHooks.js";
 import { cacheDirOf, rootOf, configRootOf, type GlobalArgs } from "../context.js";
-import { aniseAware, envUpdateAfter, installedPhaseHooks, mergeBuilt } from "../mergeBuilt.js";
+import { aniseAware, cleanBuildDir, envUpdateAfter, installedPhaseHooks, mergeBuilt } from "../mergeBuilt.js";
 import type { Output } from "../../ui/Output.js";
 
 export interface EbuildArgs extends GlobalArgs {
@@ -174,7 +174,7 @@ export async function ebuildCommand(config: Config, args: EbuildArgs, out: Outpu
         const result = await mergeBuilt(build, { root, config, features: settings.features, out, ownerIndex: indexOf(), hooks: await aniseAware(args, out, installedPhaseHooks(settings, tmpdir, hooks)) });
         merged.push(result.cpv);
         out.result(`>>> ${build.cpv} merged.`);
-        if (p === "merge" && !settings.features.has("noclean") && !settings.features.has("keepwork")) build.dir.clean();
+        if (p === "merge") cleanBuildDir(build, settings.features, "merged");
         continue;
       }
       if (p === "unmerge") {
