@@ -20,7 +20,6 @@ import { atomicWriteFile } from "../core/fsutil.js";
 import type { MergeHooks } from "../merge/merge.js";
 import { readInstalled, type InstalledPackage } from "../vdb/installed.js";
 import type { PlanEntry, UnmergeEntry } from "../resolve/plan.js";
-import { unmergePackage } from "../merge/unmerge.js";
 import { OwnerIndex } from "../vdb/ownerIndex.js";
 import { addWorldAtoms, addWorldSets, removeWorldAtoms } from "../vdb/worldWrite.js";
 import { Atom } from "../pms/atom.js";
@@ -31,7 +30,7 @@ import { buildHooks } from "./buildHooks.js";
 import { buildPackageOf, buildSettingsOf, envBashrcs } from "./commands/ebuild.js";
 import type { GlobalArgs } from "./context.js";
 import { EmergeLog, ElogSummary, elogClasses, readElog } from "./emergeLog.js";
-import { aniseAware, cleanBuildDir, envUpdateAfter, installedPhaseHooks, mergeBuilt } from "./mergeBuilt.js";
+import { aniseAware, cleanBuildDir, installedPhaseHooks, mergeBuilt, unmergeInstalled } from "./mergeBuilt.js";
 import { UNLIMITED_JOBS } from "./emergeArgv.js";
 
 export interface RunOptions extends GlobalArgs {
@@ -198,7 +197,6 @@ export async function runPlan(config: Config, entries: readonly PlanEntry[], unm
     if (!x) indexes.set(r, (x = OwnerIndex.open(r, path.join(r, "var", "cache", "ouzo"), { reporter: out })));
     return x;
   };
-  const protect = { configProtect: words(config.vars.get("CONFIG_PROTECT")), configProtectMask: words(config.vars.get("CONFIG_PROTECT_MASK")) };
   // a weak blocker's victim goes right before the package that blocks it is merged (emerge spec §7.4)
   const unmergeBefore = new Map<number, UnmergeEntry[]>();
   for (const u of unmerges) {
@@ -216,9 +214,8 @@ export async function runPlan(config: Config, entries: readonly PlanEntry[], unm
   const removeInstalled = async (p: InstalledPackage, why: string, from: string) => {
     out.result(`>>> Unmerging ${p.cpv} (${why})`);
     log.write(` === Unmerging... (${p.cpv})`);
-    const r = await unmergePackage({ root: from, pkg: p, ...protect, features, reporter: out, ownerIndex: indexFor(from), hooks: phaseHooks, uninstallIgnore: words(config.vars.get("UNINSTALL_IGNORE")) });
+    await unmergeInstalled(p, { root: from, config, features, out, ownerIndex: indexFor(from), hooks: phaseHooks });
     log.write(` >>> unmerge success: ${p.cpv}`);
-    await envUpdateAfter(from, r.removed, out);
   };
   const failed = (j: Job) => j.state === "failed" || j.state === "skipped";
   let mergeChain: Promise<void> = Promise.resolve();
@@ -376,15 +373,6 @@ export async function runPlan(config: Config, entries: readonly PlanEntry[], unm
   return 0;
 }
 
-const words = (s: string | undefined) => (s ?? "").split(/\s+/).filter(Boolean);
-
-/** A --jobs value: a number, or no number for "as many as there are cores" (emerge's --jobs alone). */
-export function jobsOf(value: number | boolean | undefined): number {
-  if (value === undefined || value === false) return 1;
-  if (value === true) return os.availableParallelism();
-  return Math.max(1, Math.floor(value));
-}
-
 /** `ouzo emerge -C ATOMS`: the installed packages the atoms name, removed with their prerm/postrm. */
 export async function runUnmerge(config: Config, atoms: readonly string[], args: RunOptions & { pretend?: boolean; shown?: boolean }, out: Output): Promise<number> {
   const root = config.root;
@@ -417,22 +405,18 @@ export async function runUnmerge(config: Config, atoms: readonly string[], args:
     for (const p of chosen) {
       out.result(`>>> Unmerging ${p.cpv}...`);
       log.write(` === Unmerging... (${p.cpv})`);
-      const r = await unmergePackage({
+      await unmergeInstalled(p, {
         root,
-        pkg: p,
-        configProtect: words(config.vars.get("CONFIG_PROTECT")),
-        configProtectMask: words(config.vars.get("CONFIG_PROTECT_MASK")),
+        config,
         features: settings.features,
-        reporter: out,
+        out,
         ownerIndex: index,
-        uninstallIgnore: words(config.vars.get("UNINSTALL_IGNORE")),
         othersInSlot: installed.filter((o) => o !== p && o.category === p.category && o.package === p.package && o.slot === p.slot),
         // an anise-installed package runs its stored uninstall finalizer instead of ebuild phases
         hooks: await aniseAware(args, out, installedPhaseHooks(settings, tmpdir, () => hooks)),
+        showKept: !args.quiet,
       });
-      for (const k of r.kept) if (!args.quiet) out.result(`--- ${k.reason ?? "kept"} ${k.path}`);
       log.write(` >>> unmerge success: ${p.cpv}`);
-      await envUpdateAfter(root, r.removed, out);
       // the world file loses a package once no version of it is left
       if (!readInstalled(root).some((o) => o.category === p.category && o.package === p.package)) await removeWorldAtoms(root, [`${p.category}/${p.package}`]);
     }

@@ -10,20 +10,22 @@ import type { BuildSettings } from "../build/phaseEnv.js";
 import type { Config } from "../config/Config.js";
 import { envUpdateLocked } from "../merge/envUpdate.js";
 import { mergePackage, type MergeHooks, type MergeResult } from "../merge/merge.js";
+import { unmergePackage, type UnmergeResult } from "../merge/unmerge.js";
 import type { Output } from "../ui/Output.js";
-import { readInstalled } from "../vdb/installed.js";
+import { readInstalled, type InstalledPackage } from "../vdb/installed.js";
 import type { OwnerIndex } from "../vdb/ownerIndex.js";
 import { configRootOf, type GlobalArgs } from "./context.js";
 
 const words = (s: string | undefined) => (s ?? "").split(/\s+/).filter(Boolean);
 
+/** Where and how a package goes into ROOT or out of it. */
 export interface MergeBuiltOptions {
   readonly root: string;
   readonly config: Config;
   readonly features: ReadonlySet<string>;
   readonly out: Output;
   readonly ownerIndex?: OwnerIndex;
-  /** pkg_prerm/pkg_postrm of the instances it replaces. */
+  /** pkg_prerm/pkg_postrm of the instances it replaces (or removes; anise's stored finalizer for an anise package). */
   readonly hooks: MergeHooks;
 }
 
@@ -57,6 +59,32 @@ export async function mergeBuilt(build: PackageBuild, o: MergeBuiltOptions): Pro
   await envUpdateAfter(o.root, [...result.contents.map((c) => c.path), ...result.replaced.flatMap((r) => r.removed)], o.out);
   updateVdbEnvironment(build.dir, result.vdbDir);
   return result;
+}
+
+export interface UnmergeOptions extends MergeBuiltOptions {
+  /** Other installed instances of its slot (an unmerge leaves their files). */
+  readonly othersInSlot?: readonly InstalledPackage[];
+  /** Print the `--- !md5 …` lines of what stays (not with --quiet). */
+  readonly showKept?: boolean;
+}
+
+/** Unmerge an installed package with the configuration's CONFIG_PROTECT and UNINSTALL_IGNORE, then env-update. */
+export async function unmergeInstalled(pkg: InstalledPackage, o: UnmergeOptions): Promise<UnmergeResult> {
+  const r = await unmergePackage({
+    root: o.root,
+    pkg,
+    configProtect: words(o.config.vars.get("CONFIG_PROTECT")),
+    configProtectMask: words(o.config.vars.get("CONFIG_PROTECT_MASK")),
+    features: o.features,
+    reporter: o.out,
+    ...(o.ownerIndex ? { ownerIndex: o.ownerIndex } : {}),
+    uninstallIgnore: words(o.config.vars.get("UNINSTALL_IGNORE")),
+    ...(o.othersInSlot ? { othersInSlot: [...o.othersInSlot] } : {}),
+    hooks: o.hooks,
+  });
+  if (o.showKept) for (const k of r.kept) o.out.result(`--- ${k.reason ?? "kept"} ${k.path}`);
+  await envUpdateAfter(o.root, r.removed, o.out);
+  return r;
 }
 
 /**

@@ -17,12 +17,11 @@ import { splitPf } from "../../pms/atom.js";
 import { distfileNames, selectedUris } from "../../build/distfiles.js";
 import { EBUILD_COMMANDS, PackageBuild, type EbuildCommand } from "../../build/build.js";
 import type { BuildPackage, BuildSettings } from "../../build/phaseEnv.js";
-import { unmergePackage } from "../../merge/unmerge.js";
 import { readInstalled } from "../../vdb/installed.js";
 import { OwnerIndex } from "../../vdb/ownerIndex.js";
 import { buildHooks } from "../buildHooks.js";
 import { cacheDirOf, rootOf, configRootOf, type GlobalArgs } from "../context.js";
-import { aniseAware, cleanBuildDir, envUpdateAfter, installedPhaseHooks, mergeBuilt } from "../mergeBuilt.js";
+import { aniseAware, cleanBuildDir, installedPhaseHooks, mergeBuilt, unmergeInstalled } from "../mergeBuilt.js";
 import type { Output } from "../../ui/Output.js";
 
 export interface EbuildArgs extends GlobalArgs {
@@ -180,19 +179,7 @@ export async function ebuildCommand(config: Config, args: EbuildArgs, out: Outpu
       if (p === "unmerge") {
         const installed = readInstalled(root).find((x) => x.cpv === build.cpv);
         if (!installed) throw new OuzoError("ebuild-not-installed", `${build.cpv} is not installed in ${root}`);
-        const r = await unmergePackage({
-          root,
-          pkg: installed,
-          configProtect: words(config.vars.get("CONFIG_PROTECT")),
-          configProtectMask: words(config.vars.get("CONFIG_PROTECT_MASK")),
-          features: settings.features,
-          reporter: out,
-          ownerIndex: indexOf(),
-          uninstallIgnore: words(config.vars.get("UNINSTALL_IGNORE")),
-          hooks: await aniseAware(args, out, installedPhaseHooks(settings, tmpdir, hooks)),
-        });
-        for (const k of r.kept) if (!args.quiet) out.result(`--- ${k.reason ?? "kept"} ${k.path}`);
-        await envUpdateAfter(root, r.removed, out);
+        await unmergeInstalled(installed, { root, config, features: settings.features, out, ownerIndex: indexOf(), hooks: await aniseAware(args, out, installedPhaseHooks(settings, tmpdir, hooks)), showKept: !args.quiet });
         out.result(`>>> ${build.cpv} unmerged.`);
         continue;
       }
