@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { emergeArgv, shellWords, withDefaultOpts, type OptionKinds } from "../src/cli/emergeArgv.js";
+import { emergeArgv, otherEmergeAction, shellWords, withDefaultOpts, type OptionKinds } from "../src/cli/emergeArgv.js";
 
 describe("emerge's option forms (emerge spec §1.1)", () => {
   it("an optional y/n after a long option, glued or as the next word; n is the negation", () => {
@@ -48,5 +48,19 @@ describe("emerge's option forms (emerge spec §1.1)", () => {
     expect(merged("--ask --jobs 4 --keep-going -av", ["--jobs=2", "--ask", "n", "foo"])).toEqual(["--keep-going", "-v", "--jobs=2", "--no-ask", "foo"]);
     // a repeatable option adds up
     expect(merged("--exclude a/b", ["--exclude", "c/d", "foo"])).toEqual(["--exclude", "a/b", "--exclude", "c/d", "foo"]);
+  });
+
+  it("emerge --sync, -s, -S, --regen, --metadata and -V become ouzo's own commands; a merge stays a merge", () => {
+    expect(otherEmergeAction(["emerge", "--sync"])).toEqual(["sync"]);
+    expect(otherEmergeAction(["emerge", "--root", "/r", "-q", "--sync"])).toEqual(["sync", "--root", "/r", "--quiet"]);
+    expect(otherEmergeAction(["emerge", "-s", "hello"])).toEqual(["search", "hello"]);
+    expect(otherEmergeAction(["emerge", "-vS", "greeting"])).toEqual(["search", "greeting", "--verbose"]);
+    expect(otherEmergeAction(["emerge", "--metadata", "--root=/x"])).toEqual(["regen", "--root=/x"]);
+    expect(otherEmergeAction(["emerge", "-V"])).toEqual(["--version"]);
+    expect(() => otherEmergeAction(["emerge", "-pv", "--sync"])).toThrow(/--pretend cannot be used with --sync/);
+    expect(() => otherEmergeAction(["emerge", "--check-news"])).toThrow(/not something ouzo does/);
+    expect(() => otherEmergeAction(["emerge", "-s", "a", "b"])).toThrow(/one search term/);
+    expect(otherEmergeAction(["emerge", "-avuDN", "@world"])).toBeUndefined();
+    expect(otherEmergeAction(["emerge", "--ask", "app-misc/sync"])).toBeUndefined();
   });
 });

@@ -177,6 +177,16 @@ describe("ouzo emerge (building and merging)", () => {
     expect(fs.existsSync(builddir(failClean, "app-misc/dies-1.0"))).toBe(false);
   });
 
+  it("answers emerge -s and --version as emerge does, through ouzo's own commands", async () => {
+    const sys = await buildSystem();
+    const s = emerge(sys, "-s", "hello");
+    expect(s.code, s.stderr).toBe(0);
+    expect(s.stdout).toContain("app-misc/hello::build-kit");
+    const v = ouzo(["emerge", "--version"]);
+    expect(v.code).toBe(0);
+    expect(v.stdout).toMatch(/^\d+\.\d+\.\d+\n$/);
+  });
+
   it("goes past a failing build with --keep-going, then --resume --skipfirst finishes what is left", async () => {
     const sys = await buildSystem();
     const r = emerge(sys, "--keep-going", "-1", "app-misc/dies", "app-misc/eapi4");

@@ -16,7 +16,7 @@
  * Everything else passes through unchanged, so the parser names unknown options and bad values.
  */
 
-import { UsageError } from "../core/errors.js";
+import { OuzoError, UsageError } from "../core/errors.js";
 
 /** Long options whose value is an optional y/n. */
 const YN_LONG = new Set([
@@ -207,4 +207,59 @@ export function withDefaultOpts(defaults: readonly string[], args: readonly stri
   const given = new Set(optionGroups(args, options).flatMap((g) => (g.key ? [g.key] : [])));
   const kept = optionGroups(defaults, options).filter((g) => !g.key || options[g.key]?.array || !given.has(g.key));
   return [...kept.flatMap((g) => g.words), ...args];
+}
+
+/** emerge's actions that ouzo has as commands of their own (emerge spec §1.2, outside its scope). */
+const OTHER_ACTIONS: Readonly<Record<string, string>> = { sync: "sync", search: "search", searchdesc: "search", regen: "regen", metadata: "regen", version: "version", "check-news": "", config: "" };
+const OTHER_SHORT: Readonly<Record<string, string>> = { s: "search", S: "searchdesc", V: "version" };
+/** Options that mean the same to those commands. */
+const PASSED = new Set(["root", "config-root", "quiet", "verbose", "json", "color", "cache-dir"]);
+
+/**
+ * `emerge --sync`, `-s TERM`, `-S TERM`, `--regen`, `--metadata`, `--version` as ouzo's own
+ * `sync`, `search`, `regen` and `--version`, so that the habit (and an `emerge` link to ouzo) keeps
+ * working; undefined when the command line is a merge or another action of the emerge command.
+ */
+export function otherEmergeAction(argv: readonly string[]): string[] | undefined {
+  let action: string | undefined;
+  const passed: string[] = [];
+  const rest: string[] = [];
+  let pretend = false;
+  for (let i = 1; i < argv.length; i++) {
+    const w = argv[i]!;
+    if (w === "--") break;
+    const long = /^--([a-z][a-z-]*)(?:=(.*))?$/.exec(w);
+    const name = long?.[1];
+    if (name && name in OTHER_ACTIONS) {
+      action = name;
+      continue;
+    }
+    if (name === "pretend") pretend = true;
+    if (name && PASSED.has(name)) {
+      passed.push(w);
+      if (long[2] === undefined && (name === "root" || name === "config-root" || name === "color" || name === "cache-dir") && i + 1 < argv.length) passed.push(argv[++i]!);
+      continue;
+    }
+    const short = /^-([A-Za-z]+)$/.exec(w);
+    if (short) {
+      for (const c of short[1]!) {
+        if (c in OTHER_SHORT) action = OTHER_SHORT[c];
+        else if (c === "p") pretend = true;
+        else if (c === "q") passed.push("--quiet");
+        else if (c === "v") passed.push("--verbose");
+      }
+      continue;
+    }
+    if (!w.startsWith("-")) rest.push(w);
+  }
+  if (!action) return undefined;
+  const command = OTHER_ACTIONS[action]!;
+  if (!command) throw new UsageError(`emerge --${action} is not something ouzo does`);
+  if (pretend && command !== "search" && command !== "version") throw new OuzoError("EMERGE_PRETEND", `--pretend cannot be used with --${action}`);
+  if (command === "version") return ["--version"];
+  if (command === "search") {
+    if (rest.length !== 1) throw new UsageError(`emerge --${action} takes one search term here (ouzo search TERM searches names and descriptions)`);
+    return ["search", ...rest, ...passed];
+  }
+  return [command, ...passed];
 }

@@ -3,7 +3,7 @@ import { OuzoError } from "../core/errors.js";
 import { installInterruptHandling } from "../core/interrupt.js";
 import { type CommandSpec, declare, GLOBAL_OPTIONS, quickParse } from "./commandLine.js";
 import type { GlobalArgs } from "./context.js";
-import { emergeArgv, withDefaultOpts } from "./emergeArgv.js";
+import { emergeArgv, otherEmergeAction, withDefaultOpts } from "./emergeArgv.js";
 import { ANISE_COMMANDS, ANISE_GROUP, aniseArgv } from "./aniseArgv.js";
 import { makeOutput } from "./output.js";
 
@@ -343,9 +343,15 @@ export async function main(argv: string[]): Promise<void> {
   // emerge's optional y/n values, -D N, aliases (ouzo emerge, and an `emerge` link to ouzo)
   if (argv[0] === "emerge") {
     try {
-      argv = emergeArgv(argv);
+      // emerge --sync, -s, --regen, --version: ouzo's own commands
+      const other = otherEmergeAction(argv);
+      if (other?.[0] === "--version") {
+        process.stdout.write(VERSION + "\n");
+        return;
+      }
+      argv = other ?? emergeArgv(argv);
       // EMERGE_DEFAULT_OPTS goes first, and what the command line gives wins
-      if (!argv.includes("--ignore-default-opts")) {
+      if (!other && !argv.includes("--ignore-default-opts")) {
         const defaults = (await import("./emergeDefaults.js")).emergeDefaultOpts(argv);
         const emerge = COMMANDS.find((c) => c.usage.startsWith("emerge "))!;
         if (defaults.length) argv = ["emerge", ...withDefaultOpts(emergeArgv(["emerge", ...defaults]).slice(1), argv.slice(1), { ...GLOBAL_OPTIONS, ...emerge.options })];
