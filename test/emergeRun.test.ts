@@ -7,7 +7,7 @@ import { describe, expect, it } from "vitest";
 import { builddir, buildSystem, type BuildSystem } from "./buildFixture.js";
 import * as http from "node:http";
 import type { AddressInfo } from "node:net";
-import { ouzo, ouzoAsync } from "./helpers.js";
+import { ouzo, ouzoAsync, writeTree } from "./helpers.js";
 
 const emerge = (sys: BuildSystem, ...args: string[]) => ouzo(["emerge", "--root", sys.root, "--quiet-build", ...args]);
 const vdb = (sys: BuildSystem) =>
@@ -175,6 +175,23 @@ describe("ouzo emerge (building and merging)", () => {
     const failClean = await buildSystem('FEATURES="fail-clean"\n');
     expect(emerge(failClean, "-1", "app-misc/dies").code).toBe(1);
     expect(fs.existsSync(builddir(failClean, "app-misc/dies-1.0"))).toBe(false);
+  });
+
+  it("prints --info for a bug report (info_pkgs, info_vars, how an installed package was built) and --list-sets", async () => {
+    const sys = await buildSystem();
+    writeTree(sys.kit, { "profiles/info_pkgs": "app-misc/notes\napp-misc/hello\n", "profiles/info_vars": "CHOST\nNOT_SET_ANYWHERE\n" });
+    writeTree(sys.root, { "etc/portage/sets/mine": "app-misc/notes\n" });
+    expect(emerge(sys, "-1", "app-misc/notes").code).toBe(0);
+    const info = emerge(sys, "--info", "app-misc/notes");
+    expect(info.code, info.stderr).toBe(0);
+    expect(info.stdout).toMatch(/^ouzo \d+\.\d+\.\d+ \(profile /);
+    expect(info.stdout).toContain(`location: ${sys.kit}`);
+    expect(info.stdout).toContain("  app-misc/notes: 1.0::build-kit\n");
+    expect(info.stdout).toContain("  app-misc/hello: [Not Present]\n");
+    expect(info.stdout).toMatch(/^CHOST="x86_64-pc-linux-gnu"$/m);
+    expect(info.stdout).toContain("Unset:  NOT_SET_ANYWHERE");
+    expect(info.stdout).toContain("app-misc/notes-1.0::build-kit was built with the following:");
+    expect(emerge(sys, "--list-sets").stdout).toBe("installed\nmine\nselected\nsystem\nworld\n");
   });
 
   it("answers emerge -s and --version as emerge does, through ouzo's own commands", async () => {

@@ -6,8 +6,8 @@ import type { GlobalArgs } from "./context.js";
 import { emergeArgv, otherEmergeAction, withDefaultOpts } from "./emergeArgv.js";
 import { ANISE_COMMANDS, ANISE_GROUP, aniseArgv } from "./aniseArgv.js";
 import { makeOutput } from "./output.js";
+import { VERSION } from "./version.js";
 
-const VERSION = "0.1.0";
 
 type Args = GlobalArgs & Record<string, unknown>;
 type Handler = (args: Args) => Promise<number> | number;
@@ -218,6 +218,8 @@ const COMMANDS: readonly CommandSpec<Handler>[] = [
       jobs: { type: "number", alias: "j", describe: "packages built at once (their dependencies merged first; merges one at a time); also the bash workers of metadata made on the way" },
       "load-average": { type: "number", describe: "no new build starts while the load average is above this (with --jobs)" },
       "keep-going": { type: "boolean", describe: "go on after a failure with what does not depend on it; list what was not merged at the end" },
+      info: { type: "boolean", describe: "print what a bug report needs: versions, profile, repositories, info_pkgs and info_vars (with atoms: how those installed packages were built; -v: every variable)" },
+      "list-sets": { type: "boolean", describe: "print the names of the sets arguments may use, one per line" },
       "ignore-default-opts": { type: "boolean", describe: "leave EMERGE_DEFAULT_OPTS (make.conf or environment) out" },
       fetchonly: { type: "boolean", alias: "f", describe: "only fetch (and verify) the distfiles of the plan" },
       buildpkg: { type: "boolean", alias: "b", describe: "also write a binary package of each package built (PKGDIR, BINPKG_FORMAT)" },

@@ -23,12 +23,17 @@ import { cycleDocument, cycleText, EmergeFacts } from "../emergeExplain.js";
 import { readResume, recoveryHooks, runPlan, runUnmerge, type ResumeData, type RunOptions } from "../emergeRun.js";
 import { recoverInterrupted } from "../../merge/recover.js";
 import { findBinpkgFor } from "../../build/binpkgInstall.js";
+import { infoText, setNames } from "../emergeInfo.js";
 import { pkgdirOf } from "../../build/binpkg.js";
 import { aniseOrigin } from "../aniseSource.js";
 import { buildSettingsOf } from "./ebuild.js";
 
 /** emerge's options; those of the run itself (--jobs, --keep-going, -b/-k/-g…) are emergeRun's RunOptions. */
 export interface EmergeArgs extends GlobalArgs, AutounmaskArgs, Omit<RunOptions, "commandLine"> {
+  /** --info: what a bug report needs (emerge spec §1.9). */
+  info?: boolean;
+  /** --list-sets: the set names, one per line. */
+  listSets?: boolean;
   depclean?: boolean;
   prune?: boolean;
   atoms?: string[];
@@ -236,6 +241,13 @@ function commandLineOf(args: EmergeArgs): string {
 export async function emergeCommand(config: Config, args: EmergeArgs, out: Output): Promise<number> {
   const started = Date.now();
   const root = rootOf(args);
+  // the actions that only read (emerge spec §1.2)
+  if (args.info || args.listSets) {
+    if ((args.info && args.listSets) || removalActionOf(args) || args.unmerge || args.resume) throw new OuzoError("BAD_OPTIONS", "only one action at a time: --info, --list-sets, a removal or a merge");
+    if (args.info) out.result(infoText(config, args.atoms ?? [], !!args.verbose));
+    else for (const name of setNames(config)) out.result(name);
+    return 0;
+  }
   // an interrupted merge is finished or rolled back before anything else (build spec §10.8)
   if (!args.pretend) await recoverInterrupted(root, out, { hooks: recoveryHooks(config, args, out) });
   // --depclean, --prune (and --unmerge under -p) are plans (emerge spec §10)
