@@ -1,9 +1,12 @@
+import * as fs from "node:fs";
+import * as path from "node:path";
 import { describe, expect, it } from "vitest";
 import { Config } from "../src/config/Config.js";
 import { displayLines, removalAtom, removalCommand, removalDocument } from "../src/cli/emergeDepclean.js";
 import type { EmergeArgs } from "../src/cli/commands/emerge.js";
 import type { RemovalAction } from "../src/resolve/depclean.js";
 import { collectingOutput, explainRoot, installedPackage as pkg, SYSTEM } from "./explainFixture.js";
+import { ouzo } from "./helpers.js";
 
 function plan(action: RemovalAction, atoms: string[] = [], args: Partial<EmergeArgs> = {}, extra: Record<string, string> = {}) {
   const root = explainRoot({ ...SYSTEM, ...extra });
@@ -89,5 +92,46 @@ describe("--prune and --unmerge as plans", () => {
     expect(removalAtom("liba-1.0", r.plan.remove).toString()).toBe("=dev-libs/liba-1.0");
     expect(removalAtom("alt*").toString()).toBe("*/alt*");
     expect(plan("unmerge", ["orphan-1.0"]).removed).toEqual(["dev-libs/orphan-1.0"]);
+  });
+});
+
+describe("--clean and --deselect", () => {
+  it("--clean keeps the latest installed version of each slot (by COUNTER, not by version), with no dependency checks", () => {
+    const twoInOneSlot = {
+      ...pkg("dev-libs/twin-1.0", { SLOT: "0", COUNTER: "20" }),
+      ...pkg("dev-libs/twin-2.0", { SLOT: "0", COUNTER: "10" }),
+      ...pkg("dev-libs/twin-3.0", { SLOT: "3", COUNTER: "5" }),
+    };
+    const r = plan("clean", ["dev-libs/twin"], {}, twoInOneSlot);
+    // 1.0 was installed last in slot 0: it stays; slot 3 has one version
+    expect(r.removed).toEqual(["dev-libs/twin-2.0"]);
+    // each slot's latest is what protects the others from going
+    expect(r.stdout).toContain(" dev-libs/twin\n    selected: 2.0 \n   protected: 1.0 3.0 \n     omitted: none \n");
+    expect(JSON.parse(plan("clean", ["dev-libs/twin"], { json: true }, twoInOneSlot).stdout).plan[0].reason).toEqual({ kind: "clean", kept: "dev-libs/twin-1.0" });
+    // without arguments: every installed package; the fixture's slots hold one version each
+    expect(plan("clean", [], {}, twoInOneSlot).removed).toEqual(["dev-libs/twin-2.0"]);
+  });
+
+  it("--deselect takes world entries away (slots and repositories as the argument says), -p only tells", async () => {
+    const root = explainRoot({ ...SYSTEM, "var/lib/portage/world": "app-misc/top\napp-misc/older:1\ndev-libs/liba::explain-kit\n", "var/lib/portage/world_sets": "@mine\n" });
+    const run = (args: string[]) => ouzo(["emerge", "--root", root, "--config-root", root, ...args]);
+    const p = run(["-p", "--deselect", "top", "@mine"]);
+    expect(p.code, p.stderr).toBe(0);
+    expect(p.stdout).toContain('>>> Removing app-misc/top from "world" favorites file...');
+    expect(p.stdout).toContain('>>> Removing @mine from "world_sets" favorites file...');
+    expect(fs.readFileSync(path.join(root, "var/lib/portage/world"), "utf8")).toContain("app-misc/top");
+    // a slotted argument leaves an entry of another slot; an unqualified one takes a qualified entry
+    expect(run(["-W", "app-misc/older:2"]).stdout).toContain("No matching atoms found");
+    expect(run(["--deselect", "top", "dev-libs/liba", "@mine"]).code).toBe(0);
+    expect(fs.readFileSync(path.join(root, "var/lib/portage/world"), "utf8")).toBe("app-misc/older:1\n");
+    expect(fs.readFileSync(path.join(root, "var/lib/portage/world_sets"), "utf8")).toBe("");
+    // nothing was unmerged
+    expect(fs.existsSync(path.join(root, "var/db/pkg/app-misc/top-1.0"))).toBe(true);
+    // an unmerge with --deselect=n leaves the world file alone; --rage-clean is --unmerge
+    expect(run(["-C", "--deselect=n", "app-misc/older"]).code).toBe(0);
+    expect(fs.existsSync(path.join(root, "var/db/pkg/app-misc/older-1.0"))).toBe(false);
+    expect(fs.readFileSync(path.join(root, "var/lib/portage/world"), "utf8")).toBe("app-misc/older:1\n");
+    expect(run(["--rage-clean", "dev-libs/orphan"]).code).toBe(0);
+    expect(fs.existsSync(path.join(root, "var/db/pkg/dev-libs/orphan-1.0"))).toBe(false);
   });
 });

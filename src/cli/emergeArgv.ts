@@ -23,10 +23,10 @@ const YN_LONG = new Set([
   "ask", "verbose", "quiet", "pretend", "select", "selective", "changed-deps", "changed-slot", "changed-deps-report",
   "complete-graph", "rebuild-if-new-rev", "rebuild-if-new-ver", "rebuild-if-unbuilt", "with-test-deps", "newrepo",
   "autounmask", "autounmask-use", "autounmask-license", "autounmask-keep-keywords", "autounmask-keep-masks", "autounmask-write",
-  "autounmask-continue", "autounmask-only", "autounmask-unrestricted-atoms",
+  "autounmask-continue", "autounmask-only", "autounmask-unrestricted-atoms", "deselect",
 ]);
 /** Short options whose value is an optional y/n, with their long names. */
-const YN_SHORT: Readonly<Record<string, string>> = { a: "ask", q: "quiet", v: "verbose", w: "select" };
+const YN_SHORT: Readonly<Record<string, string>> = { a: "ask", q: "quiet", v: "verbose", w: "select", W: "deselect" };
 
 const isYN = (w: string | undefined): w is "y" | "n" => w === "y" || w === "n";
 

@@ -8,7 +8,9 @@ import { USER_CONFIG_EAPI } from "../pms/eapi.js";
 import type { Candidate } from "../resolve/Candidate.js";
 import { type KeptBy, type Need, type RemovalAction, type RemovalPlan, removalPlan } from "../resolve/depclean.js";
 import type { Output } from "../ui/Output.js";
+import { readInstalled } from "../vdb/installed.js";
 import { readWorld } from "../vdb/world.js";
+import { readWorldEntries, removeWorldAtoms, removeWorldSets } from "../vdb/worldWrite.js";
 import { rootOf } from "./context.js";
 import type { EmergeArgs } from "./commands/emerge.js";
 import { optionAtoms } from "./emergeRequest.js";
@@ -55,7 +57,7 @@ export function displayLines(plan: RemovalPlan, quiet = false): string[] {
 /** The JSON document of a removal plan (emerge spec §13.1, §13.9). */
 export function removalDocument(plan: RemovalPlan, root: string, verbose: boolean): Record<string, unknown> {
   const reason = (c: Candidate, i: number) =>
-    plan.action === "prune" ? { kind: "prune", kept: plan.keptFor.get(c)?.cpv ?? null } : plan.action === "unmerge" ? { kind: "requested" } : { kind: "depclean", index: i };
+    plan.action === "prune" || plan.action === "clean" ? { kind: plan.action, kept: plan.keptFor.get(c)?.cpv ?? null } : plan.action === "unmerge" ? { kind: "requested" } : { kind: "depclean", index: i };
   const failure = plan.unresolved.length
     ? { code: "depclean-unresolved", message: "installed packages have dependencies nothing installed satisfies", chain: plan.unresolved.map((n, i) => ({ n: i + 1, kind: "dependency", text: needText(n), package: n.by.cpv, class: n.cls, atom: n.atom, refs: [] })) }
     : plan.nomatch.length && !plan.remove.length && !plan.refused.length
@@ -77,7 +79,7 @@ export function removalDocument(plan: RemovalPlan, root: string, verbose: boolea
 
 /** The removal action of the arguments: --depclean, --prune or --unmerge (exactly one is set). */
 export function removalActionOf(a: EmergeArgs & { depclean?: boolean; prune?: boolean }): RemovalAction | undefined {
-  return a.depclean ? "depclean" : a.prune ? "prune" : a.unmerge ? "unmerge" : undefined;
+  return a.depclean ? "depclean" : a.prune ? "prune" : a.clean ? "clean" : a.unmerge || a.rageClean ? "unmerge" : undefined;
 }
 
 /**
@@ -92,7 +94,9 @@ export function removalCommand(config: Config, args: EmergeArgs, out: Output, ac
   const world = readWorld(root, (w) => out.warn(`${w.file}:${w.line}: ${w.message}`));
   const atoms = (args.atoms ?? []).map((arg) => ({ arg, atom: removalAtom(arg, installed) }));
   if (action === "unmerge" && !atoms.length) throw new UsageError("--unmerge needs atoms");
-  const plan = removalPlan({ action, installed, world: world.atoms, system: config.system, exclude: optionAtoms("exclude", args.exclude ?? []), withBdeps: args.withBdeps !== "n", atoms });
+  // --clean keeps the latest installed of each slot: the vdb's COUNTER says which
+  const counters = action === "clean" ? new Map(readInstalled(root).map((p) => [p.cpv, p.counter])) : undefined;
+  const plan = removalPlan({ action, installed, world: world.atoms, system: config.system, exclude: optionAtoms("exclude", args.exclude ?? []), withBdeps: args.withBdeps !== "n", atoms, ...(counters ? { counterOf: (c) => counters.get(c.cpv) ?? 0 } : {}) });
   const verbose = !!args.verbose && !args.quiet;
   for (const a of plan.nomatch) if (!args.json) out.warn(`no installed package matches "${a}"`);
   if (args.json) {
@@ -148,4 +152,52 @@ export function removalCommand(config: Config, args: EmergeArgs, out: Output, ac
     return { exit: atoms.length && !args.pretend ? 1 : 0, plan };
   }
   return { exit: 0, plan };
+}
+
+/** Whether `--deselect`'s argument takes the world entry `w` away (emerge spec §2.6). */
+function deselects(arg: Atom, w: Atom): boolean {
+  if (arg.package_ !== w.package_ || (arg.category !== "*" && arg.category !== w.category)) return false;
+  // a slotted or repository-qualified argument leaves an entry without them
+  if (arg.slot !== undefined && w.slot !== arg.slot) return false;
+  if (arg.repo !== undefined && w.repo !== arg.repo) return false;
+  return true;
+}
+
+/**
+ * `--deselect ATOMS/@SETS` (emerge spec §2.6): the world entries the arguments name leave the
+ * world files; nothing is unmerged. Returns the entries it would remove (none removed with -p;
+ * `confirm` asks first when given).
+ */
+export async function deselectCommand(root: string, args: EmergeArgs, out: Output, confirm?: () => Promise<boolean>): Promise<number> {
+  const given = args.atoms ?? [];
+  if (!given.length) throw new UsageError("--deselect needs atoms or @sets");
+  const sets = given.filter((a) => a.startsWith("@")).map((a) => `@${a.slice(1)}`);
+  const atoms = given.filter((a) => !a.startsWith("@")).map((a) => {
+    try {
+      return Atom.parse(a.includes("/") ? a : `*/${a}`, USER_CONFIG_EAPI);
+    } catch (e) {
+      throw new UsageError(`--deselect: '${a}' is not an atom: ${(e as Error).message}`);
+    }
+  });
+  const drop = readWorldEntries(root, "world").filter((e) => {
+    let w: Atom;
+    try {
+      w = Atom.parse(e, USER_CONFIG_EAPI);
+    } catch {
+      return false; // an entry ouzo cannot read stays as it is
+    }
+    return atoms.some((a) => deselects(a, w));
+  });
+  const dropSets = readWorldEntries(root, "world_sets").filter((e) => sets.includes(e));
+  if (!drop.length && !dropSets.length) {
+    out.result('>>> No matching atoms found in "world" favorites file...');
+    return 0;
+  }
+  for (const e of drop) out.result(`>>> Removing ${e} from "world" favorites file...`);
+  for (const e of dropSets) out.result(`>>> Removing ${e} from "world_sets" favorites file...`);
+  if (args.pretend) return 0;
+  if (confirm && !(await confirm())) return 130;
+  if (drop.length) await removeWorldAtoms(root, drop);
+  if (dropSets.length) await removeWorldSets(root, dropSets);
+  return 0;
 }

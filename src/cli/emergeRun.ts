@@ -374,7 +374,7 @@ export async function runPlan(config: Config, entries: readonly PlanEntry[], unm
 }
 
 /** `ouzo emerge -C ATOMS`: the installed packages the atoms name, removed with their prerm/postrm. */
-export async function runUnmerge(config: Config, atoms: readonly string[], args: RunOptions & { pretend?: boolean; shown?: boolean }, out: Output): Promise<number> {
+export async function runUnmerge(config: Config, atoms: readonly string[], args: RunOptions & { pretend?: boolean; shown?: boolean; deselect?: boolean }, out: Output): Promise<number> {
   const root = config.root;
   const installed = readInstalled(root);
   const chosen: InstalledPackage[] = [];
@@ -418,7 +418,7 @@ export async function runUnmerge(config: Config, atoms: readonly string[], args:
       });
       log.write(` >>> unmerge success: ${p.cpv}`);
       // the world file loses a package once no version of it is left
-      if (!readInstalled(root).some((o) => o.category === p.category && o.package === p.package)) await removeWorldAtoms(root, [`${p.category}/${p.package}`]);
+      if (args.deselect !== false && !readInstalled(root).some((o) => o.category === p.category && o.package === p.package)) await removeWorldAtoms(root, [`${p.category}/${p.package}`]);
     }
   } finally {
     index.close();

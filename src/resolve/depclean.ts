@@ -9,7 +9,7 @@ import { compareVersions } from "../pms/version.js";
 import type { Candidate, DepClass } from "./Candidate.js";
 import { refOf } from "./explain.js";
 
-export type RemovalAction = "depclean" | "prune" | "unmerge";
+export type RemovalAction = "depclean" | "prune" | "unmerge" | "clean";
 
 export interface RemovalInput {
   readonly action: RemovalAction;
@@ -24,6 +24,8 @@ export interface RemovalInput {
   readonly withBdeps?: boolean;
   /** The arguments; none for the whole system. */
   readonly atoms?: readonly { readonly arg: string; readonly atom: Atom }[];
+  /** --clean: when each installed package was installed (its COUNTER); the latest of a slot stays. */
+  readonly counterOf?: (c: Candidate) => number;
 }
 
 /** An edge of the graph: `by` needs the package through `atom` of `cls`. */
@@ -235,6 +237,26 @@ export function removalPlan(input: RemovalInput): RemovalPlan {
     const { order } = removalOrder(g, remove);
     const neededBy = new Map(order.map((c) => [c, g.neededBy(c, RUNTIME).filter((n) => !named.has(n.by))] as const));
     return empty({ remove: order, display: displayOf(input.installed, order, [], false), neededBy, counts: { ...counts0, required: 0, remove: order.length } });
+  }
+  if (input.action === "clean") {
+    // per slot of each cp named (without arguments: every installed one), only the most recently
+    // installed stays; no dependency checks
+    const counter = input.counterOf ?? (() => 0);
+    const pool = args.length ? named : new Set(input.installed);
+    const remove: Candidate[] = [];
+    const kept: Candidate[] = [];
+    for (const cp of new Set([...pool].map(cpOf))) {
+      const bySlot = new Map<string, Candidate[]>();
+      for (const c of input.installed) if (cpOf(c) === cp) bySlot.set(c.slot, [...(bySlot.get(c.slot) ?? []), c]);
+      for (const group of bySlot.values()) {
+        const latest = group.reduce((a, b) => (counter(b) > counter(a) ? b : a));
+        kept.push(latest);
+        for (const c of group) if (c !== latest && pool.has(c)) remove.push(c);
+      }
+    }
+    const { order } = removalOrder(g, remove);
+    const keptFor = new Map(order.map((c) => [c, kept.find((k) => cpOf(k) === cpOf(c) && k.slot === c.slot)!] as const));
+    return empty({ remove: order, keptFor, display: displayOf(input.installed, order, kept.filter((k) => order.some((c) => cpOf(c) === cpOf(k))), false), counts: { ...counts0, required: 0, remove: order.length } });
   }
   if (args.length && !named.size) return empty();
 

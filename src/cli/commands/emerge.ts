@@ -18,7 +18,7 @@ import { EbuildSource, InstalledSource } from "../emergeSources.js";
 import { openStore } from "./metadata.js";
 import type { CandidateSource } from "../../resolve/Candidate.js";
 import { type AutounmaskArgs, resolveFailure } from "../emergeAutounmask.js";
-import { removalActionOf, removalCommand } from "../emergeDepclean.js";
+import { deselectCommand, removalActionOf, removalCommand } from "../emergeDepclean.js";
 import { cycleDocument, cycleText, EmergeFacts } from "../emergeExplain.js";
 import { readResume, recoveryHooks, runPlan, runUnmerge, type ResumeData, type RunOptions } from "../emergeRun.js";
 import { recoverInterrupted } from "../../merge/recover.js";
@@ -34,6 +34,12 @@ export interface EmergeArgs extends GlobalArgs, AutounmaskArgs, Omit<RunOptions,
   info?: boolean;
   /** --list-sets: the set names, one per line. */
   listSets?: boolean;
+  /** --clean: per slot, only the latest installed version stays. */
+  clean?: boolean;
+  /** --rage-clean: --unmerge (ouzo has no countdown to skip). */
+  rageClean?: boolean;
+  /** --deselect (-W): world entries only; --deselect=n with an uninstall leaves the world file alone. */
+  deselect?: boolean;
   depclean?: boolean;
   prune?: boolean;
   atoms?: string[];
@@ -257,7 +263,12 @@ export async function emergeCommand(config: Config, args: EmergeArgs, out: Outpu
     if (exit || args.pretend || !plan.remove.length) return exit;
     return runUnmerge(config, plan.remove.map((c) => `=${c.cpv}`), { ...args, commandLine: commandLineOf(args), shown: true }, out);
   }
-  if (args.unmerge) return runUnmerge(config, args.atoms ?? [], { ...args, commandLine: commandLineOf(args) }, out);
+  if (args.unmerge || args.rageClean) return runUnmerge(config, args.atoms ?? [], { ...args, commandLine: commandLineOf(args) }, out);
+  // --deselect alone: the world files lose the arguments, nothing is unmerged (§2.6)
+  if (args.deselect === true) {
+    if (args.ask && !args.pretend && !process.stdin.isTTY) throw new OuzoError("NO_TTY", "--ask needs a terminal to answer on");
+    return deselectCommand(root, args, out, args.ask ? async () => /^(y|yes|)$/i.test((await ask("\nWould you like to remove these entries? [Yes/No] ")).trim()) : undefined);
+  }
   let resumed: ResumeData | undefined;
   /** The build host's packages left by the run resumed (merged into its root, first). */
   let resumeHost: string[] = [];
