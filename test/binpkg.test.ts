@@ -1,6 +1,7 @@
 import { spawnSync } from "node:child_process";
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
+import * as os from "node:os";
 import * as path from "node:path";
 import * as zlib from "node:zlib";
 import tar from "tar-stream";
@@ -617,5 +618,21 @@ describe("PKGDIR names and the Packages index", () => {
     expect(() => parsePackagesIndex("VERSION: 0\n\nSLOT: 0\n", "P")).toThrow(/stanza 1 has no CPV/);
     expect(parseBinpkgCompress(undefined)).toBe("zstd");
     expect(() => parseBinpkgCompress("brotli")).toThrow(/BINPKG_COMPRESS="brotli" is not supported/);
+  });
+});
+
+describe("the binary package a plan takes (--usepkg)", () => {
+  it("must have the same CPV, SLOT and sub-slot, and the same flags of its IUSE enabled", async () => {
+    const { findBinpkgFor } = await import("../src/build/binpkgInstall.js");
+    const pkgdir = fs.mkdtempSync(path.join(os.tmpdir(), "ouzo-pkgdir-"));
+    fs.mkdirSync(path.join(pkgdir, "app-misc"));
+    fs.writeFileSync(path.join(pkgdir, "app-misc/foo-1.0.tbz2"), "x");
+    fs.writeFileSync(path.join(pkgdir, "Packages"), "VERSION: 0\n\nCPV: app-misc/foo-1.0\nSLOT: 0/1\nUSE: amd64 ssl\nPATH: app-misc/foo-1.0.tbz2\n\n");
+    const c = { cpv: "app-misc/foo-1.0", slot: "0", subslot: "1", iuse: ["+ssl", "static"], use: new Set(["ssl"]) };
+    expect(findBinpkgFor(pkgdir, c)?.path).toBe(path.join(pkgdir, "app-misc/foo-1.0.tbz2"));
+    // the ebuild's sub-slot moved on: a rebuild, not this package
+    expect(findBinpkgFor(pkgdir, { ...c, subslot: "2" })).toBeUndefined();
+    expect(findBinpkgFor(pkgdir, { ...c, use: new Set(["ssl", "static"]) })).toBeUndefined();
+    fs.rmSync(pkgdir, { recursive: true, force: true });
   });
 });

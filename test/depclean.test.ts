@@ -132,6 +132,10 @@ describe("--clean and --deselect", () => {
     expect(fs.existsSync(path.join(root, "var/db/pkg/app-misc/older-1.0"))).toBe(false);
     expect(fs.readFileSync(path.join(root, "var/lib/portage/world"), "utf8")).toBe("app-misc/older:1\n");
     expect(run(["--rage-clean", "dev-libs/orphan"]).code).toBe(0);
+    // two actions at once are refused
+    const two = run(["--clean", "-C", "app-misc/top"]);
+    expect(two.code).toBe(1);
+    expect(two.stderr).toContain("one action at a time, not --clean and --unmerge");
     expect(fs.existsSync(path.join(root, "var/db/pkg/dev-libs/orphan-1.0"))).toBe(false);
   });
 });

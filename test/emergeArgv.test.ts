@@ -48,6 +48,12 @@ describe("emerge's option forms (emerge spec §1.1)", () => {
     expect(merged("--ask --jobs 4 --keep-going -av", ["--jobs=2", "--ask", "n", "foo"])).toEqual(["--keep-going", "-v", "--jobs=2", "--no-ask", "foo"]);
     // a repeatable option adds up
     expect(merged("--exclude a/b", ["--exclude", "c/d", "foo"])).toEqual(["--exclude", "a/b", "--exclude", "c/d", "foo"]);
+    // make.conf's usual y/n forms of any yes/no option, and emerge options ouzo does not have left out (named)
+    const booleans = new Set(["keep-going", "ask", "verbose"]);
+    expect(emergeArgv(["emerge", "--keep-going=y", "--keep-going", "n", "-k", "n"], booleans)).toEqual(["emerge", "--keep-going", "--no-keep-going", "--no-usepkg"]);
+    const ignored: string[] = [];
+    expect(withDefaultOpts(["--verbose-conflicts", "--keep-going", "--binpkg-respect-use=y", "-A"], ["foo"], kinds, ignored)).toEqual(["--keep-going", "foo"]);
+    expect(ignored).toEqual(["--verbose-conflicts", "--binpkg-respect-use=y", "-A"]);
   });
 
   it("emerge --sync, -s, -S, --regen, --metadata and -V become ouzo's own commands; a merge stays a merge", () => {

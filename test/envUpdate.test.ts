@@ -42,7 +42,6 @@ describe("env-update", () => {
     expect([...r.written].sort()).toEqual(["/etc/csh.env", "/etc/ld.so.conf", "/etc/profile.env"]);
     const profile = read(root, "etc/profile.env");
     expect(profile.split("\n").filter((l) => l && !l.startsWith("#"))).toEqual([
-      "export COLON_SEPARATED='GOPATHS'",
       "export CONFIG_PROTECT='/usr/share/config /opt/foo/etc'",
       "export EDITOR='/usr/bin/vim'",
       "export GOPATHS='/a:/b:/c'",
@@ -65,15 +64,26 @@ describe("env-update", () => {
     expect(fs.statSync(path.join(root, "etc/profile.env")).mtimeMs).toBe(mtime);
   });
 
-  it("names a file it cannot read and still uses the others", () => {
+  it("names a file it cannot read and rewrites nothing until it is fixed", () => {
     const root = envRoot();
-    fs.writeFileSync(path.join(root, "etc/env.d/55broken"), 'GOOD=1\nBAD="unterminated\n');
+    envUpdate(root, { ldconfig: false });
+    const before = read(root, "etc/ld.so.conf");
+    // a broken file would otherwise take its LDPATH out of the library cache
+    fs.writeFileSync(path.join(root, "etc/env.d/55broken"), 'LDPATH="/opt/broken/lib"\nBAD="unterminated\n');
+    fs.writeFileSync(path.join(root, "etc/env.d/56new"), 'NEWVAR="x"\n');
     const events: ReportEvent[] = [];
     const r = envUpdate(root, { ldconfig: false, reporter: { report: (e) => events.push(e) } });
-    expect(r.env.get("EDITOR")).toBe("/usr/bin/vim");
-    expect(r.env.has("GOOD")).toBe(false);
-    const warning = events.find((e) => e.kind === "warning");
-    expect(warning && "message" in warning ? warning.message : "").toMatch(/etc\/env\.d\/55broken:2: unterminated double quote; this file is left out/);
+    expect(r.written).toEqual([]);
+    expect(r.failed).toEqual([expect.stringMatching(/etc\/env\.d\/55broken:2$/)]);
+    expect(read(root, "etc/ld.so.conf")).toBe(before);
+    expect(read(root, "etc/profile.env")).not.toContain("NEWVAR");
+    const messages = events.flatMap((e) => (e.kind === "warning" ? [e.message] : []));
+    expect(messages.join("\n")).toMatch(/55broken:2: unterminated double quote/);
+    expect(ouzo(["env-update", "--root", root, "--no-ldconfig"]).code).toBe(1);
+    // fixed: everything is written again
+    fs.writeFileSync(path.join(root, "etc/env.d/55broken"), 'LDPATH="/opt/broken/lib"\n');
+    expect(envUpdate(root, { ldconfig: false }).written).toContain("/etc/profile.env");
+    expect(read(root, "etc/ld.so.conf")).toContain("/opt/broken/lib");
   });
 
   it("leaves a ROOT without env.d or profile.env alone", () => {

@@ -331,97 +331,105 @@ export async function runAniseSteps(steps: readonly AniseStep[], ctx: AniseRunCo
     await withVdbLock(
       ctx.root,
       async () => {
-        for (let i = 0; i < steps.length; i++) {
-          const s = steps[i]!;
-          startUnpacks(i);
-          if (s.kind === "remove") {
-            const protect = protectPaths(ctx, aniseRecordOf(s.pkg)?.configProtect);
-            t = performance.now();
-            const r = await unmergePackage({
-              root: ctx.root,
-              pkg: s.pkg,
-              configProtect: protect,
-              configProtectMask: [...ctx.configProtectMask],
-              features,
-              hooks,
-              reporter,
-              ownerIndex: ctx.ownerIndex,
-              uninstallIgnore: ctx.keepProtected ? protectedPatterns(s.pkg, protect) : [],
-            });
-            clock.remove += performance.now() - t;
-            result.removed.push({ cpv: s.pkg.cpv, result: r });
-          } else {
-            const spec = s.kind === "install" ? s.entry.spec : s.spec;
-            const repo = s.kind === "install" ? s.entry.repo.name : s.provider.repo.name;
-            const pf = pfOf(spec);
-            const work = workOf(spec);
-            let buildInfo = emptyBuildInfo;
-            let generated: Record<string, string> = {};
-            let image = path.join(work, "image");
-            let imageEntries: ImageEntry[] | undefined;
-            const f = finalizers.get(s);
-            const configProtect = s.kind === "install" ? s.entry.meta.configProtect : undefined;
-            if (s.kind === "install") {
+        try {
+          for (let i = 0; i < steps.length; i++) {
+            const s = steps[i]!;
+            startUnpacks(i);
+            if (s.kind === "remove") {
+              const protect = protectPaths(ctx, aniseRecordOf(s.pkg)?.configProtect);
               t = performance.now();
-              const u = await unpacks.get(s)!;
-              clock.waitUnpack += performance.now() - t;
-              image = u.image;
-              writeBack(u.bytes);
-              imageEntries = u.entries;
-              if (u.skipped.length) reporter?.report({ kind: "info", message: `${label(spec)}: ${u.skipped.length} file(s) of disabled subsets not installed (${u.skipped[0]!.subset}: /${u.skipped[0]!.path}…)` });
-              if (u.vdb && u.vdb.category === spec.category && u.vdb.pf === pf && fs.existsSync(path.join(u.vdb.dir, "SLOT"))) buildInfo = u.vdb.dir;
-              else {
-                if (u.vdb) reporter?.report({ kind: "warning", code: "ANISE_VDB", message: `${label(spec)} carries the VDB entry ${u.vdb.category}/${u.vdb.pf}, which is not ${spec.category}/${pf}: an entry is generated from its metadata instead` });
-                generated = generatedEntryFiles({ spec, repository: repo });
-              }
+              const r = await unmergePackage({
+                root: ctx.root,
+                pkg: s.pkg,
+                configProtect: protect,
+                configProtectMask: [...ctx.configProtectMask],
+                features,
+                hooks,
+                reporter,
+                ownerIndex: ctx.ownerIndex,
+                uninstallIgnore: ctx.keepProtected ? protectedPatterns(s.pkg, protect) : [],
+              });
+              clock.remove += performance.now() - t;
+              result.removed.push({ cpv: s.pkg.cpv, result: r });
             } else {
-              fs.rmSync(work, { recursive: true, force: true });
-              fs.mkdirSync(image, { recursive: true });
-              generated = generatedEntryFiles({ spec, repository: repo, rdepend: `=${s.provider.spec.category}/${pfOf(s.provider.spec)}` });
+              const spec = s.kind === "install" ? s.entry.spec : s.spec;
+              const repo = s.kind === "install" ? s.entry.repo.name : s.provider.repo.name;
+              const pf = pfOf(spec);
+              const work = workOf(spec);
+              let buildInfo = emptyBuildInfo;
+              let generated: Record<string, string> = {};
+              let image = path.join(work, "image");
+              let imageEntries: ImageEntry[] | undefined;
+              const f = finalizers.get(s);
+              const configProtect = s.kind === "install" ? s.entry.meta.configProtect : undefined;
+              if (s.kind === "install") {
+                t = performance.now();
+                const u = await unpacks.get(s)!;
+                clock.waitUnpack += performance.now() - t;
+                image = u.image;
+                writeBack(u.bytes);
+                imageEntries = u.entries;
+                if (u.skipped.length) reporter?.report({ kind: "info", message: `${label(spec)}: ${u.skipped.length} file(s) of disabled subsets not installed (${u.skipped[0]!.subset}: /${u.skipped[0]!.path}…)` });
+                if (u.vdb && u.vdb.category === spec.category && u.vdb.pf === pf && fs.existsSync(path.join(u.vdb.dir, "SLOT"))) buildInfo = u.vdb.dir;
+                else {
+                  if (u.vdb) reporter?.report({ kind: "warning", code: "ANISE_VDB", message: `${label(spec)} carries the VDB entry ${u.vdb.category}/${u.vdb.pf}, which is not ${spec.category}/${pf}: an entry is generated from its metadata instead` });
+                  generated = generatedEntryFiles({ spec, repository: repo });
+                }
+              } else {
+                fs.rmSync(work, { recursive: true, force: true });
+                fs.mkdirSync(image, { recursive: true });
+                generated = generatedEntryFiles({ spec, repository: repo, rdepend: `=${s.provider.spec.category}/${pfOf(s.provider.spec)}` });
+              }
+              const slot = (generated.SLOT ?? fs.readFileSync(path.join(buildInfo, "SLOT"), "utf8")).trim().split("/")[0] || slotOf(spec);
+              t = performance.now();
+              const merge = await mergePackage({
+                root: ctx.root,
+                category: spec.category,
+                pf,
+                slot,
+                imageDir: image,
+                ...(imageEntries ? { imageEntries } : {}),
+                ...(ctx.overwriteDirPerms ? { overwriteDirPerms: true } : {}),
+                buildInfoDir: buildInfo,
+                configProtect: protectPaths(ctx, configProtect),
+                configProtectMask: [...ctx.configProtectMask],
+                features,
+                replacing: [...s.replacing],
+                hooks,
+                reporter,
+                ownerIndex: mergeIndex,
+                vdbExtra: {
+                  ...generated,
+                  ...recordFiles({
+                    repository: repo,
+                    spec,
+                    finalizer: f ? finalizerRecord(f) : undefined,
+                    providedBy: s.kind === "provide" ? label(s.provider.spec) : undefined,
+                    configProtect,
+                  }),
+                },
+              });
+              clock.merge += performance.now() - t;
+              result.installed.push({ cpv: merge.cpv, merge });
+              result.configPending.push(...merge.configPending);
+              if (f?.install.length) toFinalize.push({ cpv: merge.cpv, f });
+              // what the merge left of the image (its directories) goes off the main thread
+              removals.push(unpacker.remove(work).catch(() => {}));
             }
-            const slot = (generated.SLOT ?? fs.readFileSync(path.join(buildInfo, "SLOT"), "utf8")).trim().split("/")[0] || slotOf(spec);
-            t = performance.now();
-            const merge = await mergePackage({
-              root: ctx.root,
-              category: spec.category,
-              pf,
-              slot,
-              imageDir: image,
-              ...(imageEntries ? { imageEntries } : {}),
-              ...(ctx.overwriteDirPerms ? { overwriteDirPerms: true } : {}),
-              buildInfoDir: buildInfo,
-              configProtect: protectPaths(ctx, configProtect),
-              configProtectMask: [...ctx.configProtectMask],
-              features,
-              replacing: [...s.replacing],
-              hooks,
-              reporter,
-              ownerIndex: mergeIndex,
-              vdbExtra: {
-                ...generated,
-                ...recordFiles({
-                  repository: repo,
-                  spec,
-                  finalizer: f ? finalizerRecord(f) : undefined,
-                  providedBy: s.kind === "provide" ? label(s.provider.spec) : undefined,
-                  configProtect,
-                }),
-              },
-            });
-            clock.merge += performance.now() - t;
-            result.installed.push({ cpv: merge.cpv, merge });
-            result.configPending.push(...merge.configPending);
-            if (f?.install.length) toFinalize.push({ cpv: merge.cpv, f });
-            // what the merge left of the image (its directories) goes off the main thread
-            removals.push(unpacker.remove(work).catch(() => {}));
+            reporter?.report({ kind: "progress", task: itask, done: ++n, total: steps.length, item: s.kind === "remove" ? s.pkg.cpv : label(s.kind === "install" ? s.entry.spec : s.spec) });
           }
-          reporter?.report({ kind: "progress", task: itask, done: ++n, total: steps.length, item: s.kind === "remove" ? s.pkg.cpv : label(s.kind === "install" ? s.entry.spec : s.spec) });
-        }
-        // env-update once for the run (build spec §10.7), before the finalizers, which may rely on profile.env
-        if (steps.length) {
-          const touched = [...result.installed.flatMap((i) => [...i.merge.contents.map((c) => c.path), ...i.merge.replaced.flatMap((r) => r.removed)]), ...result.removed.flatMap((r) => r.result.removed)];
-          const env = envUpdate(ctx.root, { touched, reporter });
-          if (env.ldconfig.ran) reporter?.report({ kind: "info", message: `ldconfig: ${env.ldconfig.reason}` });
+        } finally {
+          // env-update once for the run (build spec §10.7), before the finalizers, which may rely
+          // on profile.env; also when a merge failed, for the packages merged before it
+          if (result.installed.length || result.removed.length) {
+            const touched = [...result.installed.flatMap((i) => [...i.merge.contents.map((c) => c.path), ...i.merge.replaced.flatMap((r) => r.removed)]), ...result.removed.flatMap((r) => r.result.removed)];
+            try {
+              const env = envUpdate(ctx.root, { touched, reporter });
+              if (env.ldconfig.ran) reporter?.report({ kind: "info", message: `ldconfig: ${env.ldconfig.reason}` });
+            } catch (e) {
+              reporter?.report({ kind: "warning", code: "ENV_UPDATE", message: `env-update after the merges failed: ${(e as Error).message} ('ouzo env-update' tries again)` });
+            }
+          }
         }
       },
       { reporter, what: "ouzo anise" },

@@ -49,14 +49,16 @@ export function findBinpkg(pkg: BuildPackage, settings: BuildSettings): BinpkgMa
 
 /**
  * The binary package in PKGDIR for a package of a plan (--usepkg, emerge spec §6.1), decided
- * when the plan is made so that its line can say `binary`: same CPV and SLOT, and the same
+ * when the plan is made so that its line can say `binary`: same CPV, SLOT and sub-slot, and the same
  * enabled flags among the package's IUSE (emerge's --binpkg-respect-use).
  */
-export function findBinpkgFor(pkgdir: string, c: { readonly cpv: string; readonly slot: string; readonly iuse: readonly string[]; readonly use: ReadonlySet<string> }): BinpkgMatch | undefined {
+export function findBinpkgFor(pkgdir: string, c: { readonly cpv: string; readonly slot: string; readonly subslot: string; readonly iuse: readonly string[]; readonly use: ReadonlySet<string> }): BinpkgMatch | undefined {
   const flags = new Set(c.iuse.map((f) => f.replace(/^[+-]/, "")));
   const want = [...c.use].filter((f) => flags.has(f)).sort().join(" ");
   for (const s of readPackagesIndex(pkgdir).packages) {
-    if (s.CPV !== c.cpv || (s.SLOT || "0").split("/")[0] !== c.slot) continue;
+    // the sub-slot too: slot-operator rebuilds depend on it
+    const [slot, subslot = slot] = (s.SLOT || "0").split("/");
+    if (s.CPV !== c.cpv || slot !== c.slot || subslot !== c.subslot) continue;
     if (words(s.USE).filter((f) => flags.has(f)).sort().join(" ") !== want) continue;
     const file = path.join(pkgdir, s.PATH || `${c.cpv}.tbz2`);
     if (!fs.existsSync(file)) continue;

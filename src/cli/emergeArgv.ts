@@ -26,7 +26,7 @@ const YN_LONG = new Set([
   "autounmask-continue", "autounmask-only", "autounmask-unrestricted-atoms", "deselect",
 ]);
 /** Short options whose value is an optional y/n, with their long names. */
-const YN_SHORT: Readonly<Record<string, string>> = { a: "ask", q: "quiet", v: "verbose", w: "select", W: "deselect" };
+const YN_SHORT: Readonly<Record<string, string>> = { a: "ask", b: "buildpkg", g: "getbinpkg", G: "getbinpkgonly", k: "usepkg", K: "usepkgonly", q: "quiet", v: "verbose", w: "select", W: "deselect" };
 
 const isYN = (w: string | undefined): w is "y" | "n" => w === "y" || w === "n";
 
@@ -39,7 +39,11 @@ function jobsValue(v: string): string {
   return `--jobs=${v}`;
 }
 
-export function emergeArgv(argv: readonly string[]): string[] {
+/**
+ * `booleans`: every yes/no option of the command table; each takes an optional y/n as those of
+ * YN_LONG do (`--keep-going=y`, `--usepkg n`), which make.conf's EMERGE_DEFAULT_OPTS often holds.
+ */
+export function emergeArgv(argv: readonly string[], booleans: ReadonlySet<string> = new Set()): string[] {
   const out: string[] = [];
   const yn = (name: string, v: "y" | "n") => out.push(v === "y" ? `--${name}` : `--no-${name}`);
   for (let i = 0; i < argv.length; i++) {
@@ -52,7 +56,7 @@ export function emergeArgv(argv: readonly string[]): string[] {
     const long = /^--([a-z][a-z0-9-]*)(?:=(.*))?$/.exec(w);
     if (long) {
       const [, name, value] = long as unknown as [string, string, string | undefined];
-      if (YN_LONG.has(name)) {
+      if (YN_LONG.has(name) || booleans.has(name)) {
         if (isYN(value)) yn(name, value);
         else if (value === undefined && isYN(next)) yn(name, next), i++;
         else out.push(w);
@@ -203,9 +207,17 @@ function optionGroups(words: readonly string[], options: OptionKinds): { key?: s
  * line wins: an option it gives is taken out of the defaults (a repeatable one adds up instead),
  * as "last value wins" says. Both lists are already in emergeArgv's forms, without "emerge".
  */
-export function withDefaultOpts(defaults: readonly string[], args: readonly string[], options: OptionKinds): string[] {
+export function withDefaultOpts(defaults: readonly string[], args: readonly string[], options: OptionKinds, ignored: string[] = []): string[] {
   const given = new Set(optionGroups(args, options).flatMap((g) => (g.key ? [g.key] : [])));
-  const kept = optionGroups(defaults, options).filter((g) => !g.key || options[g.key]?.array || !given.has(g.key));
+  const kept = optionGroups(defaults, options).filter((g) => {
+    if (!g.key) return true;
+    // an emerge option ouzo does not have (--verbose-conflicts, --binpkg-respect-use…) would stop every run
+    if (!(g.key in options)) {
+      ignored.push(g.words.join(" "));
+      return false;
+    }
+    return options[g.key]?.array || !given.has(g.key);
+  });
   return [...kept.flatMap((g) => g.words), ...args];
 }
 

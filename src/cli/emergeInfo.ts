@@ -6,7 +6,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import type { Config } from "../config/Config.js";
 import { Atom } from "../pms/atom.js";
-import { COMMAND_LINE_EAPI } from "../pms/eapi.js";
+import { COMMAND_LINE_EAPI, USER_CONFIG_EAPI } from "../pms/eapi.js";
 import { compareVersions } from "../pms/version.js";
 import { readInstalled, type InstalledPackage } from "../vdb/installed.js";
 import { VERSION } from "./version.js";
@@ -97,7 +97,7 @@ export function infoText(config: Config, atoms: readonly string[], verbose: bool
   for (const text of atoms) {
     let atom: Atom;
     try {
-      atom = Atom.parse(text.includes("/") ? text : `*/${text}`, COMMAND_LINE_EAPI);
+      atom = Atom.parse(text.includes("/") ? text : `*/${text}`, USER_CONFIG_EAPI);
     } catch {
       out.push("", `${text}: not an atom`);
       continue;

@@ -117,10 +117,13 @@ export async function runPlan(config: Config, entries: readonly PlanEntry[], unm
 
   // what each package waits for: its dependencies planned before it (build-time, runtime)
   const indexOf = new Map(entries.map((e, i) => [e.index, i]));
+  // the build host's packages come first in a plan of two roots; a ROOT package waits for all of
+  // them (they are its build tools), also when their edges are not known (a resumed run has none)
+  const hostJobs = entries.flatMap((e, i) => (e.host ? [i] : []));
   const jobs: Job[] = entries.map((entry, i) => ({
     n: i + 1,
     entry,
-    after: entry.deps.filter((d) => d.edge !== "runtime_post" && d.edge !== "blocker").map((d) => indexOf.get(d.index)).filter((j): j is number => j !== undefined && j < i),
+    after: [...new Set([...entry.deps.filter((d) => d.edge !== "runtime_post" && d.edge !== "blocker").map((d) => indexOf.get(d.index)), ...(entry.host ? [] : hostJobs)])].filter((j): j is number => j !== undefined && j < i),
     state: "waiting",
   }));
   const resume = () => {

@@ -354,12 +354,16 @@ export async function main(argv: string[]): Promise<void> {
         process.stdout.write(VERSION + "\n");
         return;
       }
-      argv = other ?? emergeArgv(argv);
+      const emerge = COMMANDS.find((c) => c.usage.startsWith("emerge "))!;
+      const options = { ...GLOBAL_OPTIONS, ...emerge.options };
+      const booleans = new Set(Object.entries(options).flatMap(([name, o]) => (o.type === "boolean" ? [name] : [])));
+      argv = other ?? emergeArgv(argv, booleans);
       // EMERGE_DEFAULT_OPTS goes first, and what the command line gives wins
       if (!other && !argv.includes("--ignore-default-opts")) {
         const defaults = (await import("./emergeDefaults.js")).emergeDefaultOpts(argv);
-        const emerge = COMMANDS.find((c) => c.usage.startsWith("emerge "))!;
-        if (defaults.length) argv = ["emerge", ...withDefaultOpts(emergeArgv(["emerge", ...defaults]).slice(1), argv.slice(1), { ...GLOBAL_OPTIONS, ...emerge.options })];
+        const ignored: string[] = [];
+        if (defaults.length) argv = ["emerge", ...withDefaultOpts(emergeArgv(["emerge", ...defaults], booleans).slice(1), argv.slice(1), options, ignored)];
+        if (ignored.length) process.stderr.write(`ouzo: warning: EMERGE_DEFAULT_OPTS: left out what ouzo emerge does not have: ${ignored.join(", ")}\n`);
       }
     } catch (e) {
       process.exitCode = reportFailure(e, {});

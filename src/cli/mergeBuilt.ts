@@ -93,10 +93,12 @@ export async function unmergeInstalled(pkg: InstalledPackage, o: UnmergeOptions)
  * build, keeptemp keeps T); after a failure only with fail-clean.
  */
 export function cleanBuildDir(build: PackageBuild, features: ReadonlySet<string>, when: "before" | "merged" | "failed"): void {
-  const keepwork = features.has("keepwork");
-  const keeptemp = features.has("keeptemp");
+  // a binary package's build directory is never kept: its markers stand for no build (§5.7)
+  const binary = build.mergeType === "binary";
+  const keepwork = features.has("keepwork") && !binary;
+  const keeptemp = features.has("keeptemp") && !binary;
   if (when === "before") {
-    if (!keepwork) build.dir.clean();
+    if (!keepwork) build.dir.clean({ keeptemp });
   } else if (when === "merged") {
     if (!features.has("noclean")) build.dir.clean({ keepwork, keeptemp });
   } else if (features.has("fail-clean")) build.dir.clean({ keeptemp });

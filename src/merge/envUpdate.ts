@@ -6,8 +6,9 @@
 //
 // Where ouzo differs from Portage, on purpose: a value holding a single quote is written quoted
 // so that the shell reads it back as it was (Portage writes it between single quotes as it is,
-// and profile.env then fails to parse); a file of env.d that cannot be read is named in a warning
-// and the others still count (rather than stopping the merge).
+// and profile.env then fails to parse); a file of env.d that cannot be read is named (file:line)
+// in a warning and nothing is rewritten (rather than stopping the merge): writing without it
+// would take its PATH or LDPATH away.
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -41,6 +42,8 @@ export interface EnvUpdateResult {
   readonly written: string[];
   /** ldconfig ran (and why), was not needed, or could not run (and why). */
   readonly ldconfig: { ran: boolean; reason: string };
+  /** Files of env.d that could not be read (`file:line`): nothing was rewritten then. */
+  readonly failed: readonly string[];
 }
 
 /** The files of env.d that count, in the order they are read. */
@@ -58,15 +61,16 @@ export function envdFiles(envd: string): string[] {
     .filter((f) => fs.statSync(f, { throwIfNoEntry: false })?.isFile());
 }
 
-/** The variables of env.d, added up as §10.7 step 2 says. */
-export function gatherEnv(files: readonly string[], reporter?: Reporter): Map<string, string> {
+/** The variables of env.d, added up as §10.7 step 2 says; `failed` gets the files that could not be read. */
+export function gatherEnv(files: readonly string[], reporter?: Reporter, failed: string[] = []): Map<string, string> {
   const read: { file: string; vars: { name: string; value: string }[] }[] = [];
   for (const file of files) {
     try {
       read.push({ file, vars: readShellVars(file, { scope: new Map(), expand: false }) });
     } catch (e) {
       const where = e instanceof OuzoError && e.origin.line ? `${file}:${e.origin.line}` : file;
-      reporter?.report({ kind: "warning", code: "ENV_D", message: `${where}: ${(e as Error).message}; this file is left out of profile.env` });
+      failed.push(where);
+      reporter?.report({ kind: "warning", code: "ENV_D", message: `${where}: ${(e as Error).message}` });
     }
   }
   const space = new Set(SPACE_KEYS);
@@ -90,6 +94,9 @@ export function gatherEnv(files: readonly string[], reporter?: Reporter): Map<st
       for (const item of sep === ":" ? value.split(":") : value.split(/\s+/)) if (item && !list.includes(item)) list.push(item);
       env.set(name, list.join(sep));
     }
+  // they say how to add up, and are no variables of the environment
+  env.delete("SPACE_SEPARATED");
+  env.delete("COLON_SEPARATED");
   return env;
 }
 
@@ -153,8 +160,14 @@ export function envUpdate(root: string, opts: EnvUpdateOptions = {}): EnvUpdateR
   const envd = path.join(root, "etc", "env.d");
   // a ROOT where env-update ran before keeps being kept, even once env.d has gone with its last file
   const active = fs.statSync(envd, { throwIfNoEntry: false })?.isDirectory() || fs.existsSync(path.join(root, "etc", "profile.env"));
-  if (!active) return { active: false, env: new Map(), written: [], ldconfig: { ran: false, reason: "no /etc/env.d" } };
-  const env = gatherEnv(envdFiles(envd), opts.reporter);
+  if (!active) return { active: false, env: new Map(), written: [], ldconfig: { ran: false, reason: "no /etc/env.d" }, failed: [] };
+  const failed: string[] = [];
+  const env = gatherEnv(envdFiles(envd), opts.reporter, failed);
+  if (failed.length) {
+    // a file left out would take its PATH or LDPATH out of every shell and of the library cache
+    opts.reporter?.report({ kind: "warning", code: "ENV_D", message: `/etc/env.d has a file that cannot be read (${failed.join(", ")}): profile.env, csh.env and ld.so.conf are left as they are until it is fixed ('ouzo env-update' then)` });
+    return { active: true, env, written: [], ldconfig: { ran: false, reason: "env.d has a file that cannot be read" }, failed };
+  }
   const written: string[] = [];
   const write = (rel: string, text: string) => {
     if (writeFileIfChanged(path.join(root, rel), text)) written.push(`/${rel}`);
@@ -204,7 +217,7 @@ export function envUpdate(root: string, opts: EnvUpdateOptions = {}): EnvUpdateR
   if (ldconfig.ran || !reason) {
     if (JSON.stringify(stored) !== JSON.stringify(mtimes)) atomicWriteFile(mtimedbFile, `${JSON.stringify({ ...mtimedb, ldpath: mtimes })}\n`);
   }
-  return { active: true, env, written, ldconfig };
+  return { active: true, env, written, ldconfig, failed };
 }
 
 /** envUpdate under the VDB lock (merges and unmerges of other ouzo processes wait meanwhile). */

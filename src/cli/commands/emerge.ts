@@ -247,9 +247,12 @@ function commandLineOf(args: EmergeArgs): string {
 export async function emergeCommand(config: Config, args: EmergeArgs, out: Output): Promise<number> {
   const started = Date.now();
   const root = rootOf(args);
-  // the actions that only read (emerge spec §1.2)
+  // one action at a time (emerge spec §1.2, §1.9); --deselect with an uninstall is its option
+  const removals = { "--depclean": args.depclean, "--prune": args.prune, "--clean": args.clean, "--unmerge": args.unmerge, "--rage-clean": args.rageClean };
+  const actions = Object.entries({ ...removals, "--info": args.info, "--list-sets": args.listSets, "--resume": args.resume, "--deselect": args.deselect === true && !Object.values(removals).some(Boolean) }).filter(([, on]) => on).map(([name]) => name);
+  if (actions.length > 1) throw new OuzoError("BAD_OPTIONS", `one action at a time, not ${actions.join(" and ")}`);
+  // the actions that only read
   if (args.info || args.listSets) {
-    if ((args.info && args.listSets) || removalActionOf(args) || args.unmerge || args.resume) throw new OuzoError("BAD_OPTIONS", "only one action at a time: --info, --list-sets, a removal or a merge");
     if (args.info) out.result(infoText(config, args.atoms ?? [], !!args.verbose));
     else for (const name of setNames(config)) out.result(name);
     return 0;
