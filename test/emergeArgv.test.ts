@@ -68,5 +68,8 @@ describe("emerge's option forms (emerge spec §1.1)", () => {
     expect(() => otherEmergeAction(["emerge", "-s", "a", "b"])).toThrow(/one search term/);
     expect(otherEmergeAction(["emerge", "-avuDN", "@world"])).toBeUndefined();
     expect(otherEmergeAction(["emerge", "--ask", "app-misc/sync"])).toBeUndefined();
+    // the value of another option is no search term
+    const kinds: OptionKinds = { jobs: { type: "number", alias: "j" }, exclude: { type: "string", array: true } };
+    expect(otherEmergeAction(["emerge", "-s", "-j", "4", "--exclude", "a/b", "gcc"], kinds)).toEqual(["search", "gcc"]);
   });
 });

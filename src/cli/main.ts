@@ -349,13 +349,13 @@ export async function main(argv: string[]): Promise<void> {
   if (argv[0] === "emerge") {
     try {
       // emerge --sync, -s, --regen, --version: ouzo's own commands
-      const other = otherEmergeAction(argv);
+      const emerge = COMMANDS.find((c) => c.usage.startsWith("emerge "))!;
+      const options = { ...GLOBAL_OPTIONS, ...emerge.options };
+      const other = otherEmergeAction(argv, options);
       if (other?.[0] === "--version") {
         process.stdout.write(VERSION + "\n");
         return;
       }
-      const emerge = COMMANDS.find((c) => c.usage.startsWith("emerge "))!;
-      const options = { ...GLOBAL_OPTIONS, ...emerge.options };
       const booleans = new Set(Object.entries(options).flatMap(([name, o]) => (o.type === "boolean" ? [name] : [])));
       argv = other ?? emergeArgv(argv, booleans);
       // EMERGE_DEFAULT_OPTS goes first, and what the command line gives wins
