@@ -205,6 +205,21 @@ describe("ouzo emerge (building and merging)", () => {
     expect(v.stdout).toMatch(/^\d+\.\d+\.\d+\n$/);
   });
 
+  it("--resume --jobs keeps the saved order: a package starts once those before it are merged", async () => {
+    const sys = await buildSystem();
+    const ebuild = (body: string) => `EAPI=8\nDESCRIPTION="test"\nHOMEPAGE="https://example.invalid/"\nLICENSE="MIT"\nSLOT="0"\nKEYWORDS="amd64"\nS=\${WORKDIR}\n${body}\n`;
+    writeTree(sys.kit, {
+      "app-misc/first/first-1.ebuild": ebuild('src_install() {\n\tinsinto /usr/share/first\n\tnewins - f.txt <<<"first"\n}'),
+      // built before first is merged, this fails: a resumed plan has no edges to say so
+      "app-misc/second/second-1.ebuild": ebuild('pkg_setup() {\n\thas_version app-misc/first || die "first is not merged yet"\n}\nsrc_install() {\n\tinsinto /usr/share/second\n\tnewins - s.txt <<<"second"\n}'),
+    });
+    writeTree(sys.root, { "var/cache/edb/ouzo-resume.json": JSON.stringify({ mergelist: ["app-misc/first-1::build-kit", "app-misc/second-1::build-kit"], worldAtoms: [] }) });
+    const r = emerge(sys, "--resume", "--jobs", "2");
+    expect(r.stderr).not.toContain("first is not merged yet");
+    expect(r.code, r.stderr).toBe(0);
+    expect(vdb(sys)).toEqual(["app-misc/first-1", "app-misc/second-1"]);
+  });
+
   it("goes past a failing build with --keep-going, then --resume --skipfirst finishes what is left", async () => {
     const sys = await buildSystem();
     const r = emerge(sys, "--keep-going", "-1", "app-misc/dies", "app-misc/eapi4");

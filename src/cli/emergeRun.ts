@@ -47,6 +47,11 @@ export interface RunOptions extends GlobalArgs {
   getbinpkg?: boolean;
   getbinpkgonly?: boolean;
   quietBuild?: boolean;
+  /**
+   * The plan carries no dependency edges (--resume plans with --nodeps): each package waits for
+   * those before it, so --jobs cannot build one before what it needs is merged.
+   */
+  inOrder?: boolean;
   /** The command line, for emerge.log. */
   commandLine: string;
 }
@@ -57,6 +62,8 @@ interface Job {
   readonly entry: PlanEntry;
   /** Indexes (into the run) of what must be merged before this one is built. */
   readonly after: number[];
+  /** Indexes of what must be over (merged, failed or skipped) before it starts: order without dependence. */
+  readonly before: number[];
   state: "waiting" | "building" | "built" | "merging" | "done" | "failed" | "skipped";
   build?: PackageBuild;
   error?: string;
@@ -117,13 +124,13 @@ export async function runPlan(config: Config, entries: readonly PlanEntry[], unm
 
   // what each package waits for: its dependencies planned before it (build-time, runtime)
   const indexOf = new Map(entries.map((e, i) => [e.index, i]));
-  // the build host's packages come first in a plan of two roots; a ROOT package waits for all of
-  // them (they are its build tools), also when their edges are not known (a resumed run has none)
-  const hostJobs = entries.flatMap((e, i) => (e.host ? [i] : []));
+  // a plan without edges (--resume) keeps its order: each package starts once those before it are
+  // over, so --jobs cannot build one before what it needs (a failure still skips nothing here)
   const jobs: Job[] = entries.map((entry, i) => ({
     n: i + 1,
     entry,
-    after: [...new Set([...entry.deps.filter((d) => d.edge !== "runtime_post" && d.edge !== "blocker").map((d) => indexOf.get(d.index)), ...(entry.host ? [] : hostJobs)])].filter((j): j is number => j !== undefined && j < i),
+    after: entry.deps.filter((d) => d.edge !== "runtime_post" && d.edge !== "blocker").map((d) => indexOf.get(d.index)).filter((j): j is number => j !== undefined && j < i),
+    before: args.inOrder ? Array.from({ length: i }, (_, k) => k) : [],
     state: "waiting",
   }));
   const resume = () => {
@@ -221,6 +228,8 @@ export async function runPlan(config: Config, entries: readonly PlanEntry[], unm
     log.write(` >>> unmerge success: ${p.cpv}`);
   };
   const failed = (j: Job) => j.state === "failed" || j.state === "skipped";
+  /** Its dependencies merged, and what goes before it over. */
+  const ready = (j: Job) => j.after.every((a) => jobs[a]!.state === "done") && j.before.every((b) => jobs[b]!.state === "done" || failed(jobs[b]!));
   let mergeChain: Promise<void> = Promise.resolve();
   let running = 0;
   let loadTimer: NodeJS.Timeout | undefined;
@@ -314,7 +323,7 @@ export async function runPlan(config: Config, entries: readonly PlanEntry[], unm
       if (!stop && !loaded) {
         for (const j of jobs) {
           if (running >= width) break;
-          if (j.state !== "waiting" || !j.after.every((a) => jobs[a]!.state === "done")) continue;
+          if (j.state !== "waiting" || !ready(j)) continue;
           j.state = "building";
           running++;
           buildOne(j)
@@ -339,7 +348,7 @@ export async function runPlan(config: Config, entries: readonly PlanEntry[], unm
             });
         }
       }
-      if (running === 0 && (stop || !jobs.some((j) => j.state === "waiting" && j.after.every((a) => jobs[a]!.state === "done")))) {
+      if (running === 0 && (stop || !jobs.some((j) => j.state === "waiting" && ready(j)))) {
         void mergeChain.then(resolve);
       }
     };

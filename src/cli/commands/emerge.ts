@@ -429,7 +429,7 @@ export async function emergeCommand(config: Config, args: EmergeArgs, out: Outpu
     if (!entries.length && !unmerges.length) return 0;
     const worldAtoms = resumed ? resumed.worldAtoms : [...worldAdd.add];
     const worldSets = resumed ? [] : [...worldAdd.addSets];
-    return runPlan(config, entries, unmerges, worldAtoms, worldSets, { ...args, commandLine: commandLineOf(args) }, out);
+    return runPlan(config, entries, unmerges, worldAtoms, worldSets, { ...args, commandLine: commandLineOf(args), inOrder: !!resumed }, out);
   }
   return 0;
 }
