@@ -116,6 +116,27 @@ describe("env-update", () => {
     expect(cli.stdout).toContain("nothing changed");
   });
 
+  it.runIf(isRoot)("uses ${CHOST}-ldconfig for a cross-compiled ROOT, and says so when there is none", () => {
+    const root = envRoot();
+    const cross = { chost: "aarch64-unknown-linux-gnu", cbuild: "x86_64-pc-linux-gnu" };
+    const events: ReportEvent[] = [];
+    const none = envUpdate(root, { ...cross, reporter: { report: (e) => events.push(e) } });
+    expect(none.ldconfig).toEqual({ ran: false, reason: "aarch64-unknown-linux-gnu-ldconfig was not found" });
+    expect(events.some((e) => e.kind === "warning" && e.message.includes("run aarch64-unknown-linux-gnu-ldconfig -r"))).toBe(true);
+    // a cross ldconfig on PATH is the one that runs (never the host's)
+    const bin = tmpdir();
+    const log = path.join(bin, "args");
+    fs.writeFileSync(path.join(bin, "aarch64-unknown-linux-gnu-ldconfig"), `#!/bin/sh\necho "$@" >> '${log}'\n`, { mode: 0o755 });
+    const saved = process.env.PATH;
+    process.env.PATH = `${bin}:${saved}`;
+    try {
+      expect(envUpdate(root, cross).ldconfig.ran).toBe(true);
+    } finally {
+      process.env.PATH = saved;
+    }
+    expect(fs.readFileSync(log, "utf8")).toContain(`-X -r ${root}`);
+  });
+
   it("runs after emerge merges and unmerges, and after an anise install", async () => {
     const sys = await buildSystem();
     writeTree(path.join(sys.kit, "app-misc", "envd"), {

@@ -56,7 +56,7 @@ export async function mergeBuilt(build: PackageBuild, o: MergeBuiltOptions): Pro
   for (const c of result.configPending) o.out.notice(` * IMPORTANT: config file '${c.path}' needs updating (${c.file}).`);
   if (!build.noop("postinst")) await build.phase("postinst", false, { replacingVersions: versions, mergeType: build.mergeType });
   // what the package put in /etc/env.d counts for the next build of the run already
-  await envUpdateAfter(o.root, [...result.contents.map((c) => c.path), ...result.replaced.flatMap((r) => r.removed)], o.out);
+  await envUpdateAfter(o.root, [...result.contents.map((c) => c.path), ...result.replaced.flatMap((r) => r.removed)], o.out, o.config);
   updateVdbEnvironment(build.dir, result.vdbDir);
   return result;
 }
@@ -83,7 +83,7 @@ export async function unmergeInstalled(pkg: InstalledPackage, o: UnmergeOptions)
     hooks: o.hooks,
   });
   if (o.showKept) for (const k of r.kept) o.out.result(`--- ${k.reason ?? "kept"} ${k.path}`);
-  await envUpdateAfter(o.root, r.removed, o.out);
+  await envUpdateAfter(o.root, r.removed, o.out, o.config);
   return r;
 }
 
@@ -105,8 +105,10 @@ export function cleanBuildDir(build: PackageBuild, features: ReadonlySet<string>
 }
 
 /** env-update after a merge or an unmerge (build spec §10.7), with emerge's line when ldconfig runs. */
-export async function envUpdateAfter(root: string, touched: readonly string[], out: Output): Promise<void> {
-  const r = await envUpdateLocked(root, { touched, reporter: out });
+export async function envUpdateAfter(root: string, touched: readonly string[], out: Output, config?: Config): Promise<void> {
+  // ROOT of the configuration may be cross-compiled (CHOST ≠ CBUILD); the build host's root is not
+  const cross = config && path.resolve(root) === path.resolve(config.root) ? { chost: config.vars.get("CHOST"), cbuild: config.vars.get("CBUILD") } : {};
+  const r = await envUpdateLocked(root, { touched, reporter: out, ...cross });
   if (r.ldconfig.ran) out.result(">>> Regenerating /etc/ld.so.cache...");
 }
 

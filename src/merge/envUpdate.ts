@@ -30,6 +30,9 @@ export interface EnvUpdateOptions {
   readonly ldconfig?: boolean;
   /** Paths just merged or removed (CONTENTS paths): one directly in a library directory asks for ldconfig. */
   readonly touched?: readonly string[];
+  /** CHOST and CBUILD of the configuration: when they differ, ROOT is cross-compiled and `${CHOST}-ldconfig` serves. */
+  readonly chost?: string;
+  readonly cbuild?: string;
   readonly reporter?: Reporter;
 }
 
@@ -149,10 +152,12 @@ function readMtimedb(file: string): Record<string, unknown> {
   }
 }
 
-function ldconfigProgram(): string | undefined {
-  for (const p of ["/sbin/ldconfig", "/usr/sbin/ldconfig", "/bin/ldconfig", "/usr/bin/ldconfig"]) if (fs.existsSync(p)) return p;
-  const r = spawnSync("ldconfig", ["--version"], { stdio: "ignore" });
-  return r.error ? undefined : "ldconfig";
+/** ldconfig, or `${CHOST}-ldconfig` for a ROOT of another CHOST (the host's would not read its libraries). */
+function ldconfigProgram(cross: string | undefined): string | undefined {
+  const name = cross ? `${cross}-ldconfig` : "ldconfig";
+  if (!cross) for (const p of ["/sbin/ldconfig", "/usr/sbin/ldconfig", "/bin/ldconfig", "/usr/bin/ldconfig"]) if (fs.existsSync(p)) return p;
+  const r = spawnSync(name, ["--version"], { stdio: "ignore" });
+  return r.error ? undefined : name;
 }
 
 /** Run env-update for ROOT; see the file comment. Call it where merges are serialised (under the VDB lock). */
@@ -200,16 +205,17 @@ export function envUpdate(root: string, opts: EnvUpdateOptions = {}): EnvUpdateR
   const reason = ldChanged ? "LDPATH changed" : inLibDir ? "files were merged into a library directory" : dirMoved ? "a library directory changed" : "";
   let ldconfig: EnvUpdateResult["ldconfig"] = { ran: false, reason: reason ? `not asked (${reason})` : "nothing changed" };
   if (reason && opts.ldconfig !== false) {
-    const program = ldconfigProgram();
+    const cross = opts.chost && opts.cbuild && opts.chost !== opts.cbuild ? opts.chost : undefined;
+    const program = ldconfigProgram(cross);
     const absRoot = path.resolve(root);
-    if (!program) ldconfig = { ran: false, reason: "ldconfig was not found" };
+    if (!program) ldconfig = { ran: false, reason: `${cross ? `${cross}-ldconfig` : "ldconfig"} was not found` };
     else if (absRoot !== "/" && process.getuid?.() !== 0) ldconfig = { ran: false, reason: "ldconfig -r needs root" };
     else {
       const r = spawnSync(program, absRoot === "/" ? ["-X"] : ["-X", "-r", absRoot], { encoding: "utf8" });
       if (r.status === 0) ldconfig = { ran: true, reason };
       else ldconfig = { ran: false, reason: `ldconfig failed: ${(r.stderr || r.error?.message || `exit ${r.status}`).trim().split("\n")[0]}` };
     }
-    const message = `${reason}, but ${ldconfig.reason}: run ldconfig${absRoot === "/" ? "" : ` -r ${absRoot}`} yourself`;
+    const message = `${reason}, but ${ldconfig.reason}: run ${cross ? `${cross}-ldconfig` : "ldconfig"}${absRoot === "/" ? "" : ` -r ${absRoot}`} yourself`;
     // an unprivileged merge into a ROOT of one's own (a prefix, a test) is expected not to: said, not warned
     if (!ldconfig.ran) opts.reporter?.report(ldconfig.reason === "ldconfig -r needs root" ? { kind: "info", message } : { kind: "warning", code: "LDCONFIG", message });
   }
