@@ -290,6 +290,24 @@ describe("ouzo ebuild", () => {
     expect(none.stderr).toContain("app-misc/hello-1.1 is not installed");
   });
 
+  it("runs only the phase named with FEATURES=noauto, the ones before it left to the user", async () => {
+    const sys = await buildSystem();
+    expect(ebuild(sys, "app-misc/hello-1.0", ["unpack"]).code).toBe(0);
+    const dir = builddir(sys, "app-misc/hello-1.0");
+    const noauto = { env: { FEATURES: "noauto" } };
+    // compile alone: nothing was configured, so it fails, and nothing before it ran
+    const early = ebuild(sys, "app-misc/hello-1.0", ["compile"], noauto);
+    expect(early.code).toBe(1);
+    expect(early.stderr).toContain("src_compile failed");
+    expect(fs.existsSync(path.join(dir, ".prepared"))).toBe(false);
+    expect(fs.existsSync(path.join(dir, ".configured"))).toBe(false);
+    expect(ebuild(sys, "app-misc/hello-1.0", ["configure"], noauto).code).toBe(0);
+    expect(fs.existsSync(path.join(dir, ".configured"))).toBe(true);
+    expect(fs.existsSync(path.join(dir, ".prepared"))).toBe(false);
+    expect(ebuild(sys, "app-misc/hello-1.0", ["compile"], noauto).code).toBe(0);
+    expect(fs.existsSync(path.join(dir, ".compiled"))).toBe(true);
+  });
+
   it("refuses an unknown phase with a usage error", async () => {
     const sys = await buildSystem();
     const r = ebuild(sys, "app-misc/hello-1.0", ["frobnicate"]);

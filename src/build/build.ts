@@ -177,7 +177,10 @@ export class PackageBuild {
     const phases = sourcePhases(this.pkg, this.settings);
     const target: SourcePhase = command === "instprep" || command === "package" ? "install" : (command as SourcePhase);
     const upto = phases.indexOf(target);
-    const list = upto >= 0 ? phases.slice(0, upto + 1) : phases.filter((p) => SOURCE_PHASES.indexOf(p) <= SOURCE_PHASES.indexOf(target));
+    const all = upto >= 0 ? phases.slice(0, upto + 1) : phases.filter((p) => SOURCE_PHASES.indexOf(p) <= SOURCE_PHASES.indexOf(target));
+    // FEATURES=noauto (the ebuild command's): only the phase named, the phases before it left to the user
+    const noauto = this.settings.features.has("noauto") && command !== "instprep" && command !== "package";
+    const list = noauto ? all.filter((p) => p === target) : all;
     for (const p of list) await this.sourcePhase(p);
     if (command === "instprep" || command === "package") {
       await this.marked("instprep", async () => {
@@ -241,7 +244,8 @@ export class PackageBuild {
       this.timings.push({ phase: p, ms: 0 });
       return;
     }
-    await this.marked(p, () => this.phase(p, p === "setup" || !fs.existsSync(this.dir.environment)));
+    // noauto sources the ebuild afresh for each phase instead of the saved environment (§1.7)
+    await this.marked(p, () => this.phase(p, p === "setup" || this.settings.features.has("noauto") || !fs.existsSync(this.dir.environment)));
   }
 
   private async marked(p: MarkedPhase, body: () => Promise<void>): Promise<void> {
