@@ -13,6 +13,9 @@ export interface AcquireOptions {
   readonly onWait?: (holder: number | undefined, what: string | undefined) => void;
 }
 
+/** Consecutive I/O errors taking a lock that count as its file changing hands (at 100 ms apart). */
+const IO_ERROR_RETRIES = 20;
+
 /**
  * An exclusive lock that the kernel holds: the lock file is an SQLite database kept in an
  * EXCLUSIVE transaction, that is a POSIX record lock, which the kernel drops when its process
@@ -20,9 +23,6 @@ export interface AcquireOptions {
  * file is judged and removed by one waiter while another creates it anew). Connections of one
  * process exclude each other too. The holder's pid is written beside the lock, for messages.
  */
-/** Consecutive I/O errors taking a lock that count as its file changing hands (at 100 ms apart). */
-const IO_ERROR_RETRIES = 20;
-
 export class FileLock {
   private db: Database.Database | undefined;
   private ioErrors = 0;
