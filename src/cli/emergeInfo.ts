@@ -5,6 +5,8 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import type { Config } from "../config/Config.js";
+import { readConfigLines } from "../config/configFiles.js";
+import { readFileIfExists } from "../core/fsutil.js";
 import { Atom } from "../pms/atom.js";
 import { COMMAND_LINE_EAPI, USER_CONFIG_EAPI } from "../pms/eapi.js";
 import { compareVersions } from "../pms/version.js";
@@ -16,17 +18,8 @@ export function setNames(config: Config): string[] {
   return [...new Set(["installed", "selected", "system", "world", ...config.userSets.keys()])].sort();
 }
 
-const lines = (file: string) => {
-  try {
-    return fs
-      .readFileSync(file, "utf8")
-      .split("\n")
-      .map((l) => l.replace(/#.*/, "").trim())
-      .filter(Boolean);
-  } catch {
-    return [];
-  }
-};
+/** The non-comment lines of a profile file such as info_pkgs (none when it is absent). */
+const lines = (file: string) => readConfigLines(file, false).map((l) => l.text);
 
 /** `cat/pn: 1.2::repo, 1.3::repo` for the installed versions matching `atom`, or "[Not Present]". */
 function installedVersions(installed: readonly InstalledPackage[], atom: string): string {
@@ -108,13 +101,7 @@ export function infoText(config: Config, atoms: readonly string[], verbose: bool
       out.push("", `${p.cpv}::${p.repo} was built with the following:`);
       out.push(`USE="${p.use.join(" ")}"`);
       for (const f of ["CFLAGS", "CXXFLAGS", "LDFLAGS", "FEATURES", "CHOST", "CBUILD"]) {
-        const value = (() => {
-          try {
-            return fs.readFileSync(path.join(p.dir, f), "utf8").trim();
-          } catch {
-            return undefined;
-          }
-        })();
+        const value = readFileIfExists(path.join(p.dir, f))?.trim();
         if (value !== undefined) out.push(`${f}="${value}"`);
       }
     }

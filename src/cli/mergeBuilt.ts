@@ -8,6 +8,7 @@ import { updateVdbEnvironment, type BuildHooks, type PackageBuild } from "../bui
 import { runInstalledPhase } from "../build/installedPhase.js";
 import type { BuildSettings } from "../build/phaseEnv.js";
 import type { Config } from "../config/Config.js";
+import { tokens } from "../config/shellVars.js";
 import { envUpdateLocked } from "../merge/envUpdate.js";
 import { mergePackage, type MergeHooks, type MergeResult } from "../merge/merge.js";
 import { unmergePackage, type UnmergeResult } from "../merge/unmerge.js";
@@ -15,8 +16,6 @@ import type { Output } from "../ui/Output.js";
 import { readInstalled, type InstalledPackage } from "../vdb/installed.js";
 import type { OwnerIndex } from "../vdb/ownerIndex.js";
 import { configRootOf, type GlobalArgs } from "./context.js";
-
-const words = (s: string | undefined) => (s ?? "").split(/\s+/).filter(Boolean);
 
 /** Where and how a package goes into ROOT or out of it. */
 export interface MergeBuiltOptions {
@@ -43,14 +42,14 @@ export async function mergeBuilt(build: PackageBuild, o: MergeBuiltOptions): Pro
     slot,
     imageDir: build.dir.image,
     buildInfoDir: build.dir.buildInfo,
-    configProtect: words(o.config.vars.get("CONFIG_PROTECT")),
-    configProtectMask: words(o.config.vars.get("CONFIG_PROTECT_MASK")),
+    configProtect: tokens(o.config.vars.get("CONFIG_PROTECT")),
+    configProtectMask: tokens(o.config.vars.get("CONFIG_PROTECT_MASK")),
     features: o.features,
     replacing,
     reporter: o.out,
     ...(o.ownerIndex ? { ownerIndex: o.ownerIndex } : {}),
-    collisionIgnore: words(o.config.vars.get("COLLISION_IGNORE")),
-    uninstallIgnore: words(o.config.vars.get("UNINSTALL_IGNORE")),
+    collisionIgnore: tokens(o.config.vars.get("COLLISION_IGNORE")),
+    uninstallIgnore: tokens(o.config.vars.get("UNINSTALL_IGNORE")),
     hooks: o.hooks,
   });
   for (const c of result.configPending) o.out.notice(` * IMPORTANT: config file '${c.path}' needs updating (${c.file}).`);
@@ -73,12 +72,12 @@ export async function unmergeInstalled(pkg: InstalledPackage, o: UnmergeOptions)
   const r = await unmergePackage({
     root: o.root,
     pkg,
-    configProtect: words(o.config.vars.get("CONFIG_PROTECT")),
-    configProtectMask: words(o.config.vars.get("CONFIG_PROTECT_MASK")),
+    configProtect: tokens(o.config.vars.get("CONFIG_PROTECT")),
+    configProtectMask: tokens(o.config.vars.get("CONFIG_PROTECT_MASK")),
     features: o.features,
     reporter: o.out,
     ...(o.ownerIndex ? { ownerIndex: o.ownerIndex } : {}),
-    uninstallIgnore: words(o.config.vars.get("UNINSTALL_IGNORE")),
+    uninstallIgnore: tokens(o.config.vars.get("UNINSTALL_IGNORE")),
     ...(o.othersInSlot ? { othersInSlot: [...o.othersInSlot] } : {}),
     hooks: o.hooks,
   });
