@@ -64,16 +64,14 @@ export function envdFiles(envd: string): string[] {
     .filter((f) => fs.statSync(f, { throwIfNoEntry: false })?.isFile());
 }
 
-/** The variables of env.d, added up as §10.7 step 2 says; `failed` gets the files that could not be read. */
-export function gatherEnv(files: readonly string[], reporter?: Reporter, failed: string[] = []): Map<string, string> {
-  const read: { file: string; vars: { name: string; value: string }[] }[] = [];
+/** The variables of env.d, added up as §10.7 step 2 says; `failed` gets the files that could not be read (`file:line`, why). */
+export function gatherEnv(files: readonly string[], failed: { where: string; why: string }[] = []): Map<string, string> {
+  const read: { vars: { name: string; value: string }[] }[] = [];
   for (const file of files) {
     try {
-      read.push({ file, vars: readShellVars(file, { scope: new Map(), expand: false }) });
+      read.push({ vars: readShellVars(file, { scope: new Map(), expand: false }) });
     } catch (e) {
-      const where = e instanceof OuzoError && e.origin.line ? `${file}:${e.origin.line}` : file;
-      failed.push(where);
-      reporter?.report({ kind: "warning", code: "ENV_D", message: `${where}: ${(e as Error).message}` });
+      failed.push({ where: e instanceof OuzoError && e.origin.line ? `${file}:${e.origin.line}` : file, why: (e as Error).message });
     }
   }
   const space = new Set(SPACE_KEYS);
@@ -166,12 +164,12 @@ export function envUpdate(root: string, opts: EnvUpdateOptions = {}): EnvUpdateR
   // a ROOT where env-update ran before keeps being kept, even once env.d has gone with its last file
   const active = fs.statSync(envd, { throwIfNoEntry: false })?.isDirectory() || fs.existsSync(path.join(root, "etc", "profile.env"));
   if (!active) return { active: false, env: new Map(), written: [], ldconfig: { ran: false, reason: "no /etc/env.d" }, failed: [] };
-  const failed: string[] = [];
-  const env = gatherEnv(envdFiles(envd), opts.reporter, failed);
+  const failed: { where: string; why: string }[] = [];
+  const env = gatherEnv(envdFiles(envd), failed);
   if (failed.length) {
     // a file left out would take its PATH or LDPATH out of every shell and of the library cache
-    opts.reporter?.report({ kind: "warning", code: "ENV_D", message: `/etc/env.d has a file that cannot be read (${failed.join(", ")}): profile.env, csh.env and ld.so.conf are left as they are until it is fixed ('ouzo env-update' then)` });
-    return { active: true, env, written: [], ldconfig: { ran: false, reason: "env.d has a file that cannot be read" }, failed };
+    for (const f of failed) opts.reporter?.report({ kind: "warning", code: "ENV_D", message: `${f.where}: ${f.why}; profile.env, csh.env and ld.so.conf are left as they are until it is fixed ('ouzo env-update' then)` });
+    return { active: true, env, written: [], ldconfig: { ran: false, reason: "env.d has a file that cannot be read" }, failed: failed.map((f) => f.where) };
   }
   const written: string[] = [];
   const write = (rel: string, text: string) => {
@@ -223,7 +221,7 @@ export function envUpdate(root: string, opts: EnvUpdateOptions = {}): EnvUpdateR
   if (ldconfig.ran || !reason) {
     if (JSON.stringify(stored) !== JSON.stringify(mtimes)) atomicWriteFile(mtimedbFile, `${JSON.stringify({ ...mtimedb, ldpath: mtimes })}\n`);
   }
-  return { active: true, env, written, ldconfig, failed };
+  return { active: true, env, written, ldconfig, failed: [] };
 }
 
 /** envUpdate under the VDB lock (merges and unmerges of other ouzo processes wait meanwhile). */
