@@ -8,7 +8,7 @@ import { OuzoError } from "../core/errors.js";
 import type { BuildDir } from "./BuildDir.js";
 import { extractGpkg, readGpkg } from "./gpkg.js";
 import { loadForeignEnvironment } from "./savedEnvironment.js";
-import { readPackagesIndex, type Stanza } from "./packagesIndex.js";
+import { readPackagesIndex, type PackagesIndex, type Stanza } from "./packagesIndex.js";
 import type { BuildPackage, BuildSettings } from "./phaseEnv.js";
 import { pkgdirOf } from "./binpkg.js";
 import { extractTbz2, readTbz2 } from "./tbz2.js";
@@ -20,6 +20,11 @@ export interface BinpkgMatch {
 }
 
 const words = (s: string | undefined) => (s ?? "").split(/\s+/).filter(Boolean);
+
+/** The binary package at `file`, its format told by its name (GPKG: `.gpkg.tar`; else xpak). */
+export function binpkgAt(file: string): BinpkgMatch {
+  return { path: file, format: file.endsWith(".gpkg.tar") ? "gpkg" : "xpak" };
+}
 
 /**
  * Whether a Packages stanza can stand for this build: same CPV and SLOT, and the same enabled USE
@@ -42,7 +47,7 @@ export function findBinpkg(pkg: BuildPackage, settings: BuildSettings): BinpkgMa
     const rel = s.PATH || `${pkg.category}/${pkg.pf}.tbz2`;
     const file = path.join(pkgdir, rel);
     if (!fs.existsSync(file)) continue;
-    return { path: file, format: file.endsWith(".gpkg.tar") ? "gpkg" : "xpak" };
+    return binpkgAt(file);
   }
   return undefined;
 }
@@ -50,19 +55,20 @@ export function findBinpkg(pkg: BuildPackage, settings: BuildSettings): BinpkgMa
 /**
  * The binary package in PKGDIR for a package of a plan (--usepkg, emerge spec §6.1), decided
  * when the plan is made so that its line can say `binary`: same CPV, SLOT and sub-slot, and the same
- * enabled flags among the package's IUSE (emerge's --binpkg-respect-use).
+ * enabled flags among the package's IUSE (emerge's --binpkg-respect-use). `index`: PKGDIR's
+ * Packages index, read once by a caller that asks for many packages.
  */
-export function findBinpkgFor(pkgdir: string, c: { readonly cpv: string; readonly slot: string; readonly subslot: string; readonly iuse: readonly string[]; readonly use: ReadonlySet<string> }): BinpkgMatch | undefined {
+export function findBinpkgFor(pkgdir: string, c: { readonly cpv: string; readonly slot: string; readonly subslot: string; readonly iuse: readonly string[]; readonly use: ReadonlySet<string> }, index: PackagesIndex = readPackagesIndex(pkgdir)): BinpkgMatch | undefined {
   const flags = new Set(c.iuse.map((f) => f.replace(/^[+-]/, "")));
   const want = [...c.use].filter((f) => flags.has(f)).sort().join(" ");
-  for (const s of readPackagesIndex(pkgdir).packages) {
+  for (const s of index.packages) {
     // the sub-slot too: slot-operator rebuilds depend on it
     const [slot, subslot = slot] = (s.SLOT || "0").split("/");
     if (s.CPV !== c.cpv || slot !== c.slot || subslot !== c.subslot) continue;
     if (words(s.USE).filter((f) => flags.has(f)).sort().join(" ") !== want) continue;
     const file = path.join(pkgdir, s.PATH || `${c.cpv}.tbz2`);
     if (!fs.existsSync(file)) continue;
-    return { path: file, format: file.endsWith(".gpkg.tar") ? "gpkg" : "xpak" };
+    return binpkgAt(file);
   }
   return undefined;
 }

@@ -10,7 +10,7 @@ import { PackageBuild } from "../build/build.js";
 import { DependPool } from "../ebuild/DependPool.js";
 import { aniseOrigin } from "./aniseSource.js";
 import { fetchPackage } from "../build/packageFetch.js";
-import { findBinpkg, type BinpkgMatch } from "../build/binpkgInstall.js";
+import { binpkgAt, findBinpkg, type BinpkgMatch } from "../build/binpkgInstall.js";
 import { getBinpkg } from "../build/binhost.js";
 import { pkgdirOf } from "../build/binpkg.js";
 import type { BuildPackage, BuildSettings } from "../build/phaseEnv.js";
@@ -169,7 +169,7 @@ export async function runPlan(config: Config, entries: readonly PlanEntry[], unm
   const binaryFor = async (pkg: BuildPackage, s: BuildSettings, entry: PlanEntry) => {
     if (!usesBinaries) return undefined;
     // the plan's choice (its line said `binary`); a binhost's package is looked for now
-    let found: BinpkgMatch | undefined = entry.binary !== undefined ? { path: entry.binary, format: entry.binary.endsWith(".gpkg.tar") ? "gpkg" : "xpak" } : undefined;
+    let found: BinpkgMatch | undefined = entry.binary !== undefined ? binpkgAt(entry.binary) : undefined;
     if (!found && (args.getbinpkg || args.getbinpkgonly)) found = findBinpkg(pkg, s) ?? ((await getBinpkg(pkg, s, out)) ? findBinpkg(pkg, s) : undefined);
     if (!found && (args.usepkgonly || args.getbinpkgonly)) {
       throw new OuzoError("no-binpkg", `${pkg.category}/${pkg.pf}: no binary package with USE="${pkg.use.join(" ")}" in ${pkgdirOf(s)}${args.getbinpkgonly ? " or on the binhosts" : ""}, and --usepkgonly builds nothing`);

@@ -25,6 +25,7 @@ import { recoverInterrupted } from "../../merge/recover.js";
 import { findBinpkgFor } from "../../build/binpkgInstall.js";
 import { infoText, setNames } from "../emergeInfo.js";
 import { pkgdirOf } from "../../build/binpkg.js";
+import { readPackagesIndex } from "../../build/packagesIndex.js";
 import { aniseOrigin } from "../aniseSource.js";
 import { buildSettingsOf } from "./ebuild.js";
 
@@ -120,9 +121,10 @@ function fetchPlan(ops: readonly (PlanEntry | UnmergeEntry)[], config: Config): 
 
 /** Plan entries built from an ebuild that PKGDIR has a fitting binary package of, marked as coming from it. */
 function withBinaries(entries: PlanEntry[], pkgdir: string): PlanEntry[] {
+  const index = readPackagesIndex(pkgdir);
   return entries.map((e) => {
     if (e.pkg.source !== "ebuild" || aniseOrigin(e.pkg)) return e;
-    const found = findBinpkgFor(pkgdir, e.pkg);
+    const found = findBinpkgFor(pkgdir, e.pkg, index);
     return found ? { ...e, binary: found.path } : e;
   });
 }
