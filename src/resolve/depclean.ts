@@ -243,19 +243,16 @@ export function removalPlan(input: RemovalInput): RemovalPlan {
     // installed stays; no dependency checks
     const counter = input.counterOf ?? (() => 0);
     const pool = args.length ? named : new Set(input.installed);
-    const remove: Candidate[] = [];
-    const kept: Candidate[] = [];
-    for (const cp of new Set([...pool].map(cpOf))) {
-      const bySlot = new Map<string, Candidate[]>();
-      for (const c of input.installed) if (cpOf(c) === cp) bySlot.set(c.slot, [...(bySlot.get(c.slot) ?? []), c]);
-      for (const group of bySlot.values()) {
-        const latest = group.reduce((a, b) => (counter(b) > counter(a) ? b : a));
-        kept.push(latest);
-        for (const c of group) if (c !== latest && pool.has(c)) remove.push(c);
-      }
-    }
+    const cps = new Set([...pool].map(cpOf));
+    const slotOf = (c: Candidate) => `${cpOf(c)}:${c.slot}`;
+    // the installed instances of those packages by slot, gathered once
+    const groups = new Map<string, Candidate[]>();
+    for (const c of input.installed) if (cps.has(cpOf(c))) groups.set(slotOf(c), [...(groups.get(slotOf(c)) ?? []), c]);
+    const latest = new Map([...groups].map(([key, group]) => [key, group.reduce((a, b) => (counter(b) > counter(a) ? b : a))] as const));
+    const remove = [...pool].filter((c) => latest.get(slotOf(c)) !== c);
+    const kept = [...latest.values()];
     const { order } = removalOrder(g, remove);
-    const keptFor = new Map(order.map((c) => [c, kept.find((k) => cpOf(k) === cpOf(c) && k.slot === c.slot)!] as const));
+    const keptFor = new Map(order.map((c) => [c, latest.get(slotOf(c))!] as const));
     return empty({ remove: order, keptFor, display: displayOf(input.installed, order, kept.filter((k) => order.some((c) => cpOf(c) === cpOf(k))), false), counts: { ...counts0, required: 0, remove: order.length } });
   }
   if (args.length && !named.size) return empty();
