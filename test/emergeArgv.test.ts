@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { GLOBAL_OPTIONS } from "../src/cli/commandLine.js";
 import { emergeArgv, otherEmergeAction, shellWords, withDefaultOpts, type OptionKinds } from "../src/cli/emergeArgv.js";
 
 describe("emerge's option forms (emerge spec §1.1)", () => {
@@ -57,19 +58,19 @@ describe("emerge's option forms (emerge spec §1.1)", () => {
   });
 
   it("emerge --sync, -s, -S, --regen, --metadata and -V become ouzo's own commands; a merge stays a merge", () => {
-    expect(otherEmergeAction(["emerge", "--sync"])).toEqual(["sync"]);
-    expect(otherEmergeAction(["emerge", "--root", "/r", "-q", "--sync"])).toEqual(["sync", "--root", "/r", "--quiet"]);
-    expect(otherEmergeAction(["emerge", "-s", "hello"])).toEqual(["search", "hello"]);
-    expect(otherEmergeAction(["emerge", "-vS", "greeting"])).toEqual(["search", "greeting", "--verbose"]);
-    expect(otherEmergeAction(["emerge", "--metadata", "--root=/x"])).toEqual(["regen", "--root=/x"]);
-    expect(otherEmergeAction(["emerge", "-V"])).toEqual(["--version"]);
-    expect(() => otherEmergeAction(["emerge", "-pv", "--sync"])).toThrow(/--pretend cannot be used with --sync/);
-    expect(() => otherEmergeAction(["emerge", "--check-news"])).toThrow(/not something ouzo does/);
-    expect(() => otherEmergeAction(["emerge", "-s", "a", "b"])).toThrow(/one search term/);
-    expect(otherEmergeAction(["emerge", "-avuDN", "@world"])).toBeUndefined();
-    expect(otherEmergeAction(["emerge", "--ask", "app-misc/sync"])).toBeUndefined();
+    expect(otherEmergeAction(["emerge", "--sync"], GLOBAL_OPTIONS)).toEqual(["sync"]);
+    expect(otherEmergeAction(["emerge", "--root", "/r", "-q", "--sync"], GLOBAL_OPTIONS)).toEqual(["sync", "--root", "/r", "--quiet"]);
+    expect(otherEmergeAction(["emerge", "-s", "hello"], GLOBAL_OPTIONS)).toEqual(["search", "hello"]);
+    expect(otherEmergeAction(["emerge", "-vS", "greeting"], GLOBAL_OPTIONS)).toEqual(["search", "greeting", "--verbose"]);
+    expect(otherEmergeAction(["emerge", "--metadata", "--root=/x"], GLOBAL_OPTIONS)).toEqual(["regen", "--root=/x"]);
+    expect(otherEmergeAction(["emerge", "-V"], GLOBAL_OPTIONS)).toEqual(["--version"]);
+    expect(() => otherEmergeAction(["emerge", "-pv", "--sync"], GLOBAL_OPTIONS)).toThrow(/--pretend cannot be used with --sync/);
+    expect(() => otherEmergeAction(["emerge", "--check-news"], GLOBAL_OPTIONS)).toThrow(/not something ouzo does/);
+    expect(() => otherEmergeAction(["emerge", "-s", "a", "b"], GLOBAL_OPTIONS)).toThrow(/one search term/);
+    expect(otherEmergeAction(["emerge", "-avuDN", "@world"], GLOBAL_OPTIONS)).toBeUndefined();
+    expect(otherEmergeAction(["emerge", "--ask", "app-misc/sync"], GLOBAL_OPTIONS)).toBeUndefined();
     // the value of another option is no search term
-    const kinds: OptionKinds = { jobs: { type: "number", alias: "j" }, exclude: { type: "string", array: true } };
+    const kinds: OptionKinds = { ...GLOBAL_OPTIONS, jobs: { type: "number", alias: "j" }, exclude: { type: "string", array: true } };
     expect(otherEmergeAction(["emerge", "-s", "-j", "4", "--exclude", "a/b", "gcc"], kinds)).toEqual(["search", "gcc"]);
   });
 });

@@ -232,7 +232,7 @@ const PASSED = new Set(["root", "config-root", "quiet", "verbose", "json", "colo
  * `sync`, `search`, `regen` and `--version`, so that the habit (and an `emerge` link to ouzo) keeps
  * working; undefined when the command line is a merge or another action of the emerge command.
  */
-export function otherEmergeAction(argv: readonly string[], options: OptionKinds = {}): string[] | undefined {
+export function otherEmergeAction(argv: readonly string[], options: OptionKinds): string[] | undefined {
   // the options whose value is the next word (`--jobs 4`, `-j 4`): that word is no search term
   const valued = new Set(Object.entries(options).flatMap(([name, o]) => (o.type !== "boolean" ? [name] : [])));
   const valuedShort = new Set(Object.values(options).flatMap((o) => (o.type !== "boolean" && o.alias ? [o.alias] : [])));
@@ -252,7 +252,7 @@ export function otherEmergeAction(argv: readonly string[], options: OptionKinds 
     if (name === "pretend") pretend = true;
     if (name && PASSED.has(name)) {
       passed.push(w);
-      if (long[2] === undefined && (name === "root" || name === "config-root" || name === "color" || name === "cache-dir") && i + 1 < argv.length) passed.push(argv[++i]!);
+      if (long[2] === undefined && valued.has(name) && i + 1 < argv.length) passed.push(argv[++i]!);
       continue;
     }
     if (name && long[2] === undefined && valued.has(name) && i + 1 < argv.length && !argv[i + 1]!.startsWith("-")) {
