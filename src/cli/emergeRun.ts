@@ -130,7 +130,8 @@ export async function runPlan(config: Config, entries: readonly PlanEntry[], unm
     n: i + 1,
     entry,
     after: entry.deps.filter((d) => d.edge !== "runtime_post" && d.edge !== "blocker").map((d) => indexOf.get(d.index)).filter((j): j is number => j !== undefined && j < i),
-    before: args.inOrder ? Array.from({ length: i }, (_, k) => k) : [],
+    // the one before it started only once those before it were over: waiting for it is enough
+    before: args.inOrder && i > 0 ? [i - 1] : [],
     state: "waiting",
   }));
   const resume = () => {
