@@ -50,21 +50,9 @@ export function readShellVars(file: string, opts: ShellVarsOptions, text?: strin
     }
   };
 
+  /** At '$': the expansion's value, or with `expand: false` its text as written. */
   const expandVar = (startLine: number): string => {
-    if (opts.expand !== false) return expandIn(startLine);
-    // kept as written: `${…}` to its brace, `$NAME` to the end of the name
     const from = i;
-    if (src[i + 1] === "{") {
-      const close = src.indexOf("}", i);
-      const nl = src.indexOf("\n", i);
-      if (close < 0 || (nl >= 0 && nl < close)) fail("unterminated '${'", startLine);
-      i = close + 1;
-    } else i += 1 + (NAME_RE.exec(src.slice(i + 1, i + 257))?.[0].length ?? 0);
-    return src.slice(from, i);
-  };
-
-  const expandIn = (startLine: number): string => {
-    // at '$'
     i++;
     if (src[i] === "{") {
       const close = src.indexOf("}", i);
@@ -72,6 +60,7 @@ export function readShellVars(file: string, opts: ShellVarsOptions, text?: strin
       if (close < 0 || (nl >= 0 && nl < close)) fail("unterminated '${'", startLine);
       const body = src.slice(i + 1, close);
       i = close + 1;
+      if (opts.expand === false) return src.slice(from, i);
       const m = /^([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-+=])(.*))?$/.exec(body);
       if (!m) fail(`unsupported expansion '\${${body}}'`, startLine);
       const val = opts.scope.get(m![1]!);
@@ -85,7 +74,7 @@ export function readShellVars(file: string, opts: ShellVarsOptions, text?: strin
     const m = NAME_RE.exec(src.slice(i, i + 256));
     if (!m) return "$";
     i += m[0].length;
-    return opts.scope.get(m[0]) ?? "";
+    return opts.expand === false ? src.slice(from, i) : (opts.scope.get(m[0]) ?? "");
   };
 
   /** Read one shell word (value), possibly made of several quoted and bare parts. */
