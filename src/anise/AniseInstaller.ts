@@ -14,6 +14,7 @@ import type { Reporter } from "../core/reporter.js";
 import type { ImageEntry } from "../merge/imageWalk.js";
 import { envUpdate } from "../merge/envUpdate.js";
 import { mergePackage, type MergeHooks, type MergeResult } from "../merge/merge.js";
+import { lstatIfExists, RootPaths } from "../merge/rootPath.js";
 import { unmergePackage, type UnmergeResult } from "../merge/unmerge.js";
 import { withVdbLock } from "../vdb/vdbLock.js";
 import { parseContents } from "../vdb/contents.js";
@@ -135,15 +136,31 @@ export function checkFileConflicts(steps: readonly AniseStep[], ctx: Pick<AniseR
     }
   }
   if (ctx.skipCheckSystem || !ctx.ownerIndex) return problems;
-  // only paths that exist can collide; existing files no package owns are overwritten (§9.1)
-  const root = path.resolve(ctx.root);
-  const present = candidates.filter((p) => fs.lstatSync(root === "/" ? p : root + p, { throwIfNoEntry: false }) !== undefined && !fs.statSync(root === "/" ? p : root + p, { throwIfNoEntry: false })?.isDirectory());
+  // only paths that exist can collide; existing files no package owns are overwritten (§9.1).
+  // Parents are resolved inside ROOT, and a directory found missing answers for all it would hold:
+  // into a new tree, one question per directory rather than per file.
+  const paths = new RootPaths(ctx.root);
+  const present = candidates.filter((p) => {
+    const phys = paths.physRel(p);
+    if (paths.inAbsentDir(phys)) return false;
+    const st = lstatIfExists(paths.abs(phys));
+    if (!st) return false;
+    return !(st.isDirectory() || (st.isSymbolicLink() && isDirectoryAt(paths.abs(phys))));
+  });
   if (!present.length) return problems;
   for (const [p, owners] of ctx.ownerIndex.owners(present)) {
     const others = owners.filter((o) => !leaving.has(o));
     if (others.length) problems.push(`${p} of ${shippedBy.get(p)} belongs to the installed ${others.join(", ")}`);
   }
   return problems;
+}
+
+function isDirectoryAt(p: string): boolean {
+  try {
+    return fs.statSync(p).isDirectory();
+  } catch {
+    return false;
+  }
 }
 
 /** The merge hooks of a run: the stored uninstall finalizer of a replaced anise package, the CLI's phases for a source-built one. */
