@@ -468,6 +468,20 @@ describe("ouzo sync failures leave the previous tree usable", () => {
     return r.stderr;
   };
 
+  it("a first sync that fails leaves no partial clone behind", () => {
+    const w = world();
+    // a meta-repo without the release's metadata: cloned, then refused
+    const bare = path.join(w.mirrors, "meta-repo");
+    git(bare, ["checkout", "--quiet", "mark-v"]);
+    git(bare, ["rm", "--quiet", "metadata/kit-info.json"]);
+    commitAll(bare, "lose kit-info.json");
+    const r = sync(w);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("has no metadata/kit-info.json or metadata/kit-sha1.json");
+    expect(fs.existsSync(path.join(w.root, "var/git/meta-repo.ouzo-staging"))).toBe(false);
+    expect(fs.existsSync(path.join(w.root, "var/git/meta-repo"))).toBe(false);
+  });
+
   it("a pin missing upstream", () => {
     const w = world();
     const err = failing(w, () => w.release({ "dev-kit": { pins: { "mark-v": "0123456789abcdef0123456789abcdef01234567" } } }));

@@ -156,15 +156,24 @@ export class KitSync {
     const state = { switching: false };
     const cleared = onInterrupt(() => {
       if (state.switching) return `it was switching kits: the next 'ouzo sync' first rolls them back to the commits recorded in ${this.journalFile}, then syncs`;
-      fs.rmSync(path.join(this.kitsPath, STAGING), { recursive: true, force: true });
-      fs.rmSync(`${this.metaRepoPath}${STAGING}`, { recursive: true, force: true });
+      this.removeStaging();
       return "nothing was switched: every kit stays at its previous commit, and the partial clones were removed";
     });
     try {
       return await this.syncSteps(state);
+    } catch (e) {
+      // failed before switching (no network, a bad meta-repo, a kit that cannot be fetched):
+      // nothing moved, and the partial clones are of no use to the next sync, which starts afresh
+      if (!state.switching) this.removeStaging();
+      throw e;
     } finally {
       cleared();
     }
+  }
+
+  private removeStaging(): void {
+    fs.rmSync(path.join(this.kitsPath, STAGING), { recursive: true, force: true });
+    fs.rmSync(`${this.metaRepoPath}${STAGING}`, { recursive: true, force: true });
   }
 
   private async syncSteps(state: { switching: boolean }): Promise<SyncResult> {
