@@ -119,10 +119,10 @@ export class TarReader {
   }
 
   private header(h: Buffer): void {
-    if (h.every((b) => b === 0)) {
-      this.ended = true;
-      return;
-    }
+    // stored on every header, not only on the last: a store the optimiser has never seen run
+    // sends the compiled header() back to the interpreter when the end comes (once per thread)
+    this.ended = h.every((b) => b === 0);
+    if (this.ended) return;
     let sum = 0;
     for (let k = 0; k < BLOCK; k++) sum += k >= 148 && k < 156 ? 0x20 : h[k]!;
     if (sum !== octal(h, 148, 8)) throw this.bad("not a tar archive, or a damaged one (header checksum mismatch)");

@@ -46,6 +46,9 @@ export interface UnpackResult {
 
 const CHUNK = 1 << 20;
 
+/** An image entry while the archive is read: its MD5 and link count are known only later. */
+type Entry = { -readonly [K in keyof ImageEntry]: ImageEntry[K] };
+
 /**
  * A zstd decompression context, driven synchronously (no stream machinery per chunk). zstd-napi's
  * binding module has no ES entry point and the CLI's core is CommonJS, so the class is taken from
@@ -147,7 +150,7 @@ export function unpackPackage(file: string, work: string, o: UnpackOptions = {})
   const files: string[] = [];
   const skipped: { path: string; subset: string }[] = [];
   /** Non-directory entries by relative path (a later entry of the same path wins, as with tar). */
-  const placed = new Map<string, ImageEntry>();
+  const placed = new Map<string, Entry>();
   /** Directory entries of the archive, and the directories entries need. */
   const dirHeaders = new Map<string, TarEntry>();
   const dirsNeeded = new Set<string>();
@@ -184,8 +187,12 @@ export function unpackPackage(file: string, work: string, o: UnpackOptions = {})
       if ((e as NodeJS.ErrnoException).code !== "EPERM") throw e;
     }
   };
-  /** An image entry for `rel`, its bytes at `src`. */
-  const entry = (rel: string, e: TarEntry, type: ImageEntry["type"], src: string, more: Partial<ImageEntry> = {}): ImageEntry => ({
+  /**
+   * An image entry for `rel`, its bytes at `src`. Every entry has the same fields in the same
+   * order, set or not (`...more` only overwrites): after the copy to the main thread they share
+   * one shape, which keeps the merge's code that reads them monomorphic.
+   */
+  const entry = (rel: string, e: TarEntry, type: ImageEntry["type"], src: string, more: Partial<ImageEntry> = {}): Entry => ({
     path: `/${rel}`,
     src,
     type,
@@ -199,6 +206,8 @@ export function unpackPackage(file: string, work: string, o: UnpackOptions = {})
     ino: seq,
     nlink: 1,
     rdev: 0,
+    target: undefined,
+    md5: undefined,
     ...more,
   });
   /** A new non-directory entry at `rel`: not where a directory is, replacing an earlier one. */
@@ -260,7 +269,8 @@ export function unpackPackage(file: string, work: string, o: UnpackOptions = {})
         const plainMode = (e.mode & 0o7000) === 0 && (e.mode & umask) === 0;
         const fd = fs.openSync(src, "w", plainMode ? e.mode & 0o777 : 0o600);
         const hash = createHash("md5");
-        placed.set(rel, entry(rel, e, "obj", src));
+        const placedFile = entry(rel, e, "obj", src);
+        placed.set(rel, placedFile);
         bytes += e.size;
         return {
           data(chunk) {
@@ -270,7 +280,7 @@ export function unpackPackage(file: string, work: string, o: UnpackOptions = {})
           },
           end() {
             // the MD5 CONTENTS needs, computed while writing (ImageEntry.md5)
-            placed.set(rel, { ...placed.get(rel)!, md5: hash.digest("hex") });
+            placedFile.md5 = hash.digest("hex");
             if (e.uid !== myUid || e.gid !== newGid) owner(() => fs.fchownSync(fd, e.uid, e.gid));
             if (!plainMode) fs.fchmodSync(fd, e.mode);
             fs.futimesSync(fd, e.mtime, e.mtime);
@@ -331,11 +341,12 @@ export function unpackPackage(file: string, work: string, o: UnpackOptions = {})
   const all: ImageEntry[] = [];
   for (const d of dirsNeeded) {
     const h = dirHeaders.get(d);
-    all.push({ path: `/${d}`, src: path.join(image, d), type: "dir", mode: h ? h.mode & 0o7777 : 0o755, uid: h && sameOwner ? h.uid : myUid, gid: h && sameOwner ? h.gid : myGid, mtimeMs: (h?.mtime ?? 0) * 1000, atimeMs: (h?.mtime ?? 0) * 1000, size: 0, dev: 0, ino: 0, nlink: 1, rdev: 0 });
+    all.push({ path: `/${d}`, src: path.join(image, d), type: "dir", mode: h ? h.mode & 0o7777 : 0o755, uid: h && sameOwner ? h.uid : myUid, gid: h && sameOwner ? h.gid : myGid, mtimeMs: (h?.mtime ?? 0) * 1000, atimeMs: (h?.mtime ?? 0) * 1000, size: 0, dev: 0, ino: 0, nlink: 1, rdev: 0, target: undefined, md5: undefined });
   }
   for (const p of placed.values()) {
     const names = p.type === "obj" ? linkCount.get(p.ino) : undefined;
-    all.push(names ? { ...p, nlink: names } : p);
+    if (names) p.nlink = names;
+    all.push(p);
   }
   // ordered as a sorted depth-first walk gives them: by component, a parent before its children,
   // which is plain string order once "/" sorts before every other character
