@@ -13,6 +13,7 @@ import { OuzoError } from "../core/errors.js";
 import type { Reporter } from "../core/reporter.js";
 import type { ImageEntry } from "../merge/imageWalk.js";
 import { envUpdate } from "../merge/envUpdate.js";
+import { updateInfoDirs } from "../merge/infoDir.js";
 import { mergePackage, type MergeHooks, type MergeResult } from "../merge/merge.js";
 import { lstatIfExists, RootPaths } from "../merge/rootPath.js";
 import { unmergePackage, type UnmergeResult } from "../merge/unmerge.js";
@@ -445,6 +446,14 @@ export async function runAniseSteps(steps: readonly AniseStep[], ctx: AniseRunCo
               if (env.ldconfig.ran) reporter?.report({ kind: "info", message: `ldconfig: ${env.ldconfig.reason}` });
             } catch (e) {
               reporter?.report({ kind: "warning", code: "ENV_UPDATE", message: `env-update after the merges failed: ${(e as Error).message} ('ouzo env-update' tries again)` });
+            }
+            // the info manuals' index, as at the end of an emerge run (build spec §10.7)
+            try {
+              const info = updateInfoDirs(ctx.root, { features: ctx.features, reporter });
+              if (info.regenerated.length) reporter?.report({ kind: "info", message: `GNU info directory index made again in ${info.regenerated.join(", ")} (${info.processed} info files)` });
+              for (const err of info.errors) reporter?.report({ kind: "warning", code: "INSTALL_INFO", message: `install-info: ${err}` });
+            } catch (e) {
+              reporter?.report({ kind: "warning", code: "INSTALL_INFO", message: `the GNU info directory index could not be made: ${(e as Error).message}` });
             }
           }
         }

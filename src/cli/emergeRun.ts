@@ -30,7 +30,7 @@ import { buildHooks } from "./buildHooks.js";
 import { buildPackageOf, buildSettingsOf, envBashrcs } from "./commands/ebuild.js";
 import type { GlobalArgs } from "./context.js";
 import { EmergeLog, ElogSummary, elogClasses, readElog } from "./emergeLog.js";
-import { aniseAware, cleanBuildDir, installedPhaseHooks, mergeBuilt, unmergeInstalled } from "./mergeBuilt.js";
+import { aniseAware, cleanBuildDir, infoDirAfter, installedPhaseHooks, mergeBuilt, unmergeInstalled } from "./mergeBuilt.js";
 import { UNLIMITED_JOBS } from "./emergeArgv.js";
 
 export interface RunOptions extends GlobalArgs {
@@ -368,6 +368,8 @@ export async function runPlan(config: Config, entries: readonly PlanEntry[], unm
   out.report({ kind: "finished", task: "emerge", message: width > 1 ? `Jobs: ${jobs.filter((j) => j.state === "done").length} of ${total} complete in ${((Date.now() - started) / 1000).toFixed(1)} s` : undefined });
   for (const x of indexes.values()) x.close();
   if (jobs.every((j) => j.state === "done") && worldSets.length) await addWorldSets(root, worldSets);
+  const mergedInto = jobs.filter((j) => j.state === "done").map((j) => rootOfEntry(j.entry));
+  if (mergedInto.length || unmerges.length) await infoDirAfter([...mergedInto, ...(unmerges.length ? [root] : [])], features, out);
   elog.print(out, root === "/" ? undefined : to);
   const bad = jobs.filter(failed);
   if (bad.length) {
@@ -436,6 +438,7 @@ export async function runUnmerge(config: Config, atoms: readonly string[], args:
   } finally {
     index.close();
   }
+  await infoDirAfter([root], new Set(settings.features), out);
   log.write(" *** exiting successfully.");
   return 0;
 }

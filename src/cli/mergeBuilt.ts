@@ -10,6 +10,7 @@ import type { BuildSettings } from "../build/phaseEnv.js";
 import type { Config } from "../config/Config.js";
 import { tokens } from "../config/shellVars.js";
 import { envUpdateLocked } from "../merge/envUpdate.js";
+import { infoDirLines, updateInfoDirsLocked } from "../merge/infoDir.js";
 import { mergePackage, type MergeHooks, type MergeResult } from "../merge/merge.js";
 import { unmergePackage, type UnmergeResult } from "../merge/unmerge.js";
 import type { Output } from "../ui/Output.js";
@@ -109,6 +110,17 @@ export async function envUpdateAfter(root: string, touched: readonly string[], o
   const cross = config && path.resolve(root) === path.resolve(config.root) ? { chost: config.vars.get("CHOST"), cbuild: config.vars.get("CBUILD") } : {};
   const r = await envUpdateLocked(root, { touched, reporter: out, ...cross });
   if (r.ldconfig.ran) out.result(">>> Regenerating /etc/ld.so.cache...");
+}
+
+/**
+ * The end of a run that merged or unmerged packages in `roots`: their GNU info directory indexes
+ * made again where an info directory changed (build spec §10.7), with emerge's lines.
+ */
+export async function infoDirAfter(roots: readonly string[], features: ReadonlySet<string>, out: Output): Promise<void> {
+  for (const root of new Set(roots)) {
+    const r = await updateInfoDirsLocked(root, { features, reporter: out });
+    for (const line of infoDirLines(r)) out.result(line);
+  }
 }
 
 /**

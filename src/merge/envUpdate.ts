@@ -140,8 +140,13 @@ function libraryDirs(root: string, ldpath: readonly string[]): string[] {
   return [...dirs].sort();
 }
 
-/** mtimedb (§10.7): a JSON object; only `ldpath` is ours to change here. */
-function readMtimedb(file: string): Record<string, unknown> {
+/** `${ROOT}/var/cache/edb/mtimedb`. */
+export function mtimedbFile(root: string): string {
+  return path.join(root, "var", "cache", "edb", "mtimedb");
+}
+
+/** mtimedb (§10.7): a JSON object; each reader changes only its own key (`ldpath` here, `info` for the info index). */
+export function readMtimedb(file: string): Record<string, unknown> {
   try {
     const v = JSON.parse(readFileIfExists(file) ?? "{}") as unknown;
     return v && typeof v === "object" && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
@@ -195,8 +200,8 @@ export function envUpdate(root: string, opts: EnvUpdateOptions = {}): EnvUpdateR
     const st = fs.statSync(path.join(root, d), { throwIfNoEntry: false });
     if (st?.isDirectory()) mtimes[d] = Math.floor(st.mtimeMs / 1000);
   }
-  const mtimedbFile = path.join(root, "var", "cache", "edb", "mtimedb");
-  const mtimedb = readMtimedb(mtimedbFile);
+  const mtimedbPath = mtimedbFile(root);
+  const mtimedb = readMtimedb(mtimedbPath);
   const stored = (mtimedb.ldpath ?? {}) as Record<string, number>;
   const dirMoved = Object.keys(mtimes).some((d) => stored[d] !== mtimes[d]) || Object.keys(stored).some((d) => !(d in mtimes));
   const inLibDir = (opts.touched ?? []).some((p) => dirs.includes(path.posix.dirname(p)));
@@ -219,7 +224,7 @@ export function envUpdate(root: string, opts: EnvUpdateOptions = {}): EnvUpdateR
   }
   // what the libraries looked like when the cache was last made (or when nothing needed making)
   if (ldconfig.ran || !reason) {
-    if (JSON.stringify(stored) !== JSON.stringify(mtimes)) atomicWriteFile(mtimedbFile, `${JSON.stringify({ ...mtimedb, ldpath: mtimes })}\n`);
+    if (JSON.stringify(stored) !== JSON.stringify(mtimes)) atomicWriteFile(mtimedbPath, `${JSON.stringify({ ...mtimedb, ldpath: mtimes })}\n`);
   }
   return { active: true, env, written, ldconfig, failed: [] };
 }
