@@ -13,13 +13,13 @@ import type { BuildPackage, BuildSettings } from "./phaseEnv.js";
 import { pkgdirOf } from "./binpkg.js";
 import { extractTbz2, readTbz2 } from "./tbz2.js";
 import type { BinpkgMetadata } from "./xpak.js";
+import { tokens } from "../config/shellVars.js";
 
 export interface BinpkgMatch {
   readonly path: string;
   readonly format: "xpak" | "gpkg";
 }
 
-const words = (s: string | undefined) => (s ?? "").split(/\s+/).filter(Boolean);
 
 /** The binary package at `file`, its format told by its name (GPKG: `.gpkg.tar`; else xpak). */
 export function binpkgAt(file: string): BinpkgMatch {
@@ -32,7 +32,7 @@ export function binpkgAt(file: string): BinpkgMatch {
  */
 export function stanzaFits(s: Stanza, pkg: BuildPackage): boolean {
   if (s.CPV !== `${pkg.category}/${pkg.pf}` || (s.SLOT || "0") !== (pkg.metadata.SLOT || "0")) return false;
-  return words(s.USE).filter((f) => pkg.iuseEffective.includes(f)).sort().join(" ") === [...pkg.use].sort().join(" ");
+  return tokens(s.USE).filter((f) => pkg.iuseEffective.includes(f)).sort().join(" ") === [...pkg.use].sort().join(" ");
 }
 
 /**
@@ -65,7 +65,7 @@ export function findBinpkgFor(pkgdir: string, c: { readonly cpv: string; readonl
     // the sub-slot too: slot-operator rebuilds depend on it
     const [slot, subslot = slot] = (s.SLOT || "0").split("/");
     if (s.CPV !== c.cpv || slot !== c.slot || subslot !== c.subslot) continue;
-    if (words(s.USE).filter((f) => flags.has(f)).sort().join(" ") !== want) continue;
+    if (tokens(s.USE).filter((f) => flags.has(f)).sort().join(" ") !== want) continue;
     const file = path.join(pkgdir, s.PATH || `${c.cpv}.tbz2`);
     if (!fs.existsSync(file)) continue;
     return binpkgAt(file);

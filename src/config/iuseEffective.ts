@@ -1,7 +1,7 @@
 // IUSE_EFFECTIVE (build spec §2.3, PMS 11.1.1): the flags an ebuild may query with `use`.
 import { eapiFeatures } from "../pms/eapi.js";
+import { tokens } from "./shellVars.js";
 
-const words = (s: string | undefined): string[] => (s ?? "").split(/\s+/).filter(Boolean);
 
 /**
  * IUSE without its defaults, IUSE_IMPLICIT, the values of USE_EXPAND_UNPREFIXED ∩
@@ -11,14 +11,14 @@ const words = (s: string | undefined): string[] => (s ?? "").split(/\s+/).filter
  */
 export function iuseEffective(vars: ReadonlyMap<string, string>, eapi: string, iuse: readonly string[], allUse: Iterable<string> = []): string[] {
   const out = new Set(iuse.map((f) => f.replace(/^[+-]/, "")));
-  for (const f of words(vars.get("IUSE_IMPLICIT"))) out.add(f);
-  const implicit = new Set(words(vars.get("USE_EXPAND_IMPLICIT")));
-  for (const v of words(vars.get("USE_EXPAND_UNPREFIXED"))) {
-    if (implicit.has(v)) for (const x of words(vars.get(`USE_EXPAND_VALUES_${v}`))) out.add(x);
+  for (const f of tokens(vars.get("IUSE_IMPLICIT"))) out.add(f);
+  const implicit = new Set(tokens(vars.get("USE_EXPAND_IMPLICIT")));
+  for (const v of tokens(vars.get("USE_EXPAND_UNPREFIXED"))) {
+    if (implicit.has(v)) for (const x of tokens(vars.get(`USE_EXPAND_VALUES_${v}`))) out.add(x);
   }
-  const expand = words(vars.get("USE_EXPAND"));
+  const expand = tokens(vars.get("USE_EXPAND"));
   for (const v of expand) {
-    if (implicit.has(v)) for (const x of words(vars.get(`USE_EXPAND_VALUES_${v}`))) out.add(`${v.toLowerCase()}_${x}`);
+    if (implicit.has(v)) for (const x of tokens(vars.get(`USE_EXPAND_VALUES_${v}`))) out.add(`${v.toLowerCase()}_${x}`);
   }
   if (!eapiFeatures(eapi)?.iuseEffectiveStrict) {
     const prefixes = expand.map((v) => `${v.toLowerCase()}_`);

@@ -23,6 +23,7 @@ import { buildHooks } from "../buildHooks.js";
 import { cacheDirOf, rootOf, configRootOf, type GlobalArgs } from "../context.js";
 import { aniseAware, cleanBuildDir, installedPhaseHooks, mergeBuilt, unmergeInstalled } from "../mergeBuilt.js";
 import type { Output } from "../../ui/Output.js";
+import { tokens } from "../../config/shellVars.js";
 
 export interface EbuildArgs extends GlobalArgs {
   ebuild: string;
@@ -31,7 +32,6 @@ export interface EbuildArgs extends GlobalArgs {
   quietBuild?: boolean;
 }
 
-const words = (s: string | undefined): string[] => (s ?? "").split(/\s+/).filter(Boolean);
 
 /** Where an ebuild file sits: <repo>/<category>/<pn>/<pf>.ebuild. */
 export function locateEbuild(file: string): { repoRoot: string; category: string; pn: string; pf: string } {
@@ -75,7 +75,7 @@ export async function buildPackageOf(config: Config, file: string, useOverride?:
   const md: Record<string, string> = Object.fromEntries(result.values);
   const eapi = md.EAPI || "0";
   const version = splitPf(where.pn, where.pf)!;
-  const iuse = words(md.IUSE);
+  const iuse = tokens(md.IUSE);
   const useState = config.useFor({
     category: where.category,
     package: where.pn,
@@ -85,7 +85,7 @@ export async function buildPackageOf(config: Config, file: string, useOverride?:
     repo: repo.name,
     eapi,
     iuse,
-    keywords: words(md.KEYWORDS),
+    keywords: tokens(md.KEYWORDS),
     license: md.LICENSE ?? "",
     properties: md.PROPERTIES,
     restrict: md.RESTRICT,
@@ -128,7 +128,7 @@ export function buildSettingsOf(config: Config, args: GlobalArgs): BuildSettings
     vars,
     root: rootOf(args),
     configRoot,
-    features: new Set(words(vars.get("FEATURES"))),
+    features: new Set(tokens(vars.get("FEATURES"))),
     distdir: vars.get("DISTDIR") || "/var/cache/portage/distfiles",
     bashrcs,
     callerEnv: process.env,
