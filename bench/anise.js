@@ -6,7 +6,8 @@
 // Then `q belongs` against an owner index of 200,000 files, and an `upgrade` with nothing to do.
 // Targets: install <= 1.5x the floor; q belongs <= 50 ms; no-op upgrade <= 0.5 s.
 // The anise commands run as users run them: `ouzo anise …` (bin/ouzo.js, the bundled CLI with its
-// code cache; bin/ouzo only moves NODE_EXTRA_CA_CERTS aside, as done here). Beside each time, the
+// code cache; bin/ouzo only keeps NODE_EXTRA_CA_CERTS from node's start, and the bench leaves it
+// out, the repository being plain HTTP). Beside each time, the
 // CPU seconds it took (user + system, of the process and its threads or children): on a machine
 // with few cores, the ratio of times follows the ratio of work. OUZO_BENCH_PACKAGES and
 // OUZO_BENCH_FILES scale it down.
@@ -31,7 +32,8 @@ const ms = (t0) => Number(process.hrtime.bigint() - t0) / 1e6;
 function childrenCpu() {
   const f = fs.readFileSync("/proc/self/stat", "utf8");
   const fields = f.slice(f.lastIndexOf(")") + 2).split(" ");
-  // fields from the third on (state is fields[0]): cutime and cstime are the 16th and 17th, in clock ticks
+  // fields from the third on (state is fields[0]): cutime and cstime are the 16th and 17th, in
+  // clock ticks: USER_HZ, which Linux fixes at 100 for what it shows user space
   return (Number(fields[13]) + Number(fields[14])) / 100;
 }
 

@@ -231,6 +231,21 @@ describe("replacing and conflicting files", () => {
   });
 });
 
+describe("file conflicts through links of ROOT", () => {
+  it("follows an absolute directory link inside ROOT, not on the host, to find the owned file in the way", async () => {
+    const one: FixturePackage = { category: "dev-libs", name: "one", version: "1", files: { "usr/lib64/libsame.so": "one\n" } };
+    const two: FixturePackage = { category: "dev-libs", name: "two", version: "1", files: { "usr/lib/libsame.so": "two\n" } };
+    const { root, run } = await setup([one, two]);
+    expect((await run("install", "-y", "dev-libs/one")).code).toBe(0);
+    // /usr/lib -> /usr/lib64, absolute: inside ROOT it means ROOT/usr/lib64 (the host has no such file)
+    fs.symlinkSync("/usr/lib64", path.join(root, "usr/lib"));
+    const r = await run("install", "-y", "dev-libs/two");
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("/usr/lib/libsame.so of dev-libs/two-1 belongs to the installed dev-libs/one-1");
+    expect(read(root, "usr/lib64/libsame.so")).toBe("one\n");
+  });
+});
+
 describe("ouzo anise uninstall", () => {
   it("removes the packages that need it, or only it with --nodeps; keeps modified protected files", async () => {
     const { root, run } = await setup([LIB, MID, APP]);

@@ -79,7 +79,7 @@ describe.runIf(hasInstallInfo)("the info directory index", () => {
     expect(fs.existsSync(path.join(bare, "var"))).toBe(false);
   });
 
-  it("names what install-info refused, and without install-info says so and tries again next time", () => {
+  it("names what install-info refused", () => {
     const root = tmpdir();
     writeTree(root, { "usr/share/info/sed.info": manual("sed", "Sed"), "usr/share/info/broken.info": "x" });
     const fake = path.join(tmpdir(), "install-info");
@@ -87,8 +87,35 @@ describe.runIf(hasInstallInfo)("the info directory index", () => {
     const r = updateInfoDirs(root, { installInfo: fake });
     expect(r.errors).toEqual(["/usr/share/info/broken.info: install-info: broken.info: not an info file"]);
     expect(menu(index(root))).toHaveLength(1);
-    expect(infoDirLines(r)).toContain(" * install-info: /usr/share/info/broken.info: install-info: broken.info: not an info file");
+    expect(infoDirLines(r)).toEqual([" * Regenerating GNU info directory index...", " * Processed 2 info files; 1 error.", " * install-info: /usr/share/info/broken.info: install-info: broken.info: not an info file"]);
+  });
 
+  it("follows links inside ROOT, never to the host, and counts two names of one directory once", () => {
+    const root = tmpdir();
+    const host = tmpdir();
+    writeTree(host, { "sed.info": manual("sed", "Host sed") });
+    writeTree(root, {
+      // INFOPATH names /usr/info, a relative link to /usr/share/info
+      "etc/env.d/50old": 'INFOPATH="/usr/info"\n',
+      "opt/info/grep.info": manual("grep", "Grep"),
+    });
+    fs.mkdirSync(path.join(root, "usr/share"), { recursive: true });
+    fs.symlinkSync("share/info", path.join(root, "usr/info"));
+    // /usr/share/info -> /opt/info, absolute: ROOT/opt/info, not the host's /opt/info
+    fs.symlinkSync("/opt/info", path.join(root, "usr/share/info"));
+    fs.symlinkSync(host, path.join(root, "opt/info/host-link-is-not-followed"));
+    const r = updateInfoDirs(root);
+    expect(r).toMatchObject({ regenerated: ["/usr/share/info"], processed: 1, found: 1 });
+    expect(menu(fs.readFileSync(path.join(root, "opt/info/dir"), "utf8"))).toEqual([expect.stringMatching(/^\* Grep: \(grep\)\./)]);
+    expect(fs.existsSync(path.join(host, "dir"))).toBe(false);
+    // stable: made once, then up to date
+    expect(updateInfoDirs(root).regenerated).toEqual([]);
+    expect(updateInfoDirs(root).regenerated).toEqual([]);
+  });
+});
+
+describe("the info directory index without install-info", () => {
+  it("says so, records nothing, and tries again next time", () => {
     const other = tmpdir();
     writeTree(other, { "usr/share/info/sed.info": manual("sed", "Sed") });
     const events: ReportEvent[] = [];
@@ -96,8 +123,11 @@ describe.runIf(hasInstallInfo)("the info directory index", () => {
     expect(missing.skipped).toBe("no install-info");
     expect(events).toEqual([expect.objectContaining({ kind: "info", message: expect.stringContaining("install-info was not found: the GNU info directory index of /usr/share/info") })]);
     expect(fs.existsSync(path.join(other, "var/cache/edb/mtimedb"))).toBe(false);
-    expect(updateInfoDirs(other).regenerated).toEqual(["/usr/share/info"]);
+    if (hasInstallInfo) expect(updateInfoDirs(other).regenerated).toEqual(["/usr/share/info"]);
   });
+});
+
+describe.runIf(hasInstallInfo)("the info directory index at the end of runs", () => {
 
   it("is made at the end of an emerge run and of an anise install", async () => {
     const sys = await buildSystem();

@@ -15,7 +15,7 @@ import type { ImageEntry } from "../merge/imageWalk.js";
 import { envUpdate } from "../merge/envUpdate.js";
 import { updateInfoDirs } from "../merge/infoDir.js";
 import { mergePackage, type MergeHooks, type MergeResult } from "../merge/merge.js";
-import { lstatIfExists, RootPaths } from "../merge/rootPath.js";
+import { isDirectoryIn, lstatIfExists, RootPaths } from "../merge/rootPath.js";
 import { unmergePackage, type UnmergeResult } from "../merge/unmerge.js";
 import { withVdbLock } from "../vdb/vdbLock.js";
 import { parseContents } from "../vdb/contents.js";
@@ -77,6 +77,8 @@ export interface AniseRunContext {
    * left to wait for.
    */
   readonly syncAtEnd?: boolean;
+  /** Make the GNU info directory index at the end (default true; emerge, which runs this per package, does it once itself). */
+  readonly infoIndex?: boolean;
   /** Unpack in a worker thread, ahead of the merges (default true). */
   readonly unpackInWorker?: boolean;
   /** pkg_prerm/pkg_postrm of a package built from source that an anise package replaces (the CLI runs them). */
@@ -146,7 +148,7 @@ export function checkFileConflicts(steps: readonly AniseStep[], ctx: Pick<AniseR
     if (paths.inAbsentDir(phys)) return false;
     const st = lstatIfExists(paths.abs(phys));
     if (!st) return false;
-    return !(st.isDirectory() || (st.isSymbolicLink() && isDirectoryAt(paths.abs(phys))));
+    return !(st.isDirectory() || (st.isSymbolicLink() && isDirectoryIn(paths, p)));
   });
   if (!present.length) return problems;
   for (const [p, owners] of ctx.ownerIndex.owners(present)) {
@@ -154,14 +156,6 @@ export function checkFileConflicts(steps: readonly AniseStep[], ctx: Pick<AniseR
     if (others.length) problems.push(`${p} of ${shippedBy.get(p)} belongs to the installed ${others.join(", ")}`);
   }
   return problems;
-}
-
-function isDirectoryAt(p: string): boolean {
-  try {
-    return fs.statSync(p).isDirectory();
-  } catch {
-    return false;
-  }
 }
 
 /** The merge hooks of a run: the stored uninstall finalizer of a replaced anise package, the CLI's phases for a source-built one. */
@@ -448,7 +442,7 @@ export async function runAniseSteps(steps: readonly AniseStep[], ctx: AniseRunCo
               reporter?.report({ kind: "warning", code: "ENV_UPDATE", message: `env-update after the merges failed: ${(e as Error).message} ('ouzo env-update' tries again)` });
             }
             // the info manuals' index, as at the end of an emerge run (build spec §10.7)
-            try {
+            if (ctx.infoIndex !== false) try {
               const info = updateInfoDirs(ctx.root, { features: ctx.features, reporter });
               if (info.regenerated.length) reporter?.report({ kind: "info", message: `GNU info directory index made again in ${info.regenerated.join(", ")} (${info.processed} info files)` });
               for (const err of info.errors) reporter?.report({ kind: "warning", code: "INSTALL_INFO", message: `install-info: ${err}` });

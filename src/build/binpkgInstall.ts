@@ -4,6 +4,7 @@
 // T/environment, pkg_setup runs with MERGE_TYPE=binary; the merge then goes as for a build.
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { tokens } from "../config/shellVars.js";
 import { OuzoError } from "../core/errors.js";
 import type { BuildDir } from "./BuildDir.js";
 import { extractGpkg, readGpkg } from "./gpkg.js";
@@ -13,13 +14,11 @@ import type { BuildPackage, BuildSettings } from "./phaseEnv.js";
 import { pkgdirOf } from "./binpkg.js";
 import { extractTbz2, readTbz2 } from "./tbz2.js";
 import type { BinpkgMetadata } from "./xpak.js";
-import { tokens } from "../config/shellVars.js";
 
 export interface BinpkgMatch {
   readonly path: string;
   readonly format: "xpak" | "gpkg";
 }
-
 
 /** The binary package at `file`, its format told by its name (GPKG: `.gpkg.tar`; else xpak). */
 export function binpkgAt(file: string): BinpkgMatch {

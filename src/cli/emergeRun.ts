@@ -368,8 +368,10 @@ export async function runPlan(config: Config, entries: readonly PlanEntry[], unm
   out.report({ kind: "finished", task: "emerge", message: width > 1 ? `Jobs: ${jobs.filter((j) => j.state === "done").length} of ${total} complete in ${((Date.now() - started) / 1000).toFixed(1)} s` : undefined });
   for (const x of indexes.values()) x.close();
   if (jobs.every((j) => j.state === "done") && worldSets.length) await addWorldSets(root, worldSets);
-  const mergedInto = jobs.filter((j) => j.state === "done").map((j) => rootOfEntry(j.entry));
-  if (mergedInto.length || unmerges.length) await infoDirAfter([...mergedInto, ...(unmerges.length ? [root] : [])], features, out);
+  // --buildpkgonly merges nothing: the indexes are left as they are
+  const mergedInto = args.buildpkgonly ? [] : jobs.filter((j) => j.state === "done").map((j) => rootOfEntry(j.entry));
+  const changed = [...mergedInto, ...unmerges.map(rootOfEntry)];
+  if (changed.length) await infoDirAfter(changed, features, out);
   elog.print(out, root === "/" ? undefined : to);
   const bad = jobs.filter(failed);
   if (bad.length) {

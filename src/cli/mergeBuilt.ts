@@ -118,8 +118,13 @@ export async function envUpdateAfter(root: string, touched: readonly string[], o
  */
 export async function infoDirAfter(roots: readonly string[], features: ReadonlySet<string>, out: Output): Promise<void> {
   for (const root of new Set(roots)) {
-    const r = await updateInfoDirsLocked(root, { features, reporter: out });
-    for (const line of infoDirLines(r)) out.result(line);
+    // the merges are done: an index that cannot be made is told, and the run goes on to its end
+    try {
+      const r = await updateInfoDirsLocked(root, { features, reporter: out });
+      for (const line of infoDirLines(r)) out.result(line);
+    } catch (e) {
+      out.warn(`the GNU info directory index of ${root} could not be made: ${(e as Error).message}`);
+    }
   }
 }
 

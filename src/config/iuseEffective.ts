@@ -2,7 +2,6 @@
 import { eapiFeatures } from "../pms/eapi.js";
 import { tokens } from "./shellVars.js";
 
-
 /**
  * IUSE without its defaults, IUSE_IMPLICIT, the values of USE_EXPAND_UNPREFIXED ∩
  * USE_EXPAND_IMPLICIT variables (ARCH) and the prefixed values of USE_EXPAND ∩

@@ -15,6 +15,7 @@ import { atomicWriteFile } from "../core/fsutil.js";
 import type { Reporter } from "../core/reporter.js";
 import { withVdbLock } from "../vdb/vdbLock.js";
 import { envdFiles, gatherEnv, mtimedbFile, readMtimedb } from "./envUpdate.js";
+import { RootPaths } from "./rootPath.js";
 
 export interface InfoDirOptions {
   /** FEATURES: `noinfo` leaves the indexes alone. */
@@ -76,9 +77,20 @@ export function updateInfoDirs(root: string, opts: InfoDirOptions = {}): InfoDir
   const stored = (mtimedb.info && typeof mtimedb.info === "object" ? mtimedb.info : {}) as Record<string, number>;
   const times: Record<string, number> = {};
   const stale: string[] = [];
+  // each directory where it really is in ROOT: an absolute link inside ROOT points inside ROOT
+  // (never at the host's own info directory), and two names of one directory are one directory
+  const paths = new RootPaths(root);
+  /** ROOT-relative name → its host path, for the directories that exist. */
+  const where = new Map<string, string>();
+  const seen = new Set<string>();
   for (const d of infoDirectories(root)) {
-    const st = fs.statSync(path.join(root, d), { throwIfNoEntry: false });
+    const real = paths.realRel(d);
+    if (seen.has(real)) continue;
+    seen.add(real);
+    const abs = paths.abs(real);
+    const st = fs.statSync(abs, { throwIfNoEntry: false });
     if (!st?.isDirectory()) continue;
+    where.set(d, abs);
     times[d] = st.mtimeMs;
     if (stored[d] !== st.mtimeMs) stale.push(d);
   }
@@ -92,7 +104,7 @@ export function updateInfoDirs(root: string, opts: InfoDirOptions = {}): InfoDir
   }
   let processed = 0;
   for (const d of stale) {
-    const abs = path.join(root, d);
+    const abs = where.get(d)!;
     for (const name of fs.readdirSync(abs)) if (INDEX_FILE.test(name)) fs.rmSync(path.join(abs, name), { force: true });
     for (const name of manualsIn(abs)) {
       processed++;
@@ -118,5 +130,7 @@ export function updateInfoDirsLocked(root: string, opts: InfoDirOptions = {}): P
 export function infoDirLines(r: InfoDirResult): string[] {
   if (r.skipped || !r.found) return [];
   if (!r.regenerated.length) return [" * GNU info directory index is up-to-date."];
-  return [" * Regenerating GNU info directory index...", ` * Processed ${r.processed} info file${r.processed === 1 ? "" : "s"}.`, ...r.errors.map((e) => ` * install-info: ${e}`)];
+  const lines = [" * Regenerating GNU info directory index..."];
+  if (r.processed) lines.push(` * Processed ${r.processed} info file${r.processed === 1 ? "" : "s"}${r.errors.length ? `; ${r.errors.length} error${r.errors.length === 1 ? "" : "s"}` : ""}.`);
+  return [...lines, ...r.errors.map((e) => ` * install-info: ${e}`)];
 }

@@ -21,7 +21,7 @@ import { checkImageEntries, seconds, walkImage, type ImageEntry } from "./imageW
 import { Journal, newTxid } from "./journal.js";
 import { recoverUnderLock } from "./recover.js";
 import { planRemoval, type KeptEntry } from "./removal.js";
-import { ignoreMatcher, lstatIfExists, RootPaths } from "./rootPath.js";
+import { ignoreMatcher, isDirectoryIn, lstatIfExists, RootPaths } from "./rootPath.js";
 import { journaledPlan, R, rollBack, rollForward, stage, syncFilesystems, tempPathOf, type MergeHooks, type PlanDir, type PlanOld, type PlanPlace, type PlanTouch, type TxPlan } from "./transaction.js";
 
 export type { MergeHooks } from "./transaction.js";
@@ -315,7 +315,7 @@ function buildPlan(req: MergeRequest, cpv: string): BuiltPlan {
         if (req.overwriteDirPerms && ((st.mode & 0o7777) !== e.mode || st.uid !== e.uid || st.gid !== e.gid)) dirPerms.push({ path: e.path, phys, mode: e.mode, uid: e.uid, gid: e.gid });
         return;
       }
-      if (st?.isSymbolicLink() && isDirectory(paths, e.path)) return; // a link to a directory stays a link
+      if (st?.isSymbolicLink() && isDirectoryIn(paths, e.path)) return; // a link to a directory stays a link
       if (!st) {
         dirs.push({ path: e.path, phys, mode: e.mode, uid: e.uid, gid: e.gid });
         return;
@@ -444,14 +444,6 @@ function contentsEntry(e: ImageEntry, md5: string): ContentsEntry {
       return { type: "sym", path: e.path, target: e.target!, mtime: seconds(e.mtimeMs) };
     default:
       return { type: e.type, path: e.path };
-  }
-}
-
-function isDirectory(paths: RootPaths, p: string): boolean {
-  try {
-    return fs.statSync(paths.abs(paths.realRel(p))).isDirectory();
-  } catch {
-    return false;
   }
 }
 

@@ -7,7 +7,7 @@ import { OuzoError } from "../core/errors.js";
 import type { ContentsEntry } from "../vdb/contents.js";
 import { type ConfigProtect, md5File, neverProtected } from "./configProtect.js";
 import { seconds } from "./imageWalk.js";
-import { lstatIfExists, type RootPaths } from "./rootPath.js";
+import { isDirectoryIn, lstatIfExists, type RootPaths } from "./rootPath.js";
 
 export type EntryType = ContentsEntry["type"];
 
@@ -80,7 +80,7 @@ export function planRemoval(contents: readonly ContentsEntry[], o: RemovalOption
       keep("replaced");
       continue;
     }
-    const symToDir = st.isSymbolicLink() && isDir(o, e.path);
+    const symToDir = st.isSymbolicLink() && isDirectoryIn(o.paths, e.path);
     const isProtected = o.protect.isProtected(e.path) && !neverProtected(e.path, st.size);
     const step = { type: e.type, path: e.path, phys };
     if (orphans && e.type !== "dir" && !st.isDirectory() && !symToDir && !isProtected) {
@@ -119,14 +119,6 @@ export function planRemoval(contents: readonly ContentsEntry[], o: RemovalOption
   }
   dirs.sort((a, b) => (a.phys < b.phys ? 1 : a.phys > b.phys ? -1 : 0));
   return { remove, dirs, kept, protectedSymlinks };
-}
-
-function isDir(o: RemovalOptions, p: string): boolean {
-  try {
-    return fs.statSync(o.paths.abs(o.paths.realRel(p))).isDirectory();
-  } catch {
-    return false;
-  }
 }
 
 const IGNORED_UNLINK = new Set(["ENOENT", "EBUSY", "ENOTDIR", "EISDIR"]);

@@ -110,6 +110,15 @@ export class RootPaths {
   }
 }
 
+/** Whether `p` (as written in an image or CONTENTS) is a directory in ROOT, every link followed inside ROOT. */
+export function isDirectoryIn(paths: RootPaths, p: string): boolean {
+  try {
+    return fs.statSync(paths.abs(paths.realRel(p))).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
 /** Python's fnmatch (COLLISION_IGNORE, UNINSTALL_IGNORE): `*` also crosses "/". */
 export function fnmatchRegExp(pattern: string): RegExp {
   let re = "";

@@ -204,7 +204,7 @@ export class KitSync {
     const failures = fetched.flatMap((r, i) => (r.status === "rejected" ? [`${choice.kits[i]!.kit} (branch ${choice.kits[i]!.branch}, commit ${choice.kits[i]!.sha1}): ${(r.reason as Error).message}`] : []));
     const prepared = fetched.flatMap((r) => (r.status === "fulfilled" ? [r.value] : []));
     if (failures.length) {
-      this.discardStaging(prepared, meta);
+      // the staging clones go with the failure (sync() removes them)
       throw new OuzoError("SYNC_FETCH_FAILED", `sync failed before changing anything: ${failures.join("; ")}`);
     }
 
@@ -239,6 +239,8 @@ export class KitSync {
     } catch (e) {
       await this.rollback(journal);
       fs.rmSync(this.journalFile, { force: true });
+      // rolled back: what was cloned but not yet switched in is of no more use
+      this.removeStaging();
       const err = e as Error;
       throw new OuzoError(err instanceof OuzoError ? err.code : "SYNC_SWITCH_FAILED", `${err.message}; every kit and the meta-repo were rolled back`);
     }
@@ -433,12 +435,6 @@ export class KitSync {
       if (Git.headOf(p.dir) === p.choice.sha1) return;
     }
     await this.gitAt(p.dir).git(["checkout", "--quiet", "--force", "--detach", p.choice.sha1], `${p.choice.kit}: checking out ${p.choice.sha1}`);
-  }
-
-  private discardStaging(prepared: PreparedKit[], meta: { staged: boolean; stagingDir?: string }): void {
-    for (const p of prepared) if (p.stagingDir) fs.rmSync(p.stagingDir, { recursive: true, force: true });
-    fs.rmSync(path.join(this.kitsPath, STAGING), { recursive: true, force: true });
-    if (meta.staged && meta.stagingDir) fs.rmSync(meta.stagingDir, { recursive: true, force: true });
   }
 
   /** Put every kit and the meta-repo back where the journal says they were. */

@@ -443,7 +443,8 @@ export async function mergeAniseEntries(entries: ReturnType<typeof buildPlan>["e
   const plan = stepsOf(entries.filter((e) => aniseOrigin(e.pkg)), readInstalled(sys.root));
   const index = openIndex(sys, out);
   try {
-    return await runAniseSteps(plan.steps, runContext(a, sys, out, index));
+    // emerge makes the info index once, at the end of its run
+    return await runAniseSteps(plan.steps, { ...runContext(a, sys, out, index), infoIndex: false });
   } finally {
     index.close();
   }

@@ -7,6 +7,7 @@ import * as path from "node:path";
 import type { Config } from "../../config/Config.js";
 import { iuseEffective } from "../../config/iuseEffective.js";
 import { makeRepository, repoNameOf, type Repository } from "../../config/repositories.js";
+import { tokens } from "../../config/shellVars.js";
 import { OuzoError, UsageError } from "../../core/errors.js";
 import { listConfigDir } from "../../core/fsutil.js";
 import { requireProgram } from "../../core/spawn.js";
@@ -23,7 +24,6 @@ import { buildHooks } from "../buildHooks.js";
 import { cacheDirOf, rootOf, configRootOf, type GlobalArgs } from "../context.js";
 import { aniseAware, cleanBuildDir, installedPhaseHooks, mergeBuilt, unmergeInstalled } from "../mergeBuilt.js";
 import type { Output } from "../../ui/Output.js";
-import { tokens } from "../../config/shellVars.js";
 
 export interface EbuildArgs extends GlobalArgs {
   ebuild: string;
@@ -31,7 +31,6 @@ export interface EbuildArgs extends GlobalArgs {
   /** Show the phase headers but not the phases' output (emerge's --quiet-build). */
   quietBuild?: boolean;
 }
-
 
 /** Where an ebuild file sits: <repo>/<category>/<pn>/<pf>.ebuild. */
 export function locateEbuild(file: string): { repoRoot: string; category: string; pn: string; pf: string } {
