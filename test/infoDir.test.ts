@@ -7,7 +7,7 @@ import { spawnSync } from "node:child_process";
 import { afterEach, describe, expect, it } from "vitest";
 import type { ReportEvent } from "../src/core/reporter.js";
 import { infoDirLines, infoDirectories, updateInfoDirs } from "../src/merge/infoDir.js";
-import { serveAniseRepo, stopAniseServers } from "./aniseFixture.js";
+import { anise, serveAniseRepo, stopAniseServers } from "./aniseFixture.js";
 import { buildSystem } from "./buildFixture.js";
 import { ouzo, tmpdir, writeTree } from "./helpers.js";
 
@@ -138,10 +138,17 @@ describe.runIf(hasInstallInfo)("the info directory index at the end of runs", ()
     expect(r.stdout).toContain(" * Regenerating GNU info directory index...\n * Processed 1 info file.\n");
     expect(menu(index(sys.root))).toEqual([expect.stringMatching(/^\* Sed: \(sed\)\./)]);
 
-    const { root, run } = await serveAniseRepo([{ category: "app-doc", name: "grepdoc", version: "1.0", files: { "usr/share/info/grep.info": manual("grep", "Grep") } }]);
+    const { root, run } = await serveAniseRepo([
+      { category: "app-doc", name: "grepdoc", version: "1.0", files: { "usr/share/info/grep.info": manual("grep", "Grep") } },
+      { category: "app-doc", name: "grepdoc2", version: "1.0", files: { "usr/share/info/zgrep.info": manual("zgrep", "Zgrep") } },
+    ]);
     writeTree(root, { "usr/share/info/sed.info": manual("sed", "Sed") });
-    const a = await run("install", "-y", "app-doc/grepdoc");
+    // FEATURES of the environment count on a ROOT without a profile too
+    const off = await anise(["install", "-y", "app-doc/grepdoc", "--system-target", root], { FEATURES: "noinfo" });
+    expect(off.code, off.stderr).toBe(0);
+    expect(fs.existsSync(path.join(root, "usr/share/info/dir"))).toBe(false);
+    const a = await run("install", "-y", "app-doc/grepdoc2");
     expect(a.code, a.stderr).toBe(0);
-    expect(menu(index(root)).map((l) => l.split(":")[0])).toEqual(["* Grep", "* Sed"]);
+    expect(menu(index(root)).map((l) => l.split(":")[0])).toEqual(["* Grep", "* Sed", "* Zgrep"]);
   });
 });

@@ -32,7 +32,7 @@ import { readInstalled, type InstalledPackage } from "../../vdb/installed.js";
 import { OwnerIndex } from "../../vdb/ownerIndex.js";
 import { readWorld } from "../../vdb/world.js";
 import { addWorldAtoms, removeWorldAtoms } from "../../vdb/worldWrite.js";
-import { loadConfig, type GlobalArgs } from "../context.js";
+import { configEnv, loadConfig, type GlobalArgs } from "../context.js";
 import { aniseQBelongsCommand, aniseRepoUpdateCommand } from "./aniseQuery.js";
 import { emit, installedNamed, instRef, labelOf, nameLookup, openIndex, openSystem, outputMode, reopenCatalog, syncRepos, type AniseArgs, type AniseSystem } from "./aniseSystem.js";
 import { aniseOrigin, AniseSource, depsChanged, InstalledListSource, type AniseCandidate } from "../aniseSource.js";
@@ -59,7 +59,8 @@ function portageSettings(args: AniseArgs, sys: AniseSystem, out: Output): { prot
       out.warn(`Portage's settings cannot be read (${(e as Error).message}); CONFIG_PROTECT=/etc is used`);
     }
     const features = new Set<string>();
-    for (const f of tokens(vals.get("FEATURES") ?? "protect-owned")) {
+    // FEATURES of the environment stack on make.conf's, as the full configuration stacks them
+    for (const f of tokens(`${vals.get("FEATURES") ?? "protect-owned"} ${configEnv().FEATURES ?? ""}`)) {
       if (f.startsWith("-")) features.delete(f.slice(1));
       else features.add(f);
     }
@@ -232,13 +233,13 @@ async function runSteps(steps: AniseStep[], args: AniseArgs, sys: AniseSystem, o
   const index = openIndex(sys, out);
   let result: AniseRunResult;
   const ctx = runContext(args, sys, out, index);
-  const features = portageSettings(args, sys, out).features;
   try {
     result = await runAniseSteps(steps, ctx);
   } finally {
     index.close();
   }
-  if (features.has("merge-sync") && !ctx.downloadOnly) {
+  // merge-sync: runContext took it out of the merges' FEATURES to sync once, here
+  if (ctx.syncAtEnd && !ctx.downloadOnly) {
     syncFilesystems([sys.root], out);
   }
   if (!ctx.downloadOnly) {
