@@ -14,7 +14,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { readShellVars } from "../config/shellVars.js";
 import { OuzoError } from "../core/errors.js";
-import { atomicWriteFile, readFileIfExists, writeFileIfChanged } from "../core/fsutil.js";
+import { atomicWriteFile, listDir, readFileIfExists, writeFileIfChanged } from "../core/fsutil.js";
 import type { Reporter } from "../core/reporter.js";
 import { withVdbLock } from "../vdb/vdbLock.js";
 
@@ -51,13 +51,7 @@ export interface EnvUpdateResult {
 
 /** The files of env.d that count, in the order they are read. */
 export function envdFiles(envd: string): string[] {
-  let names: string[];
-  try {
-    names = fs.readdirSync(envd);
-  } catch {
-    return [];
-  }
-  return names
+  return (listDir(envd) ?? [])
     .filter((n) => n.length >= 3 && /^\d\d/.test(n) && !n.startsWith(".") && !n.endsWith("~") && !n.endsWith(".bak"))
     .sort()
     .map((n) => path.join(envd, n))

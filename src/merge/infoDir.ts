@@ -11,7 +11,7 @@
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { atomicWriteFile } from "../core/fsutil.js";
+import { atomicWriteFile, listDir } from "../core/fsutil.js";
 import type { Reporter } from "../core/reporter.js";
 import { withVdbLock } from "../vdb/vdbLock.js";
 import { envdFiles, gatherEnv, mtimedbFile, readMtimedb } from "./envUpdate.js";
@@ -52,13 +52,7 @@ export function infoDirectories(root: string): string[] {
 
 /** The manuals of one info directory, sorted: regular files that are neither the index nor a part. */
 function manualsIn(dir: string): string[] {
-  let names: string[];
-  try {
-    names = fs.readdirSync(dir);
-  } catch {
-    return [];
-  }
-  return names
+  return (listDir(dir) ?? [])
     .filter((n) => !n.startsWith(".") && !INDEX_FILE.test(n) && !MANUAL_PART.test(n))
     .filter((n) => fs.statSync(path.join(dir, n), { throwIfNoEntry: false })?.isFile())
     .sort();
