@@ -440,7 +440,7 @@ export async function runUnmerge(config: Config, atoms: readonly string[], args:
   } finally {
     index.close();
   }
-  await infoDirAfter([root], new Set(settings.features), out);
+  await infoDirAfter([root], settings.features, out);
   log.write(" *** exiting successfully.");
   return 0;
 }

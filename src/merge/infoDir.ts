@@ -13,6 +13,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { atomicWriteFile, listDir } from "../core/fsutil.js";
 import type { Reporter } from "../core/reporter.js";
+import { normaliseOwnedPath } from "../vdb/ownerIndex.js";
 import { withVdbLock } from "../vdb/vdbLock.js";
 import { envdFiles, gatherEnv, mtimedbFile, readMtimedb } from "./envUpdate.js";
 import { RootPaths } from "./rootPath.js";
@@ -47,12 +48,12 @@ const MANUAL_PART = /\.info-\d+(\.(gz|bz2|xz|lzma|lz|zst|Z))?$/;
 export function infoDirectories(root: string): string[] {
   const env = gatherEnv(envdFiles(path.join(root, "etc", "env.d")));
   const dirs = ["/usr/share/info", ...(env.get("INFOPATH") ?? "").split(":"), ...(env.get("INFODIR") ?? "").split(":")];
-  return [...new Set(dirs.filter((d) => d.startsWith("/")).map((d) => path.posix.normalize(d).replace(/(.)\/+$/, "$1")))];
+  return [...new Set(dirs.map(normaliseOwnedPath).filter((d): d is string => d !== undefined))];
 }
 
-/** The manuals of one info directory, sorted: regular files that are neither the index nor a part. */
-function manualsIn(dir: string): string[] {
-  return (listDir(dir) ?? [])
+/** The manuals among the names of one info directory, sorted: regular files that are neither the index nor a part. */
+function manualsIn(dir: string, names: readonly string[]): string[] {
+  return names
     .filter((n) => !n.startsWith(".") && !INDEX_FILE.test(n) && !MANUAL_PART.test(n))
     .filter((n) => fs.statSync(path.join(dir, n), { throwIfNoEntry: false })?.isFile())
     .sort();
@@ -96,12 +97,12 @@ export function updateInfoDirs(root: string, opts: InfoDirOptions = {}): InfoDir
     opts.reporter?.report({ kind: "info", message: `install-info was not found: the GNU info directory index of ${stale.join(", ")} is not made again (install-info comes with texinfo)` });
     return { ...result, skipped: "no install-info" };
   }
-  let processed = 0;
   for (const d of stale) {
     const abs = where.get(d)!;
-    for (const name of fs.readdirSync(abs)) if (INDEX_FILE.test(name)) fs.rmSync(path.join(abs, name), { force: true });
-    for (const name of manualsIn(abs)) {
-      processed++;
+    const names = listDir(abs) ?? [];
+    for (const name of names) if (INDEX_FILE.test(name)) fs.rmSync(path.join(abs, name), { force: true });
+    for (const name of manualsIn(abs, names)) {
+      result.processed++;
       const r = spawnSync(program, [`--dir-file=${path.join(abs, "dir")}`, path.join(abs, name)], { encoding: "utf8", env: { ...process.env, LANG: "C", LC_ALL: "C", LANGUAGE: "C" } });
       const said = `${r.stderr ?? ""}${r.stdout ?? ""}`.trim();
       // a manual without a menu entry is not an error: it has nothing to add to the index
@@ -112,7 +113,7 @@ export function updateInfoDirs(root: string, opts: InfoDirOptions = {}): InfoDir
     times[d] = fs.statSync(abs).mtimeMs;
   }
   if (JSON.stringify(stored) !== JSON.stringify(times)) atomicWriteFile(file, `${JSON.stringify({ ...readMtimedb(file), info: times })}\n`);
-  return { ...result, processed };
+  return result;
 }
 
 /** updateInfoDirs under the VDB lock. */
