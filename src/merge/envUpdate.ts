@@ -149,10 +149,9 @@ export function readMtimedb(file: string): Record<string, unknown> {
   }
 }
 
-/** ldconfig, or `${CHOST}-ldconfig` for a ROOT of another CHOST (the host's would not read its libraries). */
-function ldconfigProgram(cross: string | undefined): string | undefined {
-  const name = cross ? `${cross}-ldconfig` : "ldconfig";
-  if (!cross) for (const p of ["/sbin/ldconfig", "/usr/sbin/ldconfig", "/bin/ldconfig", "/usr/bin/ldconfig"]) if (fs.existsSync(p)) return p;
+/** Where `name` (ldconfig, or `${CHOST}-ldconfig` for a ROOT of another CHOST) is, if it can run. */
+function ldconfigProgram(name: string): string | undefined {
+  if (name === "ldconfig") for (const p of ["/sbin/ldconfig", "/usr/sbin/ldconfig", "/bin/ldconfig", "/usr/bin/ldconfig"]) if (fs.existsSync(p)) return p;
   const r = spawnSync(name, ["--version"], { stdio: "ignore" });
   return r.error ? undefined : name;
 }
@@ -202,17 +201,18 @@ export function envUpdate(root: string, opts: EnvUpdateOptions = {}): EnvUpdateR
   const reason = ldChanged ? "LDPATH changed" : inLibDir ? "files were merged into a library directory" : dirMoved ? "a library directory changed" : "";
   let ldconfig: EnvUpdateResult["ldconfig"] = { ran: false, reason: reason ? `not asked (${reason})` : "nothing changed" };
   if (reason && opts.ldconfig !== false) {
-    const cross = opts.chost && opts.cbuild && opts.chost !== opts.cbuild ? opts.chost : undefined;
-    const program = ldconfigProgram(cross);
+    // a ROOT of another CHOST needs its own ldconfig: the host's would not read its libraries
+    const name = opts.chost && opts.cbuild && opts.chost !== opts.cbuild ? `${opts.chost}-ldconfig` : "ldconfig";
+    const program = ldconfigProgram(name);
     const absRoot = path.resolve(root);
-    if (!program) ldconfig = { ran: false, reason: `${cross ? `${cross}-ldconfig` : "ldconfig"} was not found` };
+    if (!program) ldconfig = { ran: false, reason: `${name} was not found` };
     else if (absRoot !== "/" && process.getuid?.() !== 0) ldconfig = { ran: false, reason: "ldconfig -r needs root" };
     else {
       const r = spawnSync(program, absRoot === "/" ? ["-X"] : ["-X", "-r", absRoot], { encoding: "utf8" });
       if (r.status === 0) ldconfig = { ran: true, reason };
       else ldconfig = { ran: false, reason: `ldconfig failed: ${(r.stderr || r.error?.message || `exit ${r.status}`).trim().split("\n")[0]}` };
     }
-    const message = `${reason}, but ${ldconfig.reason}: run ${cross ? `${cross}-ldconfig` : "ldconfig"}${absRoot === "/" ? "" : ` -r ${absRoot}`} yourself`;
+    const message = `${reason}, but ${ldconfig.reason}: run ${name}${absRoot === "/" ? "" : ` -r ${absRoot}`} yourself`;
     // an unprivileged merge into a ROOT of one's own (a prefix, a test) is expected not to: said, not warned
     if (!ldconfig.ran) opts.reporter?.report(ldconfig.reason === "ldconfig -r needs root" ? { kind: "info", message } : { kind: "warning", code: "LDCONFIG", message });
   }
