@@ -245,7 +245,7 @@ export class KitSync {
       throw new OuzoError(err instanceof OuzoError ? err.code : "SYNC_SWITCH_FAILED", `${err.message}; every kit and the meta-repo were rolled back`);
     }
     fs.rmSync(this.journalFile, { force: true });
-    fs.rmSync(path.join(this.kitsPath, STAGING), { recursive: true, force: true });
+    this.removeStaging();
 
     return this.result(result0(release, meta), prepared, choice.skipped, warnings, rel);
   }
