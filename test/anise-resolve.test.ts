@@ -218,7 +218,7 @@ describe("unpacking", () => {
         return art;
       }),
     );
-    const u = new Threaded(true, 2);
+    const u = new Threaded("worker", 2);
     const results = await Promise.all(arts.map((a, i) => u.unpack(a, path.join(dir, `w${i}`), {})));
     results.forEach((r, i) => {
       expect(r.files.length).toBe(i % 3 === 0 ? 60 : 3);

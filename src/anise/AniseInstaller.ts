@@ -28,7 +28,7 @@ import { aniseRecordOf, generatedEntryFiles, pfOf, recordFiles, slotOf } from ".
 import { fetchArtifacts, type ArtifactRequest, type FetchOptions } from "./download.js";
 import { finalizerEnv, finalizerRecord, parseFinalizer, runFinalizer, type Finalizer, type FinalizerEnvironment } from "./finalizer.js";
 import { subsetOf, type UnpackResult } from "./unpack.js";
-import { Unpacker } from "./Unpacker.js";
+import { Unpacker, type UnpackVia } from "./Unpacker.js";
 
 /** Bytes merged between two background write-backs (AniseRunContext.syncAtEnd). */
 const SYNC_EVERY = 64 << 20;
@@ -79,8 +79,8 @@ export interface AniseRunContext {
   readonly syncAtEnd?: boolean;
   /** Make the GNU info directory index at the end (default true; emerge, which runs this per package, does it once itself). */
   readonly infoIndex?: boolean;
-  /** Unpack in a worker thread, ahead of the merges (default true). */
-  readonly unpackInWorker?: boolean;
+  /** How packages are unpacked ahead of the merges (default "auto": native/ouzo-unpack when built, else worker threads). */
+  readonly unpackVia?: UnpackVia;
   /** pkg_prerm/pkg_postrm of a package built from source that an anise package replaces (the CLI runs them). */
   readonly sourceHooks?: MergeHooks;
   readonly ownerIndex?: OwnerIndex;
@@ -268,7 +268,7 @@ export async function runAniseSteps(steps: readonly AniseStep[], ctx: AniseRunCo
   const emptyBuildInfo = path.join(runWork, "empty-build-info");
   if (unpacking) fs.mkdirSync(emptyBuildInfo, { recursive: true });
   const workOf = (spec: PackageSpec) => path.join(runWork, `${spec.category}--${pfOf(spec)}`);
-  const unpacker = new Unpacker(unpacking && (ctx.unpackInWorker ?? true));
+  const unpacker = new Unpacker(unpacking ? (ctx.unpackVia ?? "auto") : "local");
   const unpacks = new Map<AniseStep, Promise<UnpackResult>>();
   const removals: Promise<void>[] = [];
   /** Each artifact downloaded and verified so far, with its size. */
@@ -465,7 +465,7 @@ export async function runAniseSteps(steps: readonly AniseStep[], ctx: AniseRunCo
     }
   }
   const sec = (x: number) => `${(x / 1000).toFixed(2)} s`;
-  reporter?.report({ kind: "info", message: `anise: downloads ${sec(clock.download)}, waiting for unpacking ${sec(clock.waitUnpack)}, merges ${sec(clock.merge)}, removals ${sec(clock.remove)}` });
+  reporter?.report({ kind: "info", message: `anise: downloads ${sec(clock.download)}, waiting for unpacking (${unpacker.mode}) ${sec(clock.waitUnpack)}, merges ${sec(clock.merge)}, removals ${sec(clock.remove)}` });
 
   // the install finalizers, after everything is in place, in the order of the plan (§9)
   if (!ctx.skipFinalizers) {

@@ -1,86 +1,169 @@
-// Unpacking off the main thread: worker threads (one per core) take the packages of a plan while
-// the main thread merges the ones already unpacked (zstd decoding and writing the image run beside
-// the merge's hashing, renames and fsyncs). The worker runs this very file (whatever file the
-// bundler put it in: import.meta.url), told by its workerData to serve; where no worker can be
-// started (CommonJS code has no import.meta.url), the same code runs on the main thread.
+// Unpacking off the main thread: lanes (one per core) take the packages of a plan while the main
+// thread merges the ones already unpacked (zstd decoding and writing the image run beside the
+// merge's hashing, renames and fsyncs). A lane is a native/ouzo-unpack process when the helper is
+// built (nativeUnpack.ts), else a worker thread running this very file (whatever file the bundler
+// put it in: import.meta.url), told by its workerData to serve; where neither can be started
+// (CommonJS code has no import.meta.url), the same code runs on the main thread.
 import * as fs from "node:fs";
 import * as os from "node:os";
 import { isMainThread, parentPort, Worker, workerData } from "node:worker_threads";
 import { OuzoError, type ErrorOrigin } from "../core/errors.js";
+import { NativeLane, nativeUnpackerPath } from "./nativeUnpack.js";
 import { unpackPackage, type UnpackOptions, type UnpackResult } from "./unpack.js";
 
-interface Pending {
-  readonly id: number;
-  readonly msg: Record<string, unknown>;
-  resolve(v: unknown): void;
-  reject(e: Error): void;
-  /** The same work on this thread, if the worker dies first. */
-  local(): unknown;
+/** A piece of work: unpack a package, or remove a directory (a merged image's leftovers). */
+export type UnpackJob = { readonly file: string; readonly work: string; readonly opts: UnpackOptions } | { readonly remove: string };
+
+/** A job done here, on this thread. */
+function runJob(job: UnpackJob): unknown {
+  if ("remove" in job) return fs.rmSync(job.remove, { recursive: true, force: true });
+  return unpackPackage(job.file, job.work, job.opts);
 }
 
-export class Unpacker {
-  /** The worker threads (as many as cores, at most 4): creating files is what unpacking waits on. */
-  private workers: Worker[] = [];
+export interface Pending {
+  readonly job: UnpackJob;
+  resolve(v: unknown): void;
+  reject(e: Error): void;
+}
+
+/** What a lane tells the Unpacker. */
+export interface LaneEvents {
+  /** The job in hand is resolved or rejected: the lane is free. */
+  settled(lane: Lane): void;
+  /** The lane died, with these jobs unanswered. */
+  lost(lane: Lane, held: readonly Pending[]): void;
+}
+
+/** Where jobs run beside the main thread: a worker thread, or a native helper process (nativeUnpack.ts). */
+export interface Lane {
+  /** How many jobs it takes at once (more than one: the next is waiting when one ends). */
+  readonly depth: number;
+  /** Start `job`; the lane calls `resolve` or `reject`, then its events' `settled`. */
+  start(job: UnpackJob, resolve: (v: unknown) => void, reject: (e: Error) => void): void;
+  close(): Promise<unknown> | void;
+}
+
+/** A worker thread running this file (the worker's side is at the end). */
+class WorkerLane implements Lane {
+  readonly depth = 1;
+  private readonly worker: Worker;
+  private held: Pending | undefined;
   private next = 0;
+
+  constructor(events: LaneEvents) {
+    this.worker = new Worker(new URL(import.meta.url), { workerData: { ouzoAniseUnpacker: true } });
+    this.worker.on("message", (m: { id: number; result?: unknown; error?: { message: string; code?: string; origin?: ErrorOrigin; exitCode?: number; ouzo: boolean } }) => {
+      const p = this.held;
+      if (!p || m.id !== this.next) return;
+      this.held = undefined;
+      if (m.error) p.reject(m.error.ouzo ? new OuzoError(m.error.code ?? "ANISE_UNPACK", m.error.message, m.error.origin ?? {}, m.error.exitCode ?? 1) : new Error(m.error.message));
+      else p.resolve(m.result);
+      events.settled(this);
+    });
+    const lost = () => {
+      const held = this.held;
+      this.held = undefined;
+      events.lost(this, held ? [held] : []);
+    };
+    this.worker.on("error", lost);
+    this.worker.on("exit", lost);
+  }
+
+  start(job: UnpackJob, resolve: (v: unknown) => void, reject: (e: Error) => void): void {
+    this.held = { job, resolve, reject };
+    this.worker.postMessage({ id: ++this.next, ...job });
+  }
+
+  close(): Promise<number> {
+    return this.worker.terminate();
+  }
+}
+
+/** How packages are unpacked: "auto" is the native helper when it is built, else worker threads. */
+export type UnpackVia = "auto" | "native" | "worker" | "local";
+
+export class Unpacker {
+  /** The lanes (as many as cores, at most 4): creating files is what unpacking waits on. */
+  private lanes: Lane[] = [];
+  private readonly via: "native" | "worker" | "local";
+  private started = false;
   /**
-   * Work not yet handed out, in the order asked. A worker is given the next piece only when it has
-   * nothing in hand: handing work out as it is asked for (to the worker with the shortest queue)
-   * left one worker with a long tail while the other sat idle, packages being unequal.
+   * Work not yet handed out, in the order asked. A lane is given the next piece only when it has
+   * nothing in hand: handing work out as it is asked for (to the lane with the shortest queue)
+   * left one lane with a long tail while the other sat idle, packages being unequal.
    */
   private readonly queue: Pending[] = [];
-  /** What each worker is doing. */
-  private readonly busy = new Map<Worker, Pending>();
+  /** How many jobs each lane has in hand. */
+  private readonly busy = new Map<Lane, number>();
   private closed = false;
+  private readonly events: LaneEvents = {
+    settled: (lane) => {
+      this.busy.set(lane, (this.busy.get(lane) ?? 1) - 1);
+      this.pump();
+    },
+    lost: (lane, held) => this.takeBack(lane, held),
+  };
 
-  constructor(useWorker = true, count = Math.min(4, Math.max(1, os.availableParallelism()))) {
-    if (!useWorker) return;
-    for (let i = 0; i < count; i++) {
+  constructor(
+    via: UnpackVia | boolean = "auto",
+    private readonly count = Math.min(4, Math.max(1, os.availableParallelism())),
+  ) {
+    const helper = via === "auto" || via === "native" || via === true ? nativeUnpackerPath() : undefined;
+    if (via === "native" && !helper) throw new OuzoError("NO_NATIVE_UNPACKER", "the native unpacker native/build/ouzo-unpack is not built (run `node scripts/build-native.js`)");
+    this.via = helper ? "native" : via === false || via === "local" ? "local" : "worker";
+    this.helper = helper;
+  }
+
+  private readonly helper: string | undefined;
+
+  /** The lanes, made at the first job (a run with nothing to unpack starts no thread or process). */
+  private startLanes(): void {
+    if (this.started) return;
+    this.started = true;
+    for (let i = 0; this.via !== "local" && i < this.count; i++) {
       try {
-        const w = new Worker(new URL(import.meta.url), { workerData: { ouzoAniseUnpacker: true } });
-        w.on("message", (m: { id: number; result?: unknown; error?: { message: string; code?: string; origin?: ErrorOrigin; exitCode?: number; ouzo: boolean } }) => {
-          const p = this.busy.get(w);
-          if (p?.id !== m.id) return;
-          this.busy.delete(w);
-          if (m.error) p.reject(m.error.ouzo ? new OuzoError(m.error.code ?? "ANISE_UNPACK", m.error.message, m.error.origin ?? {}, m.error.exitCode ?? 1) : new Error(m.error.message));
-          else p.resolve(m.result);
-          this.pump();
-        });
-        w.on("error", () => this.takeBack(w));
-        w.on("exit", () => this.takeBack(w));
-        this.workers.push(w);
+        this.lanes.push(this.via === "native" ? new NativeLane(this.helper!, this.events) : new WorkerLane(this.events));
       } catch {
         break;
       }
     }
   }
 
-  /** Hand queued work to the workers with nothing in hand. */
+  /** How this Unpacker unpacks (for the run's report and tests). */
+  get mode(): "native" | "worker" | "local" {
+    return this.via;
+  }
+
+  /** Hand queued work to the lanes with nothing in hand. */
   private pump(): void {
-    for (const w of this.workers) {
-      if (!this.queue.length) return;
-      if (this.busy.has(w)) continue;
-      const p = this.queue.shift()!;
-      this.busy.set(w, p);
-      w.postMessage({ id: p.id, ...p.msg });
+    // one job per lane first, then a second: a lane should not wait for its next while another has none
+    for (let round = 1; round <= 2; round++) {
+      for (const lane of this.lanes) {
+        if (!this.queue.length) return;
+        const inHand = this.busy.get(lane) ?? 0;
+        if (inHand >= Math.min(round, lane.depth)) continue;
+        const p = this.queue.shift()!;
+        this.busy.set(lane, inHand + 1);
+        lane.start(p.job, p.resolve, p.reject);
+      }
     }
   }
 
   /** Do `p` here, now. */
   private static runLocally(p: Pending): void {
     try {
-      p.resolve(p.local());
+      p.resolve(runJob(p.job));
     } catch (e) {
       p.reject(e as Error);
     }
   }
 
-  /** A worker could not start or died: what it had in hand is done here; the rest goes to the others, or here. */
-  private takeBack(w: Worker): void {
-    this.workers = this.workers.filter((x) => x !== w);
-    const held = this.busy.get(w);
-    this.busy.delete(w);
-    const left = this.workers.length ? [] : this.queue.splice(0);
-    for (const p of [...(held ? [held] : []), ...left]) {
+  /** A lane could not start or died: what it had in hand is done here; the rest goes to the others, or here. */
+  private takeBack(lane: Lane, held: readonly Pending[]): void {
+    this.lanes = this.lanes.filter((x) => x !== lane);
+    this.busy.delete(lane);
+    const left = this.lanes.length ? [] : this.queue.splice(0);
+    for (const p of [...held, ...left]) {
       // closed with work unanswered (a run that failed): it is not done at all
       if (this.closed) p.reject(new Error("the unpacker was closed"));
       else Unpacker.runLocally(p);
@@ -88,50 +171,48 @@ export class Unpacker {
     if (!this.closed) this.pump();
   }
 
-  private call<T>(msg: Record<string, unknown>, local: () => T): Promise<T> {
-    if (!this.workers.length) {
+  private call<T>(job: UnpackJob): Promise<T> {
+    this.startLanes();
+    if (!this.lanes.length) {
       try {
-        return Promise.resolve(local());
+        return Promise.resolve(runJob(job) as T);
       } catch (e) {
         return Promise.reject(e);
       }
     }
     return new Promise<T>((resolve, reject) => {
-      this.queue.push({ id: ++this.next, msg, resolve: resolve as (v: unknown) => void, reject, local });
+      this.queue.push({ job, resolve: resolve as (v: unknown) => void, reject });
       this.pump();
     });
   }
 
   unpack(file: string, work: string, opts: UnpackOptions): Promise<UnpackResult> {
-    return this.call({ file, work, opts }, () => unpackPackage(file, work, opts));
+    return this.call({ file, work, opts });
   }
 
   /** Remove a directory (a merged image's leftovers) off the main thread. */
   remove(dir: string): Promise<void> {
-    return this.call({ remove: dir }, () => fs.rmSync(dir, { recursive: true, force: true }));
+    // the helpers only unpack: libuv's threads remove
+    if (this.via === "native") return fs.promises.rm(dir, { recursive: true, force: true });
+    return this.call({ remove: dir });
   }
 
   async close(): Promise<void> {
     this.closed = true;
     for (const p of this.queue.splice(0)) p.reject(new Error("the unpacker was closed"));
-    const ws = this.workers;
-    this.workers = [];
-    await Promise.all(ws.map((w) => w.terminate()));
+    const lanes = this.lanes;
+    this.lanes = [];
+    await Promise.all(lanes.map((l) => l.close()));
   }
 }
 
-type WorkerRequest = { readonly id: number; readonly file: string; readonly work: string; readonly opts: UnpackOptions } | { readonly id: number; readonly remove: string };
+type WorkerRequest = UnpackJob & { readonly id: number };
 
 // the worker's side
 if (!isMainThread && (workerData as { ouzoAniseUnpacker?: boolean } | undefined)?.ouzoAniseUnpacker) {
   parentPort?.on("message", (m: WorkerRequest) => {
     try {
-      if ("remove" in m) {
-        fs.rmSync(m.remove, { recursive: true, force: true });
-        parentPort!.postMessage({ id: m.id });
-        return;
-      }
-      parentPort!.postMessage({ id: m.id, result: unpackPackage(m.file, m.work, m.opts) });
+      parentPort!.postMessage({ id: m.id, result: runJob(m) });
     } catch (e) {
       const err = e as Error & { code?: string; origin?: unknown; exitCode?: number };
       parentPort!.postMessage({ id: m.id, error: { message: err.message, code: err.code, origin: err.origin, exitCode: err.exitCode, ouzo: err instanceof OuzoError } });

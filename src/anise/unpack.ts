@@ -136,107 +136,182 @@ export function subsetOf(p: string, subsets: ReadonlyMap<string, readonly RegExp
  * anything wrong with it.
  */
 export function unpackPackage(file: string, work: string, o: UnpackOptions = {}): UnpackResult {
-  const source = path.basename(file);
-  const image = path.join(work, "image");
-  fs.rmSync(work, { recursive: true, force: true });
-  fs.mkdirSync(image, { recursive: true });
-  const sameOwner = o.sameOwner ?? process.getuid?.() === 0;
-  const myUid = process.getuid?.() ?? 0;
-  const myGid = process.getgid?.() ?? 0;
-  // the group a new file gets: the directory's when it is set-group-id, ours otherwise
-  const imageStat = fs.statSync(image);
-  const newGid = imageStat.mode & 0o2000 ? imageStat.gid : (process.getegid?.() ?? myGid);
-  const umask = currentUmask();
-  const files: string[] = [];
-  const skipped: { path: string; subset: string }[] = [];
-  /** Non-directory entries by relative path (a later entry of the same path wins, as with tar). */
-  const placed = new Map<string, Entry>();
-  /** Directory entries of the archive, and the directories entries need. */
-  const dirHeaders = new Map<string, TarEntry>();
-  const dirsNeeded = new Set<string>();
-  const symlinks = new Set<string>();
-  /** Hard-link groups: the inode number of the first name → how many names the file has. */
-  const linkCount = new Map<number, number>();
-  let vdb: UnpackResult["vdb"];
-  let bytes = 0;
-  let seq = 0;
-  const bad = (why: string) => new OuzoError("BAD_ANISE_ARTIFACT", `${source}: ${why}`);
+  const image = new ImageBuilder(file, work, o);
+  const reader = new TarReader((e) => image.entry(e, reader.entries), image.source);
+  try {
+    readDecompressed(file, o.compression, (b) => reader.push(b));
+    reader.end();
+  } catch (e) {
+    throw image.failure(e);
+  }
+  return image.finish();
+}
 
-  const relative = (raw: string, what: string): string => {
-    if (raw.startsWith("/")) throw bad(`${what} '${raw}' is an absolute path`);
-    if (raw.includes("\0")) throw bad(`${what} ${JSON.stringify(raw)} holds a NUL byte`);
+/** What native/ouzo-unpack did with an entry before the builder saw it (see its header comment). */
+export interface Prewritten {
+  /** The file's MD5, for a file the helper wrote. */
+  readonly md5: string | undefined;
+}
+
+/**
+ * The image of one package as its entries arrive, in the archive's order: every decision of the
+ * file comment (names, subsets, the carried VDB entry, what replaces what) is taken here. An entry
+ * is written under its ordinal (its position in the archive) in the image; the TypeScript reader
+ * hands entries with their data still to come, native/ouzo-unpack hands them with files and
+ * symlinks already written (`Prewritten`), which are then kept, moved or removed.
+ */
+export class ImageBuilder {
+  readonly source: string;
+  readonly image: string;
+  readonly sameOwner: boolean;
+  private readonly myUid = process.getuid?.() ?? 0;
+  private readonly myGid = process.getgid?.() ?? 0;
+  /** The group a new file gets: the directory's when it is set-group-id, ours otherwise. */
+  private readonly newGid: number;
+  private readonly umask = currentUmask();
+  private readonly files: string[] = [];
+  private readonly skipped: { path: string; subset: string }[] = [];
+  /** Non-directory entries by relative path (a later entry of the same path wins, as with tar). */
+  private readonly placed = new Map<string, Entry>();
+  /** Directory entries of the archive, and the directories entries need. */
+  private readonly dirHeaders = new Map<string, TarEntry>();
+  private readonly dirsNeeded = new Set<string>();
+  private readonly symlinks = new Set<string>();
+  /** Hard-link groups: the inode number of the first name → how many names the file has. */
+  private readonly linkCount = new Map<number, number>();
+  private vdb: UnpackResult["vdb"];
+  private bytes = 0;
+
+  constructor(
+    file: string,
+    private readonly work: string,
+    private readonly o: UnpackOptions,
+  ) {
+    this.source = path.basename(file);
+    this.image = path.join(work, "image");
+    // a new work directory in the run's, as a rule: nothing to remove, two system calls
+    try {
+      fs.mkdirSync(work);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === "EEXIST") fs.rmSync(work, { recursive: true, force: true });
+      fs.mkdirSync(work, { recursive: true });
+    }
+    fs.mkdirSync(this.image);
+    this.sameOwner = o.sameOwner ?? process.getuid?.() === 0;
+    const imageStat = fs.statSync(this.image);
+    this.newGid = imageStat.mode & 0o2000 ? imageStat.gid : (process.getegid?.() ?? this.myGid);
+  }
+
+  private bad(why: string): OuzoError {
+    return new OuzoError("BAD_ANISE_ARTIFACT", `${this.source}: ${why}`);
+  }
+
+  /** What to throw for `e`, raised while reading the archive. */
+  failure(e: unknown): OuzoError {
+    return e instanceof OuzoError ? e : this.bad(`cannot unpack: ${(e as Error).message}`);
+  }
+
+  /** A damaged archive, as the helper words it. */
+  damaged(why: string): OuzoError {
+    return this.bad(why);
+  }
+
+  private relative(raw: string, what: string): string {
+    if (raw.startsWith("/")) throw this.bad(`${what} '${raw}' is an absolute path`);
+    if (raw.includes("\0")) throw this.bad(`${what} ${JSON.stringify(raw)} holds a NUL byte`);
     const parts = raw.split("/").filter((x) => x !== "" && x !== ".");
-    if (parts.includes("..")) throw bad(`${what} '${raw}' climbs out with '..'`);
+    if (parts.includes("..")) throw this.bad(`${what} '${raw}' climbs out with '..'`);
     return parts.join("/");
-  };
+  }
+
   /** The directories above `rel`; none may be a symlink of the archive or a file. */
-  const parents = (rel: string) => {
+  private parents(rel: string): void {
     for (let i = rel.indexOf("/"); i >= 0; i = rel.indexOf("/", i + 1)) {
       const prefix = rel.slice(0, i);
-      if (dirsNeeded.has(prefix)) continue;
-      if (symlinks.has(prefix)) throw bad(`'${rel}' leads through the symlink '${prefix}' of the archive`);
-      if (placed.has(prefix)) throw bad(`'${rel}' is under '${prefix}', which is not a directory`);
-      dirsNeeded.add(prefix);
+      if (this.dirsNeeded.has(prefix)) continue;
+      if (this.symlinks.has(prefix)) throw this.bad(`'${rel}' leads through the symlink '${prefix}' of the archive`);
+      if (this.placed.has(prefix)) throw this.bad(`'${rel}' is under '${prefix}', which is not a directory`);
+      this.dirsNeeded.add(prefix);
     }
-  };
-  const owner = (fn: () => void) => {
-    if (!sameOwner) return;
+  }
+
+  private owner(fn: () => void): void {
+    if (!this.sameOwner) return;
     try {
       fn();
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== "EPERM") throw e;
     }
-  };
+  }
+
   /**
    * An image entry for `rel`, its bytes at `src`. Every entry has the same fields in the same
    * order, set or not (`...more` only overwrites): after the copy to the main thread they share
    * one shape, which keeps the merge's code that reads them monomorphic.
    */
-  const entry = (rel: string, e: TarEntry, type: ImageEntry["type"], src: string, more: Partial<ImageEntry> = {}): Entry => ({
-    path: `/${rel}`,
-    src,
-    type,
-    mode: e.mode & 0o7777,
-    uid: sameOwner ? e.uid : myUid,
-    gid: sameOwner ? e.gid : myGid,
-    mtimeMs: e.mtime * 1000,
-    atimeMs: e.mtime * 1000,
-    size: e.size,
-    dev: 0,
-    ino: seq,
-    nlink: 1,
-    rdev: 0,
-    target: undefined,
-    md5: undefined,
-    ...more,
-  });
-  /** A new non-directory entry at `rel`: not where a directory is, replacing an earlier one. */
-  const claim = (rel: string, what: string): string => {
-    if (dirsNeeded.has(rel) || dirHeaders.has(rel)) throw bad(`'${rel}' is a directory and ${what}`);
-    parents(rel);
-    const before = placed.get(rel);
-    if (before) {
-      placed.delete(rel);
-      symlinks.delete(rel);
-      fs.rmSync(before.src, { force: true });
-    } else files.push(rel);
-    return path.join(image, String(++seq));
-  };
+  private imageEntry(rel: string, e: TarEntry, type: ImageEntry["type"], src: string, ordinal: number, more: Partial<ImageEntry> = {}): Entry {
+    return {
+      path: `/${rel}`,
+      src,
+      type,
+      mode: e.mode & 0o7777,
+      uid: this.sameOwner ? e.uid : this.myUid,
+      gid: this.sameOwner ? e.gid : this.myGid,
+      mtimeMs: e.mtime * 1000,
+      atimeMs: e.mtime * 1000,
+      size: e.size,
+      dev: 0,
+      ino: ordinal,
+      nlink: 1,
+      rdev: 0,
+      target: undefined,
+      md5: undefined,
+      ...more,
+    };
+  }
 
-  const onEntry = (e: TarEntry): EntrySink | undefined => {
-    const rel = relative(e.name, "entry");
-    if (rel === "") return undefined; // the root entry (`.`)
+  /** A new non-directory entry at `rel`: not where a directory is, replacing an earlier one. */
+  private claim(rel: string, what: string, ordinal: number): string {
+    if (this.dirsNeeded.has(rel) || this.dirHeaders.has(rel)) throw this.bad(`'${rel}' is a directory and ${what}`);
+    this.parents(rel);
+    const before = this.placed.get(rel);
+    if (before) {
+      this.placed.delete(rel);
+      this.symlinks.delete(rel);
+      fs.rmSync(before.src, { force: true });
+    } else this.files.push(rel);
+    return path.join(this.image, String(ordinal));
+  }
+
+  /**
+   * The archive's entry number `ordinal`. Read here (no `done`): returns where its data goes.
+   * Written by the helper (`done`): its file or symlink is at `image/<ordinal>` already.
+   */
+  entry(e: TarEntry, ordinal: number, done?: Prewritten): EntrySink | undefined {
+    const made = done !== undefined && (e.type === "file" || e.type === "symlink") ? path.join(this.image, String(ordinal)) : undefined;
+    /** The entry is not part of the image: what the helper made of it goes. */
+    const drop = (): undefined => {
+      if (made) fs.rmSync(made, { force: true });
+      return undefined;
+    };
+    const rel = this.relative(e.name, "entry");
+    if (rel === "") return drop(); // the root entry (`.`)
     const v = VDB_RE.exec(rel);
     if (v) {
       // the VDB entry a Portage-built package carries: kept apart, merged as the installed record
-      if (!v[3] || e.type !== "file") return undefined;
-      if (v[3].includes("/")) return undefined;
-      if (vdb && (vdb.category !== v[1] || vdb.pf !== v[2])) throw bad(`carries two VDB entries (${vdb.category}/${vdb.pf} and ${v[1]}/${v[2]})`);
-      if (!vdb) {
-        vdb = { dir: path.join(work, "vdb", v[1]!, v[2]!), category: v[1]!, pf: v[2]! };
-        fs.mkdirSync(vdb.dir, { recursive: true });
+      if (!v[3] || e.type !== "file") return drop();
+      if (v[3].includes("/")) return drop();
+      if (this.vdb && (this.vdb.category !== v[1] || this.vdb.pf !== v[2])) throw this.bad(`carries two VDB entries (${this.vdb.category}/${this.vdb.pf} and ${v[1]}/${v[2]})`);
+      if (!this.vdb) {
+        this.vdb = { dir: path.join(this.work, "vdb", v[1]!, v[2]!), category: v[1]!, pf: v[2]! };
+        fs.mkdirSync(this.vdb.dir, { recursive: true });
       }
-      const fd = fs.openSync(path.join(vdb.dir, v[3]), "w", 0o644);
+      const to = path.join(this.vdb.dir, v[3]);
+      if (made) {
+        fs.renameSync(made, to);
+        return undefined;
+      }
+      const fd = fs.openSync(to, "w", 0o644);
       return {
         data(chunk) {
           let off = 0;
@@ -245,43 +320,48 @@ export function unpackPackage(file: string, work: string, o: UnpackOptions = {})
         end: () => fs.closeSync(fd),
       };
     }
-    const subset = subsetOf(e.type === "directory" ? `${rel}/` : rel, o.subsets, o.enabledSubsets);
+    const subset = subsetOf(e.type === "directory" ? `${rel}/` : rel, this.o.subsets, this.o.enabledSubsets);
     if (subset) {
-      if (e.type !== "directory") skipped.push({ path: rel, subset });
-      return undefined;
+      if (e.type !== "directory") this.skipped.push({ path: rel, subset });
+      return drop();
     }
     switch (e.type) {
       case "directory": {
-        if (symlinks.has(rel)) throw bad(`'${rel}' is a directory and a symlink`);
-        if (placed.has(rel)) throw bad(`'${rel}' is a directory and a file`);
-        dirHeaders.set(rel, e);
+        if (this.symlinks.has(rel)) throw this.bad(`'${rel}' is a directory and a symlink`);
+        if (this.placed.has(rel)) throw this.bad(`'${rel}' is a directory and a file`);
+        this.dirHeaders.set(rel, e);
         // the directories leading to a carried VDB entry are installed only if other entries need them
         if (VDB_PATH.startsWith(`${rel}/`) || rel === VDB_PATH || rel.startsWith(`${VDB_PATH}/`)) return undefined;
-        parents(rel);
-        dirsNeeded.add(rel);
+        this.parents(rel);
+        this.dirsNeeded.add(rel);
         return undefined;
       }
       case "file": {
-        const src = claim(rel, "a file");
+        const src = this.claim(rel, "a file", ordinal);
+        const placedFile = this.imageEntry(rel, e, "obj", src, ordinal);
+        this.placed.set(rel, placedFile);
+        this.bytes += e.size;
+        if (done) {
+          placedFile.md5 = done.md5;
+          return undefined;
+        }
         // created with its mode when the umask leaves it whole and it has no set-id or sticky bit
         // (which must wait for the owner), and left with ours when that is the archive's: two
         // system calls fewer for nearly every file
-        const plainMode = (e.mode & 0o7000) === 0 && (e.mode & umask) === 0;
+        const plainMode = (e.mode & 0o7000) === 0 && (e.mode & this.umask) === 0;
         const fd = fs.openSync(src, "w", plainMode ? e.mode & 0o777 : 0o600);
         const hash = createHash("md5");
-        const placedFile = entry(rel, e, "obj", src);
-        placed.set(rel, placedFile);
-        bytes += e.size;
+        const { myUid, newGid } = this;
         return {
           data(chunk) {
             hash.update(chunk);
             let off = 0;
             while (off < chunk.length) off += fs.writeSync(fd, chunk, off, chunk.length - off);
           },
-          end() {
+          end: () => {
             // the MD5 CONTENTS needs, computed while writing (ImageEntry.md5)
             placedFile.md5 = hash.digest("hex");
-            if (e.uid !== myUid || e.gid !== newGid) owner(() => fs.fchownSync(fd, e.uid, e.gid));
+            if (e.uid !== myUid || e.gid !== newGid) this.owner(() => fs.fchownSync(fd, e.uid, e.gid));
             if (!plainMode) fs.fchmodSync(fd, e.mode);
             fs.futimesSync(fd, e.mtime, e.mtime);
             fs.closeSync(fd);
@@ -289,70 +369,67 @@ export function unpackPackage(file: string, work: string, o: UnpackOptions = {})
         };
       }
       case "symlink": {
-        const src = claim(rel, "a symlink");
-        fs.symlinkSync(e.linkname, src);
-        owner(() => fs.lchownSync(src, e.uid, e.gid));
-        fs.lutimesSync(src, e.mtime, e.mtime);
-        symlinks.add(rel);
-        placed.set(rel, entry(rel, e, "sym", src, { target: e.linkname, size: Buffer.byteLength(e.linkname), mode: 0o777 }));
+        const src = this.claim(rel, "a symlink", ordinal);
+        if (!made) {
+          fs.symlinkSync(e.linkname, src);
+          this.owner(() => fs.lchownSync(src, e.uid, e.gid));
+          fs.lutimesSync(src, e.mtime, e.mtime);
+        }
+        this.symlinks.add(rel);
+        this.placed.set(rel, this.imageEntry(rel, e, "sym", src, ordinal, { target: e.linkname, size: Buffer.byteLength(e.linkname), mode: 0o777 }));
         return undefined;
       }
       case "link": {
-        const to = relative(e.linkname, "hard link target");
-        const first = placed.get(to);
-        if (first?.type !== "obj") throw bad(`the hard link '${rel}' names '${e.linkname}', which is not a file extracted before it`);
-        const src = claim(rel, "a file");
+        const to = this.relative(e.linkname, "hard link target");
+        const first = this.placed.get(to);
+        if (first?.type !== "obj") throw this.bad(`the hard link '${rel}' names '${e.linkname}', which is not a file extracted before it`);
+        const src = this.claim(rel, "a file", ordinal);
         fs.linkSync(first.src, src);
         // every name of one file shares the first name's inode number, and knows how many there are
-        linkCount.set(first.ino, (linkCount.get(first.ino) ?? 1) + 1);
-        placed.set(rel, { ...first, path: `/${rel}`, src });
+        this.linkCount.set(first.ino, (this.linkCount.get(first.ino) ?? 1) + 1);
+        this.placed.set(rel, { ...first, path: `/${rel}`, src });
         return undefined;
       }
       case "fifo":
       case "character-device":
       case "block-device": {
-        const src = claim(rel, `a ${e.type}`);
+        const src = this.claim(rel, `a ${e.type}`, ordinal);
         const mode = (e.mode & 0o7777).toString(8);
         const r = e.type === "fifo" ? spawnSync("mkfifo", ["-m", mode, src]) : spawnSync("mknod", ["-m", mode, src, e.type === "block-device" ? "b" : "c", String(e.devmajor), String(e.devminor)]);
-        if (r.status !== 0) throw new OuzoError("ANISE_UNPACK", `${source}: cannot create ${e.type} '${rel}': ${r.stderr?.toString().trim() || r.error?.message}`);
-        owner(() => fs.chownSync(src, e.uid, e.gid));
+        if (r.status !== 0) throw new OuzoError("ANISE_UNPACK", `${this.source}: cannot create ${e.type} '${rel}': ${r.stderr?.toString().trim() || r.error?.message}`);
+        this.owner(() => fs.chownSync(src, e.uid, e.gid));
         fs.utimesSync(src, e.mtime, e.mtime);
         const dev = e.type !== "fifo";
         const typeBits = e.type === "block-device" ? 0o060000 : 0o020000;
         const rdev = (e.devminor & 0xff) | ((e.devmajor & 0xfff) << 8) | ((e.devminor & ~0xff) * 4096);
-        placed.set(rel, entry(rel, e, dev ? "dev" : "fif", src, dev ? { mode: (e.mode & 0o7777) | typeBits, rdev } : {}));
+        this.placed.set(rel, this.imageEntry(rel, e, dev ? "dev" : "fif", src, ordinal, dev ? { mode: (e.mode & 0o7777) | typeBits, rdev } : {}));
         return undefined;
       }
       default:
-        return undefined;
+        return drop();
     }
-  };
-
-  const reader = new TarReader(onEntry, source);
-  try {
-    readDecompressed(file, o.compression, (b) => reader.push(b));
-    reader.end();
-  } catch (e) {
-    if (e instanceof OuzoError) throw e;
-    throw bad(`cannot unpack: ${(e as Error).message}`);
   }
 
-  // the entries top-down: a directory, then what it holds, names in order (as a walk gives them)
-  const all: ImageEntry[] = [];
-  for (const d of dirsNeeded) {
-    const h = dirHeaders.get(d);
-    all.push({ path: `/${d}`, src: path.join(image, d), type: "dir", mode: h ? h.mode & 0o7777 : 0o755, uid: h && sameOwner ? h.uid : myUid, gid: h && sameOwner ? h.gid : myGid, mtimeMs: (h?.mtime ?? 0) * 1000, atimeMs: (h?.mtime ?? 0) * 1000, size: 0, dev: 0, ino: 0, nlink: 1, rdev: 0, target: undefined, md5: undefined });
+  /** Every entry is in: the result, entries top-down. */
+  finish(): UnpackResult {
+    const { sameOwner, myUid, myGid } = this;
+    // the entries top-down: a directory, then what it holds, names in order (as a walk gives them)
+    const all: ImageEntry[] = [];
+    for (const d of this.dirsNeeded) {
+      const h = this.dirHeaders.get(d);
+      all.push({ path: `/${d}`, src: path.join(this.image, d), type: "dir", mode: h ? h.mode & 0o7777 : 0o755, uid: h && sameOwner ? h.uid : myUid, gid: h && sameOwner ? h.gid : myGid, mtimeMs: (h?.mtime ?? 0) * 1000, atimeMs: (h?.mtime ?? 0) * 1000, size: 0, dev: 0, ino: 0, nlink: 1, rdev: 0, target: undefined, md5: undefined });
+    }
+    for (const p of this.placed.values()) {
+      const names = p.type === "obj" ? this.linkCount.get(p.ino) : undefined;
+      if (names) p.nlink = names;
+      all.push(p);
+    }
+    // ordered as a sorted depth-first walk gives them: by component, a parent before its children,
+    // which is plain string order once "/" sorts before every other character
+    const key = new Map(all.map((e) => [e, e.path.replaceAll("/", "\0")]));
+    all.sort((a, b) => (key.get(a)! < key.get(b)! ? -1 : key.get(a)! > key.get(b)! ? 1 : 0));
+    return { image: this.image, entries: all, files: this.files, skipped: this.skipped, vdb: this.vdb, bytes: this.bytes };
   }
-  for (const p of placed.values()) {
-    const names = p.type === "obj" ? linkCount.get(p.ino) : undefined;
-    if (names) p.nlink = names;
-    all.push(p);
-  }
-  // ordered as a sorted depth-first walk gives them: by component, a parent before its children,
-  // which is plain string order once "/" sorts before every other character
-  const key = new Map(all.map((e) => [e, e.path.replaceAll("/", "\0")]));
-  all.sort((a, b) => (key.get(a)! < key.get(b)! ? -1 : key.get(a)! > key.get(b)! ? 1 : 0));
-  return { image, entries: all, files, skipped, vdb, bytes };
 }
 
 let umaskSeen: number | undefined;

@@ -1,0 +1,243 @@
+// native/ouzo-unpack against the TypeScript reader: the same archive gives the same image, the
+// same entries and the same errors either way; a killed helper loses nothing.
+import { execFileSync, spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import * as zlib from "node:zlib";
+import tar from "tar-stream";
+import { afterAll, describe, expect, it } from "vitest";
+import { compress } from "zstd-napi";
+import { nativeUnpackerPath } from "../src/anise/nativeUnpack.js";
+import type { UnpackOptions, UnpackResult } from "../src/anise/unpack.js";
+import { Unpacker } from "../src/anise/Unpacker.js";
+import { REPO_ROOT, tmpdir } from "./helpers.js";
+
+// npm ci builds the helper; CI installs what it needs (libssl-dev), so there it must exist
+execFileSync(process.execPath, [path.join(REPO_ROOT, "scripts", "build-native.js")], { stdio: "inherit" });
+const helper = nativeUnpackerPath();
+
+const native = helper ? new Unpacker("native", 2) : undefined;
+const local = new Unpacker("local");
+afterAll(async () => {
+  await native?.close();
+});
+
+/** A package tarball made by GNU tar (pax format) from a real tree, zstd-compressed. */
+function packageOf(dir: string, build: (tree: string) => void, more?: (tarFile: string, tree: string) => void): string {
+  const tree = path.join(dir, "tree");
+  fs.mkdirSync(tree, { recursive: true });
+  build(tree);
+  const tarFile = path.join(dir, "p.tar");
+  execFileSync("tar", ["--format=pax", "--numeric-owner", "-C", tree, "-cf", tarFile, "."]);
+  more?.(tarFile, tree);
+  const art = path.join(dir, "p.package.tar.zst");
+  fs.writeFileSync(art, compress(fs.readFileSync(tarFile)));
+  return art;
+}
+
+/** A result with its host paths made relative, to compare two unpackings. */
+function comparable(r: UnpackResult, work: string) {
+  const rel = (p: string) => path.relative(work, p);
+  return {
+    entries: r.entries.map((e) => ({ ...e, src: rel(e.src) })),
+    files: [...r.files].sort(),
+    skipped: r.skipped,
+    vdb: r.vdb && { ...r.vdb, dir: rel(r.vdb.dir) },
+    bytes: r.bytes,
+    image: fs
+      .readdirSync(r.image)
+      .sort()
+      .map((n) => {
+        const p = path.join(r.image, n);
+        const st = fs.lstatSync(p, { bigint: true });
+        // to the microsecond: Node sets times to it, the helper to the nanosecond
+        return { n, mode: st.mode, mtimeUs: String(st.mtimeNs / 1000n), nlink: st.nlink, size: st.size, body: st.isSymbolicLink() ? fs.readlinkSync(p) : fs.readFileSync(p).toString("base64") };
+      }),
+  };
+}
+
+async function both(art: string, dir: string, opts: UnpackOptions = {}) {
+  const n = await native!.unpack(art, path.join(dir, "wn"), opts);
+  const l = await local.unpack(art, path.join(dir, "wl"), opts);
+  return { n, l, cn: comparable(n, path.join(dir, "wn")), cl: comparable(l, path.join(dir, "wl")) };
+}
+
+/** This process's ouzo-unpack children. */
+function helperPids(): number[] {
+  const r = spawnSync("pgrep", ["-P", String(process.pid), "-x", "ouzo-unpack"], { encoding: "utf8" });
+  return r.stdout.trim().split(/\s+/).filter(Boolean).map(Number);
+}
+
+async function errorOf(p: Promise<unknown>): Promise<string> {
+  try {
+    await p;
+  } catch (e) {
+    return (e as Error).message;
+  }
+  return "(no error)";
+}
+
+describe.skipIf(!helper)("the native unpacker", () => {
+  it("makes the image and the entries the TypeScript reader makes", async () => {
+    const dir = tmpdir();
+    const long = `usr/share/${"a-rather-long-directory-name/".repeat(4)}${"and-a-file-name-past-one-hundred-bytes".repeat(2)}.txt`;
+    const big = Buffer.alloc(3 * 1024 * 1024 + 123);
+    for (let i = 0; i < big.length; i++) big[i] = (i * 7919) % 251;
+    const art = packageOf(dir, (t) => {
+      const put = (rel: string, body: string | Buffer, mode = 0o644) => {
+        fs.mkdirSync(path.dirname(path.join(t, rel)), { recursive: true });
+        fs.writeFileSync(path.join(t, rel), body);
+        fs.chmodSync(path.join(t, rel), mode);
+      };
+      put("usr/bin/tool", "#!/bin/sh\necho tool\n", 0o4755);
+      fs.linkSync(path.join(t, "usr/bin/tool"), path.join(t, "usr/bin/tool-alias"));
+      put("usr/lib/libbig.so.1", big, 0o755);
+      fs.symlinkSync("libbig.so.1", path.join(t, "usr/lib/libbig.so"));
+      put("usr/share/empty", "");
+      put(long, "long\n");
+      put("usr/include/big.h", "/* devel */\n");
+      put("etc/tool.conf", "setting = 1\n", 0o600);
+      put("var/db/pkg/app-misc/tool-1/SLOT", "0\n");
+      put("var/db/pkg/app-misc/tool-1/CATEGORY", "app-misc\n");
+      // a time with a fraction: pax keeps it
+      execFileSync("touch", ["-h", "-d", "@1700000000.25", path.join(t, "usr/share/empty"), path.join(t, "usr/lib/libbig.so")]);
+    });
+    const opts = { subsets: new Map([["devel", [/^\/usr\/include\//]]]), enabledSubsets: new Set<string>() };
+    const { n, cn, cl } = await both(art, dir, opts);
+    expect(cn).toEqual(cl);
+    // and what both made is right
+    const at = (p: string) => n.entries.find((e) => e.path === p)!;
+    expect(at("/usr/bin/tool")).toMatchObject({ type: "obj", mode: 0o4755, nlink: 2 });
+    expect(at("/usr/bin/tool-alias").ino).toBe(at("/usr/bin/tool").ino);
+    expect(fs.statSync(at("/usr/bin/tool").src).mode & 0o7777).toBe(0o4755);
+    expect(fs.readFileSync(at("/usr/lib/libbig.so.1").src).equals(big)).toBe(true);
+    expect(at("/usr/lib/libbig.so.1").md5).toBe(execFileSync("md5sum", [at("/usr/lib/libbig.so.1").src], { encoding: "utf8" }).split(" ")[0]);
+    expect(at("/usr/lib/libbig.so")).toMatchObject({ type: "sym", target: "libbig.so.1", mtimeMs: 1_700_000_000_250 });
+    expect(at("/usr/share/empty")).toMatchObject({ size: 0, md5: "d41d8cd98f00b204e9800998ecf8427e", mtimeMs: 1_700_000_000_250 });
+    expect(at(`/${long}`).md5).toBeDefined();
+    expect(n.skipped).toEqual([{ path: "usr/include/big.h", subset: "devel" }]);
+    expect(n.vdb).toMatchObject({ category: "app-misc", pf: "tool-1" });
+    expect(fs.readFileSync(path.join(n.vdb!.dir, "SLOT"), "utf8")).toBe("0\n");
+    // what was skipped or set apart is not left in the image
+    expect(fs.readdirSync(n.image).length).toBe(n.entries.filter((e) => e.type !== "dir").length);
+  });
+
+  it("keeps the later of two entries of one path, as tar does", async () => {
+    const dir = tmpdir();
+    const art = packageOf(
+      dir,
+      (t) => {
+        fs.mkdirSync(path.join(t, "etc"));
+        fs.writeFileSync(path.join(t, "etc", "x"), "first\n");
+      },
+      (tarFile, t) => {
+        fs.writeFileSync(path.join(t, "etc", "x"), "second, longer\n");
+        execFileSync("tar", ["--format=pax", "-C", t, "-rf", tarFile, "./etc/x"]);
+      },
+    );
+    const { n, cn, cl } = await both(art, dir);
+    expect(cn).toEqual(cl);
+    const x = n.entries.find((e) => e.path === "/etc/x")!;
+    expect(fs.readFileSync(x.src, "utf8")).toBe("second, longer\n");
+    expect(fs.readdirSync(n.image)).toEqual([path.basename(x.src)]);
+  });
+
+  it("refuses what the TypeScript reader refuses, in the same words", async () => {
+    const dir = tmpdir();
+    const tarBytes = async (entries: { name: string; type?: "file" | "symlink"; linkname?: string; body?: string }[]) => {
+      const pack = tar.pack();
+      for (const e of entries) pack.entry({ name: e.name, type: e.type ?? "file", linkname: e.linkname, mode: 0o644, mtime: new Date(1_700_000_000_000) }, e.body ?? "");
+      pack.finalize();
+      const chunks: Buffer[] = [];
+      for await (const c of pack) chunks.push(c as Buffer);
+      return Buffer.concat(chunks);
+    };
+    const cases: [string, Buffer][] = [];
+    const good = await tarBytes([{ name: "usr/x", body: "x".repeat(5000) }]);
+    cases.push(["absolute", compress(await tarBytes([{ name: "/etc/passwd", body: "x" }]))]);
+    cases.push(["climbing", compress(await tarBytes([{ name: "usr/../../etc/passwd", body: "x" }]))]);
+    cases.push(["through a symlink", compress(await tarBytes([{ name: "lib", type: "symlink", linkname: "/" }, { name: "lib/etc/passwd", body: "x" }]))]);
+    const damaged = Buffer.from(good);
+    damaged[10] ^= 0xff; // in the first header's name: the checksum no longer matches
+    cases.push(["damaged header", compress(damaged)]);
+    cases.push(["no end blocks", compress(good.subarray(0, 512 + 5120))]);
+    const z = compress(good);
+    cases.push(["cut zstd", z.subarray(0, Math.floor(z.length / 2))]);
+    for (const [what, bytes] of cases) {
+      const art = path.join(dir, `${what.replaceAll(" ", "-")}.package.tar.zst`);
+      fs.writeFileSync(art, bytes);
+      const fromNative = await errorOf(native!.unpack(art, path.join(dir, "wn"), {}));
+      const fromLocal = await errorOf(local.unpack(art, path.join(dir, "wl"), {}));
+      expect(fromNative, what).toBe(fromLocal);
+      expect(fromNative, what).toMatch(new RegExp(`^${path.basename(art).replaceAll(".", "\\.")}: `));
+    }
+    // the same names carry the same meaning for a good one
+    const ok = path.join(dir, "ok.package.tar.zst");
+    fs.writeFileSync(ok, compress(good));
+    expect((await native!.unpack(ok, path.join(dir, "wn"), {})).files).toEqual(["usr/x"]);
+  });
+
+  it("leaves a package that is not zstd-compressed to the TypeScript reader", async () => {
+    const dir = tmpdir();
+    const tree = path.join(dir, "t");
+    fs.mkdirSync(path.join(tree, "usr"), { recursive: true });
+    fs.writeFileSync(path.join(tree, "usr", "g"), "gzip\n");
+    const art = path.join(dir, "g.package.tar.gz");
+    fs.writeFileSync(art, zlib.gzipSync(execFileSync("tar", ["-C", tree, "-cf", "-", "usr"])));
+    const r = await native!.unpack(art, path.join(dir, "w"), { compression: "gzip" });
+    expect(r.files).toEqual(["usr/g"]);
+    expect(fs.readFileSync(r.entries.find((e) => e.path === "/usr/g")!.src, "utf8")).toBe("gzip\n");
+  });
+
+  it("loses nothing when its helper processes are killed", async () => {
+    const dir = tmpdir();
+    const u = new Unpacker("native", 2);
+    const arts = Array.from({ length: 6 }, (_, i) =>
+      packageOf(path.join(dir, `p${i}`), (t) => {
+        fs.mkdirSync(path.join(t, "usr", "share"), { recursive: true });
+        for (let f = 0; f < 50; f++) fs.writeFileSync(path.join(t, "usr", "share", `p${i}-${f}`), `${i}/${f}\n`.repeat(2000));
+      }),
+    );
+    const others = helperPids();
+    const results = arts.map((a, i) => u.unpack(a, path.join(dir, `w${i}`), {}));
+    // its helpers: this process's children named ouzo-unpack, but for the other Unpacker's
+    const pids = helperPids().filter((p) => !others.includes(p));
+    expect(pids.length).toBe(2);
+    for (const pid of pids) process.kill(pid, "SIGKILL");
+    const done = await Promise.all(results);
+    done.forEach((r, i) => {
+      expect(r.files.length).toBe(50);
+      const e = r.entries.find((x) => x.path === `/usr/share/p${i}-7`)!;
+      expect(fs.readFileSync(e.src, "utf8")).toBe(`${i}/7\n`.repeat(2000));
+    });
+    await u.close();
+  });
+
+  it("closes its helpers with the run", async () => {
+    const dir = tmpdir();
+    const u = new Unpacker("native", 2);
+    const art = packageOf(dir, (t) => fs.writeFileSync(path.join(t, "f"), "f\n"));
+    await u.unpack(art, path.join(dir, "w"), {});
+    const before = helperPids();
+    await u.close();
+    // its two are gone when close() is done (waited for, not left to be reaped later)
+    expect(before.length - helperPids().length).toBe(2);
+  });
+});
+
+describe("the native unpacker's build", () => {
+  it.runIf(process.env.CI)("is built on CI", () => {
+    expect(helper).toBeDefined();
+  });
+  it("is not used when OUZO_UNPACKER=js", () => {
+    const was = process.env.OUZO_UNPACKER;
+    process.env.OUZO_UNPACKER = "js";
+    try {
+      expect(nativeUnpackerPath()).toBeUndefined();
+      expect(new Unpacker().mode).not.toBe("native");
+    } finally {
+      if (was === undefined) delete process.env.OUZO_UNPACKER;
+      else process.env.OUZO_UNPACKER = was;
+    }
+  });
+});
