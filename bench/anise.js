@@ -145,13 +145,13 @@ const server = http.createServer((req, res) => {
 await new Promise((r) => server.listen(0, "127.0.0.1", r));
 const url = `http://127.0.0.1:${server.address().port}`;
 
-function runAnise(args) {
+function runAnise(args, env = {}) {
   return new Promise((resolve) => {
     const start = process.hrtime.bigint();
     // OUZO_BENCH_PROFILE=DIR: a CPU profile of each install, for looking into it
     const prof = process.env.OUZO_BENCH_PROFILE && args[0] === "install" ? ["--cpu-prof", `--cpu-prof-dir=${process.env.OUZO_BENCH_PROFILE}`] : [];
     const cpu0 = childrenCpu();
-    const c = spawn(process.execPath, [...prof, CLI, "anise", ...args], { stdio: ["ignore", "pipe", "pipe"], env: { ...ENV_WITHOUT_EXTRA_CA, NO_COLOR: "1" } });
+    const c = spawn(process.execPath, [...prof, CLI, "anise", ...args], { stdio: ["ignore", "pipe", "pipe"], env: { ...ENV_WITHOUT_EXTRA_CA, NO_COLOR: "1", ...env } });
     let out = "";
     let err = "";
     c.stdout.on("data", (d) => (out += d));
@@ -177,14 +177,14 @@ const durableRatios = [];
 const installCpu = [];
 const names = Array.from({ length: PACKAGES }, (_, p) => `pkg${p}`);
 let root;
-async function installRun() {
+async function installRun(env = {}) {
   root = freshRoot();
   const sync = await runAnise(["repo", "update", "--system-target", root]);
   if (sync.code !== 0) throw new Error(sync.err);
   spawnSync("sync");
   // the repository's HTTP server is this process: what it spends serving shares the two cores
   const served = process.cpuUsage();
-  const r = await runAnise(["install", "-y", "-v", ...names, "--system-target", root]);
+  const r = await runAnise(["install", "-y", "-v", ...names, "--system-target", root], env);
   if (r.code !== 0) throw new Error(`install failed: ${r.err}`);
   const u = process.cpuUsage(served);
   return { ...r, serverCpu: (u.user + u.system) / 1e6 };
@@ -221,6 +221,14 @@ figure("  install / (the floor + writing it to disk), median", median(durableRat
 figure("  CPU of the floor (median)", median(floorCpu).toFixed(2), "CPU-s");
 figure("  CPU of the install, with serving it (median)", median(installCpu).toFixed(2), "CPU-s");
 figure(`  the install's CPU over ${os.availableParallelism()} cores, / the floor's time`, (median(installCpu) / os.availableParallelism() / (median(floors) / 1000)).toFixed(2), "x");
+// the JavaScript reader (worker threads), what ouzo falls back to when native/ouzo-unpack is not built
+{
+  const f = await floorRun();
+  const r = await installRun({ OUZO_UNPACKER: "js" });
+  const split = /anise: downloads .*/.exec(r.err);
+  console.log(`  with OUZO_UNPACKER=js: floor ${f.ms.toFixed(0)} ms, install ${r.ms.toFixed(0)} ms (${(r.cpu + r.serverCpu).toFixed(2)} CPU-s)${split ? ` (${split[0].slice(7)})` : ""}`);
+  figure("  the same with the JavaScript reader (OUZO_UNPACKER=js, one run)", (r.ms / f.ms).toFixed(2), "x");
+}
 const vdb = fs.readdirSync(path.join(root, "var/db/pkg")).reduce((n, c) => n + fs.readdirSync(path.join(root, "var/db/pkg", c)).length, 0);
 console.log(`installed: ${vdb} VDB entries`);
 

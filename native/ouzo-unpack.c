@@ -13,7 +13,8 @@
  *
  * Request, three NUL-terminated fields:
  *   FLAGS   "o" to restore owners from the archive (EPERM ignored), "-" not to
- *   IMAGE   an existing, empty directory
+ *   WORK    the package's work directory (absolute): made anew (what was there is removed), with
+ *           the image directory WORK/image in it, where the entries go
  *   ARCHIVE the package file
  * Answer: the body's length in decimal and a newline, then the body: records of NUL-terminated
  * fields. An entry is 12 fields:
@@ -30,6 +31,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -505,6 +507,35 @@ static void unpack(Job *j, const char *archive) {
     else if (!j->ended || j->remaining > 0 || j->padding > 0 || j->meta_kind) failf(j, 't', "the archive is truncated");
 }
 
+static int remove_one(const char *p, const struct stat *st, int flag, struct FTW *ftw) {
+    (void)st;
+    (void)ftw;
+    return (flag == FTW_DP ? rmdir(p) : unlink(p)) < 0 && errno != ENOENT ? -1 : 0;
+}
+
+/* `dir` made anew: an old one removed first, missing parents made. */
+static int fresh_dir(const char *dir) {
+    if (mkdir(dir, 0755) == 0) return 0;
+    if (errno == EEXIST) {
+        if (nftw(dir, remove_one, 16, FTW_DEPTH | FTW_PHYS) < 0) return -1;
+    } else if (errno == ENOENT) {
+        /* the parents, one by one */
+        char *copy = strdup(dir);
+        if (!copy) return -1;
+        for (char *p = copy + 1; *p; p++) {
+            if (*p != '/') continue;
+            *p = 0;
+            if (mkdir(copy, 0755) < 0 && errno != EEXIST) {
+                free(copy);
+                return -1;
+            }
+            *p = '/';
+        }
+        free(copy);
+    } else return -1;
+    return mkdir(dir, 0755);
+}
+
 /* One NUL-terminated field of the request; 0 at the end of input. */
 static int read_field(char **line, size_t *cap) {
     ssize_t n = getdelim(line, cap, 0, stdin);
@@ -539,11 +570,12 @@ int main(void) {
     }
     mode_t um = umask(0);
     umask(um);
-    char *flags = NULL, *image = NULL, *archive = NULL;
-    size_t fcap = 0, icap = 0, acap = 0;
+    char *flags = NULL, *work = NULL, *archive = NULL;
+    size_t fcap = 0, wcap = 0, acap = 0;
+    Buf image = {0};
     for (;;) {
         if (!read_field(&flags, &fcap)) return 0;
-        if (!read_field(&image, &icap) || !read_field(&archive, &acap)) {
+        if (!read_field(&work, &wcap) || !read_field(&archive, &acap)) {
             fputs("ouzo-unpack: an incomplete request\n", stderr);
             return 1;
         }
@@ -553,8 +585,11 @@ int main(void) {
         j.same_owner = flags[0] == 'o';
         j.my_uid = getuid();
         j.umask = um;
-        j.dirfd = open(image, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (j.dirfd < 0) failf(&j, 'e', "cannot open the image directory %s: %s", image, strerror(errno));
+        image.len = 0;
+        buf_add(&image, work, strlen(work));
+        buf_add(&image, "/image", 6);
+        if (fresh_dir(work) < 0 || mkdir(image.data, 0755) < 0) failf(&j, 'e', "cannot make the work directory %s: %s", work, strerror(errno));
+        else if ((j.dirfd = open(image.data, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) failf(&j, 'e', "cannot open the image directory %s: %s", image.data, strerror(errno));
         else {
             /* the group a new file gets: the directory's when it is set-group-id, ours otherwise */
             struct stat st;

@@ -7,6 +7,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
+import * as path from "node:path";
 import { packagePath } from "../core/paths.js";
 import type { TarEntry, TarEntryType } from "./tarReader.js";
 import { ImageBuilder, unpackPackage, type UnpackOptions, type UnpackResult } from "./unpack.js";
@@ -106,14 +107,14 @@ export class NativeLane implements Lane {
     if (!("file" in job)) throw new Error("a native lane only unpacks");
     let image: ImageBuilder;
     try {
-      image = new ImageBuilder(job.file, job.work, job.opts);
+      image = new ImageBuilder(job.file, path.resolve(job.work), job.opts, true);
     } catch (e) {
       reject(e as Error);
       this.events.settled(this);
       return;
     }
     this.held.push({ job, image, resolve, reject });
-    this.child.stdin!.write(`${image.sameOwner ? "o" : "-"}\0${image.image}\0${job.file}\0`);
+    this.child.stdin!.write(`${image.sameOwner ? "o" : "-"}\0${path.resolve(job.work)}\0${job.file}\0`);
   }
 
   /** Answers come in pieces: each is its length, a newline, the body. */

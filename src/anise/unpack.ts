@@ -182,13 +182,20 @@ export class ImageBuilder {
   private vdb: UnpackResult["vdb"];
   private bytes = 0;
 
+  /** `helperMakes`: native/ouzo-unpack makes `work` and its image (and tells the new files' group itself). */
   constructor(
     file: string,
     private readonly work: string,
     private readonly o: UnpackOptions,
+    helperMakes = false,
   ) {
     this.source = path.basename(file);
     this.image = path.join(work, "image");
+    this.sameOwner = o.sameOwner ?? process.getuid?.() === 0;
+    if (helperMakes) {
+      this.newGid = -1;
+      return;
+    }
     // a new work directory in the run's, as a rule: nothing to remove, two system calls
     try {
       fs.mkdirSync(work);
@@ -197,7 +204,6 @@ export class ImageBuilder {
       fs.mkdirSync(work, { recursive: true });
     }
     fs.mkdirSync(this.image);
-    this.sameOwner = o.sameOwner ?? process.getuid?.() === 0;
     const imageStat = fs.statSync(this.image);
     this.newGid = imageStat.mode & 0o2000 ? imageStat.gid : (process.getegid?.() ?? this.myGid);
   }
@@ -280,7 +286,7 @@ export class ImageBuilder {
       this.symlinks.delete(rel);
       fs.rmSync(before.src, { force: true });
     } else this.files.push(rel);
-    return path.join(this.image, String(ordinal));
+    return `${this.image}/${ordinal}`;
   }
 
   /**
@@ -288,7 +294,7 @@ export class ImageBuilder {
    * Written by the helper (`done`): its file or symlink is at `image/<ordinal>` already.
    */
   entry(e: TarEntry, ordinal: number, done?: Prewritten): EntrySink | undefined {
-    const made = done !== undefined && (e.type === "file" || e.type === "symlink") ? path.join(this.image, String(ordinal)) : undefined;
+    const made = done !== undefined && (e.type === "file" || e.type === "symlink") ? `${this.image}/${ordinal}` : undefined;
     /** The entry is not part of the image: what the helper made of it goes. */
     const drop = (): undefined => {
       if (made) fs.rmSync(made, { force: true });
@@ -417,7 +423,7 @@ export class ImageBuilder {
     const all: ImageEntry[] = [];
     for (const d of this.dirsNeeded) {
       const h = this.dirHeaders.get(d);
-      all.push({ path: `/${d}`, src: path.join(this.image, d), type: "dir", mode: h ? h.mode & 0o7777 : 0o755, uid: h && sameOwner ? h.uid : myUid, gid: h && sameOwner ? h.gid : myGid, mtimeMs: (h?.mtime ?? 0) * 1000, atimeMs: (h?.mtime ?? 0) * 1000, size: 0, dev: 0, ino: 0, nlink: 1, rdev: 0, target: undefined, md5: undefined });
+      all.push({ path: `/${d}`, src: `${this.image}/${d}`, type: "dir", mode: h ? h.mode & 0o7777 : 0o755, uid: h && sameOwner ? h.uid : myUid, gid: h && sameOwner ? h.gid : myGid, mtimeMs: (h?.mtime ?? 0) * 1000, atimeMs: (h?.mtime ?? 0) * 1000, size: 0, dev: 0, ino: 0, nlink: 1, rdev: 0, target: undefined, md5: undefined });
     }
     for (const p of this.placed.values()) {
       const names = p.type === "obj" ? this.linkCount.get(p.ino) : undefined;
