@@ -16,6 +16,9 @@ import type { Lane, LaneEvents, UnpackJob } from "./Unpacker.js";
 /** How much lower the helpers' scheduling priority is than ouzo's. */
 const HELPER_NICENESS = 8;
 
+/** KIND ORDINAL MODE UID GID MTIME SIZE MD5 DEVMAJOR DEVMINOR NAME LINKNAME (native/ouzo-unpack.c). */
+const ENTRY_FIELDS = 12;
+
 const KINDS: Record<string, TarEntryType> = { f: "file", s: "symlink", d: "directory", h: "link", c: "character-device", b: "block-device", p: "fifo", o: "other" };
 
 /** Where the helper is, when it was built (scripts/build-native.js) and not refused (OUZO_UNPACKER=js). */
@@ -35,38 +38,24 @@ export function nativeUnpackerPath(): string | undefined {
  * TypeScript reader (not zstd). Throws the failure it reports.
  */
 export function applyAnswer(body: Buffer, image: ImageBuilder): "unsupported" | undefined {
-  let pos = 0;
-  const next = (encoding: "latin1" | "utf8" = "latin1"): string => {
-    const end = body.indexOf(0, pos);
-    if (end < 0) throw new Error("the unpack helper's answer is cut short");
-    const s = body.toString(encoding, pos, end);
-    pos = end + 1;
-    return s;
-  };
+  // one decoding and one split for the whole answer: every field but the names is ASCII, and a
+  // name decodes the same alone or among the others (NUL ends each)
+  const f = body.toString("utf8").split("\0");
   // an archive without entries (a package that only requires others) answers nothing
-  const first = body.length ? String.fromCharCode(body[0]!) : "";
+  const first = f[0] ?? "";
   if (first === "u") return "unsupported";
   if (first === "t" || first === "e") {
-    next();
-    const message = next("utf8");
+    const message = f[1] ?? "";
     throw first === "t" ? image.damaged(message) : image.failure(new Error(message));
   }
-  while (pos < body.length) {
-    const type = KINDS[next()];
+  // the last field is the empty string after the final NUL
+  const fields = f.length - 1;
+  if (fields % ENTRY_FIELDS !== 0) throw new Error("the unpack helper's answer is cut short");
+  for (let i = 0; i < fields; i += ENTRY_FIELDS) {
+    const type = KINDS[f[i]!];
     if (!type) throw new Error("the unpack helper's answer is not understood");
-    const ordinal = Number(next());
-    const mode = Number(next());
-    const uid = Number(next());
-    const gid = Number(next());
-    const mtime = Number(next());
-    const size = Number(next());
-    const md5 = next();
-    const devmajor = Number(next());
-    const devminor = Number(next());
-    const name = next("utf8");
-    const linkname = next("utf8");
-    const e: TarEntry = { name, type, mode, uid, gid, size, mtime, linkname, devmajor, devminor };
-    image.entry(e, ordinal, { md5: md5 || undefined });
+    const e: TarEntry = { name: f[i + 10]!, type, mode: Number(f[i + 2]), uid: Number(f[i + 3]), gid: Number(f[i + 4]), size: Number(f[i + 6]), mtime: Number(f[i + 5]), linkname: f[i + 11]!, devmajor: Number(f[i + 8]), devminor: Number(f[i + 9]) };
+    image.entry(e, Number(f[i + 1]), { md5: f[i + 7] || undefined });
   }
   return undefined;
 }
@@ -105,16 +94,11 @@ export class NativeLane implements Lane {
 
   start(job: UnpackJob, resolve: (v: unknown) => void, reject: (e: Error) => void): void {
     if (!("file" in job)) throw new Error("a native lane only unpacks");
-    let image: ImageBuilder;
-    try {
-      image = new ImageBuilder(job.file, path.resolve(job.work), job.opts, true);
-    } catch (e) {
-      reject(e as Error);
-      this.events.settled(this);
-      return;
-    }
+    // the helper makes the work directory: the builder only keeps the books
+    const work = path.resolve(job.work);
+    const image = new ImageBuilder(job.file, work, job.opts, true);
     this.held.push({ job, image, resolve, reject });
-    this.child.stdin!.write(`${image.sameOwner ? "o" : "-"}\0${path.resolve(job.work)}\0${job.file}\0`);
+    this.child.stdin!.write(`${image.sameOwner ? "o" : "-"}\0${work}\0${job.file}\0`);
   }
 
   /** Answers come in pieces: each is its length, a newline, the body. */

@@ -432,9 +432,9 @@ export class ImageBuilder {
     }
     // ordered as a sorted depth-first walk gives them: by component, a parent before its children,
     // which is plain string order once "/" sorts before every other character
-    const key = new Map(all.map((e) => [e, e.path.replaceAll("/", "\0")]));
-    all.sort((a, b) => (key.get(a)! < key.get(b)! ? -1 : key.get(a)! > key.get(b)! ? 1 : 0));
-    return { image: this.image, entries: all, files: this.files, skipped: this.skipped, vdb: this.vdb, bytes: this.bytes };
+    const keyed = all.map((e) => ({ k: e.path.replaceAll("/", "\0"), e }));
+    keyed.sort((a, b) => (a.k < b.k ? -1 : a.k > b.k ? 1 : 0));
+    return { image: this.image, entries: keyed.map((x) => x.e), files: this.files, skipped: this.skipped, vdb: this.vdb, bytes: this.bytes };
   }
 }
 
