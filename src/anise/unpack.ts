@@ -250,30 +250,9 @@ export class ImageBuilder {
     }
   }
 
-  /**
-   * An image entry for `rel`, its bytes at `src`. Every entry has the same fields in the same
-   * order, set or not (`...more` only overwrites): after the copy to the main thread they share
-   * one shape, which keeps the merge's code that reads them monomorphic.
-   */
-  private imageEntry(rel: string, e: TarEntry, type: ImageEntry["type"], src: string, ordinal: number, more: Partial<ImageEntry> = {}): Entry {
-    return {
-      path: `/${rel}`,
-      src,
-      type,
-      mode: e.mode & 0o7777,
-      uid: this.sameOwner ? e.uid : this.myUid,
-      gid: this.sameOwner ? e.gid : this.myGid,
-      mtimeMs: e.mtime * 1000,
-      atimeMs: e.mtime * 1000,
-      size: e.size,
-      dev: 0,
-      ino: ordinal,
-      nlink: 1,
-      rdev: 0,
-      target: undefined,
-      md5: undefined,
-      ...more,
-    };
+  /** An image entry for `rel` from its header `e`, its bytes at `src` (see `newEntry`). */
+  private imageEntry(rel: string, e: TarEntry, type: ImageEntry["type"], src: string, ordinal: number, md5?: string): Entry {
+    return newEntry(`/${rel}`, src, type, e.mode & 0o7777, this.sameOwner ? e.uid : this.myUid, this.sameOwner ? e.gid : this.myGid, e.mtime * 1000, e.size, ordinal, 0, undefined, md5);
   }
 
   /** A new non-directory entry at `rel`: not where a directory is, replacing an earlier one. */
@@ -344,13 +323,11 @@ export class ImageBuilder {
       }
       case "file": {
         const src = this.claim(rel, "a file", ordinal);
-        const placedFile = this.imageEntry(rel, e, "obj", src, ordinal);
+        // the helper's MD5 is there at once: the entry never changes after it is made
+        const placedFile = this.imageEntry(rel, e, "obj", src, ordinal, done?.md5);
         this.placed.set(rel, placedFile);
         this.bytes += e.size;
-        if (done) {
-          placedFile.md5 = done.md5;
-          return undefined;
-        }
+        if (done) return undefined;
         // created with its mode when the umask leaves it whole and it has no set-id or sticky bit
         // (which must wait for the owner), and left with ours when that is the archive's: two
         // system calls fewer for nearly every file
@@ -382,7 +359,7 @@ export class ImageBuilder {
           fs.lutimesSync(src, e.mtime, e.mtime);
         }
         this.symlinks.add(rel);
-        this.placed.set(rel, this.imageEntry(rel, e, "sym", src, ordinal, { target: e.linkname, size: Buffer.byteLength(e.linkname), mode: 0o777 }));
+        this.placed.set(rel, newEntry(`/${rel}`, src, "sym", 0o777, this.sameOwner ? e.uid : this.myUid, this.sameOwner ? e.gid : this.myGid, e.mtime * 1000, Buffer.byteLength(e.linkname), ordinal, 0, e.linkname, undefined));
         return undefined;
       }
       case "link": {
@@ -393,7 +370,7 @@ export class ImageBuilder {
         fs.linkSync(first.src, src);
         // every name of one file shares the first name's inode number, and knows how many there are
         this.linkCount.set(first.ino, (this.linkCount.get(first.ino) ?? 1) + 1);
-        this.placed.set(rel, { ...first, path: `/${rel}`, src });
+        this.placed.set(rel, newEntry(`/${rel}`, src, "obj", first.mode, first.uid, first.gid, first.mtimeMs, first.size, first.ino, 0, undefined, first.md5));
         return undefined;
       }
       case "fifo":
@@ -408,7 +385,12 @@ export class ImageBuilder {
         const dev = e.type !== "fifo";
         const typeBits = e.type === "block-device" ? 0o060000 : 0o020000;
         const rdev = (e.devminor & 0xff) | ((e.devmajor & 0xfff) << 8) | ((e.devminor & ~0xff) * 4096);
-        this.placed.set(rel, this.imageEntry(rel, e, dev ? "dev" : "fif", src, ordinal, dev ? { mode: (e.mode & 0o7777) | typeBits, rdev } : {}));
+        const entry = this.imageEntry(rel, e, dev ? "dev" : "fif", src, ordinal);
+        if (dev) {
+          entry.mode |= typeBits;
+          entry.rdev = rdev;
+        }
+        this.placed.set(rel, entry);
         return undefined;
       }
       default:
@@ -423,7 +405,7 @@ export class ImageBuilder {
     const all: ImageEntry[] = [];
     for (const d of this.dirsNeeded) {
       const h = this.dirHeaders.get(d);
-      all.push({ path: `/${d}`, src: `${this.image}/${d}`, type: "dir", mode: h ? h.mode & 0o7777 : 0o755, uid: h && sameOwner ? h.uid : myUid, gid: h && sameOwner ? h.gid : myGid, mtimeMs: (h?.mtime ?? 0) * 1000, atimeMs: (h?.mtime ?? 0) * 1000, size: 0, dev: 0, ino: 0, nlink: 1, rdev: 0, target: undefined, md5: undefined });
+      all.push(newEntry(`/${d}`, `${this.image}/${d}`, "dir", h ? h.mode & 0o7777 : 0o755, h && sameOwner ? h.uid : myUid, h && sameOwner ? h.gid : myGid, (h?.mtime ?? 0) * 1000, 0, 0, 0, undefined, undefined));
     }
     for (const p of this.placed.values()) {
       const names = p.type === "obj" ? this.linkCount.get(p.ino) : undefined;
@@ -436,6 +418,16 @@ export class ImageBuilder {
     keyed.sort((a, b) => (a.k < b.k ? -1 : a.k > b.k ? 1 : 0));
     return { image: this.image, entries: keyed.map((x) => x.e), files: this.files, skipped: this.skipped, vdb: this.vdb, bytes: this.bytes };
   }
+}
+
+/**
+ * Every image entry is made here, with the same fields in the same order, set or not: they share
+ * one shape (hidden class), which keeps the merge's code that reads 40,000 of them monomorphic —
+ * entries made by spreading, or by a second literal, had others, and the merge's planning was
+ * compiled again after each met them (`--trace-deopt`: "wrong map").
+ */
+function newEntry(path: string, src: string, type: ImageEntry["type"], mode: number, uid: number, gid: number, mtimeMs: number, size: number, ino: number, rdev: number, target: string | undefined, md5: string | undefined): Entry {
+  return { path, src, type, mode, uid, gid, mtimeMs, atimeMs: mtimeMs, size, dev: 0, ino, nlink: 1, rdev, target, md5 };
 }
 
 let umaskSeen: number | undefined;

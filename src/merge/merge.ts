@@ -165,6 +165,19 @@ function readContents(pkg: InstalledPackage): ContentsEntry[] {
 }
 
 /** §10.1 steps 4–7 and §10.3/§10.4 decided, nothing changed. */
+/**
+ * `consider` each entry, with progress. A function of its own: the optimiser compiles the hot
+ * loop where it is (on-stack replacement), and in buildPlan that meant compiling all of buildPlan
+ * again (~45 ms of compiler time each time, `--trace-opt`), here a few lines.
+ */
+function considerEach(entries: readonly ImageEntry[], consider: (e: ImageEntry) => void, cpv: string, reporter: Reporter | undefined): void {
+  let n = 0;
+  for (const e of entries) {
+    if (++n % 50 === 0) reporter?.report({ kind: "progress", task: `${cpv}: checking the image`, done: n, total: entries.length });
+    consider(e);
+  }
+}
+
 function buildPlan(req: MergeRequest, cpv: string): BuiltPlan {
   const reporter = req.reporter;
   const tx = newTxid();
@@ -374,11 +387,7 @@ function buildPlan(req: MergeRequest, cpv: string): BuiltPlan {
     places.push(place(e, phys, !st && e.type === "obj"));
     result.merged.push(e.path);
   };
-  let n = 0;
-  for (const e of entries) {
-    if (++n % 50 === 0) reporter?.report({ kind: "progress", task: `${cpv}: checking the image`, done: n, total: entries.length });
-    consider(e);
-  }
+  considerEach(entries, consider, cpv, reporter);
 
   if (symlinkOverDir.length) {
     throw new OuzoError("merge-symlink-over-dir", `Package '${cpv}' NOT merged since it has one or more symlinks where directories are installed, which is explicitly forbidden by PMS: ${symlinkOverDir.slice(0, 20).join(", ")}`, { pkg: cpv });
