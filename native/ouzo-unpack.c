@@ -21,10 +21,11 @@
  *   KIND ORDINAL MODE UID GID MTIME SIZE MD5 DEVMAJOR DEVMINOR NAME LINKNAME
  *   KIND: f file (written, MD5 set), s symlink (created), d directory, h hard link, c character
  *   device, b block device, p fifo, o anything else (nothing made for d, h, c, b, p, o)
- * A failure is one record of 2 fields instead of any entries, KIND then the message:
+ * A failure ends the answer, after the entries read before it: a record of 2 fields, KIND then
+ * the message:
  *   t  the archive is damaged (the message says how)
  *   e  anything else (a read, a write, zstd)
- *   u  the file is not zstd-compressed: the caller unpacks it itself
+ *   u  the file is not zstd-compressed: the caller unpacks it itself (this one comes alone)
  * The numbers are decimal (MTIME may have a fraction, from a pax header). Exit status: 0 when
  * stdin closes, 1 if a request cannot be read or an answer cannot be written.
  */
@@ -43,11 +44,11 @@
 #include <unistd.h>
 
 #include <openssl/evp.h>
-/* the parameters zstd marks experimental (forceIgnoreChecksum): fine, its sources are compiled in */
-#define ZSTD_STATIC_LINKING_ONLY
 #include <zstd.h>
 
 #define BLOCK 512
+/* the largest long name or pax header kept (unpack.ts: META_MAX) */
+#define META_MAX (1 << 20)
 #define IN_SIZE (1 << 20)
 #define OUT_SIZE (1 << 20)
 
@@ -130,6 +131,7 @@ typedef struct {
     int has_pax_path, has_pax_linkpath;
     int has_pax_uid, has_pax_gid, has_pax_size, has_pax_mtime;
     double pax_uid, pax_gid, pax_size, pax_mtime;
+    int pax_uid_ok, pax_gid_ok, pax_size_ok, pax_mtime_ok;
     /* the file being written */
     int fd;
     int plain_mode;
@@ -172,16 +174,25 @@ static size_t cstring_len(const unsigned char *p, size_t len) {
     return z ? (size_t)(z - p) : len;
 }
 
+/* A pax number, as both readers take it: -?DIGITS(.DIGITS)?, under PAX_NUMBER_MAX characters. */
+#define PAX_NUMBER_MAX 512
 static int pax_number(const char *s, size_t n, double *out) {
-    char tmp[64];
-    if (n == 0 || n >= sizeof tmp) return 0;
+    size_t i = 0;
+    if (n >= PAX_NUMBER_MAX) return 0;
+    if (i < n && s[i] == '-') i++;
+    size_t digits = i;
+    while (i < n && s[i] >= '0' && s[i] <= '9') i++;
+    if (i == digits) return 0;
+    if (i < n && s[i] == '.') {
+        size_t fraction = ++i;
+        while (i < n && s[i] >= '0' && s[i] <= '9') i++;
+        if (i == fraction) return 0;
+    }
+    if (i != n) return 0;
+    char tmp[PAX_NUMBER_MAX];
     memcpy(tmp, s, n);
     tmp[n] = 0;
-    char *end;
-    errno = 0;
-    double v = strtod(tmp, &end);
-    if (errno || *end || !isfinite(v)) return 0;
-    *out = v;
+    *out = strtod(tmp, NULL);
     return 1;
 }
 
@@ -218,16 +229,16 @@ static void parse_pax(Job *j, const char *body, size_t len) {
                 buf_add(&j->pax_linkpath, val, vlen);
                 j->has_pax_linkpath = 1;
             } else if (KEY("uid")) {
-                if (!pax_number(val, vlen, &j->pax_uid)) failf(j, 't', "a pax header's uid '%.*s' is not a number", (int)vlen, val);
+                j->pax_uid_ok = pax_number(val, vlen, &j->pax_uid);
                 j->has_pax_uid = 1;
             } else if (KEY("gid")) {
-                if (!pax_number(val, vlen, &j->pax_gid)) failf(j, 't', "a pax header's gid '%.*s' is not a number", (int)vlen, val);
+                j->pax_gid_ok = pax_number(val, vlen, &j->pax_gid);
                 j->has_pax_gid = 1;
             } else if (KEY("size")) {
-                if (!pax_number(val, vlen, &j->pax_size) || j->pax_size < 0) failf(j, 't', "a pax header's size '%.*s' is not a number", (int)vlen, val);
+                j->pax_size_ok = pax_number(val, vlen, &j->pax_size);
                 j->has_pax_size = 1;
             } else if (KEY("mtime")) {
-                if (!pax_number(val, vlen, &j->pax_mtime)) failf(j, 't', "a pax header's mtime '%.*s' is not a number", (int)vlen, val);
+                j->pax_mtime_ok = pax_number(val, vlen, &j->pax_mtime);
                 j->has_pax_mtime = 1;
             }
 #undef KEY
@@ -327,6 +338,11 @@ static void header(Job *j, const unsigned char *h) {
     char flag = (char)h[156];
     double size = tar_number(h + 124, 12);
     if (flag == 'L' || flag == 'K' || flag == 'x' || flag == 'g') {
+        /* a bound on what is kept in memory: a name or a header of this size is no package's */
+        if (size > META_MAX) {
+            failf(j, 't', "a long name or pax header is larger than 1 MiB");
+            return;
+        }
         j->meta_kind = flag;
         j->meta.len = 0;
         j->remaining = (uint64_t)size;
@@ -351,7 +367,6 @@ static void header(Job *j, const unsigned char *h) {
     if (j->has_pax_linkpath) buf_add(&link, j->pax_linkpath.data, j->pax_linkpath.len);
     else if (j->has_long_link) buf_add(&link, j->long_link.data, j->long_link.len);
     else buf_add(&link, h + 157, cstring_len(h + 157, 100));
-    if (memchr(name.data, 0, name.len) || memchr(link.data, 0, link.len)) failf(j, 't', "entry %lu's name holds a NUL byte", j->entries + 1);
 
     char kind;
     switch (flag) {
@@ -364,12 +379,28 @@ static void header(Job *j, const unsigned char *h) {
     case '6': kind = 'p'; break;
     default: kind = 'o';
     }
-    unsigned mode = (unsigned)tar_number(h + 100, 8) & 07777;
+    /* as JavaScript's `& 0o7777` takes it: modulo 2^32 */
+    unsigned mode = (unsigned)fmod(tar_number(h + 100, 8), 4294967296.0) & 07777;
     double uid = j->has_pax_uid ? j->pax_uid : tar_number(h + 108, 8);
     double gid = j->has_pax_gid ? j->pax_gid : tar_number(h + 116, 8);
     if (j->has_pax_size) size = j->pax_size;
     double mtime = j->has_pax_mtime ? j->pax_mtime : tar_number(h + 136, 12);
     double devmajor = tar_number(h + 329, 8), devminor = tar_number(h + 337, 8);
+    /* the checks of tarReader.ts, in its order and words */
+    unsigned long n = j->entries + 1;
+    if (j->has_pax_size && !j->pax_size_ok) failf(j, 't', "a pax header's size is not a number");
+    else if (j->has_pax_uid && !j->pax_uid_ok) failf(j, 't', "a pax header's uid is not a number");
+    else if (j->has_pax_gid && !j->pax_gid_ok) failf(j, 't', "a pax header's gid is not a number");
+    else if (j->has_pax_mtime && !j->pax_mtime_ok) failf(j, 't', "a pax header's mtime is not a number");
+    else if (memchr(name.data, 0, name.len) || memchr(link.data, 0, link.len)) failf(j, 't', "entry %lu's name holds a NUL byte", n);
+    else if (!(size >= 0 && size < 9007199254740992.0 && size == floor(size))) failf(j, 't', "entry %lu's size is out of range", n);
+    else if (!(uid >= 0 && uid <= 4294967294.0 && uid == floor(uid) && gid >= 0 && gid <= 4294967294.0 && gid == floor(gid))) failf(j, 't', "entry %lu's owner is out of range", n);
+    else if (!(fabs(mtime) < 1e15)) failf(j, 't', "entry %lu's time is out of range", n);
+    if (j->fail_kind) {
+        free(name.data);
+        free(link.data);
+        return;
+    }
     reset_meta(j);
     j->entries++;
 
@@ -560,9 +591,8 @@ static int write_all(const char *p, size_t n) {
 int main(void) {
     in_buf = malloc(IN_SIZE);
     out_buf = malloc(OUT_SIZE);
+    /* zstd's frame checksum is checked too: a cached artifact is not hashed again at every install */
     dctx = ZSTD_createDCtx();
-    /* the artifact's sha256 was verified before it was handed over: zstd's own checksum adds nothing */
-    if (dctx) ZSTD_DCtx_setParameter(dctx, ZSTD_d_forceIgnoreChecksum, ZSTD_d_ignoreChecksum);
     EVP_MD_CTX *md5 = EVP_MD_CTX_new();
     if (!in_buf || !out_buf || !dctx || !md5) {
         fputs("ouzo-unpack: out of memory\n", stderr);
@@ -597,18 +627,18 @@ int main(void) {
             unpack(&j, archive);
             close(j.dirfd);
         }
+        /* a failure follows the entries read before it: the caller judges those first, as the
+           TypeScript reader does, so an earlier bad name is the error told, not a later cut */
         Buf *answer = &j.out;
-        Buf failure = {0};
+        if (j.fail_kind == 'u') j.out.len = 0;
         if (j.fail_kind) {
-            field(&failure, &j.fail_kind, 1);
-            field(&failure, j.fail, strlen(j.fail));
-            answer = &failure;
+            field(&j.out, &j.fail_kind, 1);
+            field(&j.out, j.fail, strlen(j.fail));
         }
         char head[32];
         int hlen = snprintf(head, sizeof head, "%zu\n", answer->len);
         if (!write_all(head, (size_t)hlen) || !write_all(answer->data ? answer->data : "", answer->len)) return 1;
         free(j.out.data);
-        free(failure.data);
         free(j.meta.data);
         free(j.long_name.data);
         free(j.long_link.data);

@@ -81,6 +81,7 @@ for (const h of todo) {
     if (h.required) status = 1;
     continue;
   }
+  if (r.stderr) process.stderr.write(r.stderr); // warnings
   // a rename, so a test run that executes the helper never sees a half-written binary
   fs.renameSync(tmp, output);
 }

@@ -5,9 +5,9 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import * as zlib from "node:zlib";
 import tar from "tar-stream";
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it, vi } from "vitest";
 import { compress } from "zstd-napi";
-import { nativeUnpackerPath } from "../src/anise/nativeUnpack.js";
+import { NativeLane, nativeUnpackerPath } from "../src/anise/nativeUnpack.js";
 import type { UnpackOptions, UnpackResult } from "../src/anise/unpack.js";
 import { Unpacker } from "../src/anise/Unpacker.js";
 import { REPO_ROOT, tmpdir } from "./helpers.js";
@@ -62,6 +62,39 @@ async function both(art: string, dir: string, opts: UnpackOptions = {}) {
   return { n, l, cn: comparable(n, path.join(dir, "wn")), cl: comparable(l, path.join(dir, "wl")) };
 }
 
+/** A ustar header block with its checksum. */
+function rawHeader(name: string, size: number, type: string): Buffer {
+  const h = Buffer.alloc(512);
+  h.write(name, 0, 100, "utf8");
+  h.write("0000644\0", 100);
+  h.write("0000000\0", 108);
+  h.write("0000000\0", 116);
+  h.write(`${size.toString(8).padStart(11, "0")}\0`, 124);
+  h.write("14000000000\0", 136);
+  h.write(type, 156);
+  h.write("ustar\0", 257);
+  h.write("00", 263);
+  return withChecksum(h);
+}
+
+function withChecksum(h: Buffer): Buffer {
+  h.fill(0x20, 148, 156);
+  let sum = 0;
+  for (const b of h) sum += b;
+  h.write(`${sum.toString(8).padStart(6, "0")}\0 `, 148);
+  return h;
+}
+
+/** `LEN key=value\n`, LEN counting itself. */
+function paxRecord(key: string, value: string): string {
+  const rest = ` ${key}=${value}\n`;
+  let len = Buffer.byteLength(rest) + 1;
+  while (String(len).length + Buffer.byteLength(rest) !== len) len = String(len).length + Buffer.byteLength(rest);
+  return `${len}${rest}`;
+}
+
+const padded = (b: Buffer): Buffer => Buffer.concat([b, Buffer.alloc((512 - (b.length % 512)) % 512)]);
+
 /** This process's ouzo-unpack children. */
 function helperPids(): number[] {
   const r = spawnSync("pgrep", ["-P", String(process.pid), "-x", "ouzo-unpack"], { encoding: "utf8" });
@@ -97,7 +130,7 @@ describe.skipIf(!helper)("the native unpacker", () => {
       put(long, "long\n");
       put("usr/include/big.h", "/* devel */\n");
       put("etc/tool.conf", "setting = 1\n", 0o600);
-      put("var/db/pkg/app-misc/tool-1/SLOT", "0\n");
+      put("var/db/pkg/app-misc/tool-1/SLOT", "0\n", 0o600);
       put("var/db/pkg/app-misc/tool-1/CATEGORY", "app-misc\n");
       // a time with a fraction: pax keeps it
       execFileSync("touch", ["-h", "-d", "@1700000000.25", path.join(t, "usr/share/empty"), path.join(t, "usr/lib/libbig.so")]);
@@ -118,6 +151,8 @@ describe.skipIf(!helper)("the native unpacker", () => {
     expect(n.skipped).toEqual([{ path: "usr/include/big.h", subset: "devel" }]);
     expect(n.vdb).toMatchObject({ category: "app-misc", pf: "tool-1" });
     expect(fs.readFileSync(path.join(n.vdb!.dir, "SLOT"), "utf8")).toBe("0\n");
+    // written as the TypeScript reader writes it, not with the archive's mode (0600 there)
+    expect(fs.statSync(path.join(n.vdb!.dir, "SLOT")).mode & 0o777).toBe(0o644);
     // what was skipped or set apart is not left in the image
     expect(fs.readdirSync(n.image).length).toBe(n.entries.filter((e) => e.type !== "dir").length);
   });
@@ -153,6 +188,7 @@ describe.skipIf(!helper)("the native unpacker", () => {
       return Buffer.concat(chunks);
     };
     const cases: [string, Buffer][] = [];
+    const messages = new Map<string, string>();
     const good = await tarBytes([{ name: "usr/x", body: "x".repeat(5000) }]);
     cases.push(["absolute", compress(await tarBytes([{ name: "/etc/passwd", body: "x" }]))]);
     cases.push(["climbing", compress(await tarBytes([{ name: "usr/../../etc/passwd", body: "x" }]))]);
@@ -163,6 +199,31 @@ describe.skipIf(!helper)("the native unpacker", () => {
     cases.push(["no end blocks", compress(good.subarray(0, 512 + 5120))]);
     const z = compress(good);
     cases.push(["cut zstd", z.subarray(0, Math.floor(z.length / 2))]);
+    // hand-made archives for what no tar program writes
+    const end = Buffer.alloc(1024);
+    cases.push(["a huge long name", compress(Buffer.concat([rawHeader("././@LongLink", 256 << 20, "L"), Buffer.alloc(512, "a"), end]))]);
+    const paxed = (records: [string, string][]) => {
+      const body = Buffer.from(records.map(([k, v]) => paxRecord(k, v)).join(""));
+      return Buffer.concat([rawHeader("PaxHeader", body.length, "x"), padded(body), rawHeader("usr/f", 1, "0"), padded(Buffer.from("f")), end]);
+    };
+    cases.push(["pax size not a number", compress(paxed([["size", "abc"]]))]);
+    cases.push(["pax uid out of range", compress(paxed([["uid", "4294968296"]]))]);
+    // a pax record longer than its header ends the header: both readers ignore it
+    const longer = path.join(dir, "longer.package.tar.zst");
+    fs.writeFileSync(longer, compress(paxed([["path", "usr/g"]]).fill(0x39, 512, 513)));
+    expect((await native!.unpack(longer, path.join(dir, "wn"), {})).files).toEqual(["usr/f"]);
+    expect((await local.unpack(longer, path.join(dir, "wl"), {})).files).toEqual(["usr/f"]);
+    const huge = rawHeader("usr/h", 0, "0");
+    huge.fill(0, 124, 136);
+    huge[124] = 0x80;
+    huge[127] = 1; // base-256: 2^64
+    cases.push(["a size of two to the 64th", compress(Buffer.concat([withChecksum(huge), end]))]);
+    cases.push(["an absolute path, then a cut", compress(Buffer.concat([rawHeader("/etc/passwd", 1, "0"), padded(Buffer.from("x")), rawHeader("usr/cut", 4096, "0"), Buffer.alloc(512)]))]);
+    // zstd's own checksum (the zstd program writes one): a changed byte is found
+    const withSum = execFileSync("zstd", ["-q", "-c"], { input: good });
+    const flipped = Buffer.from(withSum);
+    flipped[flipped.length - 2] ^= 0x55;
+    cases.push(["a zstd checksum mismatch", flipped]);
     for (const [what, bytes] of cases) {
       const art = path.join(dir, `${what.replaceAll(" ", "-")}.package.tar.zst`);
       fs.writeFileSync(art, bytes);
@@ -170,7 +231,15 @@ describe.skipIf(!helper)("the native unpacker", () => {
       const fromLocal = await errorOf(local.unpack(art, path.join(dir, "wl"), {}));
       expect(fromNative, what).toBe(fromLocal);
       expect(fromNative, what).toMatch(new RegExp(`^${path.basename(art).replaceAll(".", "\\.")}: `));
+      messages.set(what, fromNative.slice(path.basename(art).length + 2));
     }
+    expect(messages.get("a huge long name")).toBe("a long name or pax header is larger than 1 MiB");
+    expect(messages.get("pax size not a number")).toBe("a pax header's size is not a number");
+    expect(messages.get("pax uid out of range")).toBe("entry 1's owner is out of range");
+    expect(messages.get("a size of two to the 64th")).toBe("entry 1's size is out of range");
+    expect(messages.get("an absolute path, then a cut")).toBe("entry '/etc/passwd' is an absolute path");
+    expect(messages.get("a zstd checksum mismatch")).toMatch(/^cannot unpack: .*checksum/);
+    expect(messages.get("cut zstd")).toBe("cannot unpack: the zstd stream ends in the middle of a frame (truncated)");
     // the same names carry the same meaning for a good one
     const ok = path.join(dir, "ok.package.tar.zst");
     fs.writeFileSync(ok, compress(good));
@@ -222,6 +291,37 @@ describe.skipIf(!helper)("the native unpacker", () => {
     await u.close();
     // its two are gone when close() is done (waited for, not left to be reaped later)
     expect(before.length - helperPids().length).toBe(2);
+  });
+});
+
+describe("a native lane", () => {
+  /** A stand-in for the helper: a shell script that reads a request and then does `then`. */
+  function fakeHelper(dir: string, then: string): string {
+    const file = path.join(dir, "fake-helper");
+    fs.writeFileSync(file, `#!/bin/sh\nhead -c 1 >/dev/null\n${then}\n`, { mode: 0o755 });
+    return file;
+  }
+  function lane(helper: string) {
+    const events = { settled: [] as unknown[], lost: [] as number[] };
+    const l = new NativeLane(helper, { settled: (x) => events.settled.push(x), lost: (_x, held) => events.lost.push(held.length) });
+    return { l, events };
+  }
+
+  it("refuses its packages when the helper is stopped by an interrupt, rather than unpacking them here", async () => {
+    const dir = tmpdir();
+    const { l, events } = lane(fakeHelper(dir, "kill -INT $$"));
+    const r = new Promise((resolve, reject) => l.start({ file: path.join(dir, "p.package.tar.zst"), work: path.join(dir, "w"), opts: {} }, resolve, reject));
+    await expect(r).rejects.toThrow("the unpack helper was stopped (SIGINT)");
+    // the Unpacker is told the lane is gone, with nothing to take back
+    expect(events.lost).toEqual([0]);
+  });
+
+  it("gives its packages back when the helper answers something that is not an answer", async () => {
+    const dir = tmpdir();
+    const { l, events } = lane(fakeHelper(dir, "printf 'what?\\n'; exec sleep 5"));
+    l.start({ file: path.join(dir, "p.package.tar.zst"), work: path.join(dir, "w"), opts: {} }, () => {}, () => {});
+    await vi.waitFor(() => expect(events.lost).toEqual([1]));
+    await l.close();
   });
 });
 

@@ -137,8 +137,11 @@ export class Unpacker {
 
   /** Hand queued work to the lanes with nothing in hand. */
   private pump(): void {
-    // one job per lane first, then a second: a lane should not wait for its next while another has none
+    // one job per lane first, then a second: a lane should not wait for its next while another
+    // has none; and a second only while there is more than a job per lane left, so that the last
+    // packages do not queue behind a big one while another lane sits idle
     for (let round = 1; round <= 2; round++) {
+      if (round === 2 && this.queue.length <= this.lanes.length) return;
       for (const lane of this.lanes) {
         if (!this.queue.length) return;
         const inHand = this.busy.get(lane) ?? 0;

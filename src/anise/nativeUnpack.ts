@@ -13,6 +13,9 @@ import type { TarEntry, TarEntryType } from "./tarReader.js";
 import { ImageBuilder, unpackPackage, type UnpackOptions, type UnpackResult } from "./unpack.js";
 import type { Lane, LaneEvents, UnpackJob } from "./Unpacker.js";
 
+/** Signals that stop a run: a helper ended by one is not replaced by unpacking here. */
+const STOPPING: ReadonlySet<string> = new Set(["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT"]);
+
 /** How much lower the helpers' scheduling priority is than ouzo's. */
 const HELPER_NICENESS = 8;
 
@@ -42,18 +45,17 @@ export function applyAnswer(body: Buffer, image: ImageBuilder): "unsupported" | 
   // name decodes the same alone or among the others (NUL ends each)
   const f = body.toString("utf8").split("\0");
   // an archive without entries (a package that only requires others) answers nothing
-  const first = f[0] ?? "";
-  if (first === "u") return "unsupported";
-  if (first === "t" || first === "e") {
-    const message = f[1] ?? "";
-    throw first === "t" ? image.damaged(message) : image.failure(new Error(message));
-  }
+  if (f[0] === "u") return "unsupported";
   // the last field is the empty string after the final NUL
   const fields = f.length - 1;
-  if (fields % ENTRY_FIELDS !== 0) throw new Error("the unpack helper's answer is cut short");
   for (let i = 0; i < fields; i += ENTRY_FIELDS) {
-    const type = KINDS[f[i]!];
-    if (!type) throw new Error("the unpack helper's answer is not understood");
+    const kind = f[i]!;
+    // a failure comes after the entries read before it, which are judged first (as the
+    // TypeScript reader judges each entry as it comes)
+    if (kind === "t") throw image.damaged(f[i + 1] ?? "");
+    if (kind === "e") throw image.failure(new Error(f[i + 1] ?? ""));
+    const type = KINDS[kind];
+    if (!type || i + ENTRY_FIELDS > fields) throw new Error("the unpack helper's answer is not understood");
     const e: TarEntry = { name: f[i + 10]!, type, mode: Number(f[i + 2]), uid: Number(f[i + 3]), gid: Number(f[i + 4]), size: Number(f[i + 6]), mtime: Number(f[i + 5]), linkname: f[i + 11]!, devmajor: Number(f[i + 8]), devminor: Number(f[i + 9]) };
     image.entry(e, Number(f[i + 1]), { md5: f[i + 7] || undefined });
   }
@@ -70,7 +72,10 @@ export class NativeLane implements Lane {
   private readonly exited: Promise<void>;
   private chunks: Buffer[] = [];
   private have = 0;
+  /** The length of the answer being read, once its length line is in (-1 before). */
+  private need = -1;
   private gone = false;
+  private closing = false;
 
   constructor(
     helper: string,
@@ -85,10 +90,10 @@ export class NativeLane implements Lane {
       // not allowed, or the helper is gone already: it runs at ours
     }
     this.child.stdout!.on("data", (b: Buffer) => this.data(b));
-    this.child.stdin!.on("error", () => this.lost());
+    this.child.stdin!.on("error", () => this.lost(undefined));
     this.exited = new Promise((resolve) => {
-      this.child.on("error", () => resolve(this.lost()));
-      this.child.on("close", () => resolve(this.lost()));
+      this.child.on("error", () => resolve(this.lost(undefined)));
+      this.child.on("close", (_code, signal) => resolve(this.lost(signal)));
     });
   }
 
@@ -106,15 +111,30 @@ export class NativeLane implements Lane {
     this.chunks.push(b);
     this.have += b.length;
     for (;;) {
+      if (this.need < 0) {
+        // the length line, in the first chunk as a rule
+        const head = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks);
+        this.chunks = [head];
+        const nl = head.indexOf(10);
+        if (nl < 0) return;
+        const length = /^[0-9]+$/.test(head.toString("latin1", 0, nl)) ? Number(head.toString("latin1", 0, nl)) : NaN;
+        if (!Number.isSafeInteger(length)) {
+          // not the helper we speak to: it goes, and its packages are unpacked here
+          this.child.kill();
+          this.lost(undefined);
+          return;
+        }
+        this.chunks = [head.subarray(nl + 1)];
+        this.have -= nl + 1;
+        this.need = length;
+      }
+      // the body's pieces are joined once, when all are in
+      if (this.have < this.need) return;
       const all = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks);
-      this.chunks = [all];
-      const nl = all.indexOf(10);
-      if (nl < 0) return;
-      const end = nl + 1 + Number(all.toString("latin1", 0, nl));
-      if (this.have < end) return;
-      const body = all.subarray(nl + 1, end);
-      this.chunks = end < all.length ? [all.subarray(end)] : [];
-      this.have -= end;
+      const body = all.subarray(0, this.need);
+      this.chunks = all.length > this.need ? [all.subarray(this.need)] : [];
+      this.have -= this.need;
+      this.need = -1;
       const held = this.held.shift();
       if (!held) return;
       try {
@@ -128,11 +148,21 @@ export class NativeLane implements Lane {
     }
   }
 
-  /** The helper is gone: what it had in hand goes back to the Unpacker. */
-  private lost(): void {
+  /**
+   * The helper is gone: what it had in hand goes back to the Unpacker, which unpacks it here —
+   * unless the run is being stopped (the helper shares the terminal's interrupt, and a closed
+   * Unpacker wants nothing more done), when it is refused.
+   */
+  private lost(signal: NodeJS.Signals | null | undefined): void {
     if (this.gone) return;
     this.gone = true;
     const held = this.held.splice(0);
+    if (this.closing || (signal && STOPPING.has(signal))) {
+      const why = new Error(this.closing ? "the unpacker was closed" : `the unpack helper was stopped (${signal})`);
+      for (const h of held) h.reject(why);
+      this.events.lost(this, []);
+      return;
+    }
     this.events.lost(
       this,
       held.map((h) => ({ job: h.job, resolve: h.resolve as (v: unknown) => void, reject: h.reject })),
@@ -141,7 +171,7 @@ export class NativeLane implements Lane {
 
   /** Its input closed, the helper ends; waited for, so that no helper outlives the run. */
   close(): Promise<void> {
-    this.gone = true;
+    this.closing = true;
     this.child.stdin!.end();
     return this.exited;
   }

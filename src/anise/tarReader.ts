@@ -27,6 +27,12 @@ export interface EntrySink {
 }
 
 const BLOCK = 512;
+/** The largest long name or pax header kept in memory (native/ouzo-unpack.c: META_MAX). */
+const META_MAX = 1 << 20;
+/** A pax number, as both readers take it (native/ouzo-unpack.c: pax_number), under 512 characters. */
+const PAX_NUMBER = /^-?[0-9]+(\.[0-9]+)?$/;
+const paxNumber = (v: string | undefined): boolean => v === undefined || (v.length < 512 && PAX_NUMBER.test(v));
+const wholeBelow = (x: number, max: number): boolean => Number.isInteger(x) && x >= 0 && x <= max;
 
 function octal(buf: Buffer, off: number, len: number): number {
   // base-256 (GNU): the high bit of the first byte set
@@ -130,6 +136,8 @@ export class TarReader {
     const size = octal(h, 124, 12);
     const padded = Math.ceil(size / BLOCK) * BLOCK;
     if (flag === "L" || flag === "K" || flag === "x" || flag === "g") {
+      // a bound on what is kept in memory: a name or a header of this size is no package's
+      if (size > META_MAX) throw this.bad("a long name or pax header is larger than 1 MiB");
       this.meta = { kind: flag, chunks: [] };
       this.remaining = size;
       this.padding = padded - size;
@@ -159,6 +167,13 @@ export class TarReader {
       devmajor: octal(h, 329, 8),
       devminor: octal(h, 337, 8),
     };
+    // the checks native/ouzo-unpack.c makes, in its order and words
+    const n = this.entries + 1;
+    for (const key of ["size", "uid", "gid", "mtime"] as const) if (!paxNumber(pax[key])) throw this.bad(`a pax header's ${key} is not a number`);
+    if (entry.name.includes("\0") || entry.linkname.includes("\0")) throw this.bad(`entry ${n}'s name holds a NUL byte`);
+    if (!wholeBelow(entry.size, 2 ** 53 - 1)) throw this.bad(`entry ${n}'s size is out of range`);
+    if (!wholeBelow(entry.uid, 4294967294) || !wholeBelow(entry.gid, 4294967294)) throw this.bad(`entry ${n}'s owner is out of range`);
+    if (!(Math.abs(entry.mtime) < 1e15)) throw this.bad(`entry ${n}'s time is out of range`);
     this.longName = undefined;
     this.longLink = undefined;
     this.pax = {};
@@ -187,8 +202,11 @@ function parsePax(body: Buffer): Record<string, string> {
   while (i < body.length) {
     const sp = body.indexOf(0x20, i);
     if (sp < 0) break;
-    const len = Number(body.toString("latin1", i, sp));
-    if (!Number.isInteger(len) || len <= 0) break;
+    const digits = body.toString("latin1", i, sp);
+    if (!/^[0-9]+$/.test(digits)) break;
+    const len = Number(digits);
+    // a record that does not fit in the header ends it (native/ouzo-unpack.c: parse_pax)
+    if (len <= 0 || i + len > body.length || sp + 1 > i + len - 1) break;
     const rec = body.toString("utf8", sp + 1, i + len - 1);
     const eq = rec.indexOf("=");
     if (eq > 0) out[rec.slice(0, eq)] = rec.slice(eq + 1);

@@ -293,7 +293,9 @@ export class ImageBuilder {
       }
       const to = path.join(this.vdb.dir, v[3]);
       if (made) {
-        fs.renameSync(made, to);
+        // written anew as the TypeScript reader writes it (0644, ours, now), not with the archive's mode
+        fs.writeFileSync(to, fs.readFileSync(made), { mode: 0o644 });
+        fs.rmSync(made);
         return undefined;
       }
       const fd = fs.openSync(to, "w", 0o644);
