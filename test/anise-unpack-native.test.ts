@@ -8,7 +8,7 @@ import tar from "tar-stream";
 import { afterAll, describe, expect, it, vi } from "vitest";
 import { compress } from "zstd-napi";
 import { NativeLane, nativeUnpackerPath } from "../src/anise/nativeUnpack.js";
-import type { UnpackOptions, UnpackResult } from "../src/anise/unpack.js";
+import type { UnpackOptions, UnpackResult } from "../src/anise/ImageBuilder.js";
 import { Unpacker } from "../src/anise/Unpacker.js";
 import { REPO_ROOT, tmpdir } from "./helpers.js";
 

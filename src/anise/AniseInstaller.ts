@@ -27,7 +27,7 @@ import { fingerprint, subsetRules, type PackageSpec } from "./AnisePackage.js";
 import { aniseRecordOf, generatedEntryFiles, pfOf, recordFiles, slotOf } from "./AniseRecord.js";
 import { fetchArtifacts, type ArtifactRequest, type FetchOptions } from "./download.js";
 import { finalizerEnv, finalizerRecord, parseFinalizer, runFinalizer, type Finalizer, type FinalizerEnvironment } from "./finalizer.js";
-import { subsetOf, type UnpackResult } from "./unpack.js";
+import { subsetOf, type UnpackResult } from "./ImageBuilder.js";
 import { Unpacker, type UnpackVia } from "./Unpacker.js";
 
 /** Bytes merged between two background write-backs (AniseRunContext.syncAtEnd). */

@@ -10,7 +10,8 @@ import * as path from "node:path";
 import { isMainThread, parentPort, Worker, workerData } from "node:worker_threads";
 import { OuzoError, type ErrorOrigin } from "../core/errors.js";
 import { NativeLane, nativeUnpackerPath } from "./nativeUnpack.js";
-import { unpackPackage, type UnpackOptions, type UnpackResult } from "./unpack.js";
+import type { UnpackOptions, UnpackResult } from "./ImageBuilder.js";
+import { unpackPackage } from "./unpack.js";
 
 /** A piece of work: unpack a package, or remove a directory (a merged image's leftovers). */
 export type UnpackJob = { readonly file: string; readonly work: string; readonly opts: UnpackOptions } | { readonly remove: string };

@@ -10,7 +10,8 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { packagePath } from "../core/paths.js";
 import type { TarEntry, TarEntryType } from "./tarReader.js";
-import { ImageBuilder, unpackPackage, type UnpackOptions, type UnpackResult } from "./unpack.js";
+import { ImageBuilder, type UnpackOptions, type UnpackResult } from "./ImageBuilder.js";
+import { unpackPackage } from "./unpack.js";
 import type { Lane, LaneEvents, UnpackJob } from "./Unpacker.js";
 
 /** Signals that stop a run: a helper ended by one is not replaced by unpacking here. */

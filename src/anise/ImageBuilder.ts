@@ -1,0 +1,359 @@
+// The image of one package as its entries arrive (anise.md §6, §11), for both readers of a
+// package tarball: the TypeScript one (unpack.ts) and native/ouzo-unpack (nativeUnpack.ts).
+// Entries of subsets that are not enabled are skipped, the VDB entry a package built from
+// Portage carries (`var/db/pkg/<cat>/<PF>/`) is set apart for the installed database instead of
+// being merged as files, and modes, owners (when allowed) and mtimes are those of the archive
+// (anise leaves the install time, §15.15). Names that are absolute, climb out with `..`, or lead
+// through a symlink of the archive are refused.
+//
+// The image is flat: every file, symlink or special file is written under its number in the
+// archive in one directory, and the list of entries says where each goes; directories exist only
+// in that list. Creating a directory is one of the dearest things a filesystem does, and a
+// tree-shaped image would make each directory twice (in the image, then in ROOT) and remove it once.
+import { spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { OuzoError } from "../core/errors.js";
+import type { ImageEntry } from "../merge/imageWalk.js";
+import type { EntrySink, TarEntry } from "./tarReader.js";
+
+export interface UnpackOptions {
+  /** Subset name → expressions on `/`-prefixed paths; entries matching a disabled subset are skipped. */
+  readonly subsets?: ReadonlyMap<string, readonly RegExp[]>;
+  readonly enabledSubsets?: ReadonlySet<string>;
+  /** Restore owners from the archive (default: when running as root). */
+  readonly sameOwner?: boolean;
+  /** The declared compression (`zstd`, `gzip`, `none`); the magic bytes win. */
+  readonly compression?: string;
+}
+
+export interface UnpackResult {
+  /** The flat directory holding the entries' bytes. */
+  readonly image: string;
+  /** What the image installs, top-down, directories before what they hold, for the merge. */
+  readonly entries: ImageEntry[];
+  /** Non-directory entries written to the image, relative (`etc/foo`). */
+  readonly files: string[];
+  /** Entries skipped because of a disabled subset, relative, with the subset. */
+  readonly skipped: { path: string; subset: string }[];
+  /** The carried VDB entry, as a directory of its files, with its category and PF. */
+  readonly vdb: { dir: string; category: string; pf: string } | undefined;
+  readonly bytes: number;
+}
+
+/** An image entry while the archive is read: its MD5 and link count are known only later. */
+type Entry = { -readonly [K in keyof ImageEntry]: ImageEntry[K] };
+
+const VDB_PATH = "var/db/pkg";
+/** `var/db/pkg/<cat>/<pf>/<file>` → its parts. */
+const VDB_RE = /^var\/db\/pkg\/([^/]+)\/([^/]+)(?:\/(.+))?$/;
+
+/** Which disabled subset an entry belongs to, if any. */
+export function subsetOf(p: string, subsets: ReadonlyMap<string, readonly RegExp[]> | undefined, enabled: ReadonlySet<string> | undefined): string | undefined {
+  if (!subsets?.size) return undefined;
+  const abs = `/${p}`;
+  for (const [name, rules] of subsets) {
+    if (enabled?.has(name)) continue;
+    if (rules.some((r) => r.test(abs))) return name;
+  }
+  return undefined;
+}
+
+/** What native/ouzo-unpack did with an entry before the builder saw it (see its header comment). */
+export interface Prewritten {
+  /** The file's MD5, for a file the helper wrote. */
+  readonly md5: string | undefined;
+}
+
+/**
+ * The image of one package as its entries arrive, in the archive's order: every decision of the
+ * file comment (names, subsets, the carried VDB entry, what replaces what) is taken here. An entry
+ * is written under its ordinal (its position in the archive) in the image; the TypeScript reader
+ * hands entries with their data still to come, native/ouzo-unpack hands them with files and
+ * symlinks already written (`Prewritten`), which are then kept, moved or removed.
+ */
+export class ImageBuilder {
+  readonly source: string;
+  readonly image: string;
+  readonly sameOwner: boolean;
+  private readonly myUid = process.getuid?.() ?? 0;
+  private readonly myGid = process.getgid?.() ?? 0;
+  /** The group a new file gets: the directory's when it is set-group-id, ours otherwise. */
+  private readonly newGid: number;
+  private readonly umask = currentUmask();
+  private readonly files: string[] = [];
+  private readonly skipped: { path: string; subset: string }[] = [];
+  /** Non-directory entries by relative path (a later entry of the same path wins, as with tar). */
+  private readonly placed = new Map<string, Entry>();
+  /** Directory entries of the archive, and the directories entries need. */
+  private readonly dirHeaders = new Map<string, TarEntry>();
+  private readonly dirsNeeded = new Set<string>();
+  private readonly symlinks = new Set<string>();
+  /** Hard-link groups: the inode number of the first name → how many names the file has. */
+  private readonly linkCount = new Map<number, number>();
+  private vdb: UnpackResult["vdb"];
+  private bytes = 0;
+
+  /** `helperMakes`: native/ouzo-unpack makes `work` and its image (and tells the new files' group itself). */
+  constructor(
+    file: string,
+    private readonly work: string,
+    private readonly o: UnpackOptions,
+    helperMakes = false,
+  ) {
+    this.source = path.basename(file);
+    this.image = path.join(work, "image");
+    this.sameOwner = o.sameOwner ?? process.getuid?.() === 0;
+    if (helperMakes) {
+      this.newGid = -1;
+      return;
+    }
+    // a new work directory in the run's, as a rule: nothing to remove, two system calls
+    try {
+      fs.mkdirSync(work);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === "EEXIST") fs.rmSync(work, { recursive: true, force: true });
+      fs.mkdirSync(work, { recursive: true });
+    }
+    fs.mkdirSync(this.image);
+    const imageStat = fs.statSync(this.image);
+    this.newGid = imageStat.mode & 0o2000 ? imageStat.gid : (process.getegid?.() ?? this.myGid);
+  }
+
+  private bad(why: string): OuzoError {
+    return new OuzoError("BAD_ANISE_ARTIFACT", `${this.source}: ${why}`);
+  }
+
+  /** What to throw for `e`, raised while reading the archive. */
+  failure(e: unknown): OuzoError {
+    return e instanceof OuzoError ? e : this.bad(`cannot unpack: ${(e as Error).message}`);
+  }
+
+  /** A damaged archive, as the helper words it. */
+  damaged(why: string): OuzoError {
+    return this.bad(why);
+  }
+
+  private relative(raw: string, what: string): string {
+    if (raw.startsWith("/")) throw this.bad(`${what} '${raw}' is an absolute path`);
+    if (raw.includes("\0")) throw this.bad(`${what} ${JSON.stringify(raw)} holds a NUL byte`);
+    const parts = raw.split("/").filter((x) => x !== "" && x !== ".");
+    if (parts.includes("..")) throw this.bad(`${what} '${raw}' climbs out with '..'`);
+    return parts.join("/");
+  }
+
+  /** The directories above `rel`; none may be a symlink of the archive or a file. */
+  private parents(rel: string): void {
+    for (let i = rel.indexOf("/"); i >= 0; i = rel.indexOf("/", i + 1)) {
+      const prefix = rel.slice(0, i);
+      if (this.dirsNeeded.has(prefix)) continue;
+      if (this.symlinks.has(prefix)) throw this.bad(`'${rel}' leads through the symlink '${prefix}' of the archive`);
+      if (this.placed.has(prefix)) throw this.bad(`'${rel}' is under '${prefix}', which is not a directory`);
+      this.dirsNeeded.add(prefix);
+    }
+  }
+
+  private owner(fn: () => void): void {
+    if (!this.sameOwner) return;
+    try {
+      fn();
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "EPERM") throw e;
+    }
+  }
+
+  /** An image entry for `rel` from its header `e`, its bytes at `src` (see `newEntry`). */
+  private imageEntry(rel: string, e: TarEntry, type: ImageEntry["type"], src: string, ordinal: number, md5?: string): Entry {
+    return newEntry(`/${rel}`, src, type, e.mode & 0o7777, this.sameOwner ? e.uid : this.myUid, this.sameOwner ? e.gid : this.myGid, e.mtime * 1000, e.size, ordinal, 0, undefined, md5);
+  }
+
+  /** A new non-directory entry at `rel`: not where a directory is, replacing an earlier one. */
+  private claim(rel: string, what: string, ordinal: number): string {
+    if (this.dirsNeeded.has(rel) || this.dirHeaders.has(rel)) throw this.bad(`'${rel}' is a directory and ${what}`);
+    this.parents(rel);
+    const before = this.placed.get(rel);
+    if (before) {
+      this.placed.delete(rel);
+      this.symlinks.delete(rel);
+      fs.rmSync(before.src, { force: true });
+    } else this.files.push(rel);
+    return `${this.image}/${ordinal}`;
+  }
+
+  /**
+   * The archive's entry number `ordinal`. Read here (no `done`): returns where its data goes.
+   * Written by the helper (`done`): its file or symlink is at `image/<ordinal>` already.
+   */
+  entry(e: TarEntry, ordinal: number, done?: Prewritten): EntrySink | undefined {
+    const made = done !== undefined && (e.type === "file" || e.type === "symlink") ? `${this.image}/${ordinal}` : undefined;
+    /** The entry is not part of the image: what the helper made of it goes. */
+    const drop = (): undefined => {
+      if (made) fs.rmSync(made, { force: true });
+      return undefined;
+    };
+    const rel = this.relative(e.name, "entry");
+    if (rel === "") return drop(); // the root entry (`.`)
+    const v = VDB_RE.exec(rel);
+    if (v) {
+      // the VDB entry a Portage-built package carries: kept apart, merged as the installed record
+      if (!v[3] || e.type !== "file") return drop();
+      if (v[3].includes("/")) return drop();
+      if (this.vdb && (this.vdb.category !== v[1] || this.vdb.pf !== v[2])) throw this.bad(`carries two VDB entries (${this.vdb.category}/${this.vdb.pf} and ${v[1]}/${v[2]})`);
+      if (!this.vdb) {
+        this.vdb = { dir: path.join(this.work, "vdb", v[1]!, v[2]!), category: v[1]!, pf: v[2]! };
+        fs.mkdirSync(this.vdb.dir, { recursive: true });
+      }
+      const to = path.join(this.vdb.dir, v[3]);
+      if (made) {
+        // written anew as the TypeScript reader writes it (0644, ours, now), not with the archive's mode
+        fs.writeFileSync(to, fs.readFileSync(made), { mode: 0o644 });
+        fs.rmSync(made);
+        return undefined;
+      }
+      const fd = fs.openSync(to, "w", 0o644);
+      return {
+        data(chunk) {
+          let off = 0;
+          while (off < chunk.length) off += fs.writeSync(fd, chunk, off, chunk.length - off);
+        },
+        end: () => fs.closeSync(fd),
+      };
+    }
+    const subset = subsetOf(e.type === "directory" ? `${rel}/` : rel, this.o.subsets, this.o.enabledSubsets);
+    if (subset) {
+      if (e.type !== "directory") this.skipped.push({ path: rel, subset });
+      return drop();
+    }
+    switch (e.type) {
+      case "directory": {
+        if (this.symlinks.has(rel)) throw this.bad(`'${rel}' is a directory and a symlink`);
+        if (this.placed.has(rel)) throw this.bad(`'${rel}' is a directory and a file`);
+        this.dirHeaders.set(rel, e);
+        // the directories leading to a carried VDB entry are installed only if other entries need them
+        if (VDB_PATH.startsWith(`${rel}/`) || rel === VDB_PATH || rel.startsWith(`${VDB_PATH}/`)) return undefined;
+        this.parents(rel);
+        this.dirsNeeded.add(rel);
+        return undefined;
+      }
+      case "file": {
+        const src = this.claim(rel, "a file", ordinal);
+        // the helper's MD5 is there at once: the entry never changes after it is made
+        const placedFile = this.imageEntry(rel, e, "obj", src, ordinal, done?.md5);
+        this.placed.set(rel, placedFile);
+        this.bytes += e.size;
+        if (done) return undefined;
+        // created with its mode when the umask leaves it whole and it has no set-id or sticky bit
+        // (which must wait for the owner), and left with ours when that is the archive's: two
+        // system calls fewer for nearly every file
+        const plainMode = (e.mode & 0o7000) === 0 && (e.mode & this.umask) === 0;
+        const fd = fs.openSync(src, "w", plainMode ? e.mode & 0o777 : 0o600);
+        const hash = createHash("md5");
+        const { myUid, newGid } = this;
+        return {
+          data(chunk) {
+            hash.update(chunk);
+            let off = 0;
+            while (off < chunk.length) off += fs.writeSync(fd, chunk, off, chunk.length - off);
+          },
+          end: () => {
+            // the MD5 CONTENTS needs, computed while writing (ImageEntry.md5)
+            placedFile.md5 = hash.digest("hex");
+            if (e.uid !== myUid || e.gid !== newGid) this.owner(() => fs.fchownSync(fd, e.uid, e.gid));
+            if (!plainMode) fs.fchmodSync(fd, e.mode);
+            fs.futimesSync(fd, e.mtime, e.mtime);
+            fs.closeSync(fd);
+          },
+        };
+      }
+      case "symlink": {
+        const src = this.claim(rel, "a symlink", ordinal);
+        if (!made) {
+          fs.symlinkSync(e.linkname, src);
+          this.owner(() => fs.lchownSync(src, e.uid, e.gid));
+          fs.lutimesSync(src, e.mtime, e.mtime);
+        }
+        this.symlinks.add(rel);
+        this.placed.set(rel, newEntry(`/${rel}`, src, "sym", 0o777, this.sameOwner ? e.uid : this.myUid, this.sameOwner ? e.gid : this.myGid, e.mtime * 1000, Buffer.byteLength(e.linkname), ordinal, 0, e.linkname, undefined));
+        return undefined;
+      }
+      case "link": {
+        const to = this.relative(e.linkname, "hard link target");
+        const first = this.placed.get(to);
+        if (first?.type !== "obj") throw this.bad(`the hard link '${rel}' names '${e.linkname}', which is not a file extracted before it`);
+        const src = this.claim(rel, "a file", ordinal);
+        fs.linkSync(first.src, src);
+        // every name of one file shares the first name's inode number, and knows how many there are
+        this.linkCount.set(first.ino, (this.linkCount.get(first.ino) ?? 1) + 1);
+        this.placed.set(rel, newEntry(`/${rel}`, src, "obj", first.mode, first.uid, first.gid, first.mtimeMs, first.size, first.ino, 0, undefined, first.md5));
+        return undefined;
+      }
+      case "fifo":
+      case "character-device":
+      case "block-device": {
+        const src = this.claim(rel, `a ${e.type}`, ordinal);
+        const mode = (e.mode & 0o7777).toString(8);
+        const r = e.type === "fifo" ? spawnSync("mkfifo", ["-m", mode, src]) : spawnSync("mknod", ["-m", mode, src, e.type === "block-device" ? "b" : "c", String(e.devmajor), String(e.devminor)]);
+        if (r.status !== 0) throw new OuzoError("ANISE_UNPACK", `${this.source}: cannot create ${e.type} '${rel}': ${r.stderr?.toString().trim() || r.error?.message}`);
+        this.owner(() => fs.chownSync(src, e.uid, e.gid));
+        fs.utimesSync(src, e.mtime, e.mtime);
+        const dev = e.type !== "fifo";
+        const typeBits = e.type === "block-device" ? 0o060000 : 0o020000;
+        const rdev = (e.devminor & 0xff) | ((e.devmajor & 0xfff) << 8) | ((e.devminor & ~0xff) * 4096);
+        const entry = this.imageEntry(rel, e, dev ? "dev" : "fif", src, ordinal);
+        if (dev) {
+          entry.mode |= typeBits;
+          entry.rdev = rdev;
+        }
+        this.placed.set(rel, entry);
+        return undefined;
+      }
+      default:
+        return drop();
+    }
+  }
+
+  /** Every entry is in: the result, entries top-down. */
+  finish(): UnpackResult {
+    const { sameOwner, myUid, myGid } = this;
+    // the entries top-down: a directory, then what it holds, names in order (as a walk gives them)
+    const all: ImageEntry[] = [];
+    for (const d of this.dirsNeeded) {
+      const h = this.dirHeaders.get(d);
+      all.push(newEntry(`/${d}`, `${this.image}/${d}`, "dir", h ? h.mode & 0o7777 : 0o755, h && sameOwner ? h.uid : myUid, h && sameOwner ? h.gid : myGid, (h?.mtime ?? 0) * 1000, 0, 0, 0, undefined, undefined));
+    }
+    for (const p of this.placed.values()) {
+      const names = p.type === "obj" ? this.linkCount.get(p.ino) : undefined;
+      if (names) p.nlink = names;
+      all.push(p);
+    }
+    // ordered as a sorted depth-first walk gives them: by component, a parent before its children,
+    // which is plain string order once "/" sorts before every other character
+    const keyed = all.map((e) => ({ k: e.path.replaceAll("/", "\0"), e }));
+    keyed.sort((a, b) => (a.k < b.k ? -1 : a.k > b.k ? 1 : 0));
+    return { image: this.image, entries: keyed.map((x) => x.e), files: this.files, skipped: this.skipped, vdb: this.vdb, bytes: this.bytes };
+  }
+}
+
+/**
+ * Every image entry is made here, with the same fields in the same order, set or not: they share
+ * one shape (hidden class), which keeps the merge's code that reads 40,000 of them monomorphic —
+ * entries made by spreading, or by a second literal, had others, and the merge's planning was
+ * compiled again after each met them (`--trace-deopt`: "wrong map").
+ */
+function newEntry(path: string, src: string, type: ImageEntry["type"], mode: number, uid: number, gid: number, mtimeMs: number, size: number, ino: number, rdev: number, target: string | undefined, md5: string | undefined): Entry {
+  return { path, src, type, mode, uid, gid, mtimeMs, atimeMs: mtimeMs, size, dev: 0, ino, nlink: 1, rdev, target, md5 };
+}
+
+let umaskSeen: number | undefined;
+/** The process's umask, read once (a worker thread may read it too; 0o777, "trust nothing", if it cannot). */
+function currentUmask(): number {
+  if (umaskSeen === undefined) {
+    try {
+      umaskSeen = process.umask();
+    } catch {
+      umaskSeen = 0o777; // unknown: never rely on it
+    }
+  }
+  return umaskSeen;
+}
