@@ -84,6 +84,20 @@ class WorkerLane implements Lane {
 /** How packages are unpacked: "auto" is the native helper when it is built, else worker threads. */
 export type UnpackVia = "auto" | "native" | "worker" | "local";
 
+/**
+ * What a merge leaves of a package, as a rule its work directory and the empty image: two rmdir
+ * calls on libuv's threads (an rmdir costs ~1 ms on this kind of disk: on the main thread, 400 of
+ * them took a fifth of it during the merges), a full removal when more is left.
+ */
+async function removeWork(dir: string): Promise<void> {
+  try {
+    await fs.promises.rmdir(path.join(dir, "image"));
+    await fs.promises.rmdir(dir);
+  } catch {
+    await fs.promises.rm(dir, { recursive: true, force: true });
+  }
+}
+
 export class Unpacker {
   /** The lanes (as many as cores, at most 4): creating files is what unpacking waits on. */
   private lanes: Lane[] = [];
@@ -197,17 +211,7 @@ export class Unpacker {
 
   /** Remove a directory (a merged image's leftovers) off the main thread. */
   remove(dir: string): Promise<void> {
-    if (this.via === "native") {
-      // what a merge leaves is, as a rule, the work directory and its empty image: two system
-      // calls here cost less than a removal's callbacks; anything more goes to libuv's threads
-      try {
-        fs.rmdirSync(path.join(dir, "image"));
-        fs.rmdirSync(dir);
-        return Promise.resolve();
-      } catch {
-        return fs.promises.rm(dir, { recursive: true, force: true });
-      }
-    }
+    if (this.via === "native") return removeWork(dir);
     return this.call({ remove: dir });
   }
 
