@@ -103,6 +103,16 @@ static void fieldnum(Buf *b, double v) {
 
 /* ---- one request ---- */
 
+/* The pax keys whose value is a number, in the order tarReader.ts checks them. */
+enum { PAX_SIZE, PAX_UID, PAX_GID, PAX_MTIME, PAX_NUMBERS };
+static const char *const PAX_NUMBER_KEYS[PAX_NUMBERS] = {"size", "uid", "gid", "mtime"};
+
+/* A number a pax header gave for the next entry: whether it gave one, and whether it reads. */
+typedef struct {
+    int given, ok;
+    double value;
+} PaxNumber;
+
 typedef struct {
     /* what the request asked */
     int dirfd;
@@ -129,9 +139,7 @@ typedef struct {
     int has_long_name, has_long_link;
     Buf pax_path, pax_linkpath;
     int has_pax_path, has_pax_linkpath;
-    int has_pax_uid, has_pax_gid, has_pax_size, has_pax_mtime;
-    double pax_uid, pax_gid, pax_size, pax_mtime;
-    int pax_uid_ok, pax_gid_ok, pax_size_ok, pax_mtime_ok;
+    PaxNumber pax_number[PAX_NUMBERS];
     /* the file being written */
     int fd;
     int plain_mode;
@@ -228,18 +236,13 @@ static void parse_pax(Job *j, const char *body, size_t len) {
                 j->pax_linkpath.len = 0;
                 buf_add(&j->pax_linkpath, val, vlen);
                 j->has_pax_linkpath = 1;
-            } else if (KEY("uid")) {
-                j->pax_uid_ok = pax_number(val, vlen, &j->pax_uid);
-                j->has_pax_uid = 1;
-            } else if (KEY("gid")) {
-                j->pax_gid_ok = pax_number(val, vlen, &j->pax_gid);
-                j->has_pax_gid = 1;
-            } else if (KEY("size")) {
-                j->pax_size_ok = pax_number(val, vlen, &j->pax_size);
-                j->has_pax_size = 1;
-            } else if (KEY("mtime")) {
-                j->pax_mtime_ok = pax_number(val, vlen, &j->pax_mtime);
-                j->has_pax_mtime = 1;
+            } else {
+                for (int k = 0; k < PAX_NUMBERS; k++) {
+                    if (klen != strlen(PAX_NUMBER_KEYS[k]) || memcmp(rec, PAX_NUMBER_KEYS[k], klen) != 0) continue;
+                    PaxNumber *x = &j->pax_number[k];
+                    x->given = 1;
+                    x->ok = pax_number(val, vlen, &x->value);
+                }
             }
 #undef KEY
         }
@@ -250,7 +253,7 @@ static void parse_pax(Job *j, const char *body, size_t len) {
 static void reset_meta(Job *j) {
     j->has_long_name = j->has_long_link = 0;
     j->has_pax_path = j->has_pax_linkpath = 0;
-    j->has_pax_uid = j->has_pax_gid = j->has_pax_size = j->has_pax_mtime = 0;
+    memset(j->pax_number, 0, sizeof j->pax_number);
 }
 
 static void finish_meta(Job *j) {
@@ -381,18 +384,18 @@ static void header(Job *j, const unsigned char *h) {
     }
     /* as JavaScript's `& 0o7777` takes it: modulo 2^32 */
     unsigned mode = (unsigned)fmod(tar_number(h + 100, 8), 4294967296.0) & 07777;
-    double uid = j->has_pax_uid ? j->pax_uid : tar_number(h + 108, 8);
-    double gid = j->has_pax_gid ? j->pax_gid : tar_number(h + 116, 8);
-    if (j->has_pax_size) size = j->pax_size;
-    double mtime = j->has_pax_mtime ? j->pax_mtime : tar_number(h + 136, 12);
+    const PaxNumber *pax = j->pax_number;
+    double uid = pax[PAX_UID].given ? pax[PAX_UID].value : tar_number(h + 108, 8);
+    double gid = pax[PAX_GID].given ? pax[PAX_GID].value : tar_number(h + 116, 8);
+    if (pax[PAX_SIZE].given) size = pax[PAX_SIZE].value;
+    double mtime = pax[PAX_MTIME].given ? pax[PAX_MTIME].value : tar_number(h + 136, 12);
     double devmajor = tar_number(h + 329, 8), devminor = tar_number(h + 337, 8);
     /* the checks of tarReader.ts, in its order and words */
     unsigned long n = j->entries + 1;
-    if (j->has_pax_size && !j->pax_size_ok) failf(j, 't', "a pax header's size is not a number");
-    else if (j->has_pax_uid && !j->pax_uid_ok) failf(j, 't', "a pax header's uid is not a number");
-    else if (j->has_pax_gid && !j->pax_gid_ok) failf(j, 't', "a pax header's gid is not a number");
-    else if (j->has_pax_mtime && !j->pax_mtime_ok) failf(j, 't', "a pax header's mtime is not a number");
-    else if (memchr(name.data, 0, name.len) || memchr(link.data, 0, link.len)) failf(j, 't', "entry %lu's name holds a NUL byte", n);
+    /* failf keeps the first failure: the order of these is the order of the words told */
+    for (int k = 0; k < PAX_NUMBERS; k++)
+        if (pax[k].given && !pax[k].ok) failf(j, 't', "a pax header's %s is not a number", PAX_NUMBER_KEYS[k]);
+    if (memchr(name.data, 0, name.len) || memchr(link.data, 0, link.len)) failf(j, 't', "entry %lu's name holds a NUL byte", n);
     else if (!(size >= 0 && size < 9007199254740992.0 && size == floor(size))) failf(j, 't', "entry %lu's size is out of range", n);
     else if (!(uid >= 0 && uid <= 4294967294.0 && uid == floor(uid) && gid >= 0 && gid <= 4294967294.0 && gid == floor(gid))) failf(j, 't', "entry %lu's owner is out of range", n);
     else if (!(fabs(mtime) < 1e15)) failf(j, 't', "entry %lu's time is out of range", n);

@@ -102,6 +102,8 @@ export class Unpacker {
   /** The lanes (as many as cores, at most 4): creating files is what unpacking waits on. */
   private lanes: Lane[] = [];
   private readonly via: "native" | "worker" | "local";
+  /** native/ouzo-unpack, when the lanes are its processes. */
+  private readonly helper: string | undefined;
   private started = false;
   /**
    * Work not yet handed out, in the order asked. A lane is given the next piece only when it has
@@ -121,16 +123,13 @@ export class Unpacker {
   };
 
   constructor(
-    via: UnpackVia | boolean = "auto",
+    via: UnpackVia = "auto",
     private readonly count = Math.min(4, Math.max(1, os.availableParallelism())),
   ) {
-    const helper = via === "auto" || via === "native" || via === true ? nativeUnpackerPath() : undefined;
-    if (via === "native" && !helper) throw new OuzoError("NO_NATIVE_UNPACKER", "the native unpacker native/build/ouzo-unpack is not built (run `node scripts/build-native.js`)");
-    this.via = helper ? "native" : via === false || via === "local" ? "local" : "worker";
-    this.helper = helper;
+    this.helper = via === "auto" || via === "native" ? nativeUnpackerPath() : undefined;
+    if (via === "native" && !this.helper) throw new OuzoError("NO_NATIVE_UNPACKER", "the native unpacker native/build/ouzo-unpack is not built (run `node scripts/build-native.js`)");
+    this.via = this.helper ? "native" : via === "local" ? "local" : "worker";
   }
-
-  private readonly helper: string | undefined;
 
   /** The lanes, made at the first job (a run with nothing to unpack starts no thread or process). */
   private startLanes(): void {

@@ -164,7 +164,6 @@ function readContents(pkg: InstalledPackage): ContentsEntry[] {
   }
 }
 
-/** §10.1 steps 4–7 and §10.3/§10.4 decided, nothing changed. */
 /**
  * `consider` each entry, with progress. A function of its own: the optimiser compiles the hot
  * loop where it is (on-stack replacement), and in buildPlan that meant compiling all of buildPlan
@@ -178,6 +177,7 @@ function considerEach(entries: readonly ImageEntry[], consider: (e: ImageEntry) 
   }
 }
 
+/** §10.1 steps 4–7 and §10.3/§10.4 decided, nothing changed. */
 function buildPlan(req: MergeRequest, cpv: string): BuiltPlan {
   const reporter = req.reporter;
   const tx = newTxid();
