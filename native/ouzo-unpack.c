@@ -7,7 +7,9 @@
  * ordinal (the entry's position in the archive, 1 for the first) in the image directory given;
  * the TypeScript side then checks the names, applies subsets, sets the carried VDB entry apart,
  * makes hard links and special files, and drops what it does not keep. Decompression is zstd's
- * own library (the sources zstd-napi ships), MD5 is OpenSSL's.
+ * own library (the sources zstd-napi ships). MD5: the files up to LANE_FILE_MAX are copied aside
+ * and hashed sixteen at a time (md5-lanes.c), the larger ones by OpenSSL as they are written;
+ * OUZO_UNPACK_MD5 = openssl, base, avx2 or avx512 picks a way (for the tests and the benchmarks).
  *
  * Usage: ouzo-unpack    (serves requests on stdin until it closes)
  *
@@ -46,11 +48,18 @@
 #include <openssl/evp.h>
 #include <zstd.h>
 
+#include "md5-lanes.h"
+
 #define BLOCK 512
 /* the largest long name or pax header kept (unpack.ts: META_MAX) */
 #define META_MAX (1 << 20)
 #define IN_SIZE (1 << 20)
 #define OUT_SIZE (1 << 20)
+/* files up to this size are hashed in lanes, from a copy in an arena of ARENA_SIZE */
+#define LANE_FILE_MAX (1 << 20)
+#define ARENA_SIZE (8 << 20)
+/* and at most this many at once (empty files take no room in the arena) */
+#define PENDING_MAX 4096
 
 /* ---- a growable byte buffer ---- */
 
@@ -146,8 +155,39 @@ typedef struct {
     unsigned mode;
     double uid, gid, mtime;
     EVP_MD_CTX *md5;
-    size_t entry_at; /* where the current file's record starts in out, to fill its MD5 in */
+    int in_lanes; /* the current file is copied to the arena and hashed with others */
+    size_t entry_at; /* where the current file's MD5 goes in out */
 } Job;
+
+/* ---- MD5 in lanes: the files waiting in the arena, hashed together ---- */
+
+static int use_lanes;
+static unsigned char *arena;
+static size_t arena_used;
+typedef struct {
+    size_t at, len; /* its bytes in the arena */
+    size_t md5_at;  /* where its MD5 goes in the answer */
+} Waiting;
+static Waiting pending[PENDING_MAX];
+static Md5Job lane_jobs[PENDING_MAX];
+static size_t n_pending;
+
+static void put_hex(char *to, const unsigned char digest[16]) {
+    static const char hex[] = "0123456789abcdef";
+    for (int k = 0; k < 16; k++) {
+        to[2 * k] = hex[digest[k] >> 4];
+        to[2 * k + 1] = hex[digest[k] & 15];
+    }
+}
+
+/* Every waiting file's MD5 into its record. */
+static void hash_pending(Job *j) {
+    for (size_t i = 0; i < n_pending; i++) lane_jobs[i] = (Md5Job){.data = arena + pending[i].at, .len = pending[i].len};
+    md5_lanes(lane_jobs, n_pending);
+    for (size_t i = 0; i < n_pending; i++) put_hex(j->out.data + pending[i].md5_at, lane_jobs[i].digest);
+    n_pending = 0;
+    arena_used = 0;
+}
 
 static void failf(Job *j, char kind, const char *fmt, ...) {
     if (j->fail_kind) return;
@@ -283,14 +323,11 @@ static void set_times(struct timespec ts[2], double mtime) {
 /* The current file's data is all written: owner, mode, times, MD5 into its record. */
 static void finish_file(Job *j) {
     if (j->fd < 0) return;
-    unsigned char digest[16];
-    unsigned int dlen = 0;
-    EVP_DigestFinal_ex(j->md5, digest, &dlen);
-    static const char hex[] = "0123456789abcdef";
-    char *md5 = j->out.data + j->entry_at;
-    for (int k = 0; k < 16; k++) {
-        md5[2 * k] = hex[digest[k] >> 4];
-        md5[2 * k + 1] = hex[digest[k] & 15];
+    if (!j->in_lanes) {
+        unsigned char digest[16];
+        unsigned int dlen = 0;
+        EVP_DigestFinal_ex(j->md5, digest, &dlen);
+        put_hex(j->out.data + j->entry_at, digest);
     }
     if (j->same_owner && (j->uid != j->my_uid || j->gid != j->new_gid)) {
         if (fchown(j->fd, (uid_t)j->uid, (gid_t)j->gid) < 0 && errno != EPERM) failf(j, 'e', "entry %lu: cannot set its owner: %s", j->entries, strerror(errno));
@@ -306,7 +343,10 @@ static void finish_file(Job *j) {
 
 static void file_data(Job *j, const unsigned char *p, size_t n) {
     if (j->fd < 0) return;
-    EVP_DigestUpdate(j->md5, p, n);
+    if (j->in_lanes) {
+        memcpy(arena + arena_used, p, n);
+        arena_used += n;
+    } else EVP_DigestUpdate(j->md5, p, n);
     while (n > 0) {
         ssize_t w = write(j->fd, p, n);
         if (w < 0) {
@@ -437,8 +477,12 @@ static void header(Job *j, const unsigned char *h) {
         j->gid = gid;
         j->mtime = mtime;
         j->fd = openat(j->dirfd, ordinal, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, j->plain_mode ? (mode & 0777) : 0600);
+        j->in_lanes = use_lanes && data <= LANE_FILE_MAX;
         if (j->fd < 0) failf(j, 'e', "entry %lu: cannot create it: %s", j->entries, strerror(errno));
-        else EVP_DigestInit_ex(j->md5, EVP_md5(), NULL);
+        else if (j->in_lanes) {
+            if (n_pending == PENDING_MAX || arena_used + data > ARENA_SIZE) hash_pending(j);
+            pending[n_pending++] = (Waiting){.at = arena_used, .len = (size_t)data, .md5_at = j->entry_at};
+        } else EVP_DigestInit_ex(j->md5, EVP_md5(), NULL);
         if (data == 0) finish_file(j);
     } else if (!j->fail_kind && kind == 's') {
         if (symlinkat(link.data, j->dirfd, ordinal) < 0) failf(j, 'e', "entry %lu: cannot create the symlink: %s", j->entries, strerror(errno));
@@ -597,7 +641,13 @@ int main(void) {
     /* zstd's frame checksum is checked too: a cached artifact is not hashed again at every install */
     dctx = ZSTD_createDCtx();
     EVP_MD_CTX *md5 = EVP_MD_CTX_new();
-    if (!in_buf || !out_buf || !dctx || !md5) {
+    const char *md5_way = getenv("OUZO_UNPACK_MD5");
+    use_lanes = !(md5_way && strcmp(md5_way, "openssl") == 0);
+    if (use_lanes) {
+        md5_lanes_choose(md5_way);
+        arena = malloc(ARENA_SIZE);
+    }
+    if (!in_buf || !out_buf || !dctx || !md5 || (use_lanes && !arena)) {
         fputs("ouzo-unpack: out of memory\n", stderr);
         return 1;
     }
@@ -628,6 +678,7 @@ int main(void) {
             struct stat st;
             j.new_gid = fstat(j.dirfd, &st) == 0 && (st.st_mode & S_ISGID) ? st.st_gid : getegid();
             unpack(&j, archive);
+            hash_pending(&j);
             close(j.dirfd);
         }
         /* a failure follows the entries read before it: the caller judges those first, as the

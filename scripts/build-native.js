@@ -1,7 +1,8 @@
 // Compile ouzo's native helpers with the system C compiler into native/build/:
 // - ouzo-sandbox (native/ouzo-sandbox.c, build spec §8.4): required, libc only;
 // - ouzo-unpack (native/ouzo-unpack.c): the fast anise unpacker, with the zstd decompression
-//   sources zstd-napi ships and OpenSSL's libcrypto (MD5). Optional: without it (no libcrypto
+//   sources zstd-napi ships, MD5 in SIMD lanes (native/md5-lanes.c) and OpenSSL's libcrypto (MD5
+//   of the large files). Optional: without it (no libcrypto
 //   headers: apt-get install libssl-dev), anise packages are unpacked in JavaScript, slower.
 // Run by `npm ci`/`npm install` (the "prepare" script) and by the sandbox tests; a helper newer
 // than its sources is left alone. CC overrides the compiler (default: cc, then gcc, then clang).
@@ -23,10 +24,12 @@ const helpers = [
     without: "anise packages are unpacked in JavaScript instead (slower)",
     sources: [
       path.join(root, "native", "ouzo-unpack.c"),
+      path.join(root, "native", "md5-lanes.c"),
       ...["common/entropy_common.c", "common/error_private.c", "common/fse_decompress.c", "common/xxhash.c", "common/zstd_common.c", "common/debug.c", "decompress/huf_decompress.c", "decompress/zstd_ddict.c", "decompress/zstd_decompress.c", "decompress/zstd_decompress_block.c"].map((f) => path.join(zstdLib, f)),
       // zstd's x86-64 Huffman decoder (the file is empty elsewhere)
       path.join(zstdLib, "decompress", "huf_decompress_amd64.S"),
     ],
+    headers: [path.join(root, "native", "md5-lanes.h")],
     flags: [`-I${zstdLib}`],
     libs: ["-lcrypto", "-lm"],
   },
@@ -54,7 +57,7 @@ if (process.platform !== "linux") {
   console.error(`build-native: skipped, the native helpers are Linux-only (this is ${process.platform})`);
   process.exit(0);
 }
-const todo = helpers.filter((h) => force || !upToDate(path.join(outDir, h.name), h.sources));
+const todo = helpers.filter((h) => force || !upToDate(path.join(outDir, h.name), [...h.sources, ...(h.headers ?? [])]));
 if (!todo.length) process.exit(0);
 const cc = findCompiler();
 if (!cc) {

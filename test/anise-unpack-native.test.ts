@@ -1,6 +1,7 @@
 // native/ouzo-unpack against the TypeScript reader: the same archive gives the same image, the
 // same entries and the same errors either way; a killed helper loses nothing.
 import { execFileSync, spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import * as zlib from "node:zlib";
@@ -322,6 +323,47 @@ describe("a native lane", () => {
     l.start({ file: path.join(dir, "p.package.tar.zst"), work: path.join(dir, "w"), opts: {} }, () => {}, () => {});
     await vi.waitFor(() => expect(events.lost).toEqual([1]));
     await l.close();
+  });
+
+  it("hashes every file right, in lanes or by OpenSSL", async () => {
+    const dir = tmpdir();
+    // every length across one and two MD5 blocks with their padding; more files than the helper
+    // hashes at once (4096); more small-file bytes than its arena holds (8 MiB); and files either
+    // side of the largest it hashes in lanes (1 MiB)
+    const bodies: Buffer[] = [];
+    for (let len = 0; len <= 130; len++) bodies.push(Buffer.from(Array.from({ length: len }, (_, i) => (i * 31 + len) & 255)));
+    for (let i = 0; i < 4100; i++) bodies.push(Buffer.from(`file ${i} `.repeat(i % 9)));
+    for (let i = 0; i < 9; i++) bodies.push(Buffer.alloc(1 << 20, i + 1));
+    bodies.push(Buffer.alloc((1 << 20) + 1, 0x5a));
+    const pack = tar.pack();
+    const chunks: Buffer[] = [];
+    pack.on("data", (c: Buffer) => chunks.push(c));
+    const ended = new Promise((r) => pack.on("end", r));
+    bodies.forEach((b, i) => pack.entry({ name: `usr/share/x/f${i}`, size: b.length, mode: 0o644, mtime: new Date(1_700_000_000_000) }, b));
+    pack.finalize();
+    await ended;
+    const art = path.join(dir, "p.package.tar.zst");
+    fs.writeFileSync(art, compress(Buffer.concat(chunks)));
+    const md5 = (b: Buffer) => createHash("md5").update(b).digest("hex");
+    const want = bodies.map(md5);
+    const was = process.env.OUZO_UNPACK_MD5;
+    try {
+      // a CPU without AVX-512 or AVX2 takes the best it has
+      for (const way of ["openssl", "base", "avx2", "avx512"]) {
+        process.env.OUZO_UNPACK_MD5 = way;
+        const u = new Unpacker("native", 1);
+        try {
+          const r = await u.unpack(art, path.join(dir, `w-${way}`), {});
+          const got = new Map(r.entries.map((e) => [e.path, e.md5]));
+          expect(bodies.map((_, i) => got.get(`/usr/share/x/f${i}`)), way).toEqual(want);
+        } finally {
+          await u.close();
+        }
+      }
+    } finally {
+      if (was === undefined) delete process.env.OUZO_UNPACK_MD5;
+      else process.env.OUZO_UNPACK_MD5 = was;
+    }
   });
 });
 
