@@ -84,6 +84,24 @@ static const unsigned char *lane_block(Lane *l) {
     STEP(f, d, a, b, c, g1, i + 1, s1);              \
     STEP(f, c, d, a, b, g2, i + 2, s2);              \
     STEP(f, b, c, d, a, g3, i + 3, s3)
+/* the 64 steps of one block, on a, b, c, d and the words m: vectors of lanes, or plain words */
+#define MD5_ROUNDS                                  \
+    STEPS4(F, 0, 0, 1, 2, 3, 7, 12, 17, 22);        \
+    STEPS4(F, 4, 4, 5, 6, 7, 7, 12, 17, 22);        \
+    STEPS4(F, 8, 8, 9, 10, 11, 7, 12, 17, 22);      \
+    STEPS4(F, 12, 12, 13, 14, 15, 7, 12, 17, 22);   \
+    STEPS4(G, 16, 1, 6, 11, 0, 5, 9, 14, 20);       \
+    STEPS4(G, 20, 5, 10, 15, 4, 5, 9, 14, 20);      \
+    STEPS4(G, 24, 9, 14, 3, 8, 5, 9, 14, 20);       \
+    STEPS4(G, 28, 13, 2, 7, 12, 5, 9, 14, 20);      \
+    STEPS4(H, 32, 5, 8, 11, 14, 4, 11, 16, 23);     \
+    STEPS4(H, 36, 1, 4, 7, 10, 4, 11, 16, 23);      \
+    STEPS4(H, 40, 13, 0, 3, 6, 4, 11, 16, 23);      \
+    STEPS4(H, 44, 9, 12, 15, 2, 4, 11, 16, 23);     \
+    STEPS4(I, 48, 0, 7, 14, 5, 6, 10, 15, 21);      \
+    STEPS4(I, 52, 12, 3, 10, 1, 6, 10, 15, 21);     \
+    STEPS4(I, 56, 8, 15, 6, 13, 6, 10, 15, 21);     \
+    STEPS4(I, 60, 4, 11, 2, 9, 6, 10, 15, 21)
 
 /* Hashes jobs[order[0..n)] (in that order) through the lanes. Inlined into one function per target,
    whose instructions the vector operations then use. */
@@ -114,22 +132,7 @@ static inline __attribute__((always_inline)) void run(Md5Job *jobs, const size_t
         memcpy(&c, state[2], sizeof c);
         memcpy(&d, state[3], sizeof d);
         const Vec a0 = a, b0 = b, c0 = c, d0 = d;
-        STEPS4(F, 0, 0, 1, 2, 3, 7, 12, 17, 22);
-        STEPS4(F, 4, 4, 5, 6, 7, 7, 12, 17, 22);
-        STEPS4(F, 8, 8, 9, 10, 11, 7, 12, 17, 22);
-        STEPS4(F, 12, 12, 13, 14, 15, 7, 12, 17, 22);
-        STEPS4(G, 16, 1, 6, 11, 0, 5, 9, 14, 20);
-        STEPS4(G, 20, 5, 10, 15, 4, 5, 9, 14, 20);
-        STEPS4(G, 24, 9, 14, 3, 8, 5, 9, 14, 20);
-        STEPS4(G, 28, 13, 2, 7, 12, 5, 9, 14, 20);
-        STEPS4(H, 32, 5, 8, 11, 14, 4, 11, 16, 23);
-        STEPS4(H, 36, 1, 4, 7, 10, 4, 11, 16, 23);
-        STEPS4(H, 40, 13, 0, 3, 6, 4, 11, 16, 23);
-        STEPS4(H, 44, 9, 12, 15, 2, 4, 11, 16, 23);
-        STEPS4(I, 48, 0, 7, 14, 5, 6, 10, 15, 21);
-        STEPS4(I, 52, 12, 3, 10, 1, 6, 10, 15, 21);
-        STEPS4(I, 56, 8, 15, 6, 13, 6, 10, 15, 21);
-        STEPS4(I, 60, 4, 11, 2, 9, 6, 10, 15, 21);
+        MD5_ROUNDS;
         a += a0;
         b += b0;
         c += c0;
@@ -209,4 +212,55 @@ void md5_lanes(Md5Job *jobs, size_t n) {
     qsort(order, n, sizeof *order, longer_first);
     runner(jobs, order, n);
     if (order != small) free(order);
+}
+
+/* ---- one buffer, as it comes: for the files too large to wait in the arena ---- */
+
+static void block(uint32_t st[4], const unsigned char *p) {
+    uint32_t m[16];
+    for (int w = 0; w < 16; w++) m[w] = le32(p + 4 * w);
+    uint32_t a = st[0], b = st[1], c = st[2], d = st[3];
+    MD5_ROUNDS;
+    st[0] += a;
+    st[1] += b;
+    st[2] += c;
+    st[3] += d;
+}
+
+void md5_stream_init(Md5Stream *m) {
+    memcpy(m->state, IV, sizeof m->state);
+    m->len = 0;
+    m->fill = 0;
+}
+
+void md5_stream_update(Md5Stream *m, const unsigned char *p, size_t n) {
+    m->len += n;
+    if (m->fill) {
+        size_t k = BLOCK - m->fill < n ? BLOCK - m->fill : n;
+        memcpy(m->buf + m->fill, p, k);
+        m->fill += k;
+        p += k;
+        n -= k;
+        if (m->fill < BLOCK) return;
+        block(m->state, m->buf);
+        m->fill = 0;
+    }
+    for (; n >= BLOCK; p += BLOCK, n -= BLOCK) block(m->state, p);
+    memcpy(m->buf, p, n);
+    m->fill = n;
+}
+
+void md5_stream_final(Md5Stream *m, unsigned char digest[16]) {
+    uint64_t bits = m->len * 8;
+    m->buf[m->fill++] = 0x80;
+    if (m->fill > BLOCK - 8) {
+        memset(m->buf + m->fill, 0, BLOCK - m->fill);
+        block(m->state, m->buf);
+        m->fill = 0;
+    }
+    memset(m->buf + m->fill, 0, BLOCK - 8 - m->fill);
+    for (int k = 0; k < 8; k++) m->buf[BLOCK - 8 + k] = (unsigned char)(bits >> (8 * k));
+    block(m->state, m->buf);
+    for (int k = 0; k < 4; k++)
+        for (int byte = 0; byte < 4; byte++) digest[4 * k + byte] = (unsigned char)(m->state[k] >> (8 * byte));
 }

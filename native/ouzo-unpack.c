@@ -8,8 +8,9 @@
  * the TypeScript side then checks the names, applies subsets, sets the carried VDB entry apart,
  * makes hard links and special files, and drops what it does not keep. Decompression is zstd's
  * own library (the sources zstd-napi ships). MD5: the files up to LANE_FILE_MAX are copied aside
- * and hashed sixteen at a time (md5-lanes.c), the larger ones by OpenSSL as they are written;
- * OUZO_UNPACK_MD5 = openssl, base, avx2 or avx512 picks a way (for the tests and the benchmarks).
+ * and hashed sixteen at a time, the larger ones as they are written (both in md5-lanes.c);
+ * OUZO_UNPACK_MD5 = stream (every file as it is written), base, avx2 or avx512 picks a way (for
+ * the tests and the benchmarks). Nothing but libc and libm: a C compiler is all it needs.
  *
  * Usage: ouzo-unpack    (serves requests on stdin until it closes)
  *
@@ -45,7 +46,6 @@
 #include <sys/types.h>
 #include <unistd.h>
 
-#include <openssl/evp.h>
 #include <zstd.h>
 
 #include "md5-lanes.h"
@@ -154,7 +154,7 @@ typedef struct {
     int plain_mode;
     unsigned mode;
     double uid, gid, mtime;
-    EVP_MD_CTX *md5;
+    Md5Stream md5;
     int in_lanes; /* the current file is copied to the arena and hashed with others */
     size_t entry_at; /* where the current file's MD5 goes in out */
 } Job;
@@ -325,8 +325,7 @@ static void finish_file(Job *j) {
     if (j->fd < 0) return;
     if (!j->in_lanes) {
         unsigned char digest[16];
-        unsigned int dlen = 0;
-        EVP_DigestFinal_ex(j->md5, digest, &dlen);
+        md5_stream_final(&j->md5, digest);
         put_hex(j->out.data + j->entry_at, digest);
     }
     if (j->same_owner && (j->uid != j->my_uid || j->gid != j->new_gid)) {
@@ -346,7 +345,7 @@ static void file_data(Job *j, const unsigned char *p, size_t n) {
     if (j->in_lanes) {
         memcpy(arena + arena_used, p, n);
         arena_used += n;
-    } else EVP_DigestUpdate(j->md5, p, n);
+    } else md5_stream_update(&j->md5, p, n);
     while (n > 0) {
         ssize_t w = write(j->fd, p, n);
         if (w < 0) {
@@ -482,7 +481,7 @@ static void header(Job *j, const unsigned char *h) {
         else if (j->in_lanes) {
             if (n_pending == PENDING_MAX || arena_used + data > ARENA_SIZE) hash_pending(j);
             pending[n_pending++] = (Waiting){.at = arena_used, .len = (size_t)data, .md5_at = j->entry_at};
-        } else EVP_DigestInit_ex(j->md5, EVP_md5(), NULL);
+        } else md5_stream_init(&j->md5);
         if (data == 0) finish_file(j);
     } else if (!j->fail_kind && kind == 's') {
         if (symlinkat(link.data, j->dirfd, ordinal) < 0) failf(j, 'e', "entry %lu: cannot create the symlink: %s", j->entries, strerror(errno));
@@ -640,14 +639,13 @@ int main(void) {
     out_buf = malloc(OUT_SIZE);
     /* zstd's frame checksum is checked too: a cached artifact is not hashed again at every install */
     dctx = ZSTD_createDCtx();
-    EVP_MD_CTX *md5 = EVP_MD_CTX_new();
     const char *md5_way = getenv("OUZO_UNPACK_MD5");
-    use_lanes = !(md5_way && strcmp(md5_way, "openssl") == 0);
+    use_lanes = !(md5_way && strcmp(md5_way, "stream") == 0);
     if (use_lanes) {
         md5_lanes_choose(md5_way);
         arena = malloc(ARENA_SIZE);
     }
-    if (!in_buf || !out_buf || !dctx || !md5 || (use_lanes && !arena)) {
+    if (!in_buf || !out_buf || !dctx || (use_lanes && !arena)) {
         fputs("ouzo-unpack: out of memory\n", stderr);
         return 1;
     }
@@ -664,7 +662,6 @@ int main(void) {
         }
         Job j = {0};
         j.fd = -1;
-        j.md5 = md5;
         j.same_owner = flags[0] == 'o';
         j.my_uid = getuid();
         j.umask = um;

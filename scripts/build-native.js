@@ -1,9 +1,8 @@
 // Compile ouzo's native helpers with the system C compiler into native/build/:
 // - ouzo-sandbox (native/ouzo-sandbox.c, build spec §8.4): required, libc only;
 // - ouzo-unpack (native/ouzo-unpack.c): the fast anise unpacker, with the zstd decompression
-//   sources zstd-napi ships, MD5 in SIMD lanes (native/md5-lanes.c) and OpenSSL's libcrypto (MD5
-//   of the large files). Optional: without it (no libcrypto
-//   headers: apt-get install libssl-dev), anise packages are unpacked in JavaScript, slower.
+//   sources zstd-napi ships and MD5 in SIMD lanes (native/md5-lanes.c), libc only. Optional:
+//   should it fail to build, anise packages are unpacked in JavaScript, slower.
 // Run by `npm ci`/`npm install` (the "prepare" script) and by the sandbox tests; a helper newer
 // than its sources is left alone. CC overrides the compiler (default: cc, then gcc, then clang).
 import { spawnSync } from "node:child_process";
@@ -31,7 +30,7 @@ const helpers = [
     ],
     headers: [path.join(root, "native", "md5-lanes.h")],
     flags: [`-I${zstdLib}`],
-    libs: ["-lcrypto", "-lm"],
+    libs: ["-lm"],
   },
 ];
 
@@ -78,8 +77,8 @@ for (const h of todo) {
   const r = spawnSync(cc, ["-O2", "-Wall", "-Wextra", ...h.flags, "-o", tmp, ...h.sources, ...h.libs], { stdio: ["ignore", "inherit", "pipe"], encoding: "utf8" });
   if (r.error || r.status !== 0) {
     fs.rmSync(tmp, { force: true });
-    const why = /openssl\/evp\.h/.test(r.stderr ?? "") ? "OpenSSL's headers are missing (apt-get install libssl-dev)" : `${cc} failed${r.error ? `: ${r.error.message}` : ""}`;
-    if (h.required || !/openssl\/evp\.h/.test(r.stderr ?? "")) process.stderr.write(r.stderr ?? "");
+    const why = `${cc} failed${r.error ? `: ${r.error.message}` : ""}`;
+    process.stderr.write(r.stderr ?? "");
     console.error(`build-native: cannot build ${h.name}: ${why}${h.required ? "" : `; ${h.without}`}`);
     if (h.required) status = 1;
     continue;
