@@ -73,6 +73,9 @@ export interface Prewritten {
  * hands entries with their data still to come, native/ouzo-unpack hands them with files and
  * symlinks already written (`Prewritten`), which are then kept, moved or removed.
  */
+/** A name with an empty, "." or ".." part, or a trailing slash: it is split and joined again. */
+const NEEDS_CLEANING = /(?:^|\/)\.\.?(?:\/|$)|\/\/|\/$/;
+
 export class ImageBuilder {
   readonly source: string;
   readonly image: string;
@@ -138,6 +141,10 @@ export class ImageBuilder {
   private relative(raw: string, what: string): string {
     if (raw.startsWith("/")) throw this.bad(`${what} '${raw}' is an absolute path`);
     if (raw.includes("\0")) throw this.bad(`${what} ${JSON.stringify(raw)} holds a NUL byte`);
+    // most names are clean already, perhaps after a leading "./" (no empty, "." or ".." part):
+    // one test instead of a split
+    const body = raw.startsWith("./") ? raw.slice(2) : raw;
+    if (body && !NEEDS_CLEANING.test(body)) return body;
     const parts = raw.split("/").filter((x) => x !== "" && x !== ".");
     if (parts.includes("..")) throw this.bad(`${what} '${raw}' climbs out with '..'`);
     return parts.join("/");
