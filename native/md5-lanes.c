@@ -188,6 +188,7 @@ const char *md5_lanes_choose(const char *want) {
     return name;
 }
 
+/* the jobs qsort's comparison reads: md5_lanes is for one thread at a time (ouzo-unpack has one) */
 static const Md5Job *sorting;
 static int longer_first(const void *x, const void *y) {
     size_t a = sorting[*(const size_t *)x].len, b = sorting[*(const size_t *)y].len;

@@ -156,6 +156,7 @@ typedef struct {
     double uid, gid, mtime;
     Md5Stream md5;
     int in_lanes; /* the current file is copied to the arena and hashed with others */
+    int lane_open; /* ... and its data is not all there yet */
     size_t entry_at; /* where the current file's MD5 goes in out */
 } Job;
 
@@ -178,6 +179,13 @@ static void put_hex(char *to, const unsigned char digest[16]) {
         to[2 * k] = hex[digest[k] >> 4];
         to[2 * k + 1] = hex[digest[k] & 15];
     }
+}
+
+/* A file cut short (a failure follows) is hashed as far as it came, as a streamed one is. */
+static void cut_lane(Job *j) {
+    if (!j->lane_open) return;
+    pending[n_pending - 1].len = arena_used - pending[n_pending - 1].at;
+    j->lane_open = 0;
 }
 
 /* Every waiting file's MD5 into its record. */
@@ -322,7 +330,11 @@ static void set_times(struct timespec ts[2], double mtime) {
 
 /* The current file's data is all written: owner, mode, times, MD5 into its record. */
 static void finish_file(Job *j) {
-    if (j->fd < 0) return;
+    if (j->fd < 0) {
+        cut_lane(j);
+        return;
+    }
+    j->lane_open = 0;
     if (!j->in_lanes) {
         unsigned char digest[16];
         md5_stream_final(&j->md5, digest);
@@ -481,6 +493,7 @@ static void header(Job *j, const unsigned char *h) {
         else if (j->in_lanes) {
             if (n_pending == PENDING_MAX || arena_used + data > ARENA_SIZE) hash_pending(j);
             pending[n_pending++] = (Waiting){.at = arena_used, .len = (size_t)data, .md5_at = j->entry_at};
+            j->lane_open = 1;
         } else md5_stream_init(&j->md5);
         if (data == 0) finish_file(j);
     } else if (!j->fail_kind && kind == 's') {
@@ -574,6 +587,7 @@ static void unpack(Job *j, const char *archive) {
         close(j->fd);
         j->fd = -1;
     }
+    cut_lane(j);
     if (j->fail_kind) return;
     if (last != 0) {
         failf(j, 'e', "the zstd stream ends in the middle of a frame (truncated)");

@@ -140,7 +140,13 @@ function downloadOnce(url: string, def: AniseRepoDef, part: string, o: FetchOpti
         onRequestStart() {},
         onResponseStart(c, statusCode, headers) {
           status = statusCode;
-          if (statusCode !== 200) return;
+          if (statusCode !== 200) {
+            // told at once with its status (a 4xx is not retried), not after a body nobody reads
+            const e = new HttpStatus(statusCode, url);
+            fail(e);
+            c.abort(e);
+            return;
+          }
           const len = headers["content-length"];
           if (len !== undefined) expected = Number(len);
           try {
@@ -184,7 +190,13 @@ function downloadOnce(url: string, def: AniseRepoDef, part: string, o: FetchOpti
 function copyOnce(src: string, part: string): string {
   const h = createHash("sha256");
   const fin = fs.openSync(src, "r");
-  const fout = fs.openSync(part, "w", 0o644);
+  let fout: number;
+  try {
+    fout = fs.openSync(part, "w", 0o644);
+  } catch (e) {
+    fs.closeSync(fin);
+    throw e;
+  }
   const buf = Buffer.allocUnsafe(1 << 20);
   try {
     for (;;) {
@@ -221,7 +233,7 @@ export async function fetchArtifact(a: ArtifactRequest, cacheDir: string, o: Fet
       try {
         const got = a.repo.type === "disk" ? copyOnce(path.join(base.replace(/^file:\/\//, ""), a.file), part) : await downloadOnce(artifactUrl(base, a.file), a.repo, part, o, onBytes);
         if (got !== a.sha256) {
-          fs.rmSync(part, { force: true });
+          fs.rmSync(part, { recursive: true, force: true });
           throw new OuzoError("ANISE_CHECKSUM", `${a.file}: sha256 mismatch (expected ${a.sha256}, got ${got}); the file was not kept`, { pkg: a.pkg });
         }
         fs.renameSync(part, dest);
@@ -229,7 +241,7 @@ export async function fetchArtifact(a: ArtifactRequest, cacheDir: string, o: Fet
         if (stamp) fs.writeFileSync(`${dest}.sha256`, `${a.sha256} ${stamp}\n`);
         return dest;
       } catch (e) {
-        fs.rmSync(part, { force: true });
+        fs.rmSync(part, { recursive: true, force: true });
         if (e instanceof OuzoError) throw e;
         const err = e as Error & { code?: string };
         errors.push(`${a.repo.type === "disk" ? path.join(base, a.file) : artifactUrl(base, a.file)}: ${err.code === "ENOENT" ? "no such file" : err.message}`);
