@@ -158,6 +158,17 @@ describe("ouzo anise install", () => {
     server.truncate.clear();
     expect((await run("install", "-y", "dev-libs/cut")).code).toBe(0);
   });
+
+  it("tells an HTTP error at once, without waiting for its body or asking again", async () => {
+    const { root, run, server } = await setup([LIB]);
+    server.refuse.add("base-dev-libs-1.0.package.tar.zst");
+    const r = await run("install", "-y", "dev-libs/base");
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("HTTP 404");
+    // a 4xx is not retried (a 5xx or a broken connection would be)
+    expect(server.log.filter((u) => u.endsWith("base-dev-libs-1.0.package.tar.zst"))).toHaveLength(1);
+    expect(installedCpvs(root)).toEqual([]);
+  });
 });
 
 describe("ouzo anise upgrade", () => {

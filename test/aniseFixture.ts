@@ -117,10 +117,14 @@ export async function buildRepo(dir: string, name: string, pkgs: FixturePackage[
   );
 }
 
-/** A static HTTP server on 127.0.0.1 with faults: `truncate` sends half of a file and cuts the connection. */
+/**
+ * A static HTTP server on 127.0.0.1 with faults: `truncate` sends half of a file and cuts the
+ * connection; `refuse` answers 404 with a body that starts and never ends.
+ */
 export class RepoServer {
   readonly log: string[] = [];
   truncate = new Set<string>();
+  refuse = new Set<string>();
   private server!: http.Server;
   private close: () => Promise<void> = async () => {};
   url = "";
@@ -134,6 +138,10 @@ export class RepoServer {
       const file = path.join(this.dir, url);
       if (!fs.existsSync(file) || fs.statSync(file).isDirectory()) {
         res.writeHead(404).end();
+        return;
+      }
+      if (this.refuse.has(path.basename(file))) {
+        res.writeHead(404, { "content-length": 100 }).write("n");
         return;
       }
       const data = fs.readFileSync(file);
