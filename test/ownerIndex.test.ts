@@ -36,6 +36,26 @@ function rootWithPackages(): { root: string; cache: string } {
 }
 
 describe("the owner index", () => {
+  it("records every file of a package with many, as the statements of many rows and the one-row ones share them out", () => {
+    const root = tmpdir();
+    // 150 files: two statements of 64 rows and 22 single rows; a path given twice counts once
+    const many = Array.from({ length: 150 }, (_, i) => obj(`/usr/share/many/f${i}`));
+    install(root, "app-misc/many-1.0", [...many, obj("/usr/share/many/f0")]);
+    install(root, "app-misc/other-1.0", [obj("/usr/share/many/f127")]);
+    const idx = OwnerIndex.open(root, path.join(root, "var/cache/ouzo"));
+    try {
+      const paths = many.map((e) => e.path);
+      const got = idx.owners(paths);
+      expect(paths.filter((p) => !got.has(p))).toEqual([]);
+      expect(got.get("/usr/share/many/f63")).toEqual(["app-misc/many-1.0"]);
+      expect(got.get("/usr/share/many/f127")).toEqual(["app-misc/many-1.0", "app-misc/other-1.0"]);
+      expect(got.get("/usr/share/many/f149")).toEqual(["app-misc/many-1.0"]);
+      expect(idx.size()).toEqual({ packages: 2, files: 151 });
+    } finally {
+      idx.close();
+    }
+  });
+
   it("answers who owns a path, a directory owned by several packages included; unowned paths are absent", () => {
     const { root, cache } = rootWithPackages();
     const idx = OwnerIndex.open(root, cache);

@@ -56,6 +56,8 @@ export function normaliseOwnedPath(p: string): string | undefined {
   return n.length > 1 && n.endsWith("/") ? n.slice(0, -1) : n;
 }
 
+const FILE_ROWS = 64;
+
 /** The paths a CONTENTS records (every entry type owns its path). */
 function pathsOf(contents: readonly ContentsEntry[]): string[] {
   return contents.map((c) => c.path);
@@ -76,6 +78,8 @@ export class OwnerIndex {
     deleteCategory: Database.Statement;
     pkgsOfCategory: Database.Statement;
   };
+  /** FILE_ROWS files in one statement, prepared when a package first has that many. */
+  private insertFiles: Database.Statement | undefined;
   /** Directory symlinks under ROOT (`/lib` → `/usr/lib`), found once: link → canonical target. */
   private links: Map<string, string> | undefined;
 
@@ -242,7 +246,21 @@ export class OwnerIndex {
       this.st.deleteFiles.run(id);
       this.st.updatePkg.run(stamp, id);
     }
-    for (const p of pathsOf(contents)) this.st.insertFile.run(p, id);
+    // in statements of FILE_ROWS rows: a call into SQLite per file was most of a big refresh
+    const paths = pathsOf(contents);
+    let i = 0;
+    if (paths.length >= FILE_ROWS) {
+      this.insertFiles ??= this.db.prepare(`INSERT OR IGNORE INTO file (path, pkg) VALUES ${Array.from({ length: FILE_ROWS }, () => "(?, ?)").join(", ")}`);
+      const args: (string | number)[] = new Array(2 * FILE_ROWS);
+      for (; i + FILE_ROWS <= paths.length; i += FILE_ROWS) {
+        for (let k = 0; k < FILE_ROWS; k++) {
+          args[2 * k] = paths[i + k]!;
+          args[2 * k + 1] = id;
+        }
+        this.insertFiles.run(args);
+      }
+    }
+    for (; i < paths.length; i++) this.st.insertFile.run(paths[i], id);
   }
 
   /**
