@@ -129,12 +129,13 @@ export function checkFileConflicts(steps: readonly AniseStep[], ctx: Pick<AniseR
   for (const s of steps) {
     if (s.kind !== "install") continue;
     const rules = subsetsFor(s.entry.spec, ctx.subsetDefinitions);
+    const by = label(s.entry.spec);
     for (const f of s.entry.meta.files) {
       if (f.startsWith("var/db/pkg/") || subsetOf(f, rules, ctx.subsetsEnabled)) continue;
       const p = `/${f}`;
       const other = shippedBy.get(p);
-      if (other && other !== label(s.entry.spec)) problems.push(`${p} is shipped by both ${other} and ${label(s.entry.spec)}`);
-      shippedBy.set(p, label(s.entry.spec));
+      if (other && other !== by) problems.push(`${p} is shipped by both ${other} and ${by}`);
+      shippedBy.set(p, by);
       candidates.push(p);
     }
   }
