@@ -13,12 +13,11 @@ import { NativeLane, nativeUnpackerPath } from "./nativeUnpack.js";
 import type { UnpackOptions, UnpackResult } from "./ImageBuilder.js";
 import { unpackPackage } from "./unpack.js";
 
-/** A piece of work: unpack a package, or remove a directory (a merged image's leftovers). */
-export type UnpackJob = { readonly file: string; readonly work: string; readonly opts: UnpackOptions } | { readonly remove: string };
+/** A piece of work: unpack a package. */
+export type UnpackJob = { readonly file: string; readonly work: string; readonly opts: UnpackOptions };
 
 /** A job done here, on this thread. */
-function runJob(job: UnpackJob): unknown {
-  if ("remove" in job) return fs.rmSync(job.remove, { recursive: true, force: true });
+function runJob(job: UnpackJob): UnpackResult {
   return unpackPackage(job.file, job.work, job.opts);
 }
 
@@ -189,29 +188,25 @@ export class Unpacker {
     if (!this.closed) this.pump();
   }
 
-  private call<T>(job: UnpackJob): Promise<T> {
+  unpack(file: string, work: string, opts: UnpackOptions): Promise<UnpackResult> {
+    const job = { file, work, opts };
     this.startLanes();
     if (!this.lanes.length) {
       try {
-        return Promise.resolve(runJob(job) as T);
+        return Promise.resolve(runJob(job));
       } catch (e) {
         return Promise.reject(e);
       }
     }
-    return new Promise<T>((resolve, reject) => {
+    return new Promise<UnpackResult>((resolve, reject) => {
       this.queue.push({ job, resolve: resolve as (v: unknown) => void, reject });
       this.pump();
     });
   }
 
-  unpack(file: string, work: string, opts: UnpackOptions): Promise<UnpackResult> {
-    return this.call({ file, work, opts });
-  }
-
   /** Remove a directory (a merged image's leftovers) off the main thread. */
   remove(dir: string): Promise<void> {
-    if (this.via === "native") return removeWork(dir);
-    return this.call({ remove: dir });
+    return removeWork(dir);
   }
 
   async close(): Promise<void> {

@@ -1,6 +1,6 @@
 // Unpacking through native/ouzo-unpack (its header comment has the protocol): one helper process
 // per lane decompresses, reads the tar stream, writes each file under its ordinal with its MD5,
-// and answers with the list of entries; ImageBuilder (unpack.ts) then takes every decision on the
+// and answers with the list of entries; ImageBuilder (ImageBuilder.ts) then takes every decision on the
 // main thread, as it does for the TypeScript reader. The helper does in C what the worker threads
 // did in JavaScript, without their per-file cost and the optimising compiler's work in each
 // thread: at 40,000 files that was most of the difference to `tar --zstd` (bench/anise.js).
@@ -69,7 +69,7 @@ export class NativeLane implements Lane {
   readonly depth = 2;
   private readonly child: ChildProcess;
   /** The requests sent, in order: the helper answers them in that order. */
-  private readonly held: { job: Extract<UnpackJob, { file: string }>; image: ImageBuilder; resolve(v: UnpackResult): void; reject(e: Error): void }[] = [];
+  private readonly held: { job: UnpackJob; image: ImageBuilder; resolve(v: unknown): void; reject(e: Error): void }[] = [];
   private readonly exited: Promise<void>;
   private chunks: Buffer[] = [];
   private have = 0;
@@ -99,7 +99,6 @@ export class NativeLane implements Lane {
   }
 
   start(job: UnpackJob, resolve: (v: unknown) => void, reject: (e: Error) => void): void {
-    if (!("file" in job)) throw new Error("a native lane only unpacks");
     // the helper makes the work directory: the builder only keeps the books
     const work = path.resolve(job.work);
     const image = new ImageBuilder(job.file, work, job.opts, true);
@@ -164,10 +163,7 @@ export class NativeLane implements Lane {
       this.events.lost(this, []);
       return;
     }
-    this.events.lost(
-      this,
-      held.map((h) => ({ job: h.job, resolve: h.resolve as (v: unknown) => void, reject: h.reject })),
-    );
+    this.events.lost(this, held);
   }
 
   /** Its input closed, the helper ends; waited for, so that no helper outlives the run. */
