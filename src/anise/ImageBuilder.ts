@@ -66,6 +66,9 @@ export interface Prewritten {
   readonly md5: string | undefined;
 }
 
+/** A name with an empty, "." or ".." part, or a trailing slash: it is split and joined again. */
+const NEEDS_CLEANING = /(?:^|\/)\.\.?(?:\/|$)|\/\/|\/$/;
+
 /**
  * The image of one package as its entries arrive, in the archive's order: every decision of the
  * file comment (names, subsets, the carried VDB entry, what replaces what) is taken here. An entry
@@ -73,9 +76,6 @@ export interface Prewritten {
  * hands entries with their data still to come, native/ouzo-unpack hands them with files and
  * symlinks already written (`Prewritten`), which are then kept, moved or removed.
  */
-/** A name with an empty, "." or ".." part, or a trailing slash: it is split and joined again. */
-const NEEDS_CLEANING = /(?:^|\/)\.\.?(?:\/|$)|\/\/|\/$/;
-
 export class ImageBuilder {
   readonly source: string;
   readonly image: string;

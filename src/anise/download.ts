@@ -116,7 +116,6 @@ function downloadOnce(url: string, def: AniseRepoDef, part: string, o: FetchOpti
   return new Promise<string>((resolve, reject) => {
     const h = createHash("sha256");
     let fd: number | undefined;
-    let status = 0;
     let expected: number | undefined;
     let got = 0;
     const close = () => {
@@ -139,7 +138,6 @@ function downloadOnce(url: string, def: AniseRepoDef, part: string, o: FetchOpti
         // its presence is what marks a handler of this interface
         onRequestStart() {},
         onResponseStart(c, statusCode, headers) {
-          status = statusCode;
           if (statusCode !== 200) {
             // told at once with its status (a 4xx is not retried), not after a body nobody reads
             const e = new HttpStatus(statusCode, url);
@@ -169,7 +167,7 @@ function downloadOnce(url: string, def: AniseRepoDef, part: string, o: FetchOpti
           onBytes?.(chunk.length);
         },
         onResponseEnd() {
-          if (status !== 200) return fail(new HttpStatus(status, url));
+          // only a 200 gets here: any other status was failed and aborted at its start
           try {
             close();
           } catch (e) {
