@@ -42,19 +42,26 @@ typedef struct {
     int tail_blocks, tail_used;
 } Lane;
 
+/* The last blocks of a buffer of `len` bytes, whose last `rest` (fewer than BLOCK) are at `last`:
+   those bytes, 0x80, zeros and the length in bits. Returns how many blocks: one or two. */
+static int padding(unsigned char out[2 * BLOCK], const unsigned char *last, size_t rest, uint64_t len) {
+    int blocks = rest < BLOCK - 8 ? 1 : 2;
+    memset(out, 0, 2 * BLOCK);
+    if (rest) memcpy(out, last, rest);
+    out[rest] = 0x80;
+    uint64_t bits = len * 8;
+    unsigned char *end = out + blocks * BLOCK - 8;
+    for (int k = 0; k < 8; k++) end[k] = (unsigned char)(bits >> (8 * k));
+    return blocks;
+}
+
 static void lane_take(Lane *l, const Md5Job *job, long index) {
     size_t rest = job->len % BLOCK;
     l->job = index;
     l->next = job->data;
     l->whole = job->len / BLOCK;
-    l->tail_blocks = rest < BLOCK - 8 ? 1 : 2;
+    l->tail_blocks = padding(l->tail, job->data + job->len - rest, rest, job->len);
     l->tail_used = 0;
-    memset(l->tail, 0, sizeof l->tail);
-    if (rest) memcpy(l->tail, job->data + job->len - rest, rest);
-    l->tail[rest] = 0x80;
-    uint64_t bits = (uint64_t)job->len * 8;
-    unsigned char *end = l->tail + l->tail_blocks * BLOCK - 8;
-    for (int k = 0; k < 8; k++) end[k] = (unsigned char)(bits >> (8 * k));
 }
 
 static const unsigned char *lane_block(Lane *l) {
@@ -252,16 +259,9 @@ void md5_stream_update(Md5Stream *m, const unsigned char *p, size_t n) {
 }
 
 void md5_stream_final(Md5Stream *m, unsigned char digest[16]) {
-    uint64_t bits = m->len * 8;
-    m->buf[m->fill++] = 0x80;
-    if (m->fill > BLOCK - 8) {
-        memset(m->buf + m->fill, 0, BLOCK - m->fill);
-        block(m->state, m->buf);
-        m->fill = 0;
-    }
-    memset(m->buf + m->fill, 0, BLOCK - 8 - m->fill);
-    for (int k = 0; k < 8; k++) m->buf[BLOCK - 8 + k] = (unsigned char)(bits >> (8 * k));
-    block(m->state, m->buf);
+    unsigned char tail[2 * BLOCK];
+    int blocks = padding(tail, m->buf, m->fill, m->len);
+    for (int k = 0; k < blocks; k++) block(m->state, tail + k * BLOCK);
     for (int k = 0; k < 4; k++)
         for (int byte = 0; byte < 4; byte++) digest[4 * k + byte] = (unsigned char)(m->state[k] >> (8 * byte));
 }
