@@ -1,12 +1,14 @@
 /*
- * ouzo-unpack: unpack anise package tarballs (`*.package.tar.zst`, anise.md §6) into ouzo's flat
+ * ouzo-unpack: unpack anise package tarballs (`*.package.tar.zst`, anise.md §6) into ouzo's
  * image directories, computing the MD5 of every file as it is written (CONTENTS needs it).
  *
- * It is the fast path of src/anise/unpack.ts, which keeps every decision: the helper never opens
- * a path named by the archive. Each entry that carries data or is a symlink is written under its
- * ordinal (the entry's position in the archive, 1 for the first) in the image directory given;
- * the TypeScript side then checks the names, applies subsets, sets the carried VDB entry apart,
- * makes hard links and special files, and drops what it does not keep. Decompression is zstd's
+ * It is the fast path of src/anise/unpack.ts, which keeps every decision. Each entry that carries
+ * data or is a symlink is written under its ordinal (the entry's position in the archive, 1 for
+ * the first) in the image directory given; the TypeScript side then checks the names, applies
+ * subsets, sets the carried VDB entry apart, makes hard links and special files, and drops what
+ * it does not keep. Asked to (FLAGS "t"), a regular file whose name is clean goes at that name in
+ * WORK/tree instead (see tree_name): a directory of the tree that holds exactly what the package
+ * installs there is then merged into ROOT by one rename instead of one per file. Decompression is zstd's
  * own library (the sources zstd-napi ships). MD5: the files up to LANE_FILE_MAX are copied aside
  * and hashed sixteen at a time, the larger ones as they are written (both in md5-lanes.c);
  * OUZO_UNPACK_MD5 = stream (every file as it is written), base, avx2 or avx512 picks a way (for
@@ -15,15 +17,17 @@
  * Usage: ouzo-unpack    (serves requests on stdin until it closes)
  *
  * Request, three NUL-terminated fields:
- *   FLAGS   "o" to restore owners from the archive (EPERM ignored), "-" not to
+ *   FLAGS   "o" to restore owners from the archive (EPERM ignored), "-" not to; then "t" to
+ *           write files at their names in WORK/tree
  *   WORK    the package's work directory (absolute): made anew (what was there is removed), with
- *           the image directory WORK/image in it, where the entries go
+ *           the image directory WORK/image in it, where the entries go (and WORK/tree)
  *   ARCHIVE the package file
  * Answer: the body's length in decimal and a newline, then the body: records of NUL-terminated
  * fields. An entry is 12 fields:
  *   KIND ORDINAL MODE UID GID MTIME SIZE MD5 DEVMAJOR DEVMINOR NAME LINKNAME
- *   KIND: f file (written, MD5 set), s symlink (created), d directory, h hard link, c character
- *   device, b block device, p fifo, o anything else (nothing made for d, h, c, b, p, o)
+ *   KIND: f file (written, MD5 set), F the same written at WORK/tree/NAME (less a leading "./"),
+ *   s symlink (created), d directory, h hard link, c character device, b block device, p fifo,
+ *   o anything else (nothing made for d, h, c, b, p, o)
  * A failure ends the answer, after the entries read before it: a record of 2 fields, KIND then
  * the message:
  *   t  the archive is damaged (the message says how)
@@ -125,6 +129,7 @@ typedef struct {
 typedef struct {
     /* what the request asked */
     int dirfd;
+    int treefd; /* WORK/tree, when files go at their names (-1 otherwise) */
     int same_owner;
     uid_t my_uid;
     gid_t new_gid;
@@ -158,6 +163,7 @@ typedef struct {
     int in_lanes; /* the current file is copied to the arena and hashed with others */
     int lane_open; /* ... and its data is not all there yet */
     size_t entry_at; /* where the current file's MD5 goes in out */
+    size_t kind_at;  /* where its KIND is: 'F' once it is written at its name in the tree */
 } Job;
 
 /* ---- MD5 in lanes: the files waiting in the arena, hashed together ---- */
@@ -372,6 +378,51 @@ static void file_data(Job *j, const unsigned char *p, size_t n) {
     }
 }
 
+/* ---- files at their names: WORK/tree ---- */
+
+/*
+ * The name a file takes in the tree, or NULL when it keeps its ordinal: a name the TypeScript
+ * side uses as it is (ImageBuilder's `relative`: a leading "./" taken off, then no empty, "." or
+ * ".." part, not absolute). Only files and the directories above them are ever made in the tree
+ * (symlinks, hard links and special files keep their ordinals), so with such a name no open can
+ * leave it: every directory on the way is one this helper made.
+ */
+static const char *tree_name(const char *name) {
+    const char *p = strncmp(name, "./", 2) == 0 ? name + 2 : name;
+    if (!*p || *p == '/') return NULL;
+    for (const char *c = p;;) {
+        const char *slash = strchr(c, '/');
+        size_t len = slash ? (size_t)(slash - c) : strlen(c);
+        if (len == 0 || (len == 1 && c[0] == '.') || (len == 2 && c[0] == '.' && c[1] == '.')) return NULL;
+        if (!slash) return p;
+        c = slash + 1;
+    }
+}
+
+/* The directories above `rel` in the tree, made where missing (0755, less the umask). */
+static int make_parents(int treefd, char *rel) {
+    char *slash = strrchr(rel, '/');
+    if (!slash) return 0;
+    *slash = 0;
+    int r = mkdirat(treefd, rel, 0755);
+    if (r < 0 && errno == ENOENT && make_parents(treefd, rel) == 0) r = mkdirat(treefd, rel, 0755);
+    if (r < 0 && errno == EEXIST) r = 0;
+    *slash = '/';
+    return r;
+}
+
+/* A new file at `rel` in the tree; -1 when it cannot be made there (it then goes under its ordinal). */
+static int create_in_tree(int treefd, const char *rel, mode_t mode) {
+    int flags = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC;
+    int fd = openat(treefd, rel, flags, mode);
+    if (fd >= 0 || errno != ENOENT) return fd;
+    char *copy = strdup(rel);
+    if (!copy) return -1;
+    if (make_parents(treefd, copy) == 0) fd = openat(treefd, rel, flags, mode);
+    free(copy);
+    return fd;
+}
+
 static void header(Job *j, const unsigned char *h) {
     int zero = 1;
     for (int k = 0; k < BLOCK; k++)
@@ -461,6 +512,7 @@ static void header(Job *j, const unsigned char *h) {
     /* the record; a file's MD5 is filled in when its data is written */
     char ordinal[24];
     int olen = snprintf(ordinal, sizeof ordinal, "%lu", j->entries);
+    j->kind_at = j->out.len;
     field(&j->out, &kind, 1);
     field(&j->out, ordinal, (size_t)olen);
     fieldf(&j->out, "%u", mode);
@@ -487,7 +539,11 @@ static void header(Job *j, const unsigned char *h) {
         j->uid = uid;
         j->gid = gid;
         j->mtime = mtime;
-        j->fd = openat(j->dirfd, ordinal, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, j->plain_mode ? (mode & 0777) : 0600);
+        mode_t create_mode = j->plain_mode ? (mode & 0777) : 0600;
+        j->fd = -1;
+        const char *at = j->treefd >= 0 ? tree_name(name.data) : NULL;
+        if (at && (j->fd = create_in_tree(j->treefd, at, create_mode)) >= 0) j->out.data[j->kind_at] = 'F';
+        else j->fd = openat(j->dirfd, ordinal, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, create_mode);
         j->in_lanes = use_lanes && data <= LANE_FILE_MAX;
         if (j->fd < 0) failf(j, 'e', "entry %lu: cannot create it: %s", j->entries, strerror(errno));
         else if (j->in_lanes) {
@@ -676,7 +732,9 @@ int main(void) {
         }
         Job j = {0};
         j.fd = -1;
+        j.treefd = -1;
         j.same_owner = flags[0] == 'o';
+        int tree = flags[0] && flags[1] == 't';
         j.my_uid = getuid();
         j.umask = um;
         image.len = 0;
@@ -684,13 +742,17 @@ int main(void) {
         buf_add(&image, "/image", 6);
         if (fresh_dir(work) < 0 || mkdir(image.data, 0755) < 0) failf(&j, 'e', "cannot make the work directory %s: %s", work, strerror(errno));
         else if ((j.dirfd = open(image.data, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) failf(&j, 'e', "cannot open the image directory %s: %s", image.data, strerror(errno));
-        else {
+        else if (tree && (mkdirat(j.dirfd, "../tree", 0755) < 0 || (j.treefd = openat(j.dirfd, "../tree", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)) {
+            failf(&j, 'e', "cannot make the tree directory in %s: %s", work, strerror(errno));
+            close(j.dirfd);
+        } else {
             /* the group a new file gets: the directory's when it is set-group-id, ours otherwise */
             struct stat st;
             j.new_gid = fstat(j.dirfd, &st) == 0 && (st.st_mode & S_ISGID) ? st.st_gid : getegid();
             unpack(&j, archive);
             hash_pending(&j);
             close(j.dirfd);
+            if (j.treefd >= 0) close(j.treefd);
         }
         /* a failure follows the entries read before it: the caller judges those first, as the
            TypeScript reader does, so an earlier bad name is the error told, not a later cut */

@@ -36,24 +36,40 @@ function packageOf(dir: string, build: (tree: string) => void, more?: (tarFile: 
   return art;
 }
 
-/** A result with its host paths made relative, to compare two unpackings. */
+/** The files (not directories) under the image and the tree, host paths. */
+function filesIn(work: string): string[] {
+  const out: string[] = [];
+  const walk = (d: string) => {
+    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
+      if (e.isDirectory()) walk(path.join(d, e.name));
+      else out.push(path.join(d, e.name));
+    }
+  };
+  for (const d of ["image", "tree"]) if (fs.existsSync(path.join(work, d))) walk(path.join(work, d));
+  return out.sort();
+}
+
+/**
+ * A result with what each entry's bytes are instead of where they are (the native helper puts
+ * files at their names in the tree, the TypeScript reader under their ordinals), to compare two
+ * unpackings; `wholeDirs` apart, which only the tree has.
+ */
 function comparable(r: UnpackResult, work: string) {
   const rel = (p: string) => path.relative(work, p);
+  const bytesAt = (p: string) => {
+    const st = fs.lstatSync(p, { bigint: true });
+    // to the microsecond: Node sets times to it, the helper to the nanosecond
+    return { mode: st.mode, mtimeUs: String(st.mtimeNs / 1000n), nlink: st.nlink, size: st.size, body: st.isSymbolicLink() ? fs.readlinkSync(p) : fs.readFileSync(p).toString("base64") };
+  };
+  const sources = new Set(r.entries.filter((e) => e.type !== "dir").map((e) => e.src));
   return {
-    entries: r.entries.map((e) => ({ ...e, src: rel(e.src) })),
+    entries: r.entries.map(({ src, ...e }) => ({ ...e, bytes: e.type === "dir" ? undefined : bytesAt(src) })),
     files: [...r.files].sort(),
     skipped: r.skipped,
     vdb: r.vdb && { ...r.vdb, dir: rel(r.vdb.dir) },
     bytes: r.bytes,
-    image: fs
-      .readdirSync(r.image)
-      .sort()
-      .map((n) => {
-        const p = path.join(r.image, n);
-        const st = fs.lstatSync(p, { bigint: true });
-        // to the microsecond: Node sets times to it, the helper to the nanosecond
-        return { n, mode: st.mode, mtimeUs: String(st.mtimeNs / 1000n), nlink: st.nlink, size: st.size, body: st.isSymbolicLink() ? fs.readlinkSync(p) : fs.readFileSync(p).toString("base64") };
-      }),
+    // nothing is left in the image or the tree but the entries' bytes
+    strays: filesIn(work).filter((f) => !sources.has(f)),
   };
 }
 
@@ -137,8 +153,16 @@ describe.skipIf(!helper)("the native unpacker", () => {
       execFileSync("touch", ["-h", "-d", "@1700000000.25", path.join(t, "usr/share/empty"), path.join(t, "usr/lib/libbig.so")]);
     });
     const opts = { subsets: new Map([["devel", [/^\/usr\/include\//]]]), enabledSubsets: new Set<string>() };
-    const { n, cn, cl } = await both(art, dir, opts);
+    const { n, l, cn, cl } = await both(art, dir, opts);
     expect(cn).toEqual(cl);
+    expect(cn.strays).toEqual([]);
+    // the directories of the tree that hold exactly the image's entries below them: not /usr/include
+    // (a file of a disabled subset was there), /usr/lib (a symlink under its ordinal), /usr/bin (a
+    // hard link), /var (the VDB entry, set apart)
+    const chain = long.split("/").slice(0, -1).map((_, i, a) => `/${a.slice(0, i + 1).join("/")}`).filter((d) => d.startsWith("/usr/share"));
+    expect([...n.wholeDirs].sort()).toEqual(["/etc", ...chain].sort());
+    expect(l.wholeDirs.size).toBe(0);
+    for (const d of n.wholeDirs) expect(fs.statSync(n.entries.find((e) => e.path === d)!.src).isDirectory()).toBe(true);
     // and what both made is right
     const at = (p: string) => n.entries.find((e) => e.path === p)!;
     expect(at("/usr/bin/tool")).toMatchObject({ type: "obj", mode: 0o4755, nlink: 2 });
@@ -155,7 +179,7 @@ describe.skipIf(!helper)("the native unpacker", () => {
     // written as the TypeScript reader writes it, not with the archive's mode (0600 there)
     expect(fs.statSync(path.join(n.vdb!.dir, "SLOT")).mode & 0o777).toBe(0o644);
     // what was skipped or set apart is not left in the image
-    expect(fs.readdirSync(n.image).length).toBe(n.entries.filter((e) => e.type !== "dir").length);
+    expect(filesIn(path.join(dir, "wn")).length).toBe(n.entries.filter((e) => e.type !== "dir").length);
   });
 
   it("keeps the later of two entries of one path, as tar does", async () => {
@@ -175,7 +199,9 @@ describe.skipIf(!helper)("the native unpacker", () => {
     expect(cn).toEqual(cl);
     const x = n.entries.find((e) => e.path === "/etc/x")!;
     expect(fs.readFileSync(x.src, "utf8")).toBe("second, longer\n");
-    expect(fs.readdirSync(n.image)).toEqual([path.basename(x.src)]);
+    expect(filesIn(path.join(dir, "wn"))).toEqual([x.src]);
+    // the first went at its name in the tree, the second under its ordinal: /etc is not whole
+    expect(n.wholeDirs.size).toBe(0);
   });
 
   it("refuses what the TypeScript reader refuses, in the same words", async () => {

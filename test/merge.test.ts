@@ -25,6 +25,7 @@ interface MergeOpts {
   reporter?: CollectingReporter;
   collisionIgnore?: string[];
   noConfmem?: boolean;
+  wholeDirs?: string[];
 }
 
 /** Build an image and its build-info, and merge it as `cat/pf`, replacing what the slot holds. */
@@ -62,6 +63,7 @@ function request(root: string, cpv: string, image: string, buildInfo: string, o:
     ...(o.reporter ? { reporter: o.reporter } : {}),
     ...(o.collisionIgnore ? { collisionIgnore: o.collisionIgnore } : {}),
     ...(o.noConfmem ? { noConfmem: true } : {}),
+    ...(o.wholeDirs ? { wholeDirs: new Set(o.wholeDirs) } : {}),
   };
 }
 
@@ -313,6 +315,77 @@ describe("merging an image into ROOT", () => {
     fs.symlinkSync("lib64", path.join(root, "lib"));
     await expect(merge(root, "app-misc/foo-1.0", { "lib/x.so": "a\n", "lib64/x.so": "b\n" })).rejects.toThrow(/internal collisions/);
     expect(fs.readdirSync(path.join(root, "lib64"))).toEqual([]);
+  });
+});
+
+describe("a directory of the image moved whole (MergeRequest.wholeDirs)", () => {
+  const files: Record<string, Spec> = {
+    "usr/bin/foo": { text: "#!/bin/sh\n", mode: 0o755 },
+    "usr/share/foo/a.txt": "a\n",
+    "usr/share/foo/sub/b.txt": { text: "b\n", mode: 0o600 },
+    "usr/share/foo/sub/link": { link: "b.txt" },
+    "usr/share/foo/empty": { dir: true },
+    "etc/foo/foo.conf": "x=1\n",
+  };
+  const whole = ["/usr", "/usr/bin", "/usr/share", "/usr/share/foo", "/usr/share/foo/sub", "/usr/share/foo/empty", "/etc/foo"];
+  const ino = (p: string) => fs.lstatSync(p).ino;
+
+  it("moves a directory nothing is in the way of by one rename, with what it holds; CONTENTS and the result as for a merge file by file", async () => {
+    const byFile = tmpdir();
+    const one = await merge(byFile, "app-misc/foo-1.0", files);
+    const root = tmpdir();
+    fs.mkdirSync(path.join(root, "usr/bin"), { recursive: true });
+    const { image, buildInfo } = prepare("app-misc/foo-1.0", files, "0");
+    const before = { foo: ino(path.join(image, "usr/share/foo")), conf: ino(path.join(image, "etc/foo")) };
+    // the image's directory is 0755; its entry asks for 0750 and gets it
+    const entries = (await import("../src/merge/imageWalk.js")).walkImage(image).map((e) => (e.path === "/usr/share/foo/sub" ? { ...e, mode: 0o750 } : e));
+    const r = await mergePackage({ ...request(root, "app-misc/foo-1.0", image, buildInfo, { wholeDirs: whole }), imageEntries: entries });
+    // moved: the same directory (inode), not a copy; /usr existed (not moved), /etc is protected (not moved)
+    expect(ino(path.join(root, "usr/share/foo"))).toBe(before.foo);
+    expect(ino(path.join(root, "etc/foo"))).not.toBe(before.conf);
+    expect(fs.existsSync(path.join(image, "usr/share/foo"))).toBe(false);
+    expect(fs.statSync(path.join(root, "usr/share/foo/sub")).mode & 0o7777).toBe(0o750);
+    const rest = (s: Record<string, string>) => ({ ...s, "usr/share/foo/sub": "dir" });
+    const skipVar = (r: string) => r.startsWith("var");
+    expect(rest(snapshot(root, skipVar))).toEqual(rest(snapshot(byFile, skipVar)));
+    expect(contentsText(root, "app-misc/foo-1.0")).toBe(contentsText(byFile, "app-misc/foo-1.0"));
+    expect(r.merged.sort()).toEqual(one.merged.sort());
+    expectClean(root);
+    // and it unmerges as any other
+    await unmerge(root, "app-misc/foo-1.0");
+    expect(exists(root, "usr/share/foo")).toBe(false);
+  });
+
+  it("merges file by file where something is in the way, or a path below may be protected", async () => {
+    const root = tmpdir();
+    fs.mkdirSync(path.join(root, "usr/share/foo/sub"), { recursive: true });
+    fs.writeFileSync(path.join(root, "usr/share/foo/sub/other"), "not ours\n");
+    const { image, buildInfo } = prepare("app-misc/foo-1.0", files, "0");
+    const was = ino(path.join(image, "usr/share/foo/sub"));
+    await mergePackage(request(root, "app-misc/foo-1.0", image, buildInfo, { wholeDirs: whole, protect: ["/etc", "/usr/share/foo/empty/x"] }));
+    expect(read(root, "usr/share/foo/sub/other")).toBe("not ours\n");
+    expect(read(root, "usr/share/foo/sub/b.txt")).toBe("b\n");
+    expect(ino(path.join(root, "usr/share/foo/sub"))).not.toBe(was);
+    // a CONFIG_PROTECT entry below /usr/share/foo/empty: made, not moved
+    expect(fs.existsSync(path.join(image, "usr/share/foo/empty"))).toBe(true);
+    expect(exists(root, "usr/share/foo/empty")).toBe(true);
+    expectClean(root);
+  });
+
+  it("moves it back into the image when the merge fails before every file is staged", async () => {
+    const root = tmpdir();
+    const { image, buildInfo } = prepare("app-misc/foo-1.0", files, "0");
+    const pristine = snapshot(image);
+    const was = ino(path.join(image, "usr"));
+    const entries = (await import("../src/merge/imageWalk.js")).walkImage(image);
+    // an entry whose bytes are missing: its staging fails after the move
+    entries.push({ ...entries.find((e) => e.path === "/etc/foo/foo.conf")!, path: "/etc/zz-missing", src: path.join(image, "nowhere"), md5: md5("") });
+    await expect(mergePackage({ ...request(root, "app-misc/foo-1.0", image, buildInfo, { wholeDirs: whole }), imageEntries: entries })).rejects.toThrow(/nowhere/);
+    expect(snapshot(image)).toEqual(pristine);
+    expect(ino(path.join(image, "usr"))).toBe(was);
+    expect(exists(root, "usr")).toBe(false);
+    expect(cpvs(root)).toEqual([]);
+    expectClean(root);
   });
 });
 

@@ -163,8 +163,9 @@ interface Scenario {
   old: Record<string, string>;
   ref: Record<string, string>;
   pristineImage: Record<string, string>;
-  /** Lines an uninterrupted run prints. */
+  /** Lines an uninterrupted run prints, and with the new directories moved whole. */
   lines: number;
+  wholeLines: number;
 }
 
 const FOO1 = "app-misc/foo-1.0";
@@ -190,12 +191,34 @@ async function makeScenario(kind: Kind): Promise<Scenario> {
   const b = buildDir(path.join(base, "ref-build"), "foo-2.0");
   const run = await runChild(childArgs(kind, refRoot, b));
   expect(run.lines.at(-1)).toBe("done");
-  return { kind, template, old: rootState(template), ref: rootState(refRoot), pristineImage: snapshot(path.join(pristine, "image")), lines: run.lines.length };
+  const ref = rootState(refRoot);
+  // moving the new directories whole ends in the same state, in fewer steps
+  const wholeRoot = path.join(base, "whole-root");
+  copyTree(template, wholeRoot);
+  const wholeRun = await runChild(childArgs(kind, wholeRoot, buildDir(path.join(base, "whole-build"), "foo-2.0"), false, kind !== "unmerge"));
+  expect(wholeRun.lines.at(-1)).toBe("done");
+  expect(rootState(wholeRoot)).toEqual(ref);
+  return { kind, template, old: rootState(template), ref, pristineImage: snapshot(path.join(pristine, "image")), lines: run.lines.length, wholeLines: wholeRun.lines.length };
 }
 
-function childArgs(kind: Kind, root: string, b: { imageDir: string; buildInfoDir: string }, recover = false) {
+/** Every directory of an image, as MergeRequest.wholeDirs names them: a walked image holds exactly its entries. */
+function imageDirs(image: string): string[] {
+  const out: string[] = [];
+  const walk = (d: string, rel: string) => {
+    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
+      if (!e.isDirectory()) continue;
+      out.push(`${rel}/${e.name}`);
+      walk(path.join(d, e.name), `${rel}/${e.name}`);
+    }
+  };
+  walk(image, "");
+  return out;
+}
+
+/** The child's request; `whole`: the image's new directories are moved into ROOT whole (MergeRequest.wholeDirs). */
+function childArgs(kind: Kind, root: string, b: { imageDir: string; buildInfoDir: string }, recover = false, whole = false) {
   const mode = recover ? { mode: "recover" } : kind === "unmerge" ? { mode: "unmerge", cpv: FOO1 } : {};
-  return { root, category: "app-misc", pf: "foo-2.0", pn: "foo", slot: "0", ...b, configProtect: ["/etc"], configProtectMask: [], features: FEATURES, ...mode };
+  return { root, category: "app-misc", pf: "foo-2.0", pn: "foo", slot: "0", ...b, configProtect: ["/etc"], configProtectMask: [], features: FEATURES, ...mode, ...(whole ? { wholeDirs: imageDirs(b.imageDir) } : {}) };
 }
 
 interface Outcome {
@@ -204,12 +227,12 @@ interface Outcome {
   progress: number;
 }
 
-async function crashOnce(s: Scenario, runDir: string, killAfter: number, stepped: boolean, killRecoveryAfter?: number): Promise<Outcome> {
-  const where = `(scenario ${s.kind}, kill after line ${killAfter}${stepped ? " stepped" : ""}${killRecoveryAfter ? `, recovery killed after line ${killRecoveryAfter}` : ""}, OUZO_CRASH_SEED=${SEED})`;
+async function crashOnce(s: Scenario, runDir: string, killAfter: number, stepped: boolean, killRecoveryAfter?: number, whole = false): Promise<Outcome> {
+  const where = `(scenario ${s.kind}${whole ? " with whole directories" : ""}, kill after line ${killAfter}${stepped ? " stepped" : ""}${killRecoveryAfter ? `, recovery killed after line ${killRecoveryAfter}` : ""}, OUZO_CRASH_SEED=${SEED})`;
   const root = path.join(runDir, "root");
   copyTree(s.template, root);
   const b = buildDir(path.join(runDir, "build"), "foo-2.0");
-  const run = await runChild(childArgs(s.kind, root, b), killAfter, stepped);
+  const run = await runChild(childArgs(s.kind, root, b, false, whole), killAfter, stepped);
   if (killRecoveryAfter !== undefined) await runChild(childArgs(s.kind, root, b, true), killRecoveryAfter);
   const report: RecoveryReport = await recoverInterrupted(root, undefined, { hooks: recoveryHooks(root) });
   expect(report.strayMerging, where).toEqual([]);
@@ -242,7 +265,7 @@ async function crashOnce(s: Scenario, runDir: string, killAfter: number, stepped
     // rolled back: the image has every file again, so the build need not be repeated
     if (s.kind !== "unmerge") expect(snapshot(b.imageDir), where).toEqual(s.pristineImage);
   }
-  const label = tx ? `${tx.action} at ${tx.state}` : finished ? "finished before the kill" : "killed before the journal";
+  const label = `${tx ? `${tx.action} at ${tx.state}` : finished ? "finished before the kill" : "killed before the journal"}${whole ? " (whole directories)" : ""}`;
   return { state: label, killedAt: killAfter, progress: run.lines.length };
 }
 
@@ -253,9 +276,11 @@ describe("kill -9 during a merge or an unmerge, then recovery", () => {
     for (const [kind, runs] of [["fresh", FRESH_RUNS], ["upgrade", UPGRADE_RUNS], ["unmerge", UNMERGE_RUNS]] as const) {
       const scenario = await makeScenario(kind);
       for (let i = 0; i < runs; i++) {
-        const killAfter = 1 + Math.floor(random() * scenario.lines);
+        // every other pair of runs moves the new directories whole, stepped and free-running
+        const whole = kind !== "unmerge" && Math.floor(i / 2) % 2 === 1;
+        const killAfter = 1 + Math.floor(random() * (whole ? scenario.wholeLines : scenario.lines));
         const killRecovery = kind !== "fresh" && i % KILL_RECOVERY_EVERY === KILL_RECOVERY_EVERY - 1 ? 1 + Math.floor(random() * 40) : undefined;
-        const o = await crashOnce(scenario, tmpdir("ouzo-crash-run-"), killAfter, i % 2 === 0, killRecovery);
+        const o = await crashOnce(scenario, tmpdir("ouzo-crash-run-"), killAfter, i % 2 === 0, killRecovery, whole);
         outcomes.push({ ...o, scenario: kind });
       }
       if (kind !== "fresh") {
@@ -277,5 +302,6 @@ describe("kill -9 during a merge or an unmerge, then recovery", () => {
     // the kills landed on both sides of the point of no return
     expect(outcomes.some((o) => o.state.startsWith("rolled-back")), JSON.stringify(histogram)).toBe(true);
     expect(outcomes.some((o) => o.state.startsWith("rolled-forward")), JSON.stringify(histogram)).toBe(true);
+    expect(outcomes.some((o) => o.state.startsWith("rolled-back") && o.state.endsWith("(whole directories)")), JSON.stringify(histogram)).toBe(true);
   });
 });

@@ -41,6 +41,7 @@ const replacing = readInstalled(req.root).filter((p) => p.category === req.categ
 await mergePackage({
   ...req,
   features: new Set(req.features),
+  ...(req.wholeDirs ? { wholeDirs: new Set(req.wholeDirs) } : {}),
   replacing,
   hooks,
   reporter,

@@ -373,6 +373,7 @@ export async function runAniseSteps(steps: readonly AniseStep[], ctx: AniseRunCo
               let generated: Record<string, string> = {};
               let image = path.join(work, "image");
               let imageEntries: ImageEntry[] | undefined;
+              let wholeDirs: ReadonlySet<string> | undefined;
               const f = finalizers.get(s);
               const configProtect = s.kind === "install" ? s.entry.meta.configProtect : undefined;
               if (s.kind === "install") {
@@ -382,6 +383,7 @@ export async function runAniseSteps(steps: readonly AniseStep[], ctx: AniseRunCo
                 image = u.image;
                 writeBack(u.bytes);
                 imageEntries = u.entries;
+                wholeDirs = u.wholeDirs;
                 if (u.skipped.length) reporter?.report({ kind: "info", message: `${label(spec)}: ${u.skipped.length} file(s) of disabled subsets not installed (${u.skipped[0]!.subset}: /${u.skipped[0]!.path}…)` });
                 if (u.vdb && u.vdb.category === spec.category && u.vdb.pf === pf && fs.existsSync(path.join(u.vdb.dir, "SLOT"))) buildInfo = u.vdb.dir;
                 else {
@@ -402,6 +404,7 @@ export async function runAniseSteps(steps: readonly AniseStep[], ctx: AniseRunCo
                 slot,
                 imageDir: image,
                 ...(imageEntries ? { imageEntries } : {}),
+                ...(wholeDirs?.size ? { wholeDirs } : {}),
                 ...(ctx.overwriteDirPerms ? { overwriteDirPerms: true } : {}),
                 buildInfoDir: buildInfo,
                 configProtect: protectPaths(ctx, configProtect),

@@ -10,6 +10,10 @@
 // archive in one directory, and the list of entries says where each goes; directories exist only
 // in that list. Creating a directory is one of the dearest things a filesystem does, and a
 // tree-shaped image would make each directory twice (in the image, then in ROOT) and remove it once.
+// Except where the native helper writes regular files at their names in a tree beside the image
+// (nativeUnpack.ts): a directory of that tree holding exactly the entries below it (`wholeDirs`)
+// is merged by one rename when nothing is at its place in ROOT, so its directories are made once
+// after all, and its files are not renamed one by one.
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import * as fs from "node:fs";
@@ -37,6 +41,11 @@ export interface UnpackResult {
   readonly files: string[];
   /** Entries skipped because of a disabled subset, relative, with the subset. */
   readonly skipped: { path: string; subset: string }[];
+  /**
+   * Directory entries ("/usr/share/foo") whose `src` is a real directory of the tree holding
+   * exactly the entries below them, nothing more or less (MergeRequest.wholeDirs).
+   */
+  readonly wholeDirs: ReadonlySet<string>;
   /** The carried VDB entry, as a directory of its files, with its category and PF. */
   readonly vdb: { dir: string; category: string; pf: string } | undefined;
   readonly bytes: number;
@@ -64,6 +73,8 @@ export function subsetOf(p: string, subsets: ReadonlyMap<string, readonly RegExp
 export interface Prewritten {
   /** The file's MD5, for a file the helper wrote. */
   readonly md5: string | undefined;
+  /** The file is at its name in the tree (`tree/<name>`), not under its ordinal in the image. */
+  readonly inTree: boolean;
 }
 
 /** A name with an empty, "." or ".." part, or a trailing slash: it is split and joined again. */
@@ -79,6 +90,8 @@ const NEEDS_CLEANING = /(?:^|\/)\.\.?(?:\/|$)|\/\/|\/$/;
 export class ImageBuilder {
   readonly source: string;
   readonly image: string;
+  /** Where the helper writes files at their names (see the file comment). */
+  readonly tree: string;
   readonly sameOwner: boolean;
   private readonly myUid = process.getuid?.() ?? 0;
   private readonly myGid = process.getgid?.() ?? 0;
@@ -97,6 +110,8 @@ export class ImageBuilder {
   private readonly linkCount = new Map<number, number>();
   private vdb: UnpackResult["vdb"];
   private bytes = 0;
+  /** Directories of the tree that held a file the image does not keep: not whole. */
+  private readonly strayDirs = new Set<string>();
 
   /** `helperMakes`: native/ouzo-unpack makes `work` and its image (and tells the new files' group itself). */
   constructor(
@@ -107,6 +122,7 @@ export class ImageBuilder {
   ) {
     this.source = path.basename(file);
     this.image = path.join(work, "image");
+    this.tree = path.join(work, "tree");
     this.sameOwner = o.sameOwner ?? process.getuid?.() === 0;
     if (helperMakes) {
       this.newGid = -1;
@@ -175,8 +191,8 @@ export class ImageBuilder {
     return newEntry(`/${rel}`, src, type, e.mode & 0o7777, this.sameOwner ? e.uid : this.myUid, this.sameOwner ? e.gid : this.myGid, e.mtime * 1000, e.size, ordinal, 0, undefined, md5);
   }
 
-  /** A new non-directory entry at `rel`: not where a directory is, replacing an earlier one. */
-  private claim(rel: string, what: string, ordinal: number): string {
+  /** A new non-directory entry at `rel`: not where a directory is, replacing an earlier one; where its bytes are. */
+  private claim(rel: string, what: string, ordinal: number, inTree = false): string {
     if (this.dirsNeeded.has(rel) || this.dirHeaders.has(rel)) throw this.bad(`'${rel}' is a directory and ${what}`);
     this.parents(rel);
     const before = this.placed.get(rel);
@@ -184,22 +200,32 @@ export class ImageBuilder {
       this.placed.delete(rel);
       this.symlinks.delete(rel);
       fs.rmSync(before.src, { force: true });
+      if (before.src.startsWith(`${this.tree}/`)) this.stray(rel);
     } else this.files.push(rel);
-    return `${this.image}/${ordinal}`;
+    return inTree ? `${this.tree}/${rel}` : `${this.image}/${ordinal}`;
+  }
+
+  /** A file of the tree at `rel` is not part of the image: the directories above it are not whole. */
+  private stray(rel: string): void {
+    for (let i = rel.lastIndexOf("/"); i > 0; i = rel.lastIndexOf("/", i - 1)) this.strayDirs.add(rel.slice(0, i));
   }
 
   /**
    * The archive's entry number `ordinal`. Read here (no `done`): returns where its data goes.
-   * Written by the helper (`done`): its file or symlink is at `image/<ordinal>` already.
+   * Written by the helper (`done`): its file or symlink is at `image/<ordinal>` already, or the
+   * file at `tree/<name>` (Prewritten.inTree).
    */
   entry(e: TarEntry, ordinal: number, done?: Prewritten): EntrySink | undefined {
-    const made = done !== undefined && (e.type === "file" || e.type === "symlink") ? `${this.image}/${ordinal}` : undefined;
+    const rel = this.relative(e.name, "entry");
+    const inTree = done?.inTree === true && e.type === "file";
+    // (the helper's name in the tree is `rel`: it writes there only names `relative` keeps as they are)
+    const made = done !== undefined && (e.type === "file" || e.type === "symlink") ? (inTree ? `${this.tree}/${rel}` : `${this.image}/${ordinal}`) : undefined;
     /** The entry is not part of the image: what the helper made of it goes. */
     const drop = (): undefined => {
       if (made) fs.rmSync(made, { force: true });
+      if (inTree) this.stray(rel);
       return undefined;
     };
-    const rel = this.relative(e.name, "entry");
     if (rel === "") return drop(); // the root entry (`.`)
     const v = VDB_RE.exec(rel);
     if (v) {
@@ -216,6 +242,7 @@ export class ImageBuilder {
         // written anew as the TypeScript reader writes it (0644, ours, now), not with the archive's mode
         fs.writeFileSync(to, fs.readFileSync(made), { mode: 0o644 });
         fs.rmSync(made);
+        if (inTree) this.stray(rel);
         return undefined;
       }
       const fd = fs.openSync(to, "w", 0o644);
@@ -244,7 +271,7 @@ export class ImageBuilder {
         return undefined;
       }
       case "file": {
-        const src = this.claim(rel, "a file", ordinal);
+        const src = this.claim(rel, "a file", ordinal, inTree);
         // the helper's MD5 is there at once: the entry never changes after it is made
         const placedFile = this.imageEntry(rel, e, "obj", src, ordinal, done?.md5);
         this.placed.set(rel, placedFile);
@@ -323,11 +350,12 @@ export class ImageBuilder {
   /** Every entry is in: the result, entries top-down. */
   finish(): UnpackResult {
     const { sameOwner, myUid, myGid } = this;
+    const { inTree, wholeDirs } = this.wholeness();
     // the entries top-down: a directory, then what it holds, names in order (as a walk gives them)
     const all: ImageEntry[] = [];
     for (const d of this.dirsNeeded) {
       const h = this.dirHeaders.get(d);
-      all.push(newEntry(`/${d}`, `${this.image}/${d}`, "dir", h ? h.mode & 0o7777 : 0o755, h && sameOwner ? h.uid : myUid, h && sameOwner ? h.gid : myGid, (h?.mtime ?? 0) * 1000, 0, 0, 0, undefined, undefined));
+      all.push(newEntry(`/${d}`, inTree.has(d) ? `${this.tree}/${d}` : `${this.image}/${d}`, "dir", h ? h.mode & 0o7777 : 0o755, h && sameOwner ? h.uid : myUid, h && sameOwner ? h.gid : myGid, (h?.mtime ?? 0) * 1000, 0, 0, 0, undefined, undefined));
     }
     for (const p of this.placed.values()) {
       const names = p.type === "obj" ? this.linkCount.get(p.ino) : undefined;
@@ -338,7 +366,36 @@ export class ImageBuilder {
     // which is plain string order once "/" sorts before every other character
     const keyed = all.map((e) => ({ k: e.path.replaceAll("/", "\0"), e }));
     keyed.sort((a, b) => (a.k < b.k ? -1 : a.k > b.k ? 1 : 0));
-    return { image: this.image, entries: keyed.map((x) => x.e), files: this.files, skipped: this.skipped, vdb: this.vdb, bytes: this.bytes };
+    return { image: this.image, entries: keyed.map((x) => x.e), files: this.files, skipped: this.skipped, wholeDirs, vdb: this.vdb, bytes: this.bytes };
+  }
+
+  /**
+   * Which directories exist in the tree (a file of the image is in them), and which of those
+   * hold exactly the image's entries below them: no entry below is elsewhere (under its ordinal,
+   * or a directory that is only in the list), and no file the image dropped was there.
+   */
+  private wholeness(): { inTree: Set<string>; wholeDirs: Set<string> } {
+    const inTree = new Set<string>();
+    const notWhole = new Set(this.strayDirs);
+    /** `rel` and the directories above it into `set` (those above a directory in it are in it already). */
+    const mark = (set: Set<string>, rel: string, self: boolean) => {
+      if (self) {
+        if (set.has(rel)) return;
+        set.add(rel);
+      }
+      for (let i = rel.lastIndexOf("/"); i > 0; i = rel.lastIndexOf("/", i - 1)) {
+        const d = rel.slice(0, i);
+        if (set.has(d)) return;
+        set.add(d);
+      }
+    };
+    const treePrefix = `${this.tree}/`;
+    for (const [rel, p] of this.placed) mark(p.src.startsWith(treePrefix) ? inTree : notWhole, rel, false);
+    const wholeDirs = new Set<string>();
+    if (!inTree.size) return { inTree, wholeDirs };
+    for (const d of this.dirsNeeded) if (!inTree.has(d)) mark(notWhole, d, true);
+    for (const d of inTree) if (!notWhole.has(d)) wholeDirs.add(`/${d}`);
+    return { inTree, wholeDirs };
   }
 }
 

@@ -84,13 +84,17 @@ class WorkerLane implements Lane {
 export type UnpackVia = "auto" | "native" | "worker" | "local";
 
 /**
- * What a merge leaves of a package, as a rule its work directory and the empty image: two rmdir
- * calls on libuv's threads (an rmdir costs ~1 ms on this kind of disk: on the main thread, 400 of
- * them took a fifth of it during the merges), a full removal when more is left.
+ * What a merge leaves of a package, as a rule its work directory, the empty image and the tree
+ * (empty when it was moved whole): rmdir calls on libuv's threads (an rmdir costs ~1 ms on this
+ * kind of disk: on the main thread, 400 of them took a fifth of it during the merges), a full
+ * removal when more is left (the tree's directories whose files went one by one).
  */
 async function removeWork(dir: string): Promise<void> {
   try {
     await fs.promises.rmdir(path.join(dir, "image"));
+    await fs.promises.rmdir(path.join(dir, "tree")).catch((e: NodeJS.ErrnoException) => {
+      if (e.code !== "ENOENT") throw e;
+    });
     await fs.promises.rmdir(dir);
   } catch {
     await fs.promises.rm(dir, { recursive: true, force: true });

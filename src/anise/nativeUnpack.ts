@@ -20,10 +20,16 @@ const STOPPING: ReadonlySet<string> = new Set(["SIGINT", "SIGTERM", "SIGHUP", "S
 /** How much lower the helpers' scheduling priority is than ouzo's. */
 const HELPER_NICENESS = 8;
 
+/**
+ * The helper writes regular files at their names in a tree beside the image (ImageBuilder's file
+ * comment); OUZO_UNPACK_TREE=0 keeps every file under its ordinal (to compare, in the bench).
+ */
+const FILES_AT_NAMES = process.env.OUZO_UNPACK_TREE !== "0";
+
 /** KIND ORDINAL MODE UID GID MTIME SIZE MD5 DEVMAJOR DEVMINOR NAME LINKNAME (native/ouzo-unpack.c). */
 const ENTRY_FIELDS = 12;
 
-const KINDS: Record<string, TarEntryType> = { f: "file", s: "symlink", d: "directory", h: "link", c: "character-device", b: "block-device", p: "fifo", o: "other" };
+const KINDS: Record<string, TarEntryType> = { f: "file", F: "file", s: "symlink", d: "directory", h: "link", c: "character-device", b: "block-device", p: "fifo", o: "other" };
 
 /** Where the helper is, when it was built (scripts/build-native.js) and not refused (OUZO_UNPACKER=js). */
 export function nativeUnpackerPath(): string | undefined {
@@ -58,7 +64,7 @@ export function applyAnswer(body: Buffer, image: ImageBuilder): "unsupported" | 
     const type = KINDS[kind];
     if (!type || i + ENTRY_FIELDS > fields) throw new Error("the unpack helper's answer is not understood");
     const e: TarEntry = { name: f[i + 10]!, type, mode: Number(f[i + 2]), uid: Number(f[i + 3]), gid: Number(f[i + 4]), size: Number(f[i + 6]), mtime: Number(f[i + 5]), linkname: f[i + 11]!, devmajor: Number(f[i + 8]), devminor: Number(f[i + 9]) };
-    image.entry(e, Number(f[i + 1]), { md5: f[i + 7] || undefined });
+    image.entry(e, Number(f[i + 1]), { md5: f[i + 7] || undefined, inTree: kind === "F" });
   }
   return undefined;
 }
@@ -103,7 +109,7 @@ export class NativeLane implements Lane {
     const work = path.resolve(job.work);
     const image = new ImageBuilder(job.file, work, job.opts, true);
     this.held.push({ job, image, resolve, reject });
-    this.child.stdin!.write(`${image.sameOwner ? "o" : "-"}\0${work}\0${job.file}\0`);
+    this.child.stdin!.write(`${image.sameOwner ? "o" : "-"}${FILES_AT_NAMES ? "t" : ""}\0${work}\0${job.file}\0`);
   }
 
   /** Answers come in pieces: each is its length, a newline, the body. */

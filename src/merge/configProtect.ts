@@ -31,6 +31,11 @@ export class ConfigProtect {
   get empty(): boolean {
     return this.protect.length === 0;
   }
+
+  /** No path at or below the directory `dir` can be protected (masks aside: a cautious answer). */
+  noneBelow(dir: string): boolean {
+    return !this.protect.some((e) => beneath(dir, e) || beneath(e, dir));
+  }
 }
 
 /** A zero-size `.keep*` file is never protected (§10.4). */

@@ -22,7 +22,7 @@ import { Journal, newTxid } from "./journal.js";
 import { recoverUnderLock } from "./recover.js";
 import { planRemoval, type KeptEntry } from "./removal.js";
 import { ignoreMatcher, isDirectoryIn, lstatIfExists, RootPaths } from "./rootPath.js";
-import { journaledPlan, R, rollBack, rollForward, stage, syncFilesystems, tempPathOf, type MergeHooks, type PlanDir, type PlanOld, type PlanPlace, type PlanTouch, type TxPlan } from "./transaction.js";
+import { journaledPlan, R, rollBack, rollForward, stage, syncFilesystems, tempPathOf, type MergeHooks, type PlanDir, type PlanMove, type PlanOld, type PlanPlace, type PlanTouch, type TxPlan } from "./transaction.js";
 
 export type { MergeHooks } from "./transaction.js";
 
@@ -39,6 +39,13 @@ export interface MergeRequest {
    * imageDir is walked.
    */
   imageEntries?: readonly ImageEntry[];
+  /**
+   * Directories of imageEntries whose `src` is a real directory holding exactly the entries
+   * below them, which follow it in imageEntries (ImageBuilder's `wholeDirs`): when nothing is at
+   * such a directory's place in ROOT and nothing below it can be protected, it is moved there by
+   * one rename (on the same filesystem), with everything it holds.
+   */
+  wholeDirs?: ReadonlySet<string>;
   buildInfoDir: string;
   configProtect: string[];
   configProtectMask: string[];
@@ -211,6 +218,9 @@ function buildPlan(req: MergeRequest, cpv: string): BuiltPlan {
   const dirs: PlanDir[] = [];
   const dirPerms: PlanDir[] = [];
   const places: PlanPlace[] = [];
+  const moves: PlanMove[] = [];
+  /** The directory being moved whole, while its entries come ("/usr/share/foo/"), and its directories. */
+  let moving: { prefix: string; dirs: PlanMove["dirs"][number][] } | undefined;
   const touches: PlanTouch[] = [];
   const result: BuiltPlan["result"] = { merged: [], identical: [], configPending: [], confmemSkipped: [], backups: [], collisions: [] };
   const candidates: string[] = [];
@@ -247,6 +257,27 @@ function buildPlan(req: MergeRequest, cpv: string): BuiltPlan {
     rdev: e.rdev,
   });
   const writable = new Map<string, boolean>();
+  /** The filesystem a new directory `physDir` would be made on: its nearest existing ancestor's. */
+  const devs = new Map<string, number>();
+  const devOf = (physDir: string): number => {
+    let dev = devs.get(physDir);
+    if (dev === undefined) {
+      const st = lstatIfExists(physDir);
+      dev = st?.isDirectory() ? st.dev : physDir === path.dirname(physDir) ? -1 : devOf(path.dirname(physDir));
+      devs.set(physDir, dev);
+    }
+    return dev;
+  };
+  /** `e`, a new directory, moved whole (MergeRequest.wholeDirs) if it can be. */
+  const moveWhole = (e: ImageEntry, phys: string): boolean => {
+    if (!req.wholeDirs?.has(e.path) || !protect.noneBelow(e.path) || collisionIgnored(e.path)) return false;
+    const img = lstatIfExists(e.src);
+    if (!img?.isDirectory() || img.dev !== devOf(path.dirname(phys))) return false;
+    const dirs = [{ src: e.src, mode: e.mode, uid: e.uid, gid: e.gid }];
+    moves.push({ path: e.path, src: e.src, final: phys, ino: img.ino, dirs });
+    moving = { prefix: `${e.path}/`, dirs };
+    return true;
+  };
 
   const backupName = (phys: string) => {
     for (let n = 0; ; n++) {
@@ -319,6 +350,12 @@ function buildPlan(req: MergeRequest, cpv: string): BuiltPlan {
       return;
     }
     seenPhys.set(physRel, { type: e.type, value });
+    if (moving && e.path.startsWith(moving.prefix)) {
+      // below a directory moved whole: it comes along
+      if (e.type === "dir") moving.dirs.push({ src: e.src, mode: e.mode, uid: e.uid, gid: e.gid });
+      else result.merged.push(e.path);
+      return;
+    }
     const ours = replacedPaths.has(e.path) || replacedPhys.has(physRel);
     checkWritable(path.dirname(phys));
 
@@ -330,7 +367,7 @@ function buildPlan(req: MergeRequest, cpv: string): BuiltPlan {
       }
       if (st?.isSymbolicLink() && isDirectoryIn(paths, e.path)) return; // a link to a directory stays a link
       if (!st) {
-        dirs.push({ path: e.path, phys, mode: e.mode, uid: e.uid, gid: e.gid });
+        if (!moveWhole(e, phys)) dirs.push({ path: e.path, phys, mode: e.mode, uid: e.uid, gid: e.gid });
         return;
       }
       if (!ours && !collisionIgnored(e.path)) candidates.push(e.path);
@@ -435,12 +472,13 @@ function buildPlan(req: MergeRequest, cpv: string): BuiltPlan {
     dirs,
     ...(dirPerms.length ? { dirPerms } : {}),
     places,
+    ...(moves.length ? { moves } : {}),
     touches,
     old: planOld,
     confmem: { set: confmemSet, del: confmemDel },
     mergeSync: req.features.has("merge-sync"),
     // only merge-sync syncs them: finding them stats every destination directory
-    syncPaths: req.features.has("merge-sync") ? syncPathsOf(req.root, [...dirs.map((d) => d.phys), ...places.map((p) => p.final)]) : [],
+    syncPaths: req.features.has("merge-sync") ? syncPathsOf(req.root, [...dirs.map((d) => d.phys), ...moves.map((m) => m.final), ...places.map((p) => p.final)]) : [],
   };
   return { plan, contents, kept, result };
 }

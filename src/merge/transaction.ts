@@ -61,6 +61,22 @@ export interface PlanPlace {
   readonly rdev: number;
 }
 
+/**
+ * A directory of the image moved into place whole, with everything below it, by one rename: it
+ * holds exactly the entries below it, nothing was at its place when the plan was made, and no
+ * path below it is protected (MergeRequest.wholeDirs). Like a direct place, staging puts it at its
+ * name and undoing the staging moves it back.
+ */
+export interface PlanMove {
+  readonly path: string;
+  readonly src: string;
+  readonly final: string;
+  /** Its inode number: what undoing the staging finds at `final` is this merge's only if it is this directory. */
+  readonly ino: number;
+  /** The directories moved (this one first), with the mode and owner each must have. */
+  readonly dirs: readonly { readonly src: string; readonly mode: number; readonly uid: number; readonly gid: number }[];
+}
+
 /** A file already holding the new bytes: only its mtime becomes the image's (`===`). */
 export interface PlanTouch {
   readonly path: string;
@@ -98,6 +114,8 @@ export interface TxPlan {
   /** Existing directories given the image's mode and owner once the files are in place (overwrite_dir_perms). */
   readonly dirPerms?: PlanDir[];
   readonly places: PlanPlace[];
+  /** Staged after `dirs` (which may hold them), before `places`; absent in journals of older ouzo. */
+  readonly moves?: PlanMove[];
   readonly touches: PlanTouch[];
   readonly old: PlanOld[];
   readonly confmem: { readonly set: Record<string, string>; readonly del: string[] };
@@ -127,7 +145,7 @@ export function journaledPlan(plan: TxPlan): object {
     const { mode: _m, uid: _u, gid: _g, atimeMs: _a, mtimeMs: _t, rdev: _r, temp, ...kept } = p;
     return temp === tempPathOf(p.final, plan.tx, i) ? kept : { ...kept, temp };
   });
-  return { ...plan, places };
+  return { ...plan, places, ...(plan.moves ? { moves: plan.moves.map((m) => ({ path: m.path, src: m.src, final: m.final, ino: m.ino, dirs: [] })) } : {}) };
 }
 
 /** A journal's plan back as a TxPlan (a full plan, as older journals hold, comes back as it is). */
@@ -169,7 +187,8 @@ function chownIfAllowed(fn: () => void): void {
  */
 export function stage(plan: TxPlan, reporter?: Reporter): void {
   const task = `${plan.cpv}: staging`;
-  const total = plan.dirs.length + plan.places.length;
+  const moves = plan.moves ?? [];
+  const total = plan.dirs.length + moves.length + plan.places.length;
   let done = 0;
   reporter?.report({ kind: "started", task, total });
   for (const d of plan.dirs) {
@@ -185,12 +204,26 @@ export function stage(plan: TxPlan, reporter?: Reporter): void {
     }
     reporter?.report({ kind: "progress", task, done: ++done, total, item: d.path });
   }
+  for (const m of moves) {
+    stageMove(m);
+    reporter?.report({ kind: "progress", task, done: ++done, total, item: m.path });
+  }
   const groupTemp = new Map<number, string>();
   for (const p of plan.places) {
     stageOne(p, groupTemp);
     reporter?.report({ kind: "progress", task, done: ++done, total, item: p.path });
   }
   reporter?.report({ kind: "finished", task });
+}
+
+/** The directories of a move given their modes and owners where the image's differ, then the rename (nothing is at `final`: rename would not replace a directory that holds something, and `dirs` made the parent). */
+function stageMove(m: PlanMove): void {
+  for (const d of m.dirs) {
+    const st = fs.lstatSync(d.src);
+    if (st.uid !== d.uid || st.gid !== d.gid) chownIfAllowed(() => fs.chownSync(d.src, d.uid, d.gid));
+    if ((st.mode & 0o7777) !== d.mode) fs.chmodSync(d.src, d.mode);
+  }
+  fs.renameSync(m.src, m.final);
 }
 
 function stageOne(p: PlanPlace, groupTemp: Map<number, string>): void {
@@ -289,6 +322,23 @@ export function rollBack(plan: TxPlan): void {
       }
     }
     fs.rmSync(p.temp, { force: true });
+  }
+  const moves = plan.moves ?? [];
+  for (let i = moves.length - 1; i >= 0; i--) {
+    const m = moves[i]!;
+    // this merge's directory (by its inode) back into the image, or away when the image is gone
+    // or made anew (a later run unpacked the package again)
+    const st = lstatIfExists(m.final);
+    if (!st?.isDirectory() || st.ino !== m.ino) continue;
+    if (!lexists(m.src)) {
+      try {
+        fs.renameSync(m.final, m.src);
+        continue;
+      } catch {
+        // its parent in the image is gone too
+      }
+    }
+    fs.rmSync(m.final, { recursive: true, force: true });
   }
   for (let i = plan.dirs.length - 1; i >= 0; i--) {
     const d = plan.dirs[i]!;
