@@ -5,7 +5,8 @@
 // and remade here when missing or rejected (a different node). Compiling the core and the
 // functions a command calls costs ~15 ms of each start otherwise. V8 checks that the cache
 // belongs to this source, node and flags; a stale one is ignored, never trusted. yargs
-// (dist/bundle/yargs.cjs, for help and usage errors) is loaded the same way when needed.
+// (dist/bundle/yargs.cjs, for help and usage errors) and the installing anise commands
+// (dist/bundle/heavy/anise.cjs) are loaded the same way when needed.
 //
 // This file is CommonJS (bin/package.json says so): started as an ES module, it costs node's ESM
 // loader and the ES facades of the built-in modules it imports, 6-11 ms before ouzo's own code
@@ -55,7 +56,7 @@ function requireCached(file, extra = {}) {
  */
 function importHeavy(file) {
   const full = path.join(BUNDLE, file);
-  return file.endsWith(".cjs") ? Promise.resolve(requireCached(full)) : import(pathToFileURL(full).href);
+  return file.endsWith(".cjs") ? Promise.resolve(requireCached(full, { __ouzoImport: importHeavy })) : import(pathToFileURL(full).href);
 }
 
 /** The core's exports, and what to remember of its compilation. */

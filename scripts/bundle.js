@@ -9,7 +9,12 @@
 // dist/bundle/heavy/ holds what only some commands need (sync with undici, tar and zstd; the
 // metadata cache with SQLite; the demo; ora, for live progress), as ES modules split into chunks
 // as usual. dist/bundle/yargs.cjs holds yargs, used for help and usage errors, as CommonJS with a
-// code cache of its own. The core reaches them only through dynamic imports, which the plugin
+// code cache of its own, and so does dist/bundle/heavy/anise.cjs, the anise commands that install
+// (everything they use in one file): an install of many packages spends its first ~0.3 s on one
+// core before the first download, and compiling its ES modules was ~80 ms of that (the first
+// request of bench/anise.js's install came 303-340 ms after the start, 243-248 ms with the cache).
+// Modules it shares with the other heavy parts are in both; the anise commands that only look
+// (aniseQuery) or configure (aniseAdmin) stay small ES modules. The core reaches them only through dynamic imports, which the plugin
 // below turns into imports of those files. Modules both parts use are in both: state that the
 // other part must see lives on globalThis under a Symbol.for key (core/interrupt.ts, the running
 // children of core/spawn.ts), and OuzoError recognises its instances from either copy.
@@ -70,7 +75,7 @@ const HEAVY = new Map([
   [path.join(src, "cli/commands/ebuild.ts"), "heavy/ebuild.mjs"],
   [path.join(src, "cli/commands/installed.ts"), "heavy/installed.mjs"],
   [path.join(src, "cli/commands/depends.ts"), "heavy/depends.mjs"],
-  [path.join(src, "cli/commands/anise.ts"), "heavy/anise.mjs"],
+  [path.join(src, "cli/commands/anise.ts"), "heavy/anise.cjs"],
   [path.join(src, "cli/commands/aniseAdmin.ts"), "heavy/aniseAdmin.mjs"],
   [path.join(src, "cli/commands/aniseQuery.ts"), "heavy/aniseQuery.mjs"],
   [path.join(src, "sync/KitSync.ts"), "heavy/KitSync.mjs"],
@@ -148,6 +153,8 @@ const commonJs = {
 await build({ ...commonJs, entryPoints: { ouzo: "src/cli/main.ts" }, plugins: [heavyImports] });
 // yargs, beside the core (see HEAVY)
 await build({ ...commonJs, entryPoints: { yargs: "reexport:yargs" }, plugins: [reexport, lazyStringWidth] });
+// the anise commands, one CommonJS file with a code cache of its own (see HEAVY)
+await build({ ...commonJs, entryPoints: { anise: "src/cli/commands/anise.ts" }, outdir: "dist/bundle/heavy", plugins: [heavyImports, lazyStringWidth] });
 
 await build({
   ...common,
@@ -156,7 +163,7 @@ await build({
   banner: { js: "import { createRequire as __ouzoRequire } from 'node:module'; const require = __ouzoRequire(import.meta.url);" },
   entryPoints: Object.fromEntries(
     [...HEAVY]
-      .filter(([, file]) => file.startsWith("heavy/"))
+      .filter(([, file]) => file.startsWith("heavy/") && file.endsWith(".mjs"))
       .map(([source, file]) => [path.basename(file, ".mjs"), source.startsWith("/") ? source : `reexport:${source}`]),
   ),
   outdir: "dist/bundle/heavy",

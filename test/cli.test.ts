@@ -265,6 +265,20 @@ describe("start-up from V8's code cache", () => {
     const bad = run(dir, ["profile", "show", "--bogus"]);
     expect([bad.status, bad.stderr.split("\n")[0]]).toEqual([2, "ouzo: Unknown argument: bogus"]);
   });
+
+  it("runs the anise commands from a bundle with a cache of its own, warmed by an install at build time, remade when corrupt", () => {
+    const dir = install();
+    const cache = path.join(dir, "dist/bundle/heavy/anise.cjs.cache");
+    // the build ran an anise install: the cache holds far more than the file's top level
+    expect(fs.statSync(cache).size).toBeGreaterThan(500_000);
+    const target = tmpdir();
+    const good = run(dir, ["anise", "upgrade", "-y", "--system-target", target]);
+    fs.writeFileSync(cache, "not a code cache");
+    const again = run(dir, ["anise", "upgrade", "-y", "--system-target", target]);
+    expect([again.status, again.stdout, again.stderr]).toEqual([good.status, good.stdout, good.stderr]);
+    expect([good.status, good.stdout]).toEqual([0, "No anise packages are installed: nothing to upgrade.\n"]);
+    expect(fs.statSync(cache).size).toBeGreaterThan(10_000);
+  });
 });
 
 describe("--json when a command fails", () => {

@@ -327,8 +327,11 @@ async function parseWithYargs(argv: string[]): Promise<{ handler?: Handler; args
   return { handler, args };
 }
 
-/** `ouzo … | head`: once the reader is gone, stop quietly, as command-line tools do. */
+let pipesWatched = false;
+/** `ouzo … | head`: once the reader is gone, stop quietly, as command-line tools do (once per process: main() may run more than once in one). */
 function quietOnClosedPipe(): void {
+  if (pipesWatched) return;
+  pipesWatched = true;
   for (const stream of [process.stdout, process.stderr]) {
     stream.on("error", (e: NodeJS.ErrnoException) => {
       if (e.code !== "EPIPE") throw e;
