@@ -93,6 +93,24 @@ describe("the owner index", () => {
     }
   });
 
+  it("takes the CONTENTS a run has just written from memory when told them, and reads the others", () => {
+    const { root, cache } = rootWithPackages();
+    const idx = OwnerIndex.open(root, cache);
+    try {
+      install(root, "app-editors/vim-9.1", [dir("/usr"), obj("/usr/bin/vim")]);
+      install(root, "app-editors/nano-8.0", [dir("/usr"), obj("/usr/bin/nano")]);
+      // what the run says it wrote stands for vim's CONTENTS (here it differs, to tell them apart); nano's file is read
+      const r = idx.refresh(new Map([["app-editors/vim-9.1", [obj("/usr/bin/vim-as-written")]]]));
+      expect(r).toEqual({ categories: 1, read: 2, dropped: 0 });
+      expect([...idx.owners(["/usr/bin/vim", "/usr/bin/vim-as-written", "/usr/bin/nano"])]).toEqual([
+        ["/usr/bin/vim-as-written", ["app-editors/vim-9.1"]],
+        ["/usr/bin/nano", ["app-editors/nano-8.0"]],
+      ]);
+    } finally {
+      idx.close();
+    }
+  });
+
   it("sees what another tool changed in the VDB behind its back: an entry added, rewritten, removed", () => {
     const { root, cache } = rootWithPackages();
     const idx = OwnerIndex.open(root, cache);

@@ -465,7 +465,8 @@ export async function runAniseSteps(steps: readonly AniseStep[], ctx: AniseRunCo
     await unpacker.close();
     if (unpacking) {
       fs.rmSync(runWork, { recursive: true, force: true });
-      if (!mergeIndex) ctx.ownerIndex?.refresh();
+      // what the merges just wrote is at hand: their CONTENTS are not read and parsed again
+      if (!mergeIndex) ctx.ownerIndex?.refresh(new Map(result.installed.map((i) => [i.merge.cpv, i.merge.contents])));
     }
   }
   const sec = (x: number) => `${(x / 1000).toFixed(2)} s`;

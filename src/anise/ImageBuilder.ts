@@ -110,8 +110,14 @@ export class ImageBuilder {
   private readonly linkCount = new Map<number, number>();
   private vdb: UnpackResult["vdb"];
   private bytes = 0;
-  /** Directories of the tree that held a file the image does not keep: not whole. */
-  private readonly strayDirs = new Set<string>();
+  /**
+   * The directories holding an entry's bytes in the tree, holding an entry (of the tree or not)
+   * whose bytes are elsewhere, and holding a file of the tree the image does not keep; each
+   * counts for the directories above it too (see `wholeness`).
+   */
+  private readonly treeParents = new Set<string>();
+  private readonly flatParents = new Set<string>();
+  private readonly strayParents = new Set<string>();
 
   /** `helperMakes`: native/ouzo-unpack makes `work` and its image (and tells the new files' group itself). */
   constructor(
@@ -167,7 +173,13 @@ export class ImageBuilder {
   }
 
   /** The directories above `rel`; none may be a symlink of the archive or a file. */
-  private parents(rel: string): void {
+  /** …; the directory holding `rel` ("" at the top). */
+  private parents(rel: string): string {
+    const slash = rel.lastIndexOf("/");
+    if (slash < 0) return "";
+    const parent = rel.slice(0, slash);
+    // a needed directory's own parents are needed (and were checked) already: as a rule, one look
+    if (this.dirsNeeded.has(parent)) return parent;
     for (let i = rel.indexOf("/"); i >= 0; i = rel.indexOf("/", i + 1)) {
       const prefix = rel.slice(0, i);
       if (this.dirsNeeded.has(prefix)) continue;
@@ -175,6 +187,7 @@ export class ImageBuilder {
       if (this.placed.has(prefix)) throw this.bad(`'${rel}' is under '${prefix}', which is not a directory`);
       this.dirsNeeded.add(prefix);
     }
+    return parent;
   }
 
   private owner(fn: () => void): void {
@@ -194,20 +207,22 @@ export class ImageBuilder {
   /** A new non-directory entry at `rel`: not where a directory is, replacing an earlier one; where its bytes are. */
   private claim(rel: string, what: string, ordinal: number, inTree = false): string {
     if (this.dirsNeeded.has(rel) || this.dirHeaders.has(rel)) throw this.bad(`'${rel}' is a directory and ${what}`);
-    this.parents(rel);
+    const parent = this.parents(rel);
     const before = this.placed.get(rel);
     if (before) {
       this.placed.delete(rel);
       this.symlinks.delete(rel);
       fs.rmSync(before.src, { force: true });
-      if (before.src.startsWith(`${this.tree}/`)) this.stray(rel);
+      if (before.src.startsWith(`${this.tree}/`)) this.strayParents.add(parent);
     } else this.files.push(rel);
+    (inTree ? this.treeParents : this.flatParents).add(parent);
     return inTree ? `${this.tree}/${rel}` : `${this.image}/${ordinal}`;
   }
 
   /** A file of the tree at `rel` is not part of the image: the directories above it are not whole. */
   private stray(rel: string): void {
-    for (let i = rel.lastIndexOf("/"); i > 0; i = rel.lastIndexOf("/", i - 1)) this.strayDirs.add(rel.slice(0, i));
+    const slash = rel.lastIndexOf("/");
+    if (slash > 0) this.strayParents.add(rel.slice(0, slash));
   }
 
   /**
@@ -375,25 +390,18 @@ export class ImageBuilder {
    * or a directory that is only in the list), and no file the image dropped was there.
    */
   private wholeness(): { inTree: Set<string>; wholeDirs: Set<string> } {
-    const inTree = new Set<string>();
-    const notWhole = new Set(this.strayDirs);
-    /** `rel` and the directories above it into `set` (those above a directory in it are in it already). */
-    const mark = (set: Set<string>, rel: string, self: boolean) => {
-      if (self) {
-        if (set.has(rel)) return;
-        set.add(rel);
+    /** The directories of `from` and those above each (a directory's are in `to` once it is). */
+    const upward = (from: Iterable<string>, to = new Set<string>()) => {
+      for (const d of from) {
+        for (let cur = d; cur && !to.has(cur); cur = cur.slice(0, Math.max(0, cur.lastIndexOf("/")))) to.add(cur);
       }
-      for (let i = rel.lastIndexOf("/"); i > 0; i = rel.lastIndexOf("/", i - 1)) {
-        const d = rel.slice(0, i);
-        if (set.has(d)) return;
-        set.add(d);
-      }
+      return to;
     };
-    const treePrefix = `${this.tree}/`;
-    for (const [rel, p] of this.placed) mark(p.src.startsWith(treePrefix) ? inTree : notWhole, rel, false);
+    const inTree = upward(this.treeParents);
     const wholeDirs = new Set<string>();
     if (!inTree.size) return { inTree, wholeDirs };
-    for (const d of this.dirsNeeded) if (!inTree.has(d)) mark(notWhole, d, true);
+    // a directory that is only in the list (nothing of the tree below it) is not there to move
+    const notWhole = upward([...this.dirsNeeded].filter((d) => !inTree.has(d)), upward(this.strayParents, upward(this.flatParents)));
     for (const d of inTree) if (!notWhole.has(d)) wholeDirs.add(`/${d}`);
     return { inTree, wholeDirs };
   }

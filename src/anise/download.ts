@@ -6,7 +6,8 @@ import { deferredExtraCa } from "../core/tlsCa.js";
 import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { Agent, type Dispatcher } from "undici";
+import type { Dispatcher } from "undici";
+import Agent from "undici/lib/dispatcher/agent.js";
 import type { AniseRepoDef } from "../config/aniseRepos.js";
 import { OuzoError } from "../core/errors.js";
 

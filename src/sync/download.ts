@@ -2,7 +2,7 @@ import { deferredExtraCa } from "../core/tlsCa.js";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { pipeline } from "node:stream/promises";
-import { Agent, request, type Dispatcher } from "undici";
+import type { Dispatcher } from "undici";
 import { OuzoError } from "../core/errors.js";
 import type { AniseRepoDef } from "../config/aniseRepos.js";
 
@@ -37,13 +37,24 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 let extraCaAgent: Dispatcher | undefined;
 
 /**
+ * undici, loaded on first use: its index (fetch, WebSocket, cookies, node's own copy with its web
+ * streams) is ~40 ms of start-up that an install from repositories already synced never needs.
+ * An ES module chunk of the bundle holds a CommonJS module's exports under `default` only.
+ */
+async function undici(): Promise<typeof import("undici")> {
+  const m = (await import("undici")) as typeof import("undici") & { default?: typeof import("undici") };
+  return typeof m.request === "function" ? m : m.default!;
+}
+
+/**
  * NODE_EXTRA_CA_CERTS, when bin/ouzo kept node from loading it at start (see there): an agent
  * trusting node's own roots plus those certificates, as node would have, made on first use.
  * Otherwise undefined: node loaded them itself, or there are none.
  */
-function dispatcher(): Dispatcher | undefined {
+async function dispatcher(): Promise<Dispatcher | undefined> {
   const ca = deferredExtraCa();
   if (!ca) return undefined;
+  const { Agent } = await undici();
   extraCaAgent ??= new Agent({ connect: { ca } });
   return extraCaAgent;
 }
@@ -66,13 +77,14 @@ export async function fetchRepoFile(def: AniseRepoDef, base: string, name: strin
   }
   const url = fileUrl(base, name);
   const part = `${dest}.part`;
+  const { request } = await undici();
   let lastError: Error | undefined;
   for (let attempt = 0; attempt <= opts.retries; attempt++) {
     if (attempt) await sleep(Math.min(2000, 100 * 2 ** attempt));
     const have = fs.existsSync(part) ? fs.statSync(part).size : 0;
     try {
       const res = await request(url, {
-        dispatcher: dispatcher(),
+        dispatcher: await dispatcher(),
         headers: { ...authHeader(def), ...(have ? { range: `bytes=${have}-` } : {}) },
         headersTimeout: opts.timeoutMs,
         bodyTimeout: opts.timeoutMs,

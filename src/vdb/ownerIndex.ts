@@ -146,9 +146,11 @@ export class OwnerIndex {
 
   /**
    * Bring the index up to date with the VDB: a stat of each category directory when nothing
-   * changed; otherwise the changed categories are compared entry by entry.
+   * changed; otherwise the changed categories are compared entry by entry. `written`: the
+   * CONTENTS of entries this process has just committed (cpv → entries), taken as they are
+   * instead of reading and parsing the files again.
    */
-  refresh(): OwnerIndexRefresh {
+  refresh(written?: ReadonlyMap<string, readonly ContentsEntry[]>): OwnerIndexRefresh {
     const base = vdbDir(this.root);
     const seen = new Map<string, string>();
     let names: fs.Dirent[] = [];
@@ -188,7 +190,7 @@ export class OwnerIndex {
           this.st.deleteCategory.run(c);
         }
         for (const c of changed) {
-          const r = this.syncCategory(c, seen.get(c)!);
+          const r = this.syncCategory(c, seen.get(c)!, written);
           read += r.read;
           dropped += r.dropped;
         }
@@ -199,7 +201,7 @@ export class OwnerIndex {
   }
 
   /** Compare one category's entries with the index; read what changed. Inside a transaction. */
-  private syncCategory(category: string, stamp: string): { read: number; dropped: number } {
+  private syncCategory(category: string, stamp: string, written?: ReadonlyMap<string, readonly ContentsEntry[]>): { read: number; dropped: number } {
     const dir = path.join(vdbDir(this.root), category);
     const known = new Map((this.st.pkgsOfCategory.all(category) as { id: number; cpv: string; stamp: string }[]).map((r) => [r.cpv, r]));
     let entries: fs.Dirent[] = [];
@@ -219,8 +221,10 @@ export class OwnerIndex {
       const s = stampOf(contentsFile) ?? "none";
       const row = known.get(cpv);
       if (row && row.stamp === s) continue;
-      let contents: ContentsEntry[] = [];
-      if (s !== "none") {
+      let contents: readonly ContentsEntry[] = [];
+      const inMemory = s !== "none" ? written?.get(cpv) : undefined;
+      if (inMemory) contents = inMemory;
+      else if (s !== "none") {
         try {
           contents = parseContents(fs.readFileSync(contentsFile, "utf8"));
         } catch {
