@@ -144,9 +144,20 @@ export function checkFileConflicts(steps: readonly AniseStep[], ctx: Pick<AniseR
   // Parents are resolved inside ROOT, and a directory found missing answers for all it would hold:
   // into a new tree, one question per directory rather than per file.
   const paths = new RootPaths(ctx.root);
+  // a package's files come directory by directory: each directory is resolved once
+  let dir = "";
+  let physDir = "";
+  let absent = false;
   const present = candidates.filter((p) => {
-    const phys = paths.physRel(p);
-    if (paths.inAbsentDir(phys)) return false;
+    const slash = p.lastIndexOf("/");
+    const d = slash <= 0 ? "/" : p.slice(0, slash);
+    if (d !== dir) {
+      dir = d;
+      physDir = paths.physDir(d);
+      absent = paths.isAbsent(physDir);
+    }
+    if (absent) return false;
+    const phys = physDir === "/" ? p.slice(slash) : physDir + p.slice(slash);
     const st = lstatIfExists(paths.abs(phys));
     if (!st) return false;
     return !(st.isDirectory() || (st.isSymbolicLink() && isDirectoryIn(paths, p)));

@@ -53,6 +53,16 @@ export class RootPaths {
     return dir === "/" ? `/${base}` : `${dir}/${base}`;
   }
 
+  /** A directory as written ("/usr/lib") → its physical ROOT-relative path, every component followed. */
+  physDir(d: string): string {
+    return this.dir(d);
+  }
+
+  /** Whether a physical ROOT-relative path was found missing while resolving (so nothing below it exists). */
+  isAbsent(physRel: string): boolean {
+    return this.absent.has(physRel);
+  }
+
   /** Whether the directory of a physical ROOT-relative path is known not to exist (so neither does the path). */
   inAbsentDir(physRel: string): boolean {
     const slash = physRel.lastIndexOf("/");
