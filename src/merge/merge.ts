@@ -257,12 +257,17 @@ function buildPlan(req: MergeRequest, cpv: string): BuiltPlan {
     rdev: e.rdev,
   });
   const writable = new Map<string, boolean>();
-  /** The filesystem a new directory `physDir` would be made on: its nearest existing ancestor's. */
+  /** The filesystem a new directory `physDir` would be made on: its nearest existing ancestor's (ROOT itself may be a link). */
   const devs = new Map<string, number>();
   const devOf = (physDir: string): number => {
     let dev = devs.get(physDir);
     if (dev === undefined) {
-      const st = lstatIfExists(physDir);
+      let st: fs.Stats | undefined;
+      try {
+        st = fs.statSync(physDir, { throwIfNoEntry: false });
+      } catch {
+        st = undefined; // ENOTDIR and the like: not a directory to make anything in
+      }
       dev = st?.isDirectory() ? st.dev : physDir === path.dirname(physDir) ? -1 : devOf(path.dirname(physDir));
       devs.set(physDir, dev);
     }
