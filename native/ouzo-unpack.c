@@ -381,15 +381,39 @@ static void file_data(Job *j, const unsigned char *p, size_t n) {
 /* ---- files at their names: WORK/tree ---- */
 
 /*
+ * Strict UTF-8 (no overlong forms, surrogates or code points past U+10FFFF): the TypeScript side
+ * decodes the answer's names as UTF-8, and only such a name comes back as the same bytes.
+ */
+static int valid_utf8(const unsigned char *s) {
+    while (*s) {
+        unsigned c = *s;
+        if (c < 0x80) {
+            s++;
+            continue;
+        }
+        int n = c >= 0xc2 && c <= 0xdf ? 1 : c >= 0xe0 && c <= 0xef ? 2 : c >= 0xf0 && c <= 0xf4 ? 3 : -1;
+        if (n < 0) return 0;
+        for (int k = 1; k <= n; k++)
+            if ((s[k] & 0xc0) != 0x80) return 0;
+        if (c == 0xe0 && s[1] < 0xa0) return 0; /* overlong */
+        if (c == 0xed && s[1] > 0x9f) return 0; /* a surrogate */
+        if (c == 0xf0 && s[1] < 0x90) return 0; /* overlong */
+        if (c == 0xf4 && s[1] > 0x8f) return 0; /* past U+10FFFF */
+        s += n + 1;
+    }
+    return 1;
+}
+
+/*
  * The name a file takes in the tree, or NULL when it keeps its ordinal: a name the TypeScript
  * side uses as it is (ImageBuilder's `relative`: a leading "./" taken off, then no empty, "." or
- * ".." part, not absolute). Only files and the directories above them are ever made in the tree
+ * ".." part, not absolute), and reads back as these bytes (valid UTF-8). Only files and the directories above them are ever made in the tree
  * (symlinks, hard links and special files keep their ordinals), so with such a name no open can
  * leave it: every directory on the way is one this helper made.
  */
 static const char *tree_name(const char *name) {
     const char *p = strncmp(name, "./", 2) == 0 ? name + 2 : name;
-    if (!*p || *p == '/') return NULL;
+    if (!*p || *p == '/' || !valid_utf8((const unsigned char *)p)) return NULL;
     for (const char *c = p;;) {
         const char *slash = strchr(c, '/');
         size_t len = slash ? (size_t)(slash - c) : strlen(c);

@@ -182,6 +182,22 @@ describe.skipIf(!helper)("the native unpacker", () => {
     expect(filesIn(path.join(dir, "wn")).length).toBe(n.entries.filter((e) => e.type !== "dir").length);
   });
 
+  it("keeps a name that is not UTF-8 under its number, where the merge finds it", async () => {
+    const dir = tmpdir();
+    // usr/share/x<ff>.txt: decoded as UTF-8 it reads usr/share/x\ufffd.txt, which is not the file's name on disk
+    const named = (name: Buffer, body: string) => {
+      const h = rawHeader("", Buffer.byteLength(body), "0");
+      name.copy(h, 0);
+      return Buffer.concat([withChecksum(h), padded(Buffer.from(body))]);
+    };
+    const art = path.join(dir, "p.package.tar.zst");
+    fs.writeFileSync(art, compress(Buffer.concat([named(Buffer.from("usr/share/x\xff.txt", "latin1"), "odd\n"), named(Buffer.from("usr/share/ok.txt"), "ok\n"), Buffer.alloc(1024)])));
+    const { n, cn, cl } = await both(art, dir);
+    expect(cn).toEqual(cl);
+    expect(fs.readFileSync(n.entries.find((e) => e.path === "/usr/share/x\ufffd.txt")!.src, "utf8")).toBe("odd\n");
+    expect(n.wholeDirs.size).toBe(0);
+  });
+
   it("keeps the later of two entries of one path, as tar does", async () => {
     const dir = tmpdir();
     const art = packageOf(
