@@ -50,13 +50,21 @@ function requireCached(file, extra = {}) {
   return module.exports;
 }
 
+/** The CommonJS files of the bundle importHeavy has loaded: their exports. */
+const cjsLoaded = new Map();
+
 /**
  * The core's imports of what it loads on demand: CommonJS files through requireCached, ES
  * modules with import() (code compiled by vm.Script cannot import in Node 20).
  */
 function importHeavy(file) {
   const full = path.join(BUNDLE, file);
-  return file.endsWith(".cjs") ? Promise.resolve(requireCached(full, { __ouzoImport: importHeavy })) : import(pathToFileURL(full).href);
+  if (!file.endsWith(".cjs")) return import(pathToFileURL(full).href);
+  // loaded once, as import() and require() load a module once (`ouzo emerge` asks for the anise
+  // commands at every merge)
+  let loaded = cjsLoaded.get(full);
+  if (!loaded) cjsLoaded.set(full, (loaded = Promise.resolve(requireCached(full, { __ouzoImport: importHeavy }))));
+  return loaded;
 }
 
 /** The core's exports, and what to remember of its compilation. */
@@ -85,7 +93,7 @@ function saveCodeCaches(all = false) {
   }
 }
 
-module.exports = { loadCore, saveCodeCaches };
+module.exports = { loadCore, saveCodeCaches, importHeavy };
 
 if (require.main === module) {
   const { main } = loadCore();

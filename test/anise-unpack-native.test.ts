@@ -182,6 +182,25 @@ describe.skipIf(!helper)("the native unpacker", () => {
     expect(filesIn(path.join(dir, "wn")).length).toBe(n.entries.filter((e) => e.type !== "dir").length);
   });
 
+  it("does not count a directory whole when the helper made a directory in it for a file that went elsewhere and was dropped", async () => {
+    const dir = tmpdir();
+    const pack = tar.pack();
+    const entry = (name: string, body: string) => pack.entry({ name, mode: 0o644, mtime: new Date(1_700_000_000_000) }, body);
+    entry("usr/share/foo/a.txt", "a\n");
+    // a name too long for the filesystem: its directory is made in the tree, the file goes under its number; a disabled subset drops it
+    entry(`usr/share/foo/sub/${"n".repeat(300)}`, "dropped\n");
+    pack.finalize();
+    const chunks: Buffer[] = [];
+    for await (const c of pack) chunks.push(c as Buffer);
+    const art = path.join(dir, "p.package.tar.zst");
+    fs.writeFileSync(art, compress(Buffer.concat(chunks)));
+    const opts = { subsets: new Map([["extra", [/^\/usr\/share\/foo\/sub\//]]]), enabledSubsets: new Set<string>() };
+    const { n, cn, cl } = await both(art, dir, opts);
+    expect(cn).toEqual(cl);
+    expect(fs.existsSync(path.join(dir, "wn", "tree", "usr/share/foo/sub"))).toBe(true);
+    expect([...n.wholeDirs]).toEqual([]);
+  });
+
   it("keeps a name that is not UTF-8 under its number, where the merge finds it", async () => {
     const dir = tmpdir();
     // usr/share/x<ff>.txt: decoded as UTF-8 it reads usr/share/x\ufffd.txt, which is not the file's name on disk

@@ -237,6 +237,14 @@ describe("start-up from V8's code cache", () => {
     expect(loadCore().cacheUsed).toBe(true);
   });
 
+  it("loads a CommonJS part of the bundle once, however often it is asked for", async () => {
+    const { importHeavy } = await import("../bin/ouzo.js" as string);
+    const [a, b] = await Promise.all([importHeavy("./heavy/anise.cjs"), importHeavy("./heavy/anise.cjs")]);
+    expect(typeof a.aniseInstallCommand).toBe("function");
+    expect(b).toBe(a);
+    expect(await importHeavy("./heavy/anise.cjs")).toBe(a);
+  });
+
   it("ignores a corrupt or missing cache, answers all the same, and makes a new one", () => {
     const dir = install();
     const cache = path.join(dir, "dist/bundle/ouzo.cjs.cache");

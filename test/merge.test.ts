@@ -372,6 +372,63 @@ describe("a directory of the image moved whole (MergeRequest.wholeDirs)", () => 
     expectClean(root);
   });
 
+  it("merges file by file after all when the place is taken between the plan and the staging (or the rename crosses a mount)", async () => {
+    const root = tmpdir();
+    fs.mkdirSync(path.join(root, "usr/share"), { recursive: true });
+    const { image, buildInfo } = prepare("app-misc/foo-1.0", files, "0");
+    const dest = path.join(root, "usr/share/foo");
+    // something makes the directory just as the staging starts (the plan had found nothing there)
+    const events: string[] = [];
+    let made: number | undefined;
+    const reporter = {
+      report(e: { kind: string; task?: string; message?: string }) {
+        if (e.kind === "started" && e.task?.endsWith(": staging") && made === undefined) made = (fs.mkdirSync(dest), ino(dest));
+        if (e.kind === "info") events.push(e.message!);
+      },
+    };
+    await mergePackage({ ...request(root, "app-misc/foo-1.0", image, buildInfo, { wholeDirs: whole }), reporter });
+    expect(events).toEqual(["app-misc/foo-1.0: /usr/share/foo cannot be moved into place whole (something is there now); merging it file by file"]);
+    // the directory made meanwhile stayed, and holds the package's files
+    expect(ino(dest)).toBe(made);
+    expect(read(root, "usr/share/foo/sub/b.txt")).toBe("b\n");
+    expect(contentsText(root, "app-misc/foo-1.0")).toContain("obj /usr/share/foo/sub/b.txt");
+    expect(cpvs(root)).toEqual(["app-misc/foo-1.0"]);
+    expectClean(root);
+  });
+
+  it("takes away only what it moved when its image is gone before the rollback, leaving what someone put there", async () => {
+    const root = tmpdir();
+    fs.mkdirSync(path.join(root, "usr/share"), { recursive: true });
+    const { image, buildInfo } = prepare("app-misc/foo-1.0", files, "0");
+    const entries = (await import("../src/merge/imageWalk.js")).walkImage(image);
+    entries.push({ ...entries.find((e) => e.path === "/etc/foo/foo.conf")!, path: "/etc/zz-missing", src: path.join(image, "nowhere"), md5: md5("") });
+    // once the directory is in place: the image's parent goes (its work directory cleaned) and a file is put beside the package's
+    const reporter = {
+      report(e: { kind: string; item?: string }) {
+        if (e.kind === "progress" && e.item === "/usr/share/foo") {
+          fs.rmSync(path.join(image, "usr/share"), { recursive: true });
+          fs.writeFileSync(path.join(root, "usr/share/foo/sub/mine"), "not the package's\n");
+        }
+      },
+    };
+    await expect(mergePackage({ ...request(root, "app-misc/foo-1.0", image, buildInfo, { wholeDirs: ["/usr/share/foo", "/usr/share/foo/sub", "/usr/share/foo/empty"] }), imageEntries: entries, reporter })).rejects.toThrow(/nowhere/);
+    expect(snapshot(path.join(root, "usr/share"))).toEqual({ foo: "dir 755", "foo/sub": "dir 755", "foo/sub/mine": expect.stringMatching(/^obj 644 /) });
+    expect(cpvs(root)).toEqual([]);
+    expectClean(root);
+  });
+
+  it("does not move a directory above where the merge keeps its own state (its journal in /var/lib/ouzo)", async () => {
+    const root = tmpdir();
+    const { image, buildInfo } = prepare("app-misc/foo-1.0", { "var/lib/foo/state": "s\n" }, "0");
+    const foo = ino(path.join(image, "var/lib/foo"));
+    const events: string[] = [];
+    await mergePackage({ ...request(root, "app-misc/foo-1.0", image, buildInfo, { wholeDirs: ["/var", "/var/lib", "/var/lib/foo"] }), reporter: { report: (e) => void (e.kind === "info" && events.push(e.message)) } });
+    expect(events).toEqual([]);
+    expect(ino(path.join(root, "var/lib/foo"))).toBe(foo);
+    expect(read(root, "var/lib/foo/state")).toBe("s\n");
+    expectClean(root);
+  });
+
   it("moves it back into the image when the merge fails before every file is staged", async () => {
     const root = tmpdir();
     const { image, buildInfo } = prepare("app-misc/foo-1.0", files, "0");

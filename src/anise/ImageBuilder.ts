@@ -238,7 +238,9 @@ export class ImageBuilder {
     /** The entry is not part of the image: what the helper made of it goes. */
     const drop = (): undefined => {
       if (made) fs.rmSync(made, { force: true });
-      if (inTree) this.stray(rel);
+      // the helper may have made its directories in the tree even when the file itself went
+      // under its number (a name too long for the filesystem): they are not the image's
+      if (e.type === "file") this.stray(rel);
       return undefined;
     };
     if (rel === "") return drop(); // the root entry (`.`)
@@ -257,7 +259,7 @@ export class ImageBuilder {
         // written anew as the TypeScript reader writes it (0644, ours, now), not with the archive's mode
         fs.writeFileSync(to, fs.readFileSync(made), { mode: 0o644 });
         fs.rmSync(made);
-        if (inTree) this.stray(rel);
+        this.stray(rel);
         return undefined;
       }
       const fd = fs.openSync(to, "w", 0o644);

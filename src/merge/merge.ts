@@ -22,7 +22,7 @@ import { Journal, newTxid } from "./journal.js";
 import { recoverUnderLock } from "./recover.js";
 import { planRemoval, type KeptEntry } from "./removal.js";
 import { ignoreMatcher, isDirectoryIn, lstatIfExists, RootPaths } from "./rootPath.js";
-import { journaledPlan, R, rollBack, rollForward, stage, syncFilesystems, tempPathOf, type MergeHooks, type PlanDir, type PlanMove, type PlanOld, type PlanPlace, type PlanTouch, type TxPlan } from "./transaction.js";
+import { journaledPlan, MOVE_BLOCKED, R, rollBack, rollForward, stage, syncFilesystems, tempPathOf, type MergeHooks, type PlanDir, type PlanMove, type PlanOld, type PlanPlace, type PlanTouch, type TxPlan } from "./transaction.js";
 
 export type { MergeHooks } from "./transaction.js";
 
@@ -127,6 +127,12 @@ export async function mergePackage(req: MergeRequest): Promise<MergeResult> {
       } catch (undo) {
         journal.close();
         throw new OuzoError("merge-rollback-failed", `the merge of ${cpv} failed (${(e as Error).message}) and undoing it failed too (${(undo as Error).message}); 'ouzo recover' (or the next ouzo run) tries again`, { pkg: cpv });
+      }
+      // a directory that could not be moved whole (another mount, something appeared at its
+      // place): the same merge again, file by file
+      if (e instanceof OuzoError && e.code === MOVE_BLOCKED && req.wholeDirs) {
+        req.reporter?.report({ kind: "info", message: `${cpv}: ${e.message}; merging it file by file` });
+        return mergePackage({ ...req, wholeDirs: undefined });
       }
       throw e;
     }
@@ -276,6 +282,8 @@ function buildPlan(req: MergeRequest, cpv: string): BuiltPlan {
   /** `e`, a new directory, moved whole (MergeRequest.wholeDirs) if it can be. */
   const moveWhole = (e: ImageEntry, phys: string): boolean => {
     if (!req.wholeDirs?.has(e.path) || !protect.noneBelow(e.path) || collisionIgnored(e.path)) return false;
+    // the merge itself makes these before staging (the journal, the vdb entry, COUNTER)
+    if (STATE_DIRS.some((d) => d === e.path || d.startsWith(`${e.path}/`))) return false;
     const img = lstatIfExists(e.src);
     if (!img?.isDirectory() || img.dev !== devOf(path.dirname(phys))) return false;
     const dirs = [{ src: e.src, mode: e.mode, uid: e.uid, gid: e.gid }];
@@ -487,6 +495,9 @@ function buildPlan(req: MergeRequest, cpv: string): BuiltPlan {
   };
   return { plan, contents, kept, result };
 }
+
+/** Where a merge writes its own state in ROOT before it stages anything: no directory above them is moved whole. */
+const STATE_DIRS = ["/var/lib/ouzo/journal", "/var/db/pkg", "/var/cache/edb"];
 
 function contentsEntry(e: ImageEntry, md5: string): ContentsEntry {
   switch (e.type) {

@@ -8,6 +8,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { OuzoError } from "../core/errors.js";
 import type { Reporter } from "../core/reporter.js";
+import { parseContents } from "../vdb/contents.js";
 import { readInstalledEntry, type InstalledPackage } from "../vdb/installed.js";
 import { commitVdbEntry, discardStagedEntry, removeVdbEntry, vdbEntryDir } from "../vdb/vdbWrite.js";
 import { updateConfmem } from "./configProtect.js";
@@ -216,14 +217,29 @@ export function stage(plan: TxPlan, reporter?: Reporter): void {
   reporter?.report({ kind: "finished", task });
 }
 
-/** The directories of a move given their modes and owners where the image's differ, then the rename (nothing is at `final`: rename would not replace a directory that holds something, and `dirs` made the parent). */
+/** The error of a directory that cannot be moved whole after all: mergePackage merges the package again, file by file. */
+export const MOVE_BLOCKED = "merge-move-blocked";
+
+/**
+ * The directories of a move given their modes and owners where the image's differ, then the
+ * rename, into a place that must still be free (`dirs` made its parent): a rename would replace
+ * an empty directory that appeared meanwhile, and fails across mount points of one filesystem.
+ */
 function stageMove(m: PlanMove): void {
+  const blocked = (why: string) => new OuzoError(MOVE_BLOCKED, `${m.path} cannot be moved into place whole (${why})`);
+  if (lexists(m.final)) throw blocked("something is there now");
   for (const d of m.dirs) {
     const st = fs.lstatSync(d.src);
     if (st.uid !== d.uid || st.gid !== d.gid) chownIfAllowed(() => fs.chownSync(d.src, d.uid, d.gid));
     if ((st.mode & 0o7777) !== d.mode) fs.chmodSync(d.src, d.mode);
   }
-  fs.renameSync(m.src, m.final);
+  try {
+    fs.renameSync(m.src, m.final);
+  } catch (e) {
+    const c = code(e);
+    if (c === "EXDEV" || c === "ENOTEMPTY" || c === "EEXIST") throw blocked(c);
+    throw e;
+  }
 }
 
 function stageOne(p: PlanPlace, groupTemp: Map<number, string>): void {
@@ -326,8 +342,8 @@ export function rollBack(plan: TxPlan): void {
   const moves = plan.moves ?? [];
   for (let i = moves.length - 1; i >= 0; i--) {
     const m = moves[i]!;
-    // this merge's directory (by its inode) back into the image, or away when the image is gone
-    // or made anew (a later run unpacked the package again)
+    // this merge's directory (by its inode) back into the image, or its files away when the image
+    // is gone or made anew (a later run unpacked the package again)
     const st = lstatIfExists(m.final);
     if (!st?.isDirectory() || st.ino !== m.ino) continue;
     if (!lexists(m.src)) {
@@ -338,7 +354,7 @@ export function rollBack(plan: TxPlan): void {
         // its parent in the image is gone too
       }
     }
-    fs.rmSync(m.final, { recursive: true, force: true });
+    removeMoved(plan, m);
   }
   for (let i = plan.dirs.length - 1; i >= 0; i--) {
     const d = plan.dirs[i]!;
@@ -354,6 +370,32 @@ export function rollBack(plan: TxPlan): void {
     fs.rmdirSync(path.dirname(plan.mergingDir)); // a category directory made for this entry alone
   } catch {
     // other entries live there
+  }
+}
+
+/**
+ * A moved directory whose image is gone: what the staged entry's CONTENTS lists below it goes,
+ * then its directories if empty, as a rollback file by file removes what it had put in place;
+ * anything else someone put there meanwhile stays. Without that CONTENTS (never the case once a
+ * move was made: the entry is staged first) it is left as it is.
+ */
+function removeMoved(plan: TxPlan, m: PlanMove): void {
+  let listed;
+  try {
+    listed = parseContents(fs.readFileSync(path.join(plan.mergingDir, "CONTENTS"), "utf8"));
+  } catch {
+    return;
+  }
+  const prefix = `${m.path}/`;
+  const below = listed.filter((e) => e.path.startsWith(prefix));
+  const host = (p: string) => m.final + p.slice(m.path.length);
+  for (const e of below) if (e.type !== "dir") fs.rmSync(host(e.path), { force: true });
+  for (const e of [...below.filter((e) => e.type === "dir").reverse(), { path: m.path }]) {
+    try {
+      fs.rmdirSync(host(e.path));
+    } catch {
+      // not empty: what is left is not this merge's
+    }
   }
 }
 
