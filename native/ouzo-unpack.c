@@ -8,8 +8,8 @@
  * subsets, sets the carried VDB entry apart, makes hard links and special files, and drops what
  * it does not keep. Asked to (FLAGS "t"), a regular file whose name is clean goes at that name in
  * WORK/tree instead (see tree_name): a directory of the tree that holds exactly what the package
- * installs there is then merged into ROOT by one rename instead of one per file. Decompression is zstd's
- * own library (the sources zstd-napi ships). MD5: the files up to LANE_FILE_MAX are copied aside
+ * installs there is then merged into ROOT by one rename instead of one per file. Decompression
+ * is zstd's own library (the sources zstd-napi ships). MD5: the files up to LANE_FILE_MAX are copied aside
  * and hashed sixteen at a time, the larger ones as they are written (both in md5-lanes.c);
  * OUZO_UNPACK_MD5 = stream (every file as it is written), base, avx2 or avx512 picks a way (for
  * the tests and the benchmarks). Nothing but libc and libm: a C compiler is all it needs.
@@ -407,9 +407,10 @@ static int valid_utf8(const unsigned char *s) {
 /*
  * The name a file takes in the tree, or NULL when it keeps its ordinal: a name the TypeScript
  * side uses as it is (ImageBuilder's `relative`: a leading "./" taken off, then no empty, "." or
- * ".." part, not absolute), and reads back as these bytes (valid UTF-8). Only files and the directories above them are ever made in the tree
- * (symlinks, hard links and special files keep their ordinals), so with such a name no open can
- * leave it: every directory on the way is one this helper made.
+ * ".." part, not absolute), and reads back as these bytes (valid UTF-8). Only files and the
+ * directories above them are ever made in the tree (symlinks, hard links and special files keep
+ * their ordinals), so with such a name no open can leave it: every directory on the way is one
+ * this helper made.
  */
 static const char *tree_name(const char *name) {
     const char *p = strncmp(name, "./", 2) == 0 ? name + 2 : name;
@@ -564,7 +565,6 @@ static void header(Job *j, const unsigned char *h) {
         j->gid = gid;
         j->mtime = mtime;
         mode_t create_mode = j->plain_mode ? (mode & 0777) : 0600;
-        j->fd = -1;
         const char *at = j->treefd >= 0 ? tree_name(name.data) : NULL;
         if (at && (j->fd = create_in_tree(j->treefd, at, create_mode)) >= 0) j->out.data[j->kind_at] = 'F';
         else j->fd = openat(j->dirfd, ordinal, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, create_mode);

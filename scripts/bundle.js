@@ -14,8 +14,8 @@
 // core before the first download, and compiling its ES modules was ~80 ms of that (the first
 // request of bench/anise.js's install came 303-340 ms after the start, 243-248 ms with the cache).
 // Modules it shares with the other heavy parts are in both; the anise commands that only look
-// (aniseQuery) or configure (aniseAdmin) stay small ES modules. The core reaches them only through dynamic imports, which the plugin
-// below turns into imports of those files. Modules both parts use are in both: state that the
+// (aniseQuery) or configure (aniseAdmin) stay small ES modules. The core reaches them only
+// through dynamic imports, which the plugin below turns into imports of those files. Modules both parts use are in both: state that the
 // other part must see lives on globalThis under a Symbol.for key (core/interrupt.ts, the running
 // children of core/spawn.ts), and OuzoError recognises its instances from either copy.
 //

@@ -172,8 +172,7 @@ export class ImageBuilder {
     return parts.join("/");
   }
 
-  /** The directories above `rel`; none may be a symlink of the archive or a file. */
-  /** …; the directory holding `rel` ("" at the top). */
+  /** The directories above `rel` (none may be a symlink of the archive or a file); the one holding it ("" at the top). */
   private parents(rel: string): string {
     const slash = rel.lastIndexOf("/");
     if (slash < 0) return "";
@@ -258,9 +257,7 @@ export class ImageBuilder {
       if (made) {
         // written anew as the TypeScript reader writes it (0644, ours, now), not with the archive's mode
         fs.writeFileSync(to, fs.readFileSync(made), { mode: 0o644 });
-        fs.rmSync(made);
-        this.stray(rel);
-        return undefined;
+        return drop();
       }
       const fd = fs.openSync(to, "w", 0o644);
       return {

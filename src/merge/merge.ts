@@ -11,14 +11,14 @@ import type { Reporter } from "../core/reporter.js";
 import { compareVersions } from "../pms/version.js";
 import { parseContents, type ContentsEntry } from "../vdb/contents.js";
 import { splitPackageDir, vdbDir, type InstalledPackage } from "../vdb/installed.js";
-import { nextCounter } from "../vdb/counter.js";
+import { counterFile, nextCounter } from "../vdb/counter.js";
 import type { OwnerIndex } from "../vdb/ownerIndex.js";
 import { withVdbLock } from "../vdb/vdbLock.js";
 import { stageVdbEntry, stagingDir, vdbEntryDir } from "../vdb/vdbWrite.js";
 import { findOwners, judgeCollisions, type Collision } from "./collisions.js";
 import { cfgName, ConfigProtect, currentValue, md5File, neverProtected, readConfmem } from "./configProtect.js";
 import { checkImageEntries, seconds, walkImage, type ImageEntry } from "./imageWalk.js";
-import { Journal, newTxid } from "./journal.js";
+import { Journal, journalDir, newTxid } from "./journal.js";
 import { recoverUnderLock } from "./recover.js";
 import { planRemoval, type KeptEntry } from "./removal.js";
 import { ignoreMatcher, isDirectoryIn, lstatIfExists, RootPaths } from "./rootPath.js";
@@ -496,8 +496,8 @@ function buildPlan(req: MergeRequest, cpv: string): BuiltPlan {
   return { plan, contents, kept, result };
 }
 
-/** Where a merge writes its own state in ROOT before it stages anything: no directory above them is moved whole. */
-const STATE_DIRS = ["/var/lib/ouzo/journal", "/var/db/pkg", "/var/cache/edb"];
+/** Where a merge writes its own state in ROOT before it stages anything (ROOT-relative): no directory above them is moved whole. */
+const STATE_DIRS = [journalDir("/"), vdbDir("/"), path.dirname(counterFile("/"))];
 
 function contentsEntry(e: ImageEntry, md5: string): ContentsEntry {
   switch (e.type) {
