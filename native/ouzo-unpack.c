@@ -18,7 +18,8 @@
  *
  * Request, three NUL-terminated fields:
  *   FLAGS   "o" to restore owners from the archive (EPERM ignored), "-" not to; then "t" to
- *           write files at their names in WORK/tree
+ *           write files at their names in WORK/tree. Or "r": remove WORK and all it holds (what
+ *           a merge left of a package), ARCHIVE empty; the answer is an empty body, or a failure
  *   WORK    the package's work directory (absolute): made anew (what was there is removed), with
  *           the image directory WORK/image in it, where the entries go (and WORK/tree)
  *   ARCHIVE the package file
@@ -728,6 +729,28 @@ static int write_all(const char *p, size_t n) {
     return 1;
 }
 
+/* Write a job's answer and free what it holds; 0 when the answer cannot be written. */
+static int answer_job(Job *j) {
+    /* a failure follows the entries read before it: the caller judges those first, as the
+       TypeScript reader does, so an earlier bad name is the error told, not a later cut */
+    Buf *answer = &j->out;
+    if (j->fail_kind == 'u') j->out.len = 0;
+    if (j->fail_kind) {
+        field(&j->out, &j->fail_kind, 1);
+        field(&j->out, j->fail, strlen(j->fail));
+    }
+    char head[32];
+    int hlen = snprintf(head, sizeof head, "%zu\n", answer->len);
+    int ok = write_all(head, (size_t)hlen) && write_all(answer->data ? answer->data : "", answer->len);
+    free(j->out.data);
+    free(j->meta.data);
+    free(j->long_name.data);
+    free(j->long_link.data);
+    free(j->pax_path.data);
+    free(j->pax_linkpath.data);
+    return ok;
+}
+
 int main(void) {
     in_buf = malloc(IN_SIZE);
     out_buf = malloc(OUT_SIZE);
@@ -757,6 +780,12 @@ int main(void) {
         Job j = {0};
         j.fd = -1;
         j.treefd = -1;
+        if (flags[0] == 'r') {
+            /* a removal: the merge left a few directories, moved out of or emptied */
+            if (nftw(work, remove_one, 16, FTW_DEPTH | FTW_PHYS) < 0 && errno != ENOENT) failf(&j, 'e', "cannot remove %s: %s", work, strerror(errno));
+            if (!answer_job(&j)) return 1;
+            continue;
+        }
         j.same_owner = flags[0] == 'o';
         int tree = flags[0] && flags[1] == 't';
         j.my_uid = getuid();
@@ -778,22 +807,6 @@ int main(void) {
             close(j.dirfd);
             if (j.treefd >= 0) close(j.treefd);
         }
-        /* a failure follows the entries read before it: the caller judges those first, as the
-           TypeScript reader does, so an earlier bad name is the error told, not a later cut */
-        Buf *answer = &j.out;
-        if (j.fail_kind == 'u') j.out.len = 0;
-        if (j.fail_kind) {
-            field(&j.out, &j.fail_kind, 1);
-            field(&j.out, j.fail, strlen(j.fail));
-        }
-        char head[32];
-        int hlen = snprintf(head, sizeof head, "%zu\n", answer->len);
-        if (!write_all(head, (size_t)hlen) || !write_all(answer->data ? answer->data : "", answer->len)) return 1;
-        free(j.out.data);
-        free(j.meta.data);
-        free(j.long_name.data);
-        free(j.long_link.data);
-        free(j.pax_path.data);
-        free(j.pax_linkpath.data);
+        if (!answer_job(&j)) return 1;
     }
 }

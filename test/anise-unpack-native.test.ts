@@ -344,6 +344,32 @@ describe.skipIf(!helper)("the native unpacker", () => {
     await u.close();
   });
 
+  it("has its helpers remove what a merge left of a work directory, in turn with the unpacking, and removes it itself when they are gone", async () => {
+    const dir = tmpdir();
+    const before = helperPids();
+    const u = new Unpacker("native", 2);
+    const arts = [0, 1, 2].map((i) => packageOf(path.join(dir, `p${i}`), (t) => {
+      fs.mkdirSync(path.join(t, "usr", "share", `d${i}`), { recursive: true });
+      fs.writeFileSync(path.join(t, "usr", "share", `d${i}`, "f"), `${i}\n`);
+    }));
+    const first = await u.unpack(arts[0]!, path.join(dir, "w0"), {});
+    expect(first.files.length).toBe(1);
+    // a merge that moved the file out leaves directories, one of them not empty here
+    fs.writeFileSync(path.join(dir, "w0", "tree", "usr", "left"), "x");
+    const next = u.unpack(arts[1]!, path.join(dir, "w1"), {});
+    await Promise.all([u.remove(path.join(dir, "w0")), next]);
+    expect(fs.existsSync(path.join(dir, "w0"))).toBe(false);
+    expect(fs.readFileSync((await next).entries.find((e) => e.path === "/usr/share/d1/f")!.src, "utf8")).toBe("1\n");
+    // a directory that is not there is no failure
+    await u.remove(path.join(dir, "nothing-here"));
+    await u.unpack(arts[2]!, path.join(dir, "w2"), {});
+    for (const pid of helperPids()) if (!before.includes(pid)) process.kill(pid, "SIGKILL");
+    await vi.waitFor(() => expect(helperPids().filter((p) => !before.includes(p))).toEqual([]));
+    await u.remove(path.join(dir, "w2"));
+    expect(fs.existsSync(path.join(dir, "w2"))).toBe(false);
+    await u.close();
+  });
+
   it("closes its helpers with the run", async () => {
     const dir = tmpdir();
     const u = new Unpacker("native", 2);
@@ -383,6 +409,22 @@ describe("a native lane", () => {
     const { l, events } = lane(fakeHelper(dir, "printf 'what?\\n'; exec sleep 5"));
     l.start({ file: path.join(dir, "p.package.tar.zst"), work: path.join(dir, "w"), opts: {} }, () => {}, () => {});
     await vi.waitFor(() => expect(events.lost).toEqual([1]));
+    await l.close();
+  });
+
+  it("has the helper remove a directory and all it holds, and says when it cannot", async () => {
+    const dir = tmpdir();
+    const { l } = lane(helper!);
+    fs.mkdirSync(path.join(dir, "w", "tree", "usr", "share"), { recursive: true });
+    fs.writeFileSync(path.join(dir, "w", "tree", "usr", "f"), "f");
+    fs.symlinkSync("/", path.join(dir, "w", "tree", "root-link"));
+    await l.remove(path.join(dir, "w"));
+    expect(fs.existsSync(path.join(dir, "w"))).toBe(false);
+    // the link was removed, not followed
+    expect(fs.existsSync("/")).toBe(true);
+    // a file where a directory should be above it: the helper says why it cannot
+    fs.writeFileSync(path.join(dir, "plain"), "x");
+    await expect(l.remove(path.join(dir, "plain", "w"))).rejects.toThrow(/cannot remove .*plain\/w: Not a directory/);
     await l.close();
   });
 

@@ -208,9 +208,14 @@ export class Unpacker {
     });
   }
 
-  /** Remove a directory (a merged image's leftovers) off the main thread. */
+  /**
+   * Remove a directory (a merged image's leftovers) off the main thread: by a helper when the
+   * lanes are native/ouzo-unpack's (the one with the least in hand), else by libuv's threads.
+   */
   remove(dir: string): Promise<void> {
-    return removeWork(dir);
+    let by: NativeLane | undefined;
+    for (const l of this.lanes) if (l instanceof NativeLane && (!by || (this.busy.get(l) ?? 0) < (this.busy.get(by) ?? 0))) by = l;
+    return by ? by.remove(dir).catch(() => removeWork(dir)) : removeWork(dir);
   }
 
   async close(): Promise<void> {

@@ -12,7 +12,7 @@ import { packagePath } from "../core/paths.js";
 import type { TarEntry, TarEntryType } from "./tarReader.js";
 import { ImageBuilder, type UnpackOptions, type UnpackResult } from "./ImageBuilder.js";
 import { unpackPackage } from "./unpack.js";
-import type { Lane, LaneEvents, UnpackJob } from "./Unpacker.js";
+import type { Lane, LaneEvents, Pending, UnpackJob } from "./Unpacker.js";
 
 /** Signals that stop a run: a helper ended by one is not replaced by unpacking here. */
 const STOPPING: ReadonlySet<string> = new Set(["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT"]);
@@ -69,13 +69,16 @@ export function applyAnswer(body: Buffer, image: ImageBuilder): "unsupported" | 
   return undefined;
 }
 
+/** A request the helper has in hand: an unpacking, or a removal (`remove`). */
+type Held = { job: UnpackJob; image: ImageBuilder; resolve(v: unknown): void; reject(e: Error): void } | { removal: string; resolve(): void; reject(e: Error): void };
+
 /** One helper process: a lane of the Unpacker that takes unpacking jobs. */
 export class NativeLane implements Lane {
   /** Two requests at once: the helper finds the next one waiting when it answers. */
   readonly depth = 2;
   private readonly child: ChildProcess;
   /** The requests sent, in order: the helper answers them in that order. */
-  private readonly held: { job: UnpackJob; image: ImageBuilder; resolve(v: unknown): void; reject(e: Error): void }[] = [];
+  private readonly held: Held[] = [];
   private readonly exited: Promise<void>;
   private chunks: Buffer[] = [];
   private have = 0;
@@ -112,6 +115,19 @@ export class NativeLane implements Lane {
     this.child.stdin!.write(`${image.sameOwner ? "o" : "-"}${FILES_AT_NAMES ? "t" : ""}\0${work}\0${job.file}\0`);
   }
 
+  /**
+   * Remove `dir` and all it holds, in the helper after what it has in hand: what a merge leaves of
+   * a package (its image's and tree's directories) goes without a system call on the main thread.
+   * Rejects when the helper cannot (or is gone: the caller then removes it itself).
+   */
+  remove(dir: string): Promise<void> {
+    if (this.gone || this.closing) return Promise.reject(new Error("the unpack helper is gone"));
+    return new Promise<void>((resolve, reject) => {
+      this.held.push({ removal: dir, resolve, reject });
+      this.child.stdin!.write(`r\0${path.resolve(dir)}\0\0`);
+    });
+  }
+
   /** Answers come in pieces: each is its length, a newline, the body. */
   private data(b: Buffer): void {
     this.chunks.push(b);
@@ -143,6 +159,13 @@ export class NativeLane implements Lane {
       this.need = -1;
       const held = this.held.shift();
       if (!held) return;
+      if ("removal" in held) {
+        // an empty answer, or the failure's two fields
+        if (body.length) held.reject(new Error(body.toString("utf8").split("\0")[1] ?? "the removal failed"));
+        else held.resolve();
+        if (!this.have) return;
+        continue;
+      }
       try {
         if (applyAnswer(body, held.image) === "unsupported") held.resolve(unpackPackage(held.job.file, held.job.work, held.job.opts));
         else held.resolve(held.image.finish());
@@ -162,7 +185,11 @@ export class NativeLane implements Lane {
   private lost(signal: NodeJS.Signals | null | undefined): void {
     if (this.gone) return;
     this.gone = true;
-    const held = this.held.splice(0);
+    const held: Pending[] = [];
+    for (const h of this.held.splice(0)) {
+      if ("removal" in h) h.reject(new Error("the unpack helper is gone"));
+      else held.push(h);
+    }
     if (this.closing || (signal && STOPPING.has(signal))) {
       const why = new Error(this.closing ? "the unpacker was closed" : `the unpack helper was stopped (${signal})`);
       for (const h of held) h.reject(why);
