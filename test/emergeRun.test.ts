@@ -2,7 +2,7 @@
 // upgraded, unmerged, in parallel, past failures, and resumed.
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { spawnSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import { describe, expect, it } from "vitest";
 import { builddir, buildSystem, type BuildSystem } from "./buildFixture.js";
 import * as http from "node:http";
@@ -250,9 +250,17 @@ describe("ouzo emerge --usepkg with anise repositories", () => {
       configureRepos(sys.root, [{ name: "bins", url: server.url }]);
       // the server answers from this process: the CLI runs beside it, not blocking it
       expect((await ouzoAsync(["anise", "repo-update", "--root", sys.root])).code).toBe(0);
-      const r = await ouzoAsync(["emerge", "--root", sys.root, "--quiet-build", "-k", "app-misc/binonly", "app-misc/notes"]);
+      // a `sync` that notes how it was called: the anise merges sync ROOT's filesystem once, at
+      // their end (merge-sync), as `ouzo anise install` does
+      const bin = path.join(sys.tmp, "bin");
+      const calls = path.join(sys.tmp, "sync-calls");
+      fs.mkdirSync(bin);
+      const realSync = execFileSync("sh", ["-c", "command -v sync"], { encoding: "utf8" }).trim();
+      fs.writeFileSync(path.join(bin, "sync"), `#!/bin/sh\necho "$*" >> '${calls}'\nexec '${realSync}' "$@"\n`, { mode: 0o755 });
+      const r = await ouzoAsync(["emerge", "--root", sys.root, "--quiet-build", "-k", "app-misc/binonly", "app-misc/notes"], { env: { PATH: `${bin}:${process.env.PATH}` } });
       expect(r.stderr).not.toContain("ouzo:");
       expect(r.code).toBe(0);
+      expect(fs.readFileSync(calls, "utf8").split("\n")).toContain(`-f ${sys.root}`);
       expect(r.stdout).toContain("app-misc/binonly-1.0::bins (anise)");
       expect(vdb(sys)).toEqual(["app-misc/binonly-1.0", "app-misc/notes-1.0"]);
       expect(fs.readFileSync(inRoot(sys, "usr/share/binonly/README"), "utf8")).toBe("from an anise repository\n");

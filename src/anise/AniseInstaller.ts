@@ -72,9 +72,11 @@ export interface AniseRunContext {
   readonly downloadOnly: boolean;
   readonly sameOwner?: boolean;
   /**
-   * The caller syncs ROOT's filesystem at the end (merge-sync): meanwhile the files merged so far
-   * are written back in the background, every SYNC_EVERY bytes, so that the last sync has little
-   * left to wait for.
+   * merge-sync for the run as a whole: ROOT's filesystem is synced once, started as soon as the
+   * last merge (or removal) is done and waited for before the run returns, while the rest of the
+   * run's work (env-update, the owner index, the work directory) goes on beside it; the merges
+   * themselves run without merge-sync. Meanwhile the files merged so far are written back in the
+   * background, every SYNC_EVERY bytes, so that the last sync has little left to wait for.
    */
   readonly syncAtEnd?: boolean;
   /** Make the GNU info directory index at the end (default true; emerge, which runs this per package, does it once itself). */
@@ -119,24 +121,23 @@ const label = (s: PackageSpec) => `${s.category}/${s.name}-${s.version}`;
 /** The file-conflict rule (§9.1) over a whole plan: nothing is downloaded or changed when it fails. */
 export function checkFileConflicts(steps: readonly AniseStep[], ctx: Pick<AniseRunContext, "root" | "subsetsEnabled" | "subsetDefinitions" | "skipCheckSystem" | "ownerIndex">): string[] {
   const problems: string[] = [];
+  // keyed by the metadata's names (relative, as they come: tens of thousands of them at the
+  // start of a run, before the first download)
   const shippedBy = new Map<string, string>();
   const leaving = new Set<string>();
   for (const s of steps) {
     if (s.kind === "remove") leaving.add(s.pkg.cpv);
     else for (const r of s.replacing) leaving.add(r.cpv);
   }
-  const candidates: string[] = [];
   for (const s of steps) {
     if (s.kind !== "install") continue;
     const rules = subsetsFor(s.entry.spec, ctx.subsetDefinitions);
     const by = label(s.entry.spec);
     for (const f of s.entry.meta.files) {
-      if (f.startsWith("var/db/pkg/") || subsetOf(f, rules, ctx.subsetsEnabled)) continue;
-      const p = `/${f}`;
-      const other = shippedBy.get(p);
-      if (other && other !== by) problems.push(`${p} is shipped by both ${other} and ${by}`);
-      shippedBy.set(p, by);
-      candidates.push(p);
+      if (f.startsWith("var/db/pkg/") || (rules.size && subsetOf(f, rules, ctx.subsetsEnabled))) continue;
+      const other = shippedBy.get(f);
+      if (other !== undefined && other !== by) problems.push(`/${f} is shipped by both ${other} and ${by}`);
+      shippedBy.set(f, by);
     }
   }
   if (ctx.skipCheckSystem || !ctx.ownerIndex) return problems;
@@ -145,27 +146,28 @@ export function checkFileConflicts(steps: readonly AniseStep[], ctx: Pick<AniseR
   // into a new tree, one question per directory rather than per file.
   const paths = new RootPaths(ctx.root);
   // a package's files come directory by directory: each directory is resolved once
-  let dir = "";
+  /** The directory of the file before, with its slash ("" for ROOT itself; none at first). */
+  let dirPrefix: string | undefined;
   let physDir = "";
   let absent = false;
-  const present = candidates.filter((p) => {
-    const slash = p.lastIndexOf("/");
-    const d = slash <= 0 ? "/" : p.slice(0, slash);
-    if (d !== dir) {
-      dir = d;
-      physDir = paths.physDir(d);
+  const present: string[] = [];
+  for (const f of shippedBy.keys()) {
+    const slash = f.lastIndexOf("/");
+    if (dirPrefix === undefined || slash + 1 !== dirPrefix.length || !f.startsWith(dirPrefix)) {
+      dirPrefix = f.slice(0, slash + 1);
+      physDir = paths.physDir(slash < 0 ? "/" : `/${f.slice(0, slash)}`);
       absent = paths.isAbsent(physDir);
     }
-    if (absent) return false;
-    const phys = physDir === "/" ? p.slice(slash) : physDir + p.slice(slash);
-    const st = lstatIfExists(paths.abs(phys));
-    if (!st) return false;
-    return !(st.isDirectory() || (st.isSymbolicLink() && isDirectoryIn(paths, p)));
-  });
+    if (absent) continue;
+    const base = f.slice(slash + 1);
+    const st = lstatIfExists(paths.abs(physDir === "/" ? `/${base}` : `${physDir}/${base}`));
+    if (!st || st.isDirectory() || (st.isSymbolicLink() && isDirectoryIn(paths, `/${f}`))) continue;
+    present.push(`/${f}`);
+  }
   if (!present.length) return problems;
   for (const [p, owners] of ctx.ownerIndex.owners(present)) {
     const others = owners.filter((o) => !leaving.has(o));
-    if (others.length) problems.push(`${p} of ${shippedBy.get(p)} belongs to the installed ${others.join(", ")}`);
+    if (others.length) problems.push(`${p} of ${shippedBy.get(p.slice(1))} belongs to the installed ${others.join(", ")}`);
   }
   return problems;
 }
@@ -313,6 +315,19 @@ export async function runAniseSteps(steps: readonly AniseStep[], ctx: AniseRunCo
     }
   };
 
+  /** `sync -f` of ROOT's filesystem (node has no syncfs), in the background; a failure is told when `tell`. */
+  const syncRoot = (tell: boolean) =>
+    new Promise<void>((resolve) => {
+      const c = spawn("sync", ["-f", ctx.root], { stdio: ["ignore", "ignore", "pipe"] });
+      let err = "";
+      c.stderr!.on("data", (d: Buffer) => (err += d.toString()));
+      const fail = (why: string) => {
+        if (tell) reporter?.report({ kind: "warning", code: "merge-sync", message: `sync -f failed: ${why}` });
+        resolve();
+      };
+      c.on("error", (e) => fail(e.message));
+      c.on("close", (code) => (code === 0 ? resolve() : fail(err.trim() || `exit ${code}`)));
+    });
   // the background write-back (see syncAtEnd): one `sync -f` at a time
   let unsynced = 0;
   let syncing: Promise<void> | undefined;
@@ -320,14 +335,12 @@ export async function runAniseSteps(steps: readonly AniseStep[], ctx: AniseRunCo
     unsynced += bytes;
     if (!ctx.syncAtEnd || syncing || unsynced < SYNC_EVERY) return;
     unsynced = 0;
-    syncing = new Promise<void>((resolve) => {
-      const c = spawn("sync", ["-f", ctx.root], { stdio: "ignore" });
-      c.on("error", () => resolve());
-      c.on("close", () => resolve());
-    }).then(() => {
+    syncing = syncRoot(false).then(() => {
       syncing = undefined;
     });
   };
+  /** The run's own merge-sync (see syncAtEnd), once the merges are over. */
+  let finalSync: Promise<void> | undefined;
 
   let n = 0;
   try {
@@ -446,6 +459,9 @@ export async function runAniseSteps(steps: readonly AniseStep[], ctx: AniseRunCo
             reporter?.report({ kind: "progress", task: itask, done: ++n, total: steps.length, item: s.kind === "remove" ? s.pkg.cpv : label(s.kind === "install" ? s.entry.spec : s.spec) });
           }
         } finally {
+          // what was merged is on its way to the disk while the rest of the run goes on; also
+          // when a merge failed, for the packages merged before it
+          if (ctx.syncAtEnd && (result.installed.length || result.removed.length)) finalSync = syncRoot(true);
           // env-update once for the run (build spec §10.7), before the finalizers, which may rely
           // on profile.env; also when a merge failed, for the packages merged before it
           if (result.installed.length || result.removed.length) {
@@ -479,6 +495,7 @@ export async function runAniseSteps(steps: readonly AniseStep[], ctx: AniseRunCo
       // what the merges just wrote is at hand: their CONTENTS are not read and parsed again
       if (!mergeIndex) ctx.ownerIndex?.refresh(new Map(result.installed.map((i) => [i.merge.cpv, i.merge.contents])));
     }
+    await finalSync;
   }
   const sec = (x: number) => `${(x / 1000).toFixed(2)} s`;
   reporter?.report({ kind: "info", message: `anise: downloads ${sec(clock.download)}, waiting for unpacking (${unpacker.mode}) ${sec(clock.waitUnpack)}, merges ${sec(clock.merge)}, removals ${sec(clock.remove)}` });

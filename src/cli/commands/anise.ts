@@ -37,7 +37,6 @@ import { aniseQBelongsCommand, aniseRepoUpdateCommand } from "./aniseQuery.js";
 import { emit, installedNamed, instRef, labelOf, nameLookup, openIndex, openSystem, outputMode, reopenCatalog, syncRepos, type AniseArgs, type AniseSystem } from "./aniseSystem.js";
 import { aniseOrigin, AniseSource, depsChanged, InstalledListSource, type AniseCandidate } from "../aniseSource.js";
 import { journalDir } from "../../merge/journal.js";
-import { syncFilesystems } from "../../merge/transaction.js";
 
 const TOOL_VERSION = "0.1.0";
 
@@ -80,8 +79,8 @@ function finalizerEnvOf(args: AniseArgs, sys: AniseSystem) {
 
 function runContext(args: AniseArgs, sys: AniseSystem, out: Output, index: OwnerIndex | undefined): AniseRunContext {
   const p = portageSettings(args, sys, out);
-  // one syncfs at the end of the transaction instead of one per package (see runSteps), with
-  // write-backs in the background meanwhile
+  // one syncfs at the end of the transaction instead of one per package (AniseRunContext.syncAtEnd),
+  // with write-backs in the background meanwhile
   const syncAtEnd = p.features.delete("merge-sync");
   return {
     syncAtEnd,
@@ -237,10 +236,6 @@ async function runSteps(steps: AniseStep[], args: AniseArgs, sys: AniseSystem, o
     result = await runAniseSteps(steps, ctx);
   } finally {
     index.close();
-  }
-  // merge-sync: runContext took it out of the merges' FEATURES to sync once, here
-  if (ctx.syncAtEnd && !ctx.downloadOnly) {
-    syncFilesystems([sys.root], out);
   }
   if (!ctx.downloadOnly) {
     if (world.add?.length) await addWorldAtoms(sys.root, world.add);
