@@ -283,10 +283,11 @@ export async function runAniseSteps(steps: readonly AniseStep[], ctx: AniseRunCo
   if (unpacking) fs.mkdirSync(emptyBuildInfo, { recursive: true });
   const workOf = (spec: PackageSpec) => path.join(runWork, `${spec.category}--${pfOf(spec)}`);
   const unpacker = new Unpacker(unpacking ? (ctx.unpackVia ?? "auto") : "local");
+  if (unpacking && requests.length) unpacker.warmUp();
   const unpacks = new Map<AniseStep, Promise<UnpackResult>>();
   const removals: Promise<void>[] = [];
   /** Each artifact downloaded and verified so far, with its size. */
-  const fetched = new Map<ArtifactRequest, { file: string; size: number }>();
+  const fetched = new Map<ArtifactRequest, { file: string; size: number; fresh: boolean }>();
   // Packages are unpacked ahead of the merges, into the work directory (ROOT is not touched until
   // every artifact is verified), as soon as each is downloaded: at least enough to keep every
   // unpacking thread busy, and as many more as fit in AHEAD_BYTES of artifacts (disk space for
@@ -309,6 +310,7 @@ export async function runAniseSteps(steps: readonly AniseStep[], ctx: AniseRunCo
         enabledSubsets: ctx.subsetsEnabled,
         sameOwner: ctx.sameOwner,
         compression: t.entry.meta.compression,
+        verified: got.fresh,
       });
       p.catch(() => {}); // awaited in its turn
       unpacks.set(t, p);
@@ -352,8 +354,8 @@ export async function runAniseSteps(steps: readonly AniseStep[], ctx: AniseRunCo
       ctx.packagesDir,
       ctx.fetch,
       (done, item) => reporter?.report({ kind: "progress", task, done, total: requests.length, item }),
-      (a, file) => {
-        fetched.set(a, { file, size: fs.statSync(file).size });
+      (a, file, fresh) => {
+        fetched.set(a, { file, size: fs.statSync(file).size, fresh });
         startUnpacks(0);
       },
     );

@@ -30,6 +30,12 @@ export interface UnpackOptions {
   readonly sameOwner?: boolean;
   /** The declared compression (`zstd`, `gzip`, `none`); the magic bytes win. */
   readonly compression?: string;
+  /**
+   * The archive's bytes were hashed against the repository's sha256 just now (a download, not a
+   * cached file): the native helper then skips zstd's own frame checksum, which otherwise guards
+   * a cached artifact, hashed once when it was downloaded, against what happened to it since.
+   */
+  readonly verified?: boolean;
 }
 
 export interface UnpackResult {

@@ -134,6 +134,14 @@ export class Unpacker {
     this.via = this.helper ? "native" : via === "local" ? "local" : "worker";
   }
 
+  /**
+   * Make the lanes now rather than at the first job: a run that will unpack starts its helpers
+   * while its first downloads are on their way, not after the first has arrived.
+   */
+  warmUp(): void {
+    this.startLanes();
+  }
+
   /** The lanes, made at the first job (a run with nothing to unpack starts no thread or process). */
   private startLanes(): void {
     if (this.started) return;

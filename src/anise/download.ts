@@ -76,17 +76,15 @@ export { sha256File };
 
 /** `<file>.sha256`: the hash with the size and mtime it was computed for, so a reuse need not read the file again. */
 function stampOf(file: string): string | undefined {
-  try {
-    const s = fs.statSync(file, { bigint: true });
-    return `${s.size}:${s.mtimeNs}:${s.ino}`;
-  } catch {
-    return undefined;
-  }
+  // no exception for a file not there: the usual case of a download (200 of them at the start of a big install)
+  const s = fs.statSync(file, { bigint: true, throwIfNoEntry: false });
+  return s ? `${s.size}:${s.mtimeNs}:${s.ino}` : undefined;
 }
 
-function cachedValid(file: string, sha: string): boolean {
+/** Whether `file` is there and known (or found) to have the hash `sha`; "absent" when there is no such file. */
+function cachedValid(file: string, sha: string): boolean | "absent" {
   const stamp = stampOf(file);
-  if (!stamp) return false;
+  if (!stamp) return "absent";
   try {
     const [h, st] = fs.readFileSync(`${file}.sha256`, "utf8").trim().split(" ");
     if (h === sha && st === stamp) return true;
@@ -119,13 +117,34 @@ function downloadOnce(url: string, def: AniseRepoDef, part: string, o: FetchOpti
     let fd: number | undefined;
     let expected: number | undefined;
     let got = 0;
+    // the chunks (the socket's reads, each its own buffer) are written a megabyte at a time: one
+    // system call instead of about sixteen
+    let held: Buffer[] = [];
+    let heldBytes = 0;
+    const flush = () => {
+      if (fd === undefined || !held.length) return;
+      let bufs = held;
+      held = [];
+      heldBytes = 0;
+      for (;;) {
+        let n = fs.writevSync(fd, bufs);
+        while (bufs.length && n >= bufs[0]!.length) n -= bufs.shift()!.length;
+        if (!bufs.length) return;
+        bufs = [bufs[0]!.subarray(n), ...bufs.slice(1)];
+      }
+    };
     const close = () => {
       if (fd === undefined) return;
       const f = fd;
-      fd = undefined;
-      fs.closeSync(f);
+      try {
+        flush();
+      } finally {
+        fd = undefined;
+        fs.closeSync(f);
+      }
     };
     const fail = (e: Error) => {
+      held = [];
       try {
         close();
       } catch {
@@ -158,8 +177,9 @@ function downloadOnce(url: string, def: AniseRepoDef, part: string, o: FetchOpti
           if (fd === undefined) return;
           try {
             h.update(chunk);
-            let off = 0;
-            while (off < chunk.length) off += fs.writeSync(fd, chunk, off);
+            held.push(chunk);
+            heldBytes += chunk.length;
+            if (heldBytes >= 1 << 20) flush();
           } catch (e) {
             c.abort(e as Error);
             return;
@@ -217,13 +237,23 @@ function copyOnce(src: string, part: string): string {
  * are tried in order (network errors and 5xx retried on each); a wrong hash is an error at once.
  */
 export async function fetchArtifact(a: ArtifactRequest, cacheDir: string, o: FetchOptions = DEFAULT_FETCH, onBytes?: (n: number) => void): Promise<string> {
+  fs.mkdirSync(cacheDir, { recursive: true });
+  return (await fetchInto(a, cacheDir, o, onBytes)).file;
+}
+
+/**
+ * fetchArtifact into a `cacheDir` that exists; `fresh` when the file was downloaded (and its
+ * bytes hashed) just now, not taken from the cache on the strength of its stamp.
+ */
+async function fetchInto(a: ArtifactRequest, cacheDir: string, o: FetchOptions, onBytes?: (n: number) => void): Promise<{ file: string; fresh: boolean }> {
   if (!a.sha256) throw new OuzoError("ANISE_NO_CHECKSUM", `${a.pkg}: the repository '${a.repo.name}' gives no sha256 for ${a.file}; ouzo installs only what it can verify`, { pkg: a.pkg });
   if (!a.file || a.file.includes("/") || a.file.startsWith(".")) throw new OuzoError("BAD_ANISE_PACKAGE", `${a.pkg}: '${a.file}' is not an artifact file name`, { pkg: a.pkg });
   const dest = path.join(cacheDir, a.file);
-  fs.mkdirSync(cacheDir, { recursive: true });
-  if (cachedValid(dest, a.sha256)) return dest;
-  fs.rmSync(dest, { force: true });
-  fs.rmSync(`${dest}.sha256`, { force: true });
+  const cached = cachedValid(dest, a.sha256);
+  if (cached === true) return { file: dest, fresh: false };
+  if (cached === false) fs.rmSync(dest, { force: true });
+  // (looked for first: a removal of what is not there costs an exception, for each artifact)
+  if (fs.existsSync(`${dest}.sha256`)) fs.rmSync(`${dest}.sha256`, { force: true });
   const part = `${dest}.part`;
   const errors: string[] = [];
   for (const base of a.repo.urls) {
@@ -238,7 +268,7 @@ export async function fetchArtifact(a: ArtifactRequest, cacheDir: string, o: Fet
         fs.renameSync(part, dest);
         const stamp = stampOf(dest);
         if (stamp) fs.writeFileSync(`${dest}.sha256`, `${a.sha256} ${stamp}\n`);
-        return dest;
+        return { file: dest, fresh: true };
       } catch (e) {
         fs.rmSync(part, { recursive: true, force: true });
         if (e instanceof OuzoError) throw e;
@@ -258,10 +288,11 @@ export async function fetchArtifacts(
   cacheDir: string,
   o: FetchOptions = DEFAULT_FETCH,
   progress?: (done: number, item: string) => void,
-  /** Each artifact as soon as it is downloaded and verified. */
-  onFetched?: (a: ArtifactRequest, file: string) => void,
+  /** Each artifact as soon as it is downloaded and verified; `fresh` as fetchInto says. */
+  onFetched?: (a: ArtifactRequest, file: string, fresh: boolean) => void,
 ): Promise<Map<ArtifactRequest, string>> {
   const out = new Map<ArtifactRequest, string>();
+  if (list.length) fs.mkdirSync(cacheDir, { recursive: true });
   const failures: Error[] = [];
   let next = 0;
   let done = 0;
@@ -269,9 +300,9 @@ export async function fetchArtifacts(
     while (next < list.length) {
       const a = list[next++]!;
       try {
-        const file = await fetchArtifact(a, cacheDir, o);
+        const { file, fresh } = await fetchInto(a, cacheDir, o);
         out.set(a, file);
-        onFetched?.(a, file);
+        onFetched?.(a, file, fresh);
       } catch (e) {
         failures.push(e as Error);
       }

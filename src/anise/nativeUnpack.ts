@@ -112,7 +112,7 @@ export class NativeLane implements Lane {
     const work = path.resolve(job.work);
     const image = new ImageBuilder(job.file, work, job.opts, true);
     this.held.push({ job, image, resolve, reject });
-    this.child.stdin!.write(`${image.sameOwner ? "o" : "-"}${FILES_AT_NAMES ? "t" : ""}\0${work}\0${job.file}\0`);
+    this.child.stdin!.write(`${image.sameOwner ? "o" : "-"}${FILES_AT_NAMES ? "t" : ""}${job.opts.verified ? "x" : ""}\0${work}\0${job.file}\0`);
   }
 
   /**
