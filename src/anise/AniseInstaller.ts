@@ -15,7 +15,6 @@ import type { ImageEntry } from "../merge/imageWalk.js";
 import { envUpdate } from "../merge/envUpdate.js";
 import { updateInfoDirs } from "../merge/infoDir.js";
 import { mergePackage, type MergeHooks, type MergeResult } from "../merge/merge.js";
-import { isDirectoryIn, lstatIfExists, RootPaths } from "../merge/rootPath.js";
 import { unmergePackage, type UnmergeResult } from "../merge/unmerge.js";
 import { withVdbLock } from "../vdb/vdbLock.js";
 import { parseContents } from "../vdb/contents.js";
@@ -23,11 +22,12 @@ import type { InstalledPackage } from "../vdb/installed.js";
 import type { OwnerIndex } from "../vdb/ownerIndex.js";
 import type { AniseCatalog, AniseEntry } from "./AniseCatalog.js";
 import type { SubsetDefinition } from "./AniseConfig.js";
-import { fingerprint, subsetRules, type PackageSpec } from "./AnisePackage.js";
+import { fingerprint, type PackageSpec } from "./AnisePackage.js";
 import { aniseRecordOf, generatedEntryFiles, pfOf, recordFiles, slotOf } from "./AniseRecord.js";
 import { fetchArtifacts, type ArtifactRequest, type FetchOptions } from "./download.js";
 import { finalizerEnv, finalizerRecord, parseFinalizer, runFinalizer, type Finalizer, type FinalizerEnvironment } from "./finalizer.js";
-import { subsetOf, type UnpackResult } from "./ImageBuilder.js";
+import { checkFileConflicts, subsetsFor } from "./fileConflicts.js";
+import type { UnpackResult } from "./ImageBuilder.js";
 import { Unpacker, type UnpackVia } from "./Unpacker.js";
 
 /** Bytes merged between two background write-backs (AniseRunContext.syncAtEnd). */
@@ -98,17 +98,6 @@ export interface AniseRunResult {
   readonly finalizerFailures: string[];
 }
 
-/** The rules of the subsets that apply to a package: its own annotation and subsets.def.d's. */
-export function subsetsFor(spec: PackageSpec, defs: readonly SubsetDefinition[]): Map<string, RegExp[]> {
-  const rules = subsetRules(spec);
-  const cp = `${spec.category}/${spec.name}`;
-  for (const d of defs) {
-    const applies = (!d.packages.length && !d.categories.length) || d.packages.includes(cp) || d.categories.includes(spec.category);
-    if (applies) rules.set(d.name, [...(rules.get(d.name) ?? []), ...d.rules]);
-  }
-  return rules;
-}
-
 /** The finalizer of an entry rendered with its definition, or undefined. */
 export function finalizerOf(catalog: AniseCatalog, e: AniseEntry): Finalizer | undefined {
   const text = catalog.finalizeText(e);
@@ -117,60 +106,6 @@ export function finalizerOf(catalog: AniseCatalog, e: AniseEntry): Finalizer | u
 }
 
 const label = (s: PackageSpec) => `${s.category}/${s.name}-${s.version}`;
-
-/** The file-conflict rule (§9.1) over a whole plan: nothing is downloaded or changed when it fails. */
-export function checkFileConflicts(steps: readonly AniseStep[], ctx: Pick<AniseRunContext, "root" | "subsetsEnabled" | "subsetDefinitions" | "skipCheckSystem" | "ownerIndex">): string[] {
-  const problems: string[] = [];
-  // keyed by the metadata's names (relative, as they come: tens of thousands of them at the
-  // start of a run, before the first download)
-  const shippedBy = new Map<string, string>();
-  const leaving = new Set<string>();
-  for (const s of steps) {
-    if (s.kind === "remove") leaving.add(s.pkg.cpv);
-    else for (const r of s.replacing) leaving.add(r.cpv);
-  }
-  for (const s of steps) {
-    if (s.kind !== "install") continue;
-    const rules = subsetsFor(s.entry.spec, ctx.subsetDefinitions);
-    const by = label(s.entry.spec);
-    for (const f of s.entry.meta.files) {
-      if (f.startsWith("var/db/pkg/") || (rules.size && subsetOf(f, rules, ctx.subsetsEnabled))) continue;
-      const other = shippedBy.get(f);
-      if (other !== undefined && other !== by) problems.push(`/${f} is shipped by both ${other} and ${by}`);
-      shippedBy.set(f, by);
-    }
-  }
-  if (ctx.skipCheckSystem || !ctx.ownerIndex) return problems;
-  // only paths that exist can collide; existing files no package owns are overwritten (§9.1).
-  // Parents are resolved inside ROOT, and a directory found missing answers for all it would hold:
-  // into a new tree, one question per directory rather than per file.
-  const paths = new RootPaths(ctx.root);
-  // a package's files come directory by directory: each directory is resolved once
-  /** The directory of the file before, with its slash ("" for ROOT itself; none at first). */
-  let dirPrefix: string | undefined;
-  let physDir = "";
-  let absent = false;
-  const present: string[] = [];
-  for (const f of shippedBy.keys()) {
-    const slash = f.lastIndexOf("/");
-    if (dirPrefix === undefined || slash + 1 !== dirPrefix.length || !f.startsWith(dirPrefix)) {
-      dirPrefix = f.slice(0, slash + 1);
-      physDir = paths.physDir(slash < 0 ? "/" : `/${f.slice(0, slash)}`);
-      absent = paths.isAbsent(physDir);
-    }
-    if (absent) continue;
-    const base = f.slice(slash + 1);
-    const st = lstatIfExists(paths.abs(physDir === "/" ? `/${base}` : `${physDir}/${base}`));
-    if (!st || st.isDirectory() || (st.isSymbolicLink() && isDirectoryIn(paths, `/${f}`))) continue;
-    present.push(`/${f}`);
-  }
-  if (!present.length) return problems;
-  for (const [p, owners] of ctx.ownerIndex.owners(present)) {
-    const others = owners.filter((o) => !leaving.has(o));
-    if (others.length) problems.push(`${p} of ${shippedBy.get(p.slice(1))} belongs to the installed ${others.join(", ")}`);
-  }
-  return problems;
-}
 
 /** The merge hooks of a run: the stored uninstall finalizer of a replaced anise package, the CLI's phases for a source-built one. */
 export function aniseHooks(ctx: Pick<AniseRunContext, "root" | "skipFinalizers" | "finalizerEnv" | "sourceHooks" | "reporter">, failures: string[] = []): MergeHooks {
@@ -467,9 +402,16 @@ export async function runAniseSteps(steps: readonly AniseStep[], ctx: AniseRunCo
           // env-update once for the run (build spec §10.7), before the finalizers, which may rely
           // on profile.env; also when a merge failed, for the packages merged before it
           if (result.installed.length || result.removed.length) {
-            const touched = [...result.installed.flatMap((i) => [...i.merge.contents.map((c) => c.path), ...i.merge.replaced.flatMap((r) => r.removed)]), ...result.removed.flatMap((r) => r.result.removed)];
+            // the paths merged and removed, gone through only if env-update has to
+            const touched = function* () {
+              for (const i of result.installed) {
+                for (const c of i.merge.contents) yield c.path;
+                for (const r of i.merge.replaced) yield* r.removed;
+              }
+              for (const r of result.removed) yield* r.result.removed;
+            };
             try {
-              const env = envUpdate(ctx.root, { touched, reporter });
+              const env = envUpdate(ctx.root, { touched: touched(), reporter });
               if (env.ldconfig.ran) reporter?.report({ kind: "info", message: `ldconfig: ${env.ldconfig.reason}` });
             } catch (e) {
               reporter?.report({ kind: "warning", code: "ENV_UPDATE", message: `env-update after the merges failed: ${(e as Error).message} ('ouzo env-update' tries again)` });

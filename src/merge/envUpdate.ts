@@ -28,8 +28,12 @@ const NOTICE = ["# Written by ouzo env-update from the files in /etc/env.d:", "#
 export interface EnvUpdateOptions {
   /** Run ldconfig when the libraries may have changed (default true; `--no-ldconfig` turns it off). */
   readonly ldconfig?: boolean;
-  /** Paths just merged or removed (CONTENTS paths): one directly in a library directory asks for ldconfig. */
-  readonly touched?: readonly string[];
+  /**
+   * Paths just merged or removed (CONTENTS paths): one directly in a library directory asks for
+   * ldconfig. Gone through only when env-update is active in ROOT, and only until one is found:
+   * a lazy iterable spares a run of many packages a list of all their paths.
+   */
+  readonly touched?: Iterable<string>;
   /** CHOST and CBUILD of the configuration: when they differ, ROOT is cross-compiled and `${CHOST}-ldconfig` serves. */
   readonly chost?: string;
   readonly cbuild?: string;
@@ -197,7 +201,12 @@ export function envUpdate(root: string, opts: EnvUpdateOptions = {}): EnvUpdateR
   const mtimedb = readMtimedb(mtimedbPath);
   const stored = (mtimedb.ldpath ?? {}) as Record<string, number>;
   const dirMoved = Object.keys(mtimes).some((d) => stored[d] !== mtimes[d]) || Object.keys(stored).some((d) => !(d in mtimes));
-  const inLibDir = (opts.touched ?? []).some((p) => dirs.includes(path.posix.dirname(p)));
+  let inLibDir = false;
+  for (const p of opts.touched ?? []) {
+    if (!dirs.includes(path.posix.dirname(p))) continue;
+    inLibDir = true;
+    break;
+  }
   const reason = ldChanged ? "LDPATH changed" : inLibDir ? "files were merged into a library directory" : dirMoved ? "a library directory changed" : "";
   let ldconfig: EnvUpdateResult["ldconfig"] = { ran: false, reason: reason ? `not asked (${reason})` : "nothing changed" };
   if (reason && opts.ldconfig !== false) {
