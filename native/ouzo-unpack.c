@@ -20,8 +20,9 @@
  *   FLAGS   "o" to restore owners from the archive (EPERM ignored), "-" not to; then "t" to
  *           write files at their names in WORK/tree; then "x" when the caller has just hashed
  *           the archive's bytes (sha256), so that zstd's own frame checksum need not be checked
- *           again (it is otherwise: a cached archive is not hashed at every install). Or "r":
- *           remove WORK and all it holds (what
+ *           again (it is otherwise: a cached archive is not hashed at every install). Or "s":
+ *           syncfs of the filesystem WORK is on (the merges' merge-sync), ARCHIVE empty, the
+ *           answer an empty body or a failure. Or "r": remove WORK and all it holds (what
  *           a merge left of a package), ARCHIVE empty; the answer is an empty body, or a failure
  *   WORK    the package's work directory (absolute): made anew (what was there is removed), with
  *           the image directory WORK/image in it, where the entries go (and WORK/tree)
@@ -786,6 +787,13 @@ int main(void) {
         Job j = {0};
         j.fd = -1;
         j.treefd = -1;
+        if (flags[0] == 's') {
+            int fd = open(work, O_RDONLY | O_CLOEXEC);
+            if (fd < 0 || syncfs(fd) < 0) failf(&j, 'e', "cannot sync the filesystem of %s: %s", work, strerror(errno));
+            if (fd >= 0) close(fd);
+            if (!answer_job(&j)) return 1;
+            continue;
+        }
         if (flags[0] == 'r') {
             /* a removal: the merge left a few directories, moved out of or emptied */
             if (nftw(work, remove_one, 16, FTW_DEPTH | FTW_PHYS) < 0 && errno != ENOENT) failf(&j, 'e', "cannot remove %s: %s", work, strerror(errno));

@@ -372,7 +372,12 @@ describe.skipIf(!helper)("the native unpacker", () => {
     await vi.waitFor(() => expect(helperPids().filter((p) => !before.includes(p))).toEqual([]));
     await u.remove(path.join(dir, "w2"));
     expect(fs.existsSync(path.join(dir, "w2"))).toBe(false);
+    // a sync has a helper of its own, started at the first, and ends with the others
+    await u.syncfs(dir);
+    expect(helperPids().filter((p) => !before.includes(p)).length).toBe(1);
+    await expect(u.syncfs(path.join(dir, "nothing"))).rejects.toThrow(/cannot sync the filesystem/);
     await u.close();
+    expect(helperPids().filter((p) => !before.includes(p))).toEqual([]);
   });
 
   it("closes its helpers with the run", async () => {
@@ -417,7 +422,7 @@ describe("a native lane", () => {
     await l.close();
   });
 
-  it("has the helper remove a directory and all it holds, and says when it cannot", async () => {
+  it("has the helper remove a directory and all it holds, and sync a filesystem, and says when it cannot", async () => {
     const dir = tmpdir();
     const { l } = lane(helper!);
     fs.mkdirSync(path.join(dir, "w", "tree", "usr", "share"), { recursive: true });
@@ -430,6 +435,9 @@ describe("a native lane", () => {
     // a file where a directory should be above it: the helper says why it cannot
     fs.writeFileSync(path.join(dir, "plain"), "x");
     await expect(l.remove(path.join(dir, "plain", "w"))).rejects.toThrow(/cannot remove .*plain\/w: Not a directory/);
+    // and syncfs, for merge-sync
+    await l.syncfs(dir);
+    await expect(l.syncfs(path.join(dir, "nothing"))).rejects.toThrow(/cannot sync the filesystem of .*nothing: No such file/);
     await l.close();
   });
 

@@ -251,13 +251,14 @@ describe("ouzo emerge --usepkg with anise repositories", () => {
       // the server answers from this process: the CLI runs beside it, not blocking it
       expect((await ouzoAsync(["anise", "repo-update", "--root", sys.root])).code).toBe(0);
       // a `sync` that notes how it was called: the anise merges sync ROOT's filesystem once, at
-      // their end (merge-sync), as `ouzo anise install` does
+      // their end (merge-sync), as `ouzo anise install` does (by the program when the native
+      // helper is not used, which would otherwise call syncfs itself)
       const bin = path.join(sys.tmp, "bin");
       const calls = path.join(sys.tmp, "sync-calls");
       fs.mkdirSync(bin);
       const realSync = execFileSync("sh", ["-c", "command -v sync"], { encoding: "utf8" }).trim();
       fs.writeFileSync(path.join(bin, "sync"), `#!/bin/sh\necho "$*" >> '${calls}'\nexec '${realSync}' "$@"\n`, { mode: 0o755 });
-      const r = await ouzoAsync(["emerge", "--root", sys.root, "--quiet-build", "-k", "app-misc/binonly", "app-misc/notes"], { env: { PATH: `${bin}:${process.env.PATH}` } });
+      const r = await ouzoAsync(["emerge", "--root", sys.root, "--quiet-build", "-k", "app-misc/binonly", "app-misc/notes"], { env: { PATH: `${bin}:${process.env.PATH}`, OUZO_UNPACKER: "js" } });
       expect(r.stderr).not.toContain("ouzo:");
       expect(r.code).toBe(0);
       expect(fs.readFileSync(calls, "utf8").split("\n")).toContain(`-f ${sys.root}`);

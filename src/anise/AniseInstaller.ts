@@ -5,7 +5,6 @@
 // old version goes, one journal per package, CONFIG_PROTECT shared with source packages, the VDB
 // lock held once for the run), removals through the unmerge, and at the end the install
 // finalizers in order. A failing finalizer leaves its package installed and is reported.
-import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -252,18 +251,10 @@ export async function runAniseSteps(steps: readonly AniseStep[], ctx: AniseRunCo
     }
   };
 
-  /** `sync -f` of ROOT's filesystem (node has no syncfs), in the background; a failure is told when `tell`. */
+  /** syncfs of ROOT's filesystem, in the background; a failure is told when `tell`. */
   const syncRoot = (tell: boolean) =>
-    new Promise<void>((resolve) => {
-      const c = spawn("sync", ["-f", ctx.root], { stdio: ["ignore", "ignore", "pipe"] });
-      let err = "";
-      c.stderr!.on("data", (d: Buffer) => (err += d.toString()));
-      const fail = (why: string) => {
-        if (tell) reporter?.report({ kind: "warning", code: "merge-sync", message: `sync -f failed: ${why}` });
-        resolve();
-      };
-      c.on("error", (e) => fail(e.message));
-      c.on("close", (code) => (code === 0 ? resolve() : fail(err.trim() || `exit ${code}`)));
+    unpacker.syncfs(ctx.root).catch((e: Error) => {
+      if (tell) reporter?.report({ kind: "warning", code: "merge-sync", message: `sync -f failed: ${e.message}` });
     });
   // the background write-back (see syncAtEnd): one `sync -f` at a time
   let unsynced = 0;

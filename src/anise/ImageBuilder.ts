@@ -19,6 +19,7 @@ import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { OuzoError } from "../core/errors.js";
+import { currentUmask } from "../core/fsutil.js";
 import type { ImageEntry } from "../merge/imageWalk.js";
 import type { EntrySink, TarEntry } from "./tarReader.js";
 
@@ -426,17 +427,4 @@ export class ImageBuilder {
  */
 function newEntry(path: string, src: string, type: ImageEntry["type"], mode: number, uid: number, gid: number, mtimeMs: number, size: number, ino: number, rdev: number, target: string | undefined, md5: string | undefined): Entry {
   return { path, src, type, mode, uid, gid, mtimeMs, atimeMs: mtimeMs, size, dev: 0, ino, nlink: 1, rdev, target, md5 };
-}
-
-let umaskSeen: number | undefined;
-/** The process's umask, read once (a worker thread may read it too; 0o777, "trust nothing", if it cannot). */
-function currentUmask(): number {
-  if (umaskSeen === undefined) {
-    try {
-      umaskSeen = process.umask();
-    } catch {
-      umaskSeen = 0o777; // unknown: never rely on it
-    }
-  }
-  return umaskSeen;
 }

@@ -4,6 +4,7 @@
 // built (nativeUnpack.ts), else a worker thread running this very file (whatever file the bundler
 // put it in: import.meta.url), told by its workerData to serve; where neither can be started
 // (CommonJS code has no import.meta.url), the same code runs on the main thread.
+import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -99,6 +100,17 @@ async function removeWork(dir: string): Promise<void> {
   } catch {
     await fs.promises.rm(dir, { recursive: true, force: true });
   }
+}
+
+/** `sync -f FILE`: what it says when it fails. */
+function syncProgram(file: string): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const c = spawn("sync", ["-f", file], { stdio: ["ignore", "ignore", "pipe"] });
+    let err = "";
+    c.stderr!.on("data", (d: Buffer) => (err += d.toString()));
+    c.on("error", reject);
+    c.on("close", (code) => (code === 0 ? resolve() : reject(new Error(err.trim() || `exit ${code}`))));
+  });
 }
 
 export class Unpacker {
@@ -226,11 +238,32 @@ export class Unpacker {
     return by ? by.remove(dir).catch(() => removeWork(dir)) : removeWork(dir);
   }
 
+  /** A helper of its own for syncfs requests, which wait on the disk: made at the first. */
+  private syncLane: NativeLane | undefined;
+
+  /**
+   * syncfs of the filesystem `file` is on (`sync -f`): by a helper process of its own, started
+   * once, when native/ouzo-unpack is built, else by the `sync` program. Resolves when done;
+   * rejects with what went wrong.
+   */
+  syncfs(file: string): Promise<void> {
+    if (this.helper && !this.closed) {
+      try {
+        this.syncLane ??= new NativeLane(this.helper, { settled: () => {}, lost: () => {} });
+        return this.syncLane.syncfs(file).catch((e: Error) => (this.syncLane?.isGone ? syncProgram(file) : Promise.reject(e)));
+      } catch {
+        // not started: the program does it
+      }
+    }
+    return syncProgram(file);
+  }
+
   async close(): Promise<void> {
     this.closed = true;
     for (const p of this.queue.splice(0)) p.reject(new Error("the unpacker was closed"));
-    const lanes = this.lanes;
+    const lanes: { close(): unknown }[] = this.lanes;
     this.lanes = [];
+    if (this.syncLane) lanes.push(this.syncLane);
     await Promise.all(lanes.map((l) => l.close()));
   }
 }

@@ -69,8 +69,8 @@ export function applyAnswer(body: Buffer, image: ImageBuilder): "unsupported" | 
   return undefined;
 }
 
-/** A request the helper has in hand: an unpacking, or a removal (`remove`). */
-type Held = { job: UnpackJob; image: ImageBuilder; resolve(v: unknown): void; reject(e: Error): void } | { removal: string; resolve(): void; reject(e: Error): void };
+/** A request the helper has in hand: an unpacking, or one answered by an empty body (`remove`, `syncfs`). */
+type Held = { job: UnpackJob; image: ImageBuilder; resolve(v: unknown): void; reject(e: Error): void } | { plain: string; resolve(): void; reject(e: Error): void };
 
 /** One helper process: a lane of the Unpacker that takes unpacking jobs. */
 export class NativeLane implements Lane {
@@ -121,10 +121,23 @@ export class NativeLane implements Lane {
    * Rejects when the helper cannot (or is gone: the caller then removes it itself).
    */
   remove(dir: string): Promise<void> {
+    return this.plain("r", dir);
+  }
+
+  /**
+   * syncfs of the filesystem `file` is on, after what the helper has in hand (node has no
+   * syncfs, and a `sync -f` process each time cost the main thread ~7 ms to start). Rejects
+   * when the helper cannot, or is gone.
+   */
+  syncfs(file: string): Promise<void> {
+    return this.plain("s", file);
+  }
+
+  private plain(flag: string, file: string): Promise<void> {
     if (this.gone || this.closing) return Promise.reject(new Error("the unpack helper is gone"));
     return new Promise<void>((resolve, reject) => {
-      this.held.push({ removal: dir, resolve, reject });
-      this.child.stdin!.write(`r\0${path.resolve(dir)}\0\0`);
+      this.held.push({ plain: flag, resolve, reject });
+      this.child.stdin!.write(`${flag}\0${path.resolve(file)}\0\0`);
     });
   }
 
@@ -159,9 +172,9 @@ export class NativeLane implements Lane {
       this.need = -1;
       const held = this.held.shift();
       if (!held) return;
-      if ("removal" in held) {
+      if ("plain" in held) {
         // an empty answer, or the failure's two fields
-        if (body.length) held.reject(new Error(body.toString("utf8").split("\0")[1] ?? "the removal failed"));
+        if (body.length) held.reject(new Error(body.toString("utf8").split("\0")[1] ?? "the request failed"));
         else held.resolve();
         if (!this.have) return;
         continue;
@@ -187,7 +200,7 @@ export class NativeLane implements Lane {
     this.gone = true;
     const held: Pending[] = [];
     for (const h of this.held.splice(0)) {
-      if ("removal" in h) h.reject(new Error("the unpack helper is gone"));
+      if ("plain" in h) h.reject(new Error("the unpack helper is gone"));
       else held.push(h);
     }
     if (this.closing || (signal && STOPPING.has(signal))) {
@@ -197,6 +210,11 @@ export class NativeLane implements Lane {
       return;
     }
     this.events.lost(this, held);
+  }
+
+  /** The helper has ended (or could not start). */
+  get isGone(): boolean {
+    return this.gone;
   }
 
   /** Its input closed, the helper ends; waited for, so that no helper outlives the run. */

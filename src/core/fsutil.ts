@@ -159,3 +159,16 @@ export function removeStaleTemps(file: string): void {
   }
   for (const n of names) if (n.startsWith(prefix) && n.endsWith(".tmp")) fs.rmSync(path.join(dir, n), { force: true });
 }
+
+let umaskSeen: number | undefined;
+/** The process's umask, read once (a worker thread may read it too; 0o777, "trust nothing", if it cannot). */
+export function currentUmask(): number {
+  if (umaskSeen === undefined) {
+    try {
+      umaskSeen = process.umask();
+    } catch {
+      umaskSeen = 0o777; // unknown: never rely on it
+    }
+  }
+  return umaskSeen;
+}
