@@ -384,16 +384,9 @@ export class ImageBuilder {
       all.push(p);
     }
     // ordered as a sorted depth-first walk gives them: by component, a parent before its children,
-    // which is plain string order once "/" sorts before every other character. The keys are
-    // sorted by the default order (code units, as `<` compares), with no comparator to call (or
-    // for the optimising compiler to compile, once per run: it cost more than the sorting saved)
-    const byKey = new Map<string, Entry>();
-    for (const e of all) byKey.set(e.path.replaceAll("/", "\0"), e);
-    let entries: ImageEntry[] = [];
-    if (byKey.size === all.length) for (const k of [...byKey.keys()].sort()) entries.push(byKey.get(k)!);
-    // a path listed both as a directory and as something else: both stay, in a stable sort
-    else entries = all.map((e) => ({ k: e.path.replaceAll("/", "\0"), e })).sort((a, b) => (a.k < b.k ? -1 : a.k > b.k ? 1 : 0)).map((x) => x.e);
-    return { image: this.image, entries, files: this.files, skipped: this.skipped, wholeDirs, vdb: this.vdb, bytes: this.bytes };
+    // which is plain string order once "/" sorts before every other character
+    all.sort(byComponents);
+    return { image: this.image, entries: all, files: this.files, skipped: this.skipped, wholeDirs, vdb: this.vdb, bytes: this.bytes };
   }
 
   /**
@@ -417,6 +410,23 @@ export class ImageBuilder {
     for (const d of inTree) if (!notWhole.has(d)) wholeDirs.add(`/${d}`);
     return { inTree, wholeDirs };
   }
+}
+
+/**
+ * Paths in the order of a sorted walk: code units compared as they are, but "/" before all
+ * others. Nothing is made for the comparison (keys with "/" replaced made 18 MB of strings
+ * for 40,000 entries, in a CPU profile of the bench's install).
+ */
+function byComponents(a: ImageEntry, b: ImageEntry): number {
+  const p = a.path;
+  const q = b.path;
+  const n = p.length < q.length ? p.length : q.length;
+  for (let i = 0; i < n; i++) {
+    const x = p.charCodeAt(i);
+    const y = q.charCodeAt(i);
+    if (x !== y) return (x === 47 ? 0 : x) - (y === 47 ? 0 : y);
+  }
+  return p.length - q.length;
 }
 
 /**
