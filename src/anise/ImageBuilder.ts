@@ -210,8 +210,8 @@ export class ImageBuilder {
     return newEntry(`/${rel}`, src, type, e.mode & 0o7777, this.sameOwner ? e.uid : this.myUid, this.sameOwner ? e.gid : this.myGid, e.mtime * 1000, e.size, ordinal, 0, undefined, md5);
   }
 
-  /** A new non-directory entry at `rel`: not where a directory is, replacing an earlier one; where its bytes are. */
-  private claim(rel: string, what: string, ordinal: number, inTree = false): string {
+  /** A new non-directory entry at `rel`: not where a directory is, replacing an earlier one; where its bytes are (`made`, when the helper said). */
+  private claim(rel: string, what: string, ordinal: number, inTree = false, made?: string): string {
     if (this.dirsNeeded.has(rel) || this.dirHeaders.has(rel)) throw this.bad(`'${rel}' is a directory and ${what}`);
     const parent = this.parents(rel);
     const before = this.placed.get(rel);
@@ -222,7 +222,7 @@ export class ImageBuilder {
       if (before.src.startsWith(`${this.tree}/`)) this.strayParents.add(parent);
     } else this.files.push(rel);
     (inTree ? this.treeParents : this.flatParents).add(parent);
-    return inTree ? `${this.tree}/${rel}` : `${this.image}/${ordinal}`;
+    return made ?? (inTree ? `${this.tree}/${rel}` : `${this.image}/${ordinal}`);
   }
 
   /** A file of the tree at `rel` is not part of the image: the directories above it are not whole. */
@@ -292,7 +292,7 @@ export class ImageBuilder {
         return undefined;
       }
       case "file": {
-        const src = this.claim(rel, "a file", ordinal, inTree);
+        const src = this.claim(rel, "a file", ordinal, inTree, made);
         // the helper's MD5 is there at once: the entry never changes after it is made
         const placedFile = this.imageEntry(rel, e, "obj", src, ordinal, done?.md5);
         this.placed.set(rel, placedFile);
@@ -322,7 +322,7 @@ export class ImageBuilder {
         };
       }
       case "symlink": {
-        const src = this.claim(rel, "a symlink", ordinal);
+        const src = this.claim(rel, "a symlink", ordinal, false, made);
         if (!made) {
           fs.symlinkSync(e.linkname, src);
           this.owner(() => fs.lchownSync(src, e.uid, e.gid));

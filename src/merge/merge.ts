@@ -351,8 +351,6 @@ function buildPlan(req: MergeRequest, cpv: string): BuiltPlan {
   /** What becomes of one image entry (a function of its own: the loop that calls it stays small, and so does what the optimiser compiles again when a shape changes). */
   const consider = (e: ImageEntry) => {
     const physRel = paths.physRel(e.path);
-    const phys = paths.abs(physRel);
-    const st = paths.inAbsentDir(physRel) ? undefined : lstatIfExists(phys);
     const md5 = e.type === "obj" ? (e.md5 ?? md5File(e.src)) : "";
     const value = e.type === "obj" ? md5 : e.type === "sym" ? e.target! : "";
     contents.push(contentsEntry(e, md5));
@@ -369,6 +367,9 @@ function buildPlan(req: MergeRequest, cpv: string): BuiltPlan {
       else result.merged.push(e.path);
       return;
     }
+    // (below a directory moved whole, nothing is there to look at)
+    const phys = paths.abs(physRel);
+    const st = paths.inAbsentDir(physRel) ? undefined : lstatIfExists(phys);
     const ours = replacedPaths.has(e.path) || replacedPhys.has(physRel);
     checkWritable(path.dirname(phys));
 
@@ -449,8 +450,9 @@ function buildPlan(req: MergeRequest, cpv: string): BuiltPlan {
 
   // §10.1 step 15 decided now: what each replaced instance loses (the new instance, and the instances
   // still to be removed after it, count as owners)
-  const newPaths = new Set(contents.map((c) => c.path));
-  const newPhys = new Set(contents.map((c) => paths.physRel(c.path)));
+  // (only a package that replaces another needs them: a new install makes none)
+  const newPaths = new Set(olds.length ? contents.map((c) => c.path) : []);
+  const newPhys = new Set(olds.length ? contents.map((c) => paths.physRel(c.path)) : []);
   const uninstallIgnored = ignoreMatcher(paths, req.uninstallIgnore ?? []);
   const confmemDel: string[] = [];
   const kept: KeptEntry[][] = [];
