@@ -180,6 +180,17 @@ describe.skipIf(!helper)("the native unpacker", () => {
     expect(fs.statSync(path.join(n.vdb!.dir, "SLOT")).mode & 0o777).toBe(0o644);
     // what was skipped or set apart is not left in the image
     expect(filesIn(path.join(dir, "wn")).length).toBe(n.entries.filter((e) => e.type !== "dir").length);
+    // in the order of a sorted walk: a directory, then what it holds, names in code-unit order
+    // ("/usr/bin/tool" and what a directory "tool" would hold before "/usr/bin/tool-alias")
+    const walkOrder = (paths: string[]) => [...paths].sort((a, b) => {
+      const x = a.split("/");
+      const y = b.split("/");
+      for (let i = 0; i < Math.min(x.length, y.length); i++) if (x[i] !== y[i]) return x[i]! < y[i]! ? -1 : 1;
+      return x.length - y.length;
+    });
+    const order = n.entries.map((e) => e.path);
+    expect(order).toEqual(walkOrder(order));
+    expect(order.indexOf("/usr/bin/tool")).toBe(order.indexOf("/usr/bin/tool-alias") - 1);
   });
 
   it("does not count a directory whole when the helper made a directory in it for a file that went elsewhere and was dropped", async () => {
