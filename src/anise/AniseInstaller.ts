@@ -228,17 +228,30 @@ export async function runAniseSteps(steps: readonly AniseStep[], ctx: AniseRunCo
   // the images, about three times that).
   const AHEAD = 2 * Math.min(4, Math.max(1, os.availableParallelism()));
   const AHEAD_BYTES = 64 << 20;
+  // the window, kept as the merges and the unpackings move (not counted again from the merges'
+  // step at each call: 400 calls over 200 steps): every install step before `next` is started
+  let next = 0;
+  let passed = 0;
+  let ahead = 0;
+  let aheadBytes = 0;
+  /** Start what may be unpacked, the merges being at step `from`. */
   const startUnpacks = (from: number) => {
     if (!unpacking) return;
-    for (let j = from, ahead = 0, bytes = 0; j < steps.length; j++) {
-      const t = steps[j]!;
+    // the steps the merges have reached leave the window
+    for (; passed < from; passed++) {
+      const t = steps[passed]!;
+      if (t.kind !== "install" || !unpacks.has(t)) continue;
+      ahead--;
+      aheadBytes -= fetched.get(byStep.get(t)!)!.size;
+    }
+    for (; next < steps.length; next++) {
+      const t = steps[next]!;
       if (t.kind !== "install") continue;
       const got = fetched.get(byStep.get(t)!);
       if (!got) break; // in the plan's order: the merges take them in that order
+      if (ahead + 1 > AHEAD && aheadBytes + got.size > AHEAD_BYTES) break;
       ahead++;
-      bytes += got.size;
-      if (ahead > AHEAD && bytes > AHEAD_BYTES) break;
-      if (unpacks.has(t)) continue;
+      aheadBytes += got.size;
       const p = unpacker.unpack(got.file, workOf(t.entry.spec), {
         subsets: subsetsFor(t.entry.spec, ctx.subsetDefinitions),
         enabledSubsets: ctx.subsetsEnabled,

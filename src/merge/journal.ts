@@ -11,9 +11,15 @@ export function journalDir(root: string): string {
   return path.join(root, "var", "lib", "ouzo", "journal");
 }
 
+let txBase: number | undefined;
+let txCount = 0;
 /** Time first, so that journals sort in the order they were begun. */
 export function newTxid(): string {
-  return `${Date.now().toString(36)}-${randomBytes(4).toString("hex")}`;
+  // random once per process, then counted: unique within it, and across processes as a random
+  // number is (a run of many merges drew 4 random bytes for each, ~40 µs apiece in a profile)
+  txBase ??= randomBytes(4).readUInt32BE(0);
+  const n = (txBase + txCount++) >>> 0;
+  return `${Date.now().toString(36)}-${n.toString(16).padStart(8, "0")}`;
 }
 
 const line = (record: object): Buffer => {
