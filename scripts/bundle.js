@@ -176,12 +176,29 @@ function shareInterop(file) {
   fs.writeFileSync(file, text.replace(helper, shared));
 }
 
+/**
+ * undici's HTTP/2 client loads node:http2 when its module is evaluated (~9 ms at the start of an
+ * install; the Agent's pool requires it), though it is used only with `allowH2`, which ouzo never
+ * sets. The anise file gets, for that one importer, what undici itself falls back to when node
+ * has no http2, and a connect that says why it cannot.
+ */
+const noHttp2 = {
+  name: "no-http2-for-undici",
+  setup(b) {
+    b.onResolve({ filter: /^node:http2$/ }, (args) => (/undici[\\/]lib[\\/]dispatcher[\\/]client-h2\.js$/.test(args.importer) ? { path: "http2", namespace: "no-http2" } : undefined));
+    b.onLoad({ filter: /.*/, namespace: "no-http2" }, () => ({
+      contents: "module.exports = { constants: {}, connect() { throw new Error('HTTP/2 is not in this build of ouzo (undici allowH2)'); } };",
+      loader: "js",
+    }));
+  },
+};
+
 // the core: one file
 await build({ ...commonJs, entryPoints: { ouzo: "src/cli/main.ts" }, plugins: [heavyImports] });
 // yargs, beside the core (see HEAVY)
 await build({ ...commonJs, entryPoints: { yargs: "reexport:yargs" }, plugins: [reexport, lazyStringWidth] });
 // the anise commands, one CommonJS file with a code cache of its own (see HEAVY)
-await build({ ...commonJs, entryPoints: { anise: "src/cli/commands/anise.ts" }, outdir: "dist/bundle/heavy", plugins: [heavyImports, lazyStringWidth] });
+await build({ ...commonJs, entryPoints: { anise: "src/cli/commands/anise.ts" }, outdir: "dist/bundle/heavy", plugins: [heavyImports, lazyStringWidth, noHttp2] });
 for (const f of ["dist/bundle/ouzo.cjs", "dist/bundle/yargs.cjs", "dist/bundle/heavy/anise.cjs"]) shareInterop(f);
 
 await build({
