@@ -111,6 +111,32 @@ describe("the owner index", () => {
     }
   });
 
+  it("records committed entries as they come, which the next refresh finds current, and settles the rest of their category then", () => {
+    const { root, cache } = rootWithPackages();
+    const idx = OwnerIndex.open(root, cache);
+    try {
+      install(root, "app-editors/vim-9.1", [dir("/usr"), obj("/usr/bin/vim")]);
+      idx.record(new Map([["app-editors/vim-9.1", [dir("/usr"), obj("/usr/bin/vim")]]]));
+      // recorded alone: the category's other entries are the refresh's business
+      install(root, "app-editors/nano-8.0", [dir("/usr"), obj("/usr/bin/nano")]);
+      // an entry not in place yet is left to the refresh
+      idx.record(new Map([["app-editors/ed-1.0", [obj("/usr/bin/ed")]]]));
+      expect(idx.refresh()).toEqual({ categories: 1, read: 1, dropped: 0 });
+      expect([...idx.owners(["/usr/bin/vim", "/usr/bin/nano", "/usr/bin/ed"])]).toEqual([
+        ["/usr/bin/vim", ["app-editors/vim-9.1"]],
+        ["/usr/bin/nano", ["app-editors/nano-8.0"]],
+      ]);
+      // recorded again after an upgrade in place (the same PF, a new CONTENTS): its old files go
+      removeVdbEntry(root, "app-editors", "vim-9.1");
+      install(root, "app-editors/vim-9.1", [dir("/usr"), obj("/usr/bin/vim9")]);
+      idx.record(new Map([["app-editors/vim-9.1", [dir("/usr"), obj("/usr/bin/vim9")]]]));
+      expect(idx.refresh()).toEqual({ categories: 1, read: 0, dropped: 0 });
+      expect([...idx.owners(["/usr/bin/vim", "/usr/bin/vim9"])]).toEqual([["/usr/bin/vim9", ["app-editors/vim-9.1"]]]);
+    } finally {
+      idx.close();
+    }
+  });
+
   it("sees what another tool changed in the VDB behind its back: an entry added, rewritten, removed", () => {
     const { root, cache } = rootWithPackages();
     const idx = OwnerIndex.open(root, cache);

@@ -16,7 +16,7 @@ import { updateInfoDirs } from "../merge/infoDir.js";
 import { mergePackage, type MergeHooks, type MergeResult } from "../merge/merge.js";
 import { unmergePackage, type UnmergeResult } from "../merge/unmerge.js";
 import { withVdbLock } from "../vdb/vdbLock.js";
-import { parseContents } from "../vdb/contents.js";
+import { parseContents, type ContentsEntry } from "../vdb/contents.js";
 import type { InstalledPackage } from "../vdb/installed.js";
 import type { OwnerIndex } from "../vdb/ownerIndex.js";
 import type { AniseCatalog, AniseEntry } from "./AniseCatalog.js";
@@ -203,9 +203,23 @@ export async function runAniseSteps(steps: readonly AniseStep[], ctx: AniseRunCo
   if (ctx.force) features.delete("protect-owned");
   else features.add("protect-owned");
   const toFinalize: { cpv: string; f: Finalizer }[] = [];
-  // Many packages at once: the owner index is brought up to date once at the end (a refresh reads
-  // the changed categories) rather than after each merge; the conflicts were checked above.
+  // Many packages at once: the owner index is not brought up to date by each merge (which
+  // compares its whole category with the VDB each time) but records what the merges committed
+  // while the run waits for the next package to be unpacked (time the main thread has, on a
+  // disk), and is refreshed once at the end, which finds those current; the conflicts were
+  // checked above.
   const mergeIndex = steps.length > 8 ? undefined : ctx.ownerIndex;
+  /** Entries committed that the owner index has not recorded yet (see mergeIndex). */
+  const toIndex = new Map<string, readonly ContentsEntry[]>();
+  const recordCommitted = () => {
+    if (!toIndex.size || !ctx.ownerIndex) return;
+    try {
+      ctx.ownerIndex.record(toIndex);
+    } catch {
+      // the refresh at the end reads them
+    }
+    toIndex.clear();
+  };
   const clock = { download: 0, waitUnpack: 0, merge: 0, remove: 0 };
 
   // this run's scratch space; what a killed run left is removed
@@ -219,6 +233,8 @@ export async function runAniseSteps(steps: readonly AniseStep[], ctx: AniseRunCo
   const unpacker = new Unpacker(unpacking ? (ctx.unpackVia ?? "auto") : "local");
   if (unpacking && requests.length) unpacker.warmUp();
   const unpacks = new Map<AniseStep, Promise<UnpackResult>>();
+  /** The steps whose unpacking is over, done or failed. */
+  const unpacked = new Set<AniseStep>();
   const removals: Promise<void>[] = [];
   /** Each artifact downloaded and verified so far, with its size. */
   const fetched = new Map<ArtifactRequest, { file: string; size: number; fresh: boolean }>();
@@ -259,7 +275,11 @@ export async function runAniseSteps(steps: readonly AniseStep[], ctx: AniseRunCo
         compression: t.entry.meta.compression,
         verified: got.fresh,
       });
-      p.catch(() => {}); // awaited in its turn
+      // awaited in its turn
+      p.then(
+        () => unpacked.add(t),
+        () => unpacked.add(t),
+      );
       unpacks.set(t, p);
     }
   };
@@ -342,6 +362,8 @@ export async function runAniseSteps(steps: readonly AniseStep[], ctx: AniseRunCo
               const f = finalizers.get(s);
               const configProtect = s.kind === "install" ? s.entry.meta.configProtect : undefined;
               if (s.kind === "install") {
+                // the wait for it goes to the owner index
+                if (!unpacked.has(s)) recordCommitted();
                 t = performance.now();
                 const u = await unpacks.get(s)!;
                 clock.waitUnpack += performance.now() - t;
@@ -392,6 +414,7 @@ export async function runAniseSteps(steps: readonly AniseStep[], ctx: AniseRunCo
               });
               clock.merge += performance.now() - t;
               result.installed.push({ cpv: merge.cpv, merge });
+              if (!mergeIndex && ctx.ownerIndex) toIndex.set(merge.cpv, merge.contents);
               result.configPending.push(...merge.configPending);
               if (f?.install.length) toFinalize.push({ cpv: merge.cpv, f });
               // what the merge left of the image (its directories) goes off the main thread

@@ -268,6 +268,28 @@ export class OwnerIndex {
   }
 
   /**
+   * Record what newly committed entries own (cpv → their CONTENTS), stamped with their CONTENTS
+   * as it is now, in one transaction, and nothing else: the next refresh finds them current and
+   * settles the rest of their categories (entries replaced or gone). For a run of many merges,
+   * which records what it committed while it waits for the next package, and refreshes once at
+   * the end. Call under the VDB lock.
+   */
+  record(written: ReadonlyMap<string, readonly ContentsEntry[]>): void {
+    if (!written.size) return;
+    this.db
+      .transaction(() => {
+        for (const [cpv, contents] of written) {
+          const slash = cpv.indexOf("/");
+          const category = cpv.slice(0, slash);
+          const stamp = stampOf(path.join(vdbDir(this.root), category, cpv.slice(slash + 1), "CONTENTS"));
+          if (stamp === undefined) continue; // not in place: the refresh reads it
+          this.store(cpv, category, stamp, contents, this.st.pkgId.get(cpv) as number | undefined);
+        }
+      })
+      .immediate();
+  }
+
+  /**
    * Record what an entry now owns, after its commit (`contents`) or removal (`undefined`), and
    * compare the rest of its category with the VDB. Call after the VDB change, under the VDB lock.
    */
