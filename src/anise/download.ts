@@ -71,7 +71,7 @@ function dispatcher(insecure: boolean): Dispatcher | undefined {
 let plain: Dispatcher | undefined;
 const plainAgent = (): Dispatcher => (plain ??= new Agent());
 
-import { sha256File } from "../core/fsutil.js";
+import { removeIfPresent, sha256File } from "../core/fsutil.js";
 export { sha256File };
 
 /** `<file>.sha256`: the hash with the size and mtime it was computed for, so a reuse need not read the file again. */
@@ -252,8 +252,7 @@ async function fetchInto(a: ArtifactRequest, cacheDir: string, o: FetchOptions, 
   const cached = cachedValid(dest, a.sha256);
   if (cached === true) return { file: dest, fresh: false };
   if (cached === false) fs.rmSync(dest, { force: true });
-  // (looked for first: a removal of what is not there costs an exception, for each artifact)
-  if (fs.existsSync(`${dest}.sha256`)) fs.rmSync(`${dest}.sha256`, { force: true });
+  removeIfPresent(`${dest}.sha256`);
   const part = `${dest}.part`;
   const errors: string[] = [];
   for (const base of a.repo.urls) {

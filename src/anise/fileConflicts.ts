@@ -24,7 +24,6 @@ export function subsetsFor(spec: PackageSpec, defs: readonly SubsetDefinition[])
   return rules;
 }
 
-
 /** Files of one package that follow each other in one directory (`dir`: "usr/bin/", "" for ROOT's top). */
 interface Run {
   readonly dir: string;

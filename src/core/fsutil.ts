@@ -172,3 +172,12 @@ export function currentUmask(): number {
   }
   return umaskSeen;
 }
+
+/**
+ * rmSync (recursive) of a path that is usually not there (a staging directory, a stale stamp):
+ * looked for first, since a removal of what is missing costs an exception, hundreds of them in
+ * a run of many packages.
+ */
+export function removeIfPresent(p: string): void {
+  if (fs.lstatSync(p, { throwIfNoEntry: false })) fs.rmSync(p, { recursive: true, force: true });
+}

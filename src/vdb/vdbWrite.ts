@@ -13,7 +13,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { OuzoError } from "../core/errors.js";
-import { currentUmask, fsyncDir } from "../core/fsutil.js";
+import { currentUmask, fsyncDir, removeIfPresent } from "../core/fsutil.js";
 import { CATEGORY_PATTERN } from "../pms/atom.js";
 import { formatContents, type ContentsEntry } from "./contents.js";
 import { splitPackageDir, vdbDir } from "./installed.js";
@@ -139,21 +139,13 @@ export function vdbEntryFiles(e: NewVdbEntry): Map<string, Buffer> {
  * Write and fsync `${vdb}/<cat>/-MERGING-<pf>/` with every file of the entry; returns its path.
  * A leftover of an interrupted run under that name is replaced. Call under the VDB lock.
  */
-/**
- * rmSync of a path that is usually not there (a staging or set-aside directory): looked for
- * first, since a removal of what is missing costs an exception (hundreds of them in a run).
- */
-function removeIfThere(p: string): void {
-  if (fs.lstatSync(p, { throwIfNoEntry: false })) fs.rmSync(p, { recursive: true, force: true });
-}
-
 export function stageVdbEntry(root: string, e: NewVdbEntry): string {
   const files = vdbEntryFiles(e);
   const catDir = path.join(vdbDir(root), e.category);
   const stage = stagingDir(root, e.category, e.pf);
   fs.mkdirSync(catDir, { recursive: true, mode: 0o755 });
   bumpVdbMtimes(root, e.category);
-  removeIfThere(stage);
+  removeIfPresent(stage);
   fs.mkdirSync(stage, { mode: 0o755 });
   fs.chmodSync(stage, 0o755);
   const durable = e.durable !== false;
@@ -179,7 +171,7 @@ export function commitVdbEntry(root: string, category: string, pf: string, durab
   const aside = replacedDir(root, category, pf);
   if (!fs.existsSync(stage)) throw new OuzoError("VDB_NOT_STAGED", `no staged entry to commit (${stage})`, { pkg: `${category}/${pf}` });
   bumpVdbMtimes(root, category);
-  removeIfThere(aside);
+  removeIfPresent(aside);
   let replaced = false;
   // (a new package, as a rule: nothing to set aside, and no exception for finding so)
   if (fs.lstatSync(final, { throwIfNoEntry: false })) {
